@@ -1,0 +1,2 @@
+import CMariaDB
+public enum MariaDBKitPlaceholder {}

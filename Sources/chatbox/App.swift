@@ -1,0 +1,2 @@
+import Chatbox
+print("hi")

@@ -1,0 +1,2 @@
+import FakeUpstream
+print("hi")

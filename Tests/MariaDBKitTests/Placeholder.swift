@@ -1,0 +1,2 @@
+import Testing
+@Test func mariaDBKitPlaceholder() { #expect(1 == 1) }
