@@ -1,0 +1,194 @@
+import Foundation
+import Logging
+import NIOCore
+import SQLKit
+
+/// A MySQL/MariaDB server as a SQLKit `SQLDatabase`, over MariaDB Connector/C.
+///
+/// Each statement leases a pooled connection, runs as a prepared statement on the database's own thread pool
+/// (`poolSize` threads; libmariadb calls block), and returns the connection. `withSession` and `transaction`
+/// keep one connection for the whole closure. Call `shutdown()` before exit.
+///
+/// ```swift
+/// let db = MariaDBDatabase(configuration: try MariaDBConfiguration(url: url), logger: logger)
+/// try await db.createDatabaseIfNeeded()
+/// let id = try await db.transaction { tx in
+///     try await tx.raw("INSERT INTO chats (title) VALUES (\(bind: title))").run()
+///     return try await tx.raw("SELECT LAST_INSERT_ID() AS id").first(decoding: Int64.self, column: "id")
+/// }
+/// ```
+public final class MariaDBDatabase: SQLDatabase, Sendable {
+    public let configuration: MariaDBConfiguration
+    public let logger: Logger
+    public let queryLogLevel: Logger.Level?
+    let pool: ConnectionPool
+    let threadPool: BlockingThreadPool
+    private let eventLoopGroup: any EventLoopGroup
+
+    /// Starts the thread pool (`poolSize` threads); connections are opened lazily, on first use.
+    /// - Parameter eventLoopGroup: where SQLKit's future-based API completes its futures (the async API does
+    ///   not use it). Pass the app's `MultiThreadedEventLoopGroup.singleton`; the default is a small
+    ///   dispatch-queue loop.
+    public init(
+        configuration: MariaDBConfiguration,
+        logger: Logger = Logger(label: "mariadb"),
+        queryLogLevel: Logger.Level? = .debug,
+        eventLoopGroup: (any EventLoopGroup)? = nil
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.queryLogLevel = queryLogLevel
+        self.eventLoopGroup = eventLoopGroup ?? DispatchEventLoop.shared
+        let threadPool = BlockingThreadPool(numberOfThreads: configuration.poolSize)
+        self.threadPool = threadPool
+        self.pool = ConnectionPool(configuration: configuration, threadPool: threadPool, logger: logger)
+    }
+
+    public var eventLoop: any EventLoop { eventLoopGroup.any() }
+    public var dialect: any SQLDialect { MySQLDialect() }
+
+    /// Creates the configured database if it does not exist (utf8mb4, utf8mb4_unicode_ci), connecting without
+    /// a default database. Needs the CREATE privilege.
+    public func createDatabaseIfNeeded() async throws {
+        let name = configuration.database.replacingOccurrences(of: "`", with: "``")
+        let sql = "CREATE DATABASE IF NOT EXISTS `\(name)` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        let configuration = self.configuration
+        try await onThreadPool {
+            let connection = try MariaDBConnection.open(configuration, database: nil)
+            defer { connection.close() }
+            _ = try connection.withHandle { c throws(MariaDBError) in try c.textQuery(sql) }
+        }
+    }
+
+    /// The server's version string, e.g. `10.11.19-MariaDB-0+deb12u1`.
+    public func serverVersion() async throws -> String {
+        try await withConnection { c throws(MariaDBError) in c.serverVersion }
+    }
+
+    /// Closes all connections and stops the thread pool. Queries after this fail with `isShutdown`.
+    public func shutdown() async {
+        await pool.shutdown()
+        await threadPool.shutdown()
+    }
+
+    // MARK: SQLDatabase
+
+    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        let (sql, binds) = serialize(query)
+        let connection = try await pool.lease()
+        let result: QueryResult
+        do {
+            result = try await run(sql, binds, on: connection)
+        } catch {
+            await finish(connection)
+            throw error
+        }
+        await finish(connection)
+        for row in result.rows { onRow(MariaDBRow(columns: result.columns, values: row)) }
+    }
+
+    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ())
+        -> EventLoopFuture<Void>
+    {
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { try await self.execute(sql: query, onRow) }
+        return promise.futureResult
+    }
+
+    /// Runs `closure` with one connection to itself (for `START TRANSACTION` … `COMMIT`, `LAST_INSERT_ID()`,
+    /// session variables). A transaction left open when the closure ends is rolled back (and logged).
+    public func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let connection = try await pool.lease()
+        let session = MariaDBSession(database: self, connection: connection)
+        do {
+            let result = try await closure(session)
+            session.end()
+            await finish(connection)
+            return result
+        } catch {
+            session.end()
+            await finish(connection)
+            throw error
+        }
+    }
+
+    /// Runs `body` in a transaction on one connection: `START TRANSACTION`, then `COMMIT` when `body` returns
+    /// or `ROLLBACK` when it throws (the error is rethrown). A failed COMMIT throws.
+    public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        let connection = try await pool.lease()
+        let session = MariaDBSession(database: self, connection: connection)
+        do {
+            let result = try await session.transaction(body)
+            session.end()
+            await finish(connection)
+            return result
+        } catch {
+            session.end()
+            await finish(connection)
+            throw error
+        }
+    }
+
+    // MARK: internals
+
+    /// Runs a blocking closure on this database's thread pool.
+    func onThreadPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await threadPool.run(body)
+        } catch is BlockingThreadPool.Inactive {
+            throw MariaDBError(
+                code: 0, message: "the database connection pool is shut down", endpoint: configuration.endpoint,
+                reason: .shutdown)
+        }
+    }
+
+    /// Leases a connection for one blocking call.
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws(MariaDBError) -> T)
+        async throws -> T
+    {
+        let connection = try await pool.lease()
+        do {
+            let value = try await onThreadPool { try connection.withHandle(body) }
+            await finish(connection)
+            return value
+        } catch {
+            await finish(connection)
+            throw error
+        }
+    }
+
+    /// Converts the binds, logs, and runs one statement on `connection`.
+    func run(_ sql: String, _ binds: [any Encodable & Sendable], on connection: MariaDBConnection) async throws
+        -> QueryResult
+    {
+        var params: [MariaDBValue] = []
+        params.reserveCapacity(binds.count)
+        for bind in binds {
+            do {
+                params.append(try MariaDBValue(bind: bind))
+            } catch {
+                throw MariaDBError.usage(error.message, endpoint: configuration.endpoint)
+            }
+        }
+        if let level = queryLogLevel {
+            logger.log(level: level, "\(sql)", metadata: ["binds": "\(params.count)"])   // values may be secrets
+        }
+        let values = params
+        return try await onThreadPool {
+            try connection.withHandle { c throws(MariaDBError) in try c.execute(sql, values) }
+        }
+    }
+
+    /// Back to the pool, after rolling back a transaction someone left open.
+    func finish(_ connection: MariaDBConnection) async {
+        if !connection.isBroken, (try? connection.withHandle { c throws(MariaDBError) in c.isInTransaction }) == true {
+            logger.warning("MySQL: a transaction was left open on a pooled connection; rolling it back")
+            do {
+                _ = try await onThreadPool { try connection.withHandle { c throws(MariaDBError) in try c.textQuery("ROLLBACK") } }
+            } catch {
+                connection.markBroken()
+            }
+        }
+        pool.release(connection)
+    }
+}

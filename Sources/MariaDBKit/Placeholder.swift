@@ -1,2 +1,0 @@
-import CMariaDB
-public enum MariaDBKitPlaceholder {}
