@@ -1,0 +1,190 @@
+// Every request the page makes goes through this module, and so does the SSE reader.
+// EventSource cannot POST, so streams are read with fetch + ReadableStream and parsed by SSEParser below.
+
+export class ApiError extends Error {
+  constructor(status, message, { retryAfter = null, network = false } = {}) {
+    super(message || `HTTP ${status}`)
+    this.name = 'ApiError'
+    this.status = status
+    this.retryAfter = retryAfter
+    this.network = network
+  }
+}
+
+let unauthorizedHandler = null
+/** Called with the ApiError when any request (except the ones that expect it) answers 401. */
+export function onUnauthorized(fn) { unauthorizedHandler = fn }
+
+const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json' }
+
+async function errorFrom(res) {
+  let message = ''
+  try {
+    const body = await res.json()
+    message = body?.error?.message || ''
+  } catch { /* not JSON */ }
+  const ra = res.headers.get('Retry-After')
+  const retryAfter = ra != null && /^\d+$/.test(ra.trim()) ? Number(ra) : null
+  return new ApiError(res.status, message || res.statusText || `HTTP ${res.status}`, { retryAfter })
+}
+
+function handle401(err, quiet) {
+  if (err.status === 401 && !quiet && unauthorizedHandler) unauthorizedHandler(err)
+  return err
+}
+
+/**
+ * JSON request. State-changing methods always send a JSON body ({} when there is none), as the server demands.
+ * `quiet401`: this request expects a 401 as an ordinary answer (login, the boot-time /me).
+ */
+export async function request(method, path, body, { quiet401 = false, signal } = {}) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal }
+  if (method !== 'GET' && method !== 'HEAD') {
+    init.headers = JSON_HEADERS
+    init.body = JSON.stringify(body ?? {})
+  }
+  let res
+  try {
+    res = await fetch(path, init)
+  } catch (e) {
+    if (e?.name === 'AbortError') throw e
+    throw new ApiError(0, e?.message || 'network error', { network: true })
+  }
+  if (!res.ok) throw handle401(await errorFrom(res), quiet401)
+  if (res.status === 204) return null
+  const type = res.headers.get('Content-Type') || ''
+  return type.includes('json') ? res.json() : null
+}
+
+const q = (params) => {
+  const s = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v != null && v !== '') s.set(k, String(v))
+  const str = s.toString()
+  return str ? `?${str}` : ''
+}
+const enc = encodeURIComponent
+
+export const api = {
+  config: () => request('GET', '/api/config'),
+  me: () => request('GET', '/api/auth/me', undefined, { quiet401: true }),
+  login: (username, password) => request('POST', '/api/auth/login', { username, password }, { quiet401: true }),
+  register: (username, password) => request('POST', '/api/auth/register', { username, password }, { quiet401: true }),
+  logout: () => request('POST', '/api/auth/logout', {}, { quiet401: true }),
+
+  listConversations: ({ limit, cursor, q: query } = {}, signal) =>
+    request('GET', `/api/conversations${q({ limit, cursor, q: query })}`, undefined, { signal }),
+  createConversation: (title) => request('POST', '/api/conversations', title ? { title } : {}),
+  getConversation: (id, signal) => request('GET', `/api/conversations/${enc(id)}`, undefined, { signal }),
+  renameConversation: (id, title) => request('PATCH', `/api/conversations/${enc(id)}`, { title }),
+  deleteConversation: (id) => request('DELETE', `/api/conversations/${enc(id)}`, {}),
+  stop: (id) => request('POST', `/api/conversations/${enc(id)}/stop`, {}),
+
+  /** POST a message; events go to onEvent(name, data). Resolves when the stream closes. */
+  sendMessage: (id, content, opts) => stream('POST', `/api/conversations/${enc(id)}/messages`, { content }, opts),
+  regenerate: (id, opts) => stream('POST', `/api/conversations/${enc(id)}/regenerate`, {}, opts),
+  /** Re-attach to a running generation. Resolves to false when none runs (204). */
+  attach: (id, opts) => stream('GET', `/api/conversations/${enc(id)}/stream`, undefined, opts),
+}
+
+/**
+ * Incremental Server-Sent Events parser (the WHATWG rules that matter here): lines end with \n, \r\n or \r
+ * (also split across chunks), `event:` / `data:` / `id:` fields, `:` comments, an event is dispatched at a blank
+ * line, several data lines are joined with \n, one leading space after the colon is dropped.
+ */
+export class SSEParser {
+  constructor(onEvent) {
+    this.onEvent = onEvent
+    this.buf = ''
+    this.pendingCR = false
+    this.reset()
+  }
+  reset() { this.event = ''; this.data = []; this.hasData = false }
+  push(chunk) {
+    let text = chunk
+    if (this.pendingCR) { // a \r ended the previous chunk: a \n starting this one belongs to it
+      this.pendingCR = false
+      if (text.startsWith('\n')) text = text.slice(1)
+    }
+    this.buf += text
+    let start = 0
+    const buf = this.buf
+    for (let i = 0; i < buf.length; i++) {
+      const c = buf.charCodeAt(i)
+      if (c !== 10 && c !== 13) continue
+      this.line(buf.slice(start, i))
+      if (c === 13) {
+        if (i + 1 < buf.length) { if (buf.charCodeAt(i + 1) === 10) i++ } else this.pendingCR = true
+      }
+      start = i + 1
+    }
+    this.buf = buf.slice(start)
+  }
+  line(line) {
+    if (line === '') {
+      if (this.hasData) this.onEvent(this.event || 'message', this.data.join('\n'))
+      this.reset()
+      return
+    }
+    if (line.charCodeAt(0) === 58) return // ':' comment / keep-alive
+    const colon = line.indexOf(':')
+    const field = colon === -1 ? line : line.slice(0, colon)
+    let value = colon === -1 ? '' : line.slice(colon + 1)
+    if (value.charCodeAt(0) === 32) value = value.slice(1)
+    if (field === 'event') this.event = value
+    else if (field === 'data') { this.data.push(value); this.hasData = true }
+    // id / retry: not needed (re-attaching goes through GET /stream, not Last-Event-ID)
+  }
+  end() { // a stream that closes without the final blank line: dispatch what is complete
+    if (this.buf !== '') this.line(this.buf)
+    this.buf = ''
+    this.line('')
+  }
+}
+
+/**
+ * Opens an SSE response and feeds its events to onEvent(name, parsedJSON).
+ * Resolves true when the stream ended, false when the server answered 204 (nothing to attach to).
+ * Pre-stream errors (JSON bodies with 4xx/5xx) reject with ApiError.
+ */
+async function stream(method, path, body, { onEvent, signal } = {}) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'text/event-stream' }, signal, cache: 'no-store' }
+  if (method !== 'GET') {
+    init.headers = { ...JSON_HEADERS, Accept: 'text/event-stream' }
+    init.body = JSON.stringify(body ?? {})
+  }
+  let res
+  try {
+    res = await fetch(path, init)
+  } catch (e) {
+    if (e?.name === 'AbortError') throw e
+    throw new ApiError(0, e?.message || 'network error', { network: true })
+  }
+  if (res.status === 204) return false
+  if (!res.ok) throw handle401(await errorFrom(res), false)
+  const type = res.headers.get('Content-Type') || ''
+  if (!type.includes('text/event-stream') || !res.body) {
+    throw new ApiError(res.status, `unexpected response (${type || 'no content type'})`)
+  }
+  const parser = new SSEParser((name, data) => {
+    let payload = null
+    try { payload = data ? JSON.parse(data) : null } catch { return } // ignore malformed events
+    onEvent?.(name, payload)
+  })
+  const reader = res.body.getReader()
+  const decoder = new TextDecoder('utf-8')
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      parser.push(decoder.decode(value, { stream: true }))
+    }
+    parser.push(decoder.decode())
+    parser.end()
+  } catch (e) {
+    if (e?.name === 'AbortError') throw e
+    throw new ApiError(0, e?.message || 'the connection was interrupted', { network: true })
+  } finally {
+    try { reader.releaseLock() } catch { /* already released */ }
+  }
+  return true
+}

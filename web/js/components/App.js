@@ -1,0 +1,93 @@
+// Root: boot screen, login page, or the sidebar + chat layout; route guard and global keyboard shortcuts.
+import { computed, watch, onMounted, onBeforeUnmount } from 'vue'
+import { store } from '../store.js'
+import { navigate } from '../router.js'
+import { t } from '../useI18n.js'
+import { openConversation, openBlank, stop } from '../useChat.js'
+import { invalidate } from '../markdown.js'
+import LoginView from './LoginView.js'
+import AppSidebar from './AppSidebar.js'
+import ChatView from './ChatView.js'
+import ToastHost from './ToastHost.js'
+import AppIcon from './AppIcon.js'
+
+export default {
+  name: 'App',
+  components: { LoginView, AppSidebar, ChatView, ToastHost, AppIcon },
+  setup() {
+    const route = computed(() => store.route)
+    const showLogin = computed(() => !store.user)
+
+    // Route guard + opening what the URL names.
+    watch(
+      () => [store.booted, store.user?.id, store.route.name, store.route.params.id],
+      () => {
+        if (!store.booted) return
+        const r = store.route
+        if (!store.user) {
+          if (r.name !== 'login') {
+            const here = location.pathname + location.search
+            navigate(here === '/' ? '/login' : `/login?next=${encodeURIComponent(here)}`, { replace: true })
+          }
+          return
+        }
+        if (r.name === 'login') {
+          const next = r.query?.next
+          navigate(typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true })
+        } else if (r.name === 'chat') openConversation(r.params.id)
+        else if (r.name === 'home') openBlank()
+      },
+      { immediate: true },
+    )
+
+    // The tab title follows the open conversation.
+    watch(
+      () => [store.user, store.chat.conversation?.title, store.route.name, store.locale],
+      () => {
+        const title = store.chat.conversation?.title
+        document.title = !store.user ? `${t('auth.login')} · Chatbox` : title ? `${title} · Chatbox` : 'Chatbox'
+      },
+      { immediate: true },
+    )
+
+    // Copy-button labels inside rendered Markdown are in the UI language.
+    watch(() => store.locale, () => invalidate())
+
+    function onKeydown(e) {
+      if (!store.user) return
+      const mod = e.ctrlKey || e.metaKey
+      if (mod && e.shiftKey && (e.key === 'o' || e.key === 'O' || e.code === 'KeyO')) {
+        e.preventDefault()
+        store.sidebar.drawerOpen = false
+        navigate('/')
+        return
+      }
+      if (e.key === 'Escape' && !e.defaultPrevented && !document.querySelector('.modal-backdrop')) {
+        if (store.sidebar.drawerOpen) { store.sidebar.drawerOpen = false; return }
+        const last = store.chat.messages.at(-1)
+        if (store.chat.streaming || (last?.role === 'assistant' && last.status === 'processing')) {
+          e.preventDefault()
+          stop()
+        }
+      }
+    }
+    onMounted(() => window.addEventListener('keydown', onKeydown))
+    onBeforeUnmount(() => window.removeEventListener('keydown', onKeydown))
+
+    return { store, route, showLogin, t }
+  },
+  template: /*html*/ `
+    <div v-if="!store.booted" class="boot" aria-busy="true"><div class="spinner"></div></div>
+    <LoginView v-else-if="showLogin" />
+    <div v-else class="layout" :class="{ 'drawer-open': store.sidebar.drawerOpen }">
+      <AppSidebar />
+      <main class="main">
+        <div v-if="route.name === 'notfound'" class="center-note">
+          <h1>{{ t('notfound.title') }}</h1>
+          <a href="/" data-link class="btn btn-primary">{{ t('notfound.back') }}</a>
+        </div>
+        <ChatView v-else />
+      </main>
+    </div>
+    <ToastHost />`,
+}

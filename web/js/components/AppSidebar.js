@@ -1,0 +1,129 @@
+// New chat, search, the conversations grouped by day with infinite scroll, and the user's settings + logout.
+// Below 768 px it is a drawer over the chat.
+import { ref, computed, watch, onMounted, onBeforeUnmount, nextTick } from 'vue'
+import { store, toast } from '../store.js'
+import { navigate } from '../router.js'
+import { t } from '../useI18n.js'
+import { useAuth } from '../useAuth.js'
+import { useConversations, groupConversations } from '../useConversations.js'
+import AppIcon from './AppIcon.js'
+import ConversationItem from './ConversationItem.js'
+import ConfirmDialog from './ConfirmDialog.js'
+import SettingsButtons from './SettingsButtons.js'
+
+export default {
+  name: 'AppSidebar',
+  components: { AppIcon, ConversationItem, ConfirmDialog, SettingsButtons },
+  setup() {
+    const convs = useConversations()
+    const { logout } = useAuth()
+    const sb = store.sidebar
+    const query = ref(sb.query)
+    const sentinel = ref(null)
+    const pendingDelete = ref(null)
+    let observer = null
+    let debounce = null
+
+    const groups = computed(() => groupConversations(sb.conversations))
+    const activeId = computed(() => (store.route.name === 'chat' ? String(store.route.params.id) : null))
+    const initial = computed(() => (store.user?.username || '?').slice(0, 1).toUpperCase())
+
+    watch(query, (q) => {
+      clearTimeout(debounce)
+      debounce = setTimeout(() => convs.search(q), 300)
+    })
+
+    // A drawer closes when the user goes somewhere.
+    watch(() => store.route.path, () => { sb.drawerOpen = false })
+
+    function newChat() {
+      sb.drawerOpen = false
+      navigate('/')
+    }
+
+    async function confirmDelete() {
+      const conv = pendingDelete.value
+      pendingDelete.value = null
+      if (!conv) return
+      try {
+        await convs.remove(conv.id)
+        if (String(store.chat.id) === String(conv.id)) navigate('/', { replace: true })
+      } catch (e) {
+        if (e?.status !== 401) toast(e?.message || 'error', 'error')
+      }
+    }
+
+    function observe() {
+      observer?.disconnect()
+      if (!sentinel.value) return
+      observer = new IntersectionObserver((entries) => {
+        if (entries.some((e) => e.isIntersecting) && sb.nextCursor && !sb.loading) convs.loadMore()
+      }, { root: sentinel.value.closest('.conv-list'), rootMargin: '200px' })
+      observer.observe(sentinel.value)
+    }
+    // After a page arrives the sentinel may still be visible (tall screen): keep loading.
+    watch(() => sb.loading, (loading) => {
+      if (loading) return
+      nextTick(() => {
+        const el = sentinel.value
+        const list = el?.closest('.conv-list')
+        if (el && list && sb.nextCursor && el.offsetTop - list.scrollTop < list.clientHeight + 200) convs.loadMore()
+      })
+    })
+
+    onMounted(() => {
+      if (!sb.loaded && !sb.loading) convs.reload()
+      observe()
+    })
+    onBeforeUnmount(() => { observer?.disconnect(); clearTimeout(debounce) })
+
+    return { store, sb, t, query, groups, activeId, initial, sentinel, pendingDelete, newChat, confirmDelete, logout, reload: convs.reload }
+  },
+  template: /*html*/ `
+    <div class="drawer-backdrop" v-if="sb.drawerOpen" @click="sb.drawerOpen = false"></div>
+    <aside class="sidebar" :class="{ open: sb.drawerOpen }" :aria-label="t('sidebar.conversations')">
+      <div class="sidebar-top">
+        <a href="/" data-link class="brand"><span class="brand-mark small"><AppIcon name="logo" :size="18" /></span>Chatbox</a>
+        <button type="button" class="icon-btn drawer-close" :aria-label="t('sidebar.close')" @click="sb.drawerOpen = false">
+          <AppIcon name="close" />
+        </button>
+      </div>
+      <button type="button" class="new-chat-btn" data-testid="new-chat" @click="newChat">
+        <AppIcon name="edit" /><span>{{ t('sidebar.newChat') }}</span><kbd class="kbd-hint">Ctrl ⇧ O</kbd>
+      </button>
+      <div class="search-box">
+        <AppIcon name="search" :size="16" />
+        <input v-model="query" type="search" :placeholder="t('sidebar.search')" :aria-label="t('sidebar.search')" data-testid="search" />
+      </div>
+      <nav class="conv-list" :aria-label="t('sidebar.conversations')">
+        <section v-for="g in groups" :key="g.key" class="conv-group">
+          <h2 class="conv-group-title">{{ t(g.label) }}</h2>
+          <ul>
+            <ConversationItem v-for="c in g.items" :key="c.id" :conv="c" :active="activeId === String(c.id)"
+                              @delete="pendingDelete = c" />
+          </ul>
+        </section>
+        <p v-if="sb.loaded && !sb.conversations.length && !sb.loading" class="conv-empty">
+          {{ sb.query.trim() ? t('sidebar.noResults', { q: sb.query.trim() }) : t('sidebar.empty') }}
+        </p>
+        <p v-if="sb.error" class="conv-empty">
+          {{ t('sidebar.loadFailed') }} <button type="button" class="link-btn" @click="reload">{{ t('sidebar.retry') }}</button>
+        </p>
+        <div ref="sentinel" class="conv-sentinel" aria-hidden="true"></div>
+        <p v-if="sb.loading" class="conv-loading"><span class="spinner small"></span>{{ t('sidebar.loadMore') }}</p>
+      </nav>
+      <div class="sidebar-foot">
+        <div class="user-chip" :title="store.user?.username">
+          <span class="avatar">{{ initial }}</span><span class="user-name">{{ store.user?.username }}</span>
+        </div>
+        <SettingsButtons />
+        <button type="button" class="icon-btn" :aria-label="t('auth.logout')" :title="t('auth.logout')" data-testid="logout" @click="logout">
+          <AppIcon name="logout" />
+        </button>
+      </div>
+    </aside>
+    <ConfirmDialog v-if="pendingDelete" :title="t('conv.deleteTitle')"
+                   :body="t('conv.deleteBody', { title: pendingDelete.title || t('conv.untitled') })"
+                   :confirm-label="t('common.delete')" danger
+                   @confirm="confirmDelete" @cancel="pendingDelete = null" />`,
+}
