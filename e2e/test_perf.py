@@ -1,0 +1,141 @@
+"""Render cost while streaming a 50 KB answer, opening a 1,000-message chat, and the page's first-load bytes.
+Figures are written to test-artifacts/perf.json."""
+import json
+import statistics
+import time
+
+from conftest import ARTIFACTS, PageWatch, make_context, register
+from helpers import api_conversation, send, wait_answer_status
+
+PERF_FILE = ARTIFACTS / "perf.json"
+
+
+def record(key, value):
+    data = json.loads(PERF_FILE.read_text()) if PERF_FILE.exists() else {}
+    data[key] = value
+    PERF_FILE.write_text(json.dumps(data, indent=2))
+
+
+def fifty_kb_markdown() -> str:
+    parts = []
+    i = 0
+    while sum(len(p) for p in parts) < 50_000:
+        i += 1
+        parts.append(
+            f"## Section {i}\n\n"
+            f"This is paragraph {i} with **bold**, *italic*, `inline code`, a [link](https://example.com/{i}) "
+            f"and the formula $a_{i}^2 + b^2 = c^2$. It goes on for a while so the block is a realistic size, "
+            f"like an answer from a real model explaining something step by step.\n\n"
+            f"| key | value |\n|---|---|\n| n | {i} |\n| square | {i * i} |\n\n"
+            f"```python\ndef f_{i}(x):\n    return x * {i}\n```\n\n"
+            f"- point one of {i}\n- point two of {i}\n\n")
+    return "".join(parts)
+
+
+def directive_quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def test_streaming_a_50kb_answer_costs_the_same_per_update_at_its_end(logged_in):
+    page = logged_in
+    body = fifty_kb_markdown()
+    page.evaluate("window.__chatboxPerf.reset()")
+    box = page.get_by_test_id("composer")
+    box.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input')) }",
+                 f'[[fake reply="{directive_quote(body)}" delay_ms=1]] long answer')
+    box.press("Enter")
+    page.locator(".md.streaming").wait_for()
+    wait_answer_status(page, "completed", timeout=120000)
+    perf = page.evaluate("({ updates: window.__chatboxPerf.updates, finals: window.__chatboxPerf.finals })")
+    updates = perf["updates"]
+    assert len(updates) > 100, len(updates)
+    assert updates[-1]["length"] >= 45_000
+    last = [u["ms"] for u in updates[-50:]]
+    first = [u["ms"] for u in updates[:50]]
+    result = {
+        "answer_chars": len(body),
+        "updates": len(updates),
+        "last50_mean_ms": round(statistics.mean(last), 3),
+        "last50_median_ms": round(statistics.median(last), 3),
+        "last50_max_ms": round(max(last), 3),
+        "first50_median_ms": round(statistics.median(first), 3),
+        "last50_render_only_median_ms": round(statistics.median(u["renderMs"] for u in updates[-50:]), 3),
+        "final_full_render_ms": round(perf["finals"][-1]["ms"], 2) if perf["finals"] else None,
+    }
+    record("stream_50kb", result)
+    print("\n50 KB stream:", result)
+    assert result["last50_median_ms"] <= 2.0, result
+    # the cost does not grow with the answer
+    assert result["last50_median_ms"] <= 3 * result["first50_median_ms"] + 1.0, result
+    # and the final text is all there
+    assert "Section" in page.locator(".msg-assistant .md").inner_text()
+    assert page.locator(".msg-assistant .md h2").count() == body.count("## Section")
+
+
+def test_opening_a_chat_with_1000_messages_stays_smooth(context, page, user):
+    conv = api_conversation(context, "Thousand messages")
+    for i in range(500):
+        r = context.request.post(f"/api/conversations/{conv['id']}/messages",
+                                 data={"content": f'[[fake reply="Answer **{i}** with `code` and a list:\\n\\n- a\\n- b" delay_ms=0]] question {i}'},
+                                 timeout=30000)
+        assert r.ok, r.text()
+    start = time.time()
+    page.goto(f"/c/{conv['id']}")
+    page.get_by_text("Answer 499", exact=False).wait_for()
+    opened_ms = (time.time() - start) * 1000
+    mounted = page.locator(".msg").count()
+    # long tasks while opening and while scrolling back through the history
+    page.evaluate("""() => { window.__longTasks = []; new PerformanceObserver(l => l.getEntries()
+        .forEach(e => window.__longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true }) }""")
+    t0 = time.time()
+    for _ in range(40):
+        page.locator(".chat-scroll").evaluate("el => el.scrollTop = 0")
+        page.wait_for_timeout(60)
+        if page.locator(".msg").count() >= 1000:
+            break
+    scrolled_ms = (time.time() - t0) * 1000
+    long_tasks = page.evaluate("window.__longTasks")
+    result = {"open_ms": round(opened_ms), "mounted_at_open": mounted, "all_mounted_after_ms": round(scrolled_ms),
+              "mounted_after_scrolling": page.locator(".msg").count(),
+              "long_tasks_while_scrolling_ms": [round(x) for x in long_tasks]}
+    record("open_1000_messages", result)
+    print("\n1000 messages:", result)
+    assert mounted <= 60, "the whole history was mounted at once"
+    assert opened_ms < 5000, result
+    assert page.locator(".msg").count() == 1000
+    assert page.get_by_text("Answer 0 with", exact=False).count() == 1
+    assert max(long_tasks, default=0) < 300, result
+
+
+def test_first_load_bytes(browser, server):
+    """Bytes the browser fetches for a first visit: the login page, then the chat page once logged in."""
+    def measure(ctx, path, ready):
+        page = ctx.new_page()
+        watch = PageWatch(page)
+        page.goto(path)
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        entries = page.evaluate("""() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+            .map(e => ({ name: e.name.replace(location.origin, ''), bytes: e.encodedBodySize, wire: e.transferSize }))""")
+        watch.assert_clean()
+        page.close()
+        return entries
+
+    ctx = make_context(browser, server)
+    login = measure(ctx, "/login", ".auth-card")
+    register(ctx)
+    ctx2 = make_context(browser, server, storage_state=ctx.storage_state())
+    chat = measure(ctx2, "/", ".empty-state")
+    total = lambda es: sum(e["bytes"] for e in es)
+    result = {
+        "login_page_bytes": total(login),
+        "chat_page_bytes": total(chat),
+        "chat_page_files": sorted((e["name"], e["bytes"]) for e in chat),
+    }
+    record("first_load", result)
+    print("\nfirst load:", json.dumps(result, indent=1))
+    names = " ".join(e["name"] for e in chat)
+    assert "katex.mjs" not in names and "reveal-highlight" not in names  # loaded only when an answer needs them
+    assert result["chat_page_bytes"] < 400_000
+    ctx.close()
+    ctx2.close()
