@@ -139,9 +139,14 @@ def fake_upstream():
 
 
 @pytest.fixture(scope="session")
-def server(fake_upstream):
-    """The main server: OpenAI-compatible provider pointing at the fake upstream."""
-    proc, base = start_chatbox("chatbox", fake_upstream)
+def server(request):
+    """The main server: OpenAI-compatible provider pointing at the fake upstream.
+    CHATBOX_E2E_BASE_URL=http://… runs the tests against a server that is already running instead."""
+    if os.environ.get("CHATBOX_E2E_BASE_URL"):
+        yield os.environ["CHATBOX_E2E_BASE_URL"].rstrip("/")
+        return
+    fake = request.getfixturevalue("fake_upstream")
+    proc, base = start_chatbox("chatbox", fake)
     yield base
     proc.stop()
     shutil.rmtree(proc.data_dir, ignore_errors=True)

@@ -1,0 +1,82 @@
+"""The page's own modules, exercised inside the browser: the SSE parser and the Markdown pipeline."""
+import pytest
+
+
+@pytest.fixture
+def app_page(page):
+    page.goto("/")
+    page.locator(".auth-card").wait_for()
+    return page
+
+
+def test_sse_parser_handles_events_split_anywhere(app_page):
+    events = app_page.evaluate(r"""async () => {
+        const { SSEParser } = await import('/js/api.js')
+        const stream = 'event: start\r\ndata: {"a":1}\r\n\r\n: keep-alive\n\nevent: delta\ndata: {"text":"x\\ny"}\n\n' +
+                       'event: delta\rdata: line1\rdata: line2\r\revent: done\ndata:{"ok":true}\n\ndata: tail-without-blank'
+        const results = []
+        for (const size of [1, 2, 3, 7, 1000]) {
+            const got = []
+            const p = new SSEParser((name, data) => got.push([name, data]))
+            for (let i = 0; i < stream.length; i += size) p.push(stream.slice(i, i + size))
+            p.end()
+            results.push(JSON.stringify(got))
+        }
+        return results
+    }""")
+    expected = ('[["start","{\\"a\\":1}"],["delta","{\\"text\\":\\"x\\\\ny\\"}"],["delta","line1\\nline2"],'
+                '["done","{\\"ok\\":true}"],["message","tail-without-blank"]]')
+    assert events == [expected] * 5
+
+
+def test_streamed_rendering_ends_identical_to_a_full_render(app_page):
+    same = app_page.evaluate(r"""async () => {
+        const md = await import('/js/markdown.js')
+        const texts = [
+          "# T\n\npara with $x^2$ and \\(y\\)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```js\nlet a = 1\n\n\nlet b = 2\n```\n\nend",
+          "1. one\n\n2. two\n\n   more of two\n\n3. three",
+          "$$\na + b\n\n= c\n$$\n\nafter math",
+          "> quote\n> more\n\n- [x] done\n- [ ] todo\n\n~~gone~~ **bold**",
+          "~~~\nfenced ~~~ tilde\n\n~~~\n\ntext after",
+        ]
+        const out = []
+        for (const text of texts) {
+            const sr = md.createStreamRenderer()
+            for (let i = 1; i <= text.length; i += 3) sr.update(text.slice(0, i))
+            const r = sr.update(text)
+            const streamed = document.createElement('div')
+            streamed.innerHTML = r.committed.map(c => c.html).join('') + r.tail
+            const full = document.createElement('div')
+            full.innerHTML = md.renderBlocks(text).map(b => b.html).join('')
+            out.push(streamed.textContent.replace(/\s+/g, ' ').trim() === full.textContent.replace(/\s+/g, ' ').trim())
+        }
+        return out
+    }""")
+    assert same == [True] * 5
+
+
+def test_math_delimiters_and_money(app_page):
+    html = app_page.evaluate(r"""async () => {
+        const md = await import('/js/markdown.js')
+        md.renderBlocks('warm up $x$')
+        await new Promise(r => setTimeout(r, 1500))  // KaTeX loads on first need
+        return md.renderBlocks('a $x$ b \\(y\\) c $$z$$ d \\[w\\] it costs $5 and $10 today').map(b => b.html).join('')
+    }""")
+    assert html.count('class="katex"') == 4
+    assert html.count("katex-display") == 2
+    assert "$5 and $10" in html
+
+
+def test_sanitiser_keeps_katex_mathml_and_strips_scripts(app_page):
+    result = app_page.evaluate(r"""async () => {
+        const md = await import('/js/markdown.js')
+        return {
+          mathml: md.sanitize('<span class="katex"><math><semantics><mi>x</mi><annotation encoding="application/x-tex">x</annotation></semantics></math></span>'),
+          evil: md.sanitize('<a href="javascript:alert(1)">a</a><img src=x onerror=alert(1)><svg><script>alert(1)</script></svg><iframe></iframe><style>*{}</style><a href="https://e.com">ok</a>'),
+        }
+    }""")
+    assert "<annotation encoding=\"application/x-tex\">" in result["mathml"] and "<semantics>" in result["mathml"]
+    evil = result["evil"]
+    assert "javascript" not in evil and "onerror" not in evil and "<script" not in evil
+    assert "<iframe" not in evil and "<style" not in evil
+    assert 'target="_blank"' in evil and 'rel="noopener noreferrer"' in evil
