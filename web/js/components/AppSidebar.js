@@ -113,13 +113,15 @@ export default {
         <p v-if="sb.loading" class="conv-loading"><span class="spinner small"></span>{{ t('sidebar.loadMore') }}</p>
       </nav>
       <div class="sidebar-foot">
-        <div class="user-chip" :title="store.user?.username">
-          <span class="avatar">{{ initial }}</span><span class="user-name">{{ store.user?.username }}</span>
-        </div>
         <SettingsButtons />
-        <button type="button" class="icon-btn" :aria-label="t('auth.logout')" :title="t('auth.logout')" data-testid="logout" @click="logout">
-          <AppIcon name="logout" />
-        </button>
+        <div class="foot-user">
+          <div class="user-chip" :title="store.user?.username">
+            <span class="avatar">{{ initial }}</span><span class="user-name">{{ store.user?.username }}</span>
+          </div>
+          <button type="button" class="icon-btn" :aria-label="t('auth.logout')" :title="t('auth.logout')" data-testid="logout" @click="logout">
+            <AppIcon name="logout" />
+          </button>
+        </div>
       </div>
     </aside>
     <ConfirmDialog v-if="pendingDelete" :title="t('conv.deleteTitle')"

@@ -21,7 +21,7 @@ export default {
   template: /*html*/ `
     <div v-if="show" class="demo-banner" role="note" data-testid="demo-banner">
       <AppIcon name="info" :size="18" />
-      <div><strong>{{ t('demo.title') }}.</strong> {{ t('demo.body') }}</div>
+      <div><strong>{{ t('demo.title') }}</strong> {{ t('demo.body') }}</div>
       <button type="button" class="icon-btn tiny" :aria-label="t('demo.dismiss')" :title="t('demo.dismiss')" @click="dismiss">
         <AppIcon name="close" :size="15" />
       </button>
