@@ -1,0 +1,178 @@
+// Directives: how a chat message scripts the fake upstream (used by the `fake-upstream` executable and the browser
+// suite, where a test can only type text). They are read from the LAST USER MESSAGE, written as
+//
+//     [[fake key=value key="quoted value" flag]]
+//
+// (several blocks merge, later keys win; quoted values understand \" \\ \n). Without any directive the answer is a
+// fixed ~40-word Markdown reply (echoing the start of the message, with a table, a fenced code block and $x^2$),
+// streamed word by word with the default delay.
+//
+//   tokens=N             stream N tokens "word1 word2 … wordN" instead of the default reply
+//   reply="text"         stream this text, word by word
+//   delay_ms=N           delay between tokens (default: the server's default, 20 ms for the executable)
+//   first_delay_ms=N     delay before the first token
+//   status=N             answer HTTP N with an OpenAI-style JSON error; message="…" sets its message
+//   drop_after=N         close the connection abruptly after N tokens (no finish chunk, no [DONE])
+//   stall_after=N        stop sending after N tokens but keep the response open (a stalled model)
+//   hang                 send the 200 head and then nothing (a model that never starts)
+//   malformed[=N]        N good tokens (default 3), then a `data:` line that is not JSON
+//   stream_error="msg"   3 tokens, then an in-stream {"error":{"message":"msg"}} event
+//   huge_kb=N            one single token of N KiB (letters), then the normal end
+//   json                 answer with a non-streamed chat.completion JSON document
+//   echo                 reply with the conversation received: "N messages: role: text | role: text …"
+//
+// Title requests (any system message containing "title") ignore all of the above and get the first words of the
+// last user message, unless a `title_reply="…"` directive appears anywhere in the conversation, e.g.
+// [[fake title_reply="<think>hm</think>\"My Title\""]] to test how the app cleans titles.
+import Foundation
+
+extension FakeUpstream {
+    /// The default behaviour: directives, a 20 ms delay between tokens, the ~40-word default reply.
+    public static let directiveBehaviour: @Sendable (FakeRequest) -> FakeReply = makeDirectiveBehaviour()
+
+    /// Directive behaviour with another default delay, or a default reply of `defaultTokens` numbered tokens.
+    public static func makeDirectiveBehaviour(
+        defaultDelay: Duration = .milliseconds(20), defaultTokens: Int? = nil
+    ) -> @Sendable (FakeRequest) -> FakeReply {
+        { request in reply(to: request, defaultDelay: defaultDelay, defaultTokens: defaultTokens) }
+    }
+
+    /// The directives in `text`, merged (later keys win). Flags map to "".
+    public static func directives(in text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        var rest = Substring(text)
+        while let open = rest.range(of: "[[fake") {
+            var cursor = open.upperBound
+            var body = ""
+            var inQuotes = false
+            var closed = false
+            while cursor < rest.endIndex {
+                let c = rest[cursor]
+                if inQuotes, c == "\\", rest.index(after: cursor) < rest.endIndex {
+                    body.append(c)
+                    cursor = rest.index(after: cursor)
+                    body.append(rest[cursor])
+                } else if c == "\"" {
+                    inQuotes.toggle()
+                    body.append(c)
+                } else if !inQuotes, rest[cursor...].hasPrefix("]]") {
+                    closed = true
+                    break
+                } else {
+                    body.append(c)
+                }
+                cursor = rest.index(after: cursor)
+            }
+            guard closed else { break }
+            for (key, value) in parsePairs(body) { result[key] = value }
+            rest = rest[rest.index(cursor, offsetBy: 2)...]
+        }
+        return result
+    }
+
+    /// `text` without its directive blocks.
+    public static func strippingDirectives(_ text: String) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "[[fake"), let close = rest[open.upperBound...].range(of: "]]") {
+            out += rest[..<open.lowerBound]
+            rest = rest[close.upperBound...]
+        }
+        out += rest
+        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func parsePairs(_ body: String) -> [(String, String)] {
+        var pairs: [(String, String)] = []
+        var i = body.startIndex
+        func skipSpaces() { while i < body.endIndex, body[i].isWhitespace { i = body.index(after: i) } }
+        while true {
+            skipSpaces()
+            guard i < body.endIndex else { break }
+            var key = ""
+            while i < body.endIndex, !body[i].isWhitespace, body[i] != "=" { key.append(body[i]); i = body.index(after: i) }
+            var value = ""
+            if i < body.endIndex, body[i] == "=" {
+                i = body.index(after: i)
+                if i < body.endIndex, body[i] == "\"" {
+                    i = body.index(after: i)
+                    while i < body.endIndex, body[i] != "\"" {
+                        if body[i] == "\\", body.index(after: i) < body.endIndex {
+                            i = body.index(after: i)
+                            value.append(body[i] == "n" ? "\n" : body[i])
+                        } else {
+                            value.append(body[i])
+                        }
+                        i = body.index(after: i)
+                    }
+                    if i < body.endIndex { i = body.index(after: i) }
+                } else {
+                    while i < body.endIndex, !body[i].isWhitespace { value.append(body[i]); i = body.index(after: i) }
+                }
+            }
+            if !key.isEmpty { pairs.append((key.lowercased(), value)) }
+        }
+        return pairs
+    }
+
+    static func reply(to request: FakeRequest, defaultDelay: Duration, defaultTokens: Int?) -> FakeReply {
+        if request.isTitleRequest {
+            for message in request.messages.reversed() {
+                if let title = directives(in: message.content)["title_reply"] { return .text(title) }
+            }
+            let words = strippingDirectives(request.lastUserMessage).split(whereSeparator: \.isWhitespace)
+            return .text(words.isEmpty ? "New chat" : words.prefix(4).joined(separator: " "))
+        }
+        let d = directives(in: request.lastUserMessage)
+        func int(_ key: String) -> Int? { d[key].flatMap { Int($0) } }
+        let delay = int("delay_ms").map { Duration.milliseconds($0) } ?? defaultDelay
+        let firstDelay = int("first_delay_ms").map { Duration.milliseconds($0) } ?? .zero
+
+        if let status = int("status") {
+            return .error(status, message: d["message"] ?? "Fake upstream error \(status)")
+        }
+        if d["hang"] != nil { return .hang }
+        if let malformed = d["malformed"] { return .malformed(afterTokens: Int(malformed) ?? 3) }
+        if let message = d["stream_error"] { return .streamError(afterTokens: 3, message: message) }
+
+        var tokens: [String]
+        if let kb = int("huge_kb") {
+            let letters = Array("abcdefghijklmnopqrstuvwxyz")
+            tokens = [String((0..<(kb * 1024)).map { letters[$0 % 26] })]
+        } else if let count = int("tokens") {
+            tokens = FakeReply.numberedTokens(count)
+        } else if let text = d["reply"] {
+            tokens = FakeReply.wordPieces(text)
+        } else if d["echo"] != nil {
+            let lines = request.messages.map { "\($0.role): \(strippingDirectives($0.content))" }
+            tokens = FakeReply.wordPieces("\(request.messages.count) messages: " + lines.joined(separator: " | "))
+        } else if let count = defaultTokens {
+            tokens = FakeReply.numberedTokens(count)
+        } else {
+            tokens = FakeReply.wordPieces(defaultReply(to: strippingDirectives(request.lastUserMessage)))
+        }
+        if d["json"] != nil { return .json(content: tokens.joined()) }
+        return .stream(tokens: tokens, delay: delay, firstDelay: firstDelay,
+                       dropAfter: int("drop_after"), hangAfter: int("stall_after"))
+    }
+
+    /// The fixed default answer (~40 words): an echo of the question, a table, a code block and a formula.
+    public static func defaultReply(to question: String) -> String {
+        let echo = question.count > 60 ? String(question.prefix(60)) + "…" : question
+        return """
+            Fake upstream reply to: \(echo.isEmpty ? "(empty)" : echo)
+
+            | Item | Value |
+            |------|-------|
+            | alpha | 1 |
+            | beta | 2 |
+
+            ```python
+            def square(x):
+                return x * x
+            ```
+
+            The square of $x$ is $x^2$, and that is the end of this deterministic answer.
+            """
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import Hummingbird
+
+/// One chat request as the fake upstream received it.
+public struct FakeRequest: Sendable {
+    public struct Message: Sendable, Equatable, CustomStringConvertible {
+        public var role: String
+        public var content: String
+        public init(role: String, content: String) {
+            self.role = role
+            self.content = content
+        }
+        public var description: String { "\(role): \(content)" }
+    }
+
+    public var model: String
+    public var messages: [Message]
+    public var stream: Bool
+    /// Request headers in the order received, names lower-cased.
+    public var headers: [(String, String)]
+
+    public init(model: String, messages: [Message], stream: Bool, headers: [(String, String)] = []) {
+        self.model = model
+        self.messages = messages
+        self.stream = stream
+        self.headers = headers
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return headers.first { $0.0 == lower }?.1
+    }
+
+    /// The content of the last `user` message ("" if none).
+    public var lastUserMessage: String {
+        messages.last { $0.role == "user" }?.content ?? ""
+    }
+
+    /// A request for a conversation title: some system message mentions "title".
+    public var isTitleRequest: Bool {
+        messages.contains { $0.role == "system" && $0.content.lowercased().contains("title") }
+    }
+}
+
+/// What the fake upstream answers to one request.
+public enum FakeReply: Sendable {
+    /// Streams `tokens` as `chat.completion.chunk` events: `firstDelay` before the first token, `delay` before each
+    /// later one, then a `finish_reason: "stop"` chunk and `data: [DONE]`.
+    /// - `dropAfter: n`: after n tokens the connection is closed abruptly (no finish chunk, no [DONE]).
+    /// - `hangAfter: n`: after n tokens nothing more is sent; the response stays open until the client leaves.
+    case stream(tokens: [String], delay: Duration = .zero, firstDelay: Duration = .zero,
+                dropAfter: Int? = nil, hangAfter: Int? = nil)
+    /// Answers `status` with this body as it is (`application/json` when it starts with `{`, else `text/plain`).
+    case status(Int, body: String)
+    /// Sends the 200 SSE head, then nothing until the client leaves (a model that never produces a first token).
+    case hang
+    /// `afterTokens` good tokens, then a `data:` line that is not JSON, then the body ends.
+    case malformed(afterTokens: Int)
+    /// `afterTokens` good tokens, then an in-stream `{"error":{"message":…}}` event, then the body ends.
+    case streamError(afterTokens: Int, message: String)
+    /// A non-streamed `chat.completion` JSON document whose message content is `content`.
+    case json(content: String)
+    /// This exact body with this content type, cut into `chunkSize`-byte writes with `delay` between them.
+    case raw(body: String, contentType: String = "text/event-stream", chunkSize: Int? = nil, delay: Duration = .zero)
+
+    /// An OpenAI-style error: `{"error":{"message":…,"type":…,"code":…}}` with the given status.
+    public static func error(_ status: Int, message: String, type: String? = nil) -> FakeReply {
+        let kind = type ?? (status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error")
+        var body = ByteBuffer()
+        body.writeStaticString("{\"error\":{\"message\":\"")
+        ChunkFramer.writeJSONEscaped(message, into: &body)
+        body.writeString("\",\"type\":\"\(kind)\",\"param\":null,\"code\":\"\(kind)\"}}")
+        return .status(status, body: String(buffer: body))
+    }
+
+    /// `count` tokens `word1 `, `word2 `, … (the last without its space), `delay` apart.
+    public static func tokens(_ count: Int, delay: Duration = .zero) -> FakeReply {
+        .stream(tokens: numberedTokens(count), delay: delay)
+    }
+
+    /// `text` cut into word pieces (each keeps its following whitespace), `delay` apart.
+    public static func text(_ text: String, delay: Duration = .zero) -> FakeReply {
+        .stream(tokens: wordPieces(text), delay: delay)
+    }
+
+    public static func numberedTokens(_ count: Int) -> [String] {
+        (1...max(count, 1)).prefix(count).map { $0 == count ? "word\($0)" : "word\($0) " }
+    }
+
+    /// Splits text into pieces at word starts; joining the pieces gives `text` back exactly.
+    public static func wordPieces(_ text: String) -> [String] {
+        var pieces: [String] = []
+        var current = ""
+        for character in text {
+            if !character.isWhitespace, let last = current.last, last.isWhitespace {
+                pieces.append(current)
+                current = ""
+            }
+            current.append(character)
+        }
+        if !current.isEmpty { pieces.append(current) }
+        return pieces
+    }
+}
+
+/// Builds the SSE bytes of an OpenAI stream with string templates: no JSON encoder on the per-token path.
+struct ChunkFramer {
+    private let head: ByteBuffer        // `data: {"id":…,"model":"…","choices":[{"index":0,"delta":{`
+
+    init(model: String) {
+        var head = ByteBuffer()
+        head.writeStaticString(
+            "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"")
+        Self.writeJSONEscaped(model, into: &head)
+        head.writeStaticString("\",\"choices\":[{\"index\":0,\"delta\":{")
+        self.head = head
+    }
+
+    func token(_ text: String, first: Bool) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(head.readableBytes + text.utf8.count + 64)
+        var head = self.head
+        buffer.writeBuffer(&head)
+        if first { buffer.writeStaticString("\"role\":\"assistant\",") }
+        buffer.writeStaticString("\"content\":\"")
+        Self.writeJSONEscaped(text, into: &buffer)
+        buffer.writeStaticString("\"},\"finish_reason\":null}]}\n\n")
+        return buffer
+    }
+
+    func finish() -> ByteBuffer {
+        var buffer = head
+        buffer.writeStaticString("},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+        return buffer
+    }
+
+    static func streamError(_ message: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeStaticString("data: {\"error\":{\"message\":\"")
+        writeJSONEscaped(message, into: &buffer)
+        buffer.writeStaticString("\",\"type\":\"server_error\"}}\n\n")
+        return buffer
+    }
+
+    static func completion(model: String, content: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeStaticString(
+            "{\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"")
+        writeJSONEscaped(model, into: &buffer)
+        buffer.writeStaticString(
+            "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"")
+        writeJSONEscaped(content, into: &buffer)
+        buffer.writeStaticString(
+            "\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}")
+        return buffer
+    }
+
+    /// Writes `text` as the inside of a JSON string: `"` `\` and control characters escaped, the rest as UTF-8.
+    static func writeJSONEscaped(_ text: String, into buffer: inout ByteBuffer) {
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            for i in 0..<bytes.count {
+                let byte = bytes[i]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                if start < i { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<i]))) }
+                switch byte {
+                case 0x22: buffer.writeStaticString("\\\"")
+                case 0x5C: buffer.writeStaticString("\\\\")
+                case 0x0A: buffer.writeStaticString("\\n")
+                case 0x0D: buffer.writeStaticString("\\r")
+                case 0x09: buffer.writeStaticString("\\t")
+                case 0x08: buffer.writeStaticString("\\b")
+                case 0x0C: buffer.writeStaticString("\\f")
+                default:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    buffer.writeBytes([0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                }
+                start = i + 1
+            }
+            if start < bytes.count { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...]))) }
+        }
+    }
+}

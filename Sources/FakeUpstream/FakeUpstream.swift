@@ -1,0 +1,249 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+
+/// A scriptable OpenAI-compatible server on loopback: the one stand-in for a real model in tests, the browser
+/// suite and benchmarks. `POST /v1/chat/completions` (also `/chat/completions`) answers what `behaviour` says;
+/// `GET /v1/models` lists one model; `GET /health` says ok.
+///
+/// ```swift
+/// let upstream = try await FakeUpstream.start { _ in .tokens(20, delay: .milliseconds(20)) }
+/// // … point the client at upstream.baseURL …
+/// #expect(upstream.requests().last?.messages.count == 3)
+/// await upstream.stop()
+/// ```
+public final class FakeUpstream: Sendable {
+    public let port: Int
+    public let host: String
+    private let recorder: Recorder
+    private let runTask: Task<Void, Never>
+
+    /// `http://HOST:PORT/v1`, what a client takes as its base URL.
+    public var baseURL: String { "http://\(host):\(port)/v1" }
+
+    /// Every chat request received so far, in order.
+    public func requests() -> [FakeRequest] { recorder.requests() }
+
+    /// Streaming responses currently open (a cancelled client should bring this back to 0 within ~0.2 s).
+    public var openStreams: Int { recorder.openStreams }
+
+    /// Streaming responses opened since start.
+    public var streamsOpened: Int { recorder.streamsOpened }
+
+    private init(host: String, port: Int, recorder: Recorder, runTask: Task<Void, Never>) {
+        self.host = host
+        self.port = port
+        self.recorder = recorder
+        self.runTask = runTask
+    }
+
+    /// Starts the server in the background and returns once it listens. `port: 0` picks a free port.
+    public static func start(
+        host: String = "127.0.0.1", port: Int = 0,
+        behaviour: @escaping @Sendable (FakeRequest) -> FakeReply = FakeUpstream.directiveBehaviour
+    ) async throws -> FakeUpstream {
+        let recorder = Recorder()
+        let router = Router()
+        let handler = Handler(recorder: recorder, behaviour: behaviour)
+        router.post("/v1/chat/completions") { request, _ in try await handler.chat(request) }
+        router.post("/chat/completions") { request, _ in try await handler.chat(request) }
+        router.get("/v1/models") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(
+                string: #"{"object":"list","data":[{"id":"fake","object":"model","created":0,"owned_by":"fake"}]}"#)))
+        }
+        router.get("/health") { _, _ in "ok" }
+
+        var logger = Logger(label: "fake-upstream")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port)),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            },
+            logger: logger)
+        let failure = Mutex<(any Error)?>(nil)
+        let runTask = Task {
+            do {
+                try await app.run()
+            } catch {
+                failure.withLock { $0 = error }
+            }
+            portContinuation.finish()
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let boundPort = await iterator.next() else {
+            let error = failure.withLock { $0 }
+            throw error ?? FakeUpstreamError.didNotStart
+        }
+        return FakeUpstream(host: host, port: boundPort, recorder: recorder, runTask: runTask)
+    }
+
+    /// Stops listening and ends every open response.
+    public func stop() async {
+        runTask.cancel()
+        await runTask.value
+    }
+}
+
+public enum FakeUpstreamError: Error {
+    case didNotStart
+}
+
+/// Thread-safe request log and open-stream counter.
+final class Recorder: Sendable {
+    private struct State {
+        var requests: [FakeRequest] = []
+        var open = 0
+        var opened = 0
+    }
+    private let state = Mutex(State())
+
+    func record(_ request: FakeRequest) { state.withLock { $0.requests.append(request) } }
+    func requests() -> [FakeRequest] { state.withLock { $0.requests } }
+    var openStreams: Int { state.withLock { $0.open } }
+    var streamsOpened: Int { state.withLock { $0.opened } }
+    func streamOpened() { state.withLock { $0.open += 1; $0.opened += 1 } }
+    func streamClosed() { state.withLock { $0.open -= 1 } }
+}
+
+/// Thrown inside a response body to close the connection abruptly.
+struct DropConnection: Error {}
+
+struct Handler: Sendable {
+    let recorder: Recorder
+    let behaviour: @Sendable (FakeRequest) -> FakeReply
+
+    private static let sseHeaders: HTTPFields = [
+        .contentType: "text/event-stream", .cacheControl: "no-cache",
+    ]
+
+    func chat(_ original: Request) async throws -> Response {
+        var request = original
+        let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
+        guard let fake = FakeRequest(json: body, headers: request.headers) else {
+            return Self.plain(FakeReply.error(400, message: "The request body is not a chat completion request."))
+        }
+        recorder.record(fake)
+        var reply = behaviour(fake)
+        if !fake.stream, case .stream(let tokens, _, _, _, _) = reply { reply = .json(content: tokens.joined()) }
+        let framer = ChunkFramer(model: fake.model)
+
+        switch reply {
+        case .status, .json:
+            return Self.plain(reply, model: fake.model)
+        case .raw(let text, let contentType, let chunkSize, let delay):
+            return streaming(request, contentType: contentType) { writer in
+                let bytes = Array(text.utf8)
+                let size = max(chunkSize ?? bytes.count, 1)
+                var offset = 0
+                while offset < bytes.count {
+                    if offset > 0, delay > .zero { try await Task.sleep(for: delay) }
+                    try await writer.write(ByteBuffer(bytes: bytes[offset..<min(offset + size, bytes.count)]))
+                    offset += size
+                }
+            }
+        case .hang:
+            return streaming(request) { _ in try await Task.sleep(for: .seconds(24 * 3600)) }
+        case .malformed(let afterTokens):
+            return streaming(request) { writer in
+                try await Self.writeTokens(FakeReply.numberedTokens(afterTokens), framer: framer, writer: &writer)
+                try await writer.write(ByteBuffer(string: "data: {\"choices\":[{\"delta\":{\"content\":\"oops\n\n"))
+            }
+        case .streamError(let afterTokens, let message):
+            return streaming(request) { writer in
+                try await Self.writeTokens(FakeReply.numberedTokens(afterTokens), framer: framer, writer: &writer)
+                try await writer.write(ChunkFramer.streamError(message))
+            }
+        case .stream(let tokens, let delay, let firstDelay, let dropAfter, let hangAfter):
+            return streaming(request) { writer in
+                let stopAt = min(tokens.count, dropAfter ?? .max, hangAfter ?? .max)
+                try await Self.writeTokens(
+                    Array(tokens.prefix(stopAt)), framer: framer, writer: &writer, delay: delay, firstDelay: firstDelay)
+                if let dropAfter, dropAfter <= tokens.count { throw DropConnection() }
+                if let hangAfter, hangAfter <= tokens.count { try await Task.sleep(for: .seconds(24 * 3600)) }
+                if tokens.isEmpty { try await writer.write(framer.token("", first: true)) }
+                try await writer.write(framer.finish())
+            }
+        }
+    }
+
+    private static func writeTokens(
+        _ tokens: [String], framer: ChunkFramer, writer: inout any ResponseBodyWriter,
+        delay: Duration = .zero, firstDelay: Duration = .zero
+    ) async throws {
+        for (index, token) in tokens.enumerated() {
+            let wait = index == 0 ? firstDelay : delay
+            if wait > .zero { try await Task.sleep(for: wait) }
+            try await writer.write(framer.token(token, first: index == 0))
+        }
+    }
+
+    /// A streamed response that counts as open while `produce` runs and stops when the client goes away.
+    private func streaming(
+        _ request: Request, contentType: String = "text/event-stream",
+        _ produce: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> Void
+    ) -> Response {
+        var headers = Self.sseHeaders
+        headers[.contentType] = contentType
+        let recorder = self.recorder
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            recorder.streamOpened()
+            defer { recorder.streamClosed() }
+            try await request.body.consumeWithCancellationOnInboundClose { _ in
+                try await produce(&writer)
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    private static func plain(_ reply: FakeReply, model: String = "fake") -> Response {
+        switch reply {
+        case .status(let code, let body):
+            let type = body.hasPrefix("{") ? "application/json" : "text/plain; charset=utf-8"
+            return Response(status: .init(code: code), headers: [.contentType: type],
+                            body: .init(byteBuffer: ByteBuffer(string: body)))
+        case .json(let content):
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ChunkFramer.completion(model: model, content: content)))
+        default:
+            return Response(status: .internalServerError)
+        }
+    }
+}
+
+extension FakeRequest {
+    init?(json body: ByteBuffer, headers: HTTPFields) {
+        struct Wire: Decodable {
+            struct Part: Decodable { var text: String? }
+            struct Message: Decodable {
+                var role: String
+                var content: String
+                private enum Keys: String, CodingKey { case role, content }
+                init(from decoder: any Decoder) throws {
+                    let object = try decoder.container(keyedBy: Keys.self)
+                    role = try object.decode(String.self, forKey: .role)
+                    if let text = try? object.decodeIfPresent(String.self, forKey: .content) {
+                        content = text
+                    } else if let parts = try? object.decodeIfPresent([Part].self, forKey: .content) {
+                        content = parts.compactMap(\.text).joined()
+                    } else {
+                        content = ""
+                    }
+                }
+            }
+            var model: String?
+            var messages: [Message]
+            var stream: Bool?
+        }
+        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(body.readableBytesView)) else { return nil }
+        self.init(
+            model: wire.model ?? "",
+            messages: wire.messages.map { Message(role: $0.role, content: $0.content) },
+            stream: wire.stream ?? false,
+            headers: headers.map { ($0.name.canonicalName, $0.value) })
+    }
+}
