@@ -1,0 +1,188 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A model behind any OpenAI-compatible `POST {baseURL}/chat/completions` endpoint (OpenAI, Ollama, vLLM,
+/// llama.cpp server, LiteLLM, OpenRouter…), streamed with `stream: true`.
+///
+/// How the answer ends:
+/// - `data: [DONE]`, or the end of the body after a chunk that carried a `finish_reason`, finish normally;
+/// - a body that ends (or a connection that closes) with neither counts as a failure: `.malformed`, "The model's
+///   stream ended before the answer was finished…", so a cut-off answer is never taken for a complete one;
+/// - a body that is one JSON document instead of SSE is accepted when it is a full `chat.completion`.
+///
+/// Errors are `ModelError`: `.unreachable` (refused, DNS, connect timeout), `.http` (non-2xx status, or an
+/// `{"error":…}` object inside the stream; the provider's own message is passed on), `.malformed`.
+///
+/// The only timeout here is `connectTimeout` (until the request head is sent on a connection). First-token and
+/// stall timeouts belong to the caller, which cancels the consuming task; that cancels the HTTP request at once.
+public struct OpenAICompatibleModel: ChatModel {
+    public let baseURL: String
+    public let model: String
+    private let apiKey: String?
+    private let extraHeaders: [(String, String)]
+    private let httpClient: HTTPClient
+    private let connectTimeout: Duration
+
+    public var displayName: String { model }
+
+    public init(
+        baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
+        httpClient: HTTPClient, connectTimeout: Duration = .seconds(10)
+    ) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.model = model
+        self.extraHeaders = extraHeaders
+        self.httpClient = httpClient
+        self.connectTimeout = connectTimeout
+    }
+
+    /// The endpoint: `baseURL` without trailing slashes + `/chat/completions` (no `/v1` is added).
+    public var endpoint: String {
+        var base = Substring(baseURL)
+        while base.hasSuffix("/") { base = base.dropLast() }
+        return base + "/chat/completions"
+    }
+
+    /// An `HTTPClient` suited to model streams: a refused connection fails at once instead of being retried until
+    /// the connect timeout, and many answers can stream from one host at the same time (AsyncHTTPClient's default
+    /// of 8 connections per host would queue the 9th concurrent answer). Shut it down with `shutdown()`.
+    public static func makeHTTPClient(connectTimeout: Duration = .seconds(10), connectionsPerHost: Int = 512)
+        -> HTTPClient
+    {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout.nanoseconds)))
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+
+    public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
+        AsyncThrowingStream { continuation in
+            let url = endpoint
+            let request: HTTPClient.Request
+            do {
+                request = try makeRequest(url: url, messages: messages)
+            } catch {
+                continuation.finish(
+                    throwing: ModelError(.unreachable, "The model URL \(url) is not valid (\(error))."))
+                return
+            }
+            let eventLoop = httpClient.eventLoopGroup.next()
+            let delegate = OpenAIStreamDelegate(url: url, continuation: continuation, eventLoop: eventLoop)
+            let task = httpClient.execute(request: request, delegate: delegate, eventLoop: .delegate(on: eventLoop))
+            continuation.onTermination = { termination in
+                if case .cancelled = termination { task.cancel() }
+            }
+            let timeout = TimeAmount.nanoseconds(Int64(connectTimeout.nanoseconds))
+            eventLoop.execute { delegate.armConnectTimer(task: task, timeout: timeout) }
+        }
+    }
+
+    private func makeRequest(url: String, messages: [ChatMessage]) throws -> HTTPClient.Request {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Accept", value: "text/event-stream")
+        headers.add(name: "User-Agent", value: "Chatbox")
+        if let apiKey, !apiKey.isEmpty { headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        for (name, value) in extraHeaders { headers.replaceOrAdd(name: name, value: value) }
+        let payload = ChatRequestBody(
+            model: model, stream: true,
+            messages: messages.map { .init(role: $0.role.rawValue, content: $0.content) })
+        let body = try JSONEncoder().encode(payload)
+        return try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .data(body))
+    }
+}
+
+extension Duration {
+    fileprivate var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+// MARK: - Wire format
+
+struct ChatRequestBody: Encodable {
+    struct Message: Encodable {
+        var role: String
+        var content: String
+    }
+    var model: String
+    var stream: Bool
+    var messages: [Message]
+}
+
+/// One `chat.completion.chunk`, or a full `chat.completion`, or an error object: only the fields we read.
+struct ChatChunk: Decodable {
+    struct Choice: Decodable {
+        struct Content: Decodable { var content: String? }
+        var delta: Content?
+        var message: Content?
+        var finish_reason: String?
+    }
+    var choices: [Choice]?
+    var error: ProviderError?
+}
+
+/// `"error": {"message": …}` or `"error": "…"`.
+struct ProviderError: Decodable {
+    var message: String
+
+    private enum Keys: String, CodingKey { case message }
+    init(from decoder: any Decoder) throws {
+        if let text = try? decoder.singleValueContainer().decode(String.self) {
+            message = text
+        } else {
+            let object = try decoder.container(keyedBy: Keys.self)
+            message = (try? object.decodeIfPresent(String.self, forKey: .message)) ?? "unknown error"
+        }
+    }
+}
+
+/// The message of an error body: `{"error":{"message":…}}`, `{"error":"…"}`, `{"message":…}`, `{"detail":…}`,
+/// or the text itself; trimmed and cut to about 500 characters.
+func providerMessage(fromErrorBody body: ByteBuffer) -> String {
+    struct ErrorBody: Decodable {
+        var error: ProviderError?
+        var message: String?
+        var detail: String?
+    }
+    var text = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
+    if text.hasPrefix("{"), let decoded = try? JSONDecoder().decode(ErrorBody.self, from: Data(text.utf8)),
+        let message = decoded.error?.message ?? decoded.message ?? decoded.detail
+    {
+        text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    return text.count > 500 ? String(text.prefix(500)) + "…" : text
+}
+
+/// Why the connection failed, in words: "connection refused", "the host name could not be resolved"…
+func describeConnectError(_ error: any Error) -> String {
+    if let connectionError = error as? NIOConnectionError {
+        for failure in connectionError.connectionErrors {
+            if let io = failure.error as? IOError {
+                switch io.errnoCode {
+                case ECONNREFUSED: return "connection refused"
+                case ENETUNREACH, EHOSTUNREACH: return "network unreachable"
+                case ETIMEDOUT: return "connection timed out"
+                default: return io.description
+                }
+            }
+        }
+        if connectionError.dnsAError != nil || connectionError.dnsAAAAError != nil || connectionError.connectionErrors.isEmpty {
+            return "the host name could not be resolved"
+        }
+    }
+    if let io = error as? IOError, io.errnoCode == ECONNREFUSED { return "connection refused" }
+    if let client = error as? HTTPClientError, client == .connectTimeout { return "connection timed out" }
+    if error is NIOConnectionError || "\(error)".contains("DNS") || "\(error)".contains("getaddrinfo") {
+        return "the host name could not be resolved"
+    }
+    return String(describing: error)
+}

@@ -1,0 +1,224 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Turns one streamed `/chat/completions` response into answer pieces, right on the event loop that receives it.
+///
+/// Why a delegate and not `HTTPClientResponse.body`: the delegate parses each body part where it arrives (no hop
+/// to another task per chunk), and `didSendRequestHead` tells exactly when a connection was made, which is what
+/// the connect timeout needs (the response head may legitimately come only with the first token).
+///
+/// Thread-safety: AsyncHTTPClient calls every delegate method on `eventLoop` (requested with
+/// `.delegate(on:)`), and the connect timer is scheduled there too; the mutable state is touched nowhere else.
+/// The continuation is thread-safe. Hence `@unchecked Sendable`.
+final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
+    typealias Response = Void
+    typealias Continuation = AsyncThrowingStream<String, any Error>.Continuation
+
+    private enum Mode {
+        case sniffing      // 2xx, no body byte yet: SSE, or one JSON document?
+        case sse
+        case json          // a non-streamed answer: collect it
+        case errorBody     // non-2xx: collect the body for its message
+    }
+
+    private static let maxErrorBody = 64 * 1024
+    private static let maxJSONBody = 32 * 1024 * 1024
+
+    private let url: String
+    private let continuation: Continuation
+    private let eventLoop: any EventLoop
+    private let decoder = JSONDecoder()
+
+    private var mode = Mode.sniffing
+    private var status: HTTPResponseStatus = .ok
+    private var parser = SSEParser()
+    private var collected = ByteBuffer()
+    private var connected = false
+    private var finished = false
+    private var sawFinishReason = false
+    private var connectTimer: Scheduled<Void>?
+
+    init(url: String, continuation: Continuation, eventLoop: any EventLoop) {
+        self.url = url
+        self.continuation = continuation
+        self.eventLoop = eventLoop
+    }
+
+    // MARK: Connect timeout
+
+    func armConnectTimer(task: HTTPClient.Task<Void>, timeout: TimeAmount) {
+        eventLoop.assertInEventLoop()
+        guard !connected, !finished else { return }
+        connectTimer = eventLoop.scheduleTask(in: timeout) { [self] in
+            guard !connected, !finished else { return }
+            let tenths = (timeout.nanoseconds + 50_000_000) / 100_000_000
+            let seconds = tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
+            finish(ModelError(.unreachable,
+                "Cannot reach the model at \(url): no connection after \(seconds) s (connect timeout)."))
+            task.cancel()
+        }
+    }
+
+    func didSendRequestHead(task: HTTPClient.Task<Void>, _ head: HTTPRequestHead) {
+        connected = true
+        connectTimer?.cancel()
+        connectTimer = nil
+    }
+
+    // MARK: Response
+
+    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        connected = true
+        status = head.status
+        if !(200..<300).contains(head.status.code) { mode = .errorBody }
+        return eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        guard !finished else { return eventLoop.makeSucceededVoidFuture() }
+        if mode == .sniffing {
+            guard let first = buffer.readableBytesView.first(where: { !Self.isWhitespace($0) }) else {
+                return eventLoop.makeSucceededVoidFuture()   // only blank lines so far
+            }
+            mode = first == UInt8(ascii: "{") ? .json : .sse
+        }
+        switch mode {
+        case .sse:
+            do {
+                try parser.feed(buffer) { try handle($0) }
+            } catch let error as ModelError {
+                finish(error)
+                task.cancel()
+            } catch {
+                finish(ModelError(.malformed, "The model's stream could not be read: \(error)"))
+                task.cancel()
+            }
+        case .json, .errorBody:
+            let limit = mode == .json ? Self.maxJSONBody : Self.maxErrorBody
+            if collected.readableBytes < limit {
+                var part = buffer
+                collected.writeBuffer(&part)
+            } else if mode == .json {
+                finish(ModelError(.malformed, "The model answered with a JSON document larger than 32 MB."))
+                task.cancel()
+            }
+        case .sniffing:
+            break
+        }
+        return eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
+        guard !finished else { return }
+        if let clientError = error as? HTTPClientError, clientError == .cancelled {
+            finish(nil)   // the consumer went away; nobody is listening
+        } else if !connected {
+            finish(ModelError(.unreachable, "Cannot reach the model at \(url): \(describeConnectError(error))"))
+        } else if mode == .errorBody {
+            finish(httpError())
+        } else {
+            finish(ModelError(.malformed,
+                "The model's stream ended before the answer was finished (the connection was lost: \(error))."))
+        }
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+        guard !finished else { return }
+        switch mode {
+        case .errorBody:
+            finish(httpError())
+        case .json:
+            finish(answerFromJSONDocument())
+        case .sniffing:
+            finish(ModelError(.malformed, "The model answered \(status.code) with an empty body."))
+        case .sse:
+            do {
+                try parser.finish { try handle($0) }
+            } catch let error as ModelError {
+                finish(error)
+                return
+            } catch {
+                finish(ModelError(.malformed, "The model's stream could not be read: \(error)"))
+                return
+            }
+            guard !finished else { return }
+            if sawFinishReason {
+                finish(nil)
+            } else {
+                finish(ModelError(.malformed,
+                    "The model's stream ended before the answer was finished (no [DONE] and no finish_reason)."))
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// One SSE event: `[DONE]`, a chunk with content, a chunk without (role, usage, finish), or an error.
+    private func handle(_ event: SSERawEvent) throws {
+        guard !finished else { return }
+        if event.dataEquals("[DONE]") {
+            finish(nil)
+            return
+        }
+        let chunk: ChatChunk
+        do {
+            chunk = try decoder.decode(ChatChunk.self, from: event.data)
+        } catch {
+            let text = String(decoding: event.data.prefix(200), as: UTF8.self)
+            throw ModelError(.malformed, "The model sent a chunk that is not valid JSON: \(text)")
+        }
+        if let error = chunk.error {
+            throw ModelError(.http, "The model provider reported an error: \(Self.cut(error.message))")
+        }
+        guard let choice = chunk.choices?.first else { return }
+        if choice.finish_reason != nil { sawFinishReason = true }
+        if let piece = choice.delta?.content ?? choice.message?.content, !piece.isEmpty {
+            continuation.yield(piece)
+        }
+    }
+
+    private func answerFromJSONDocument() -> ModelError? {
+        let chunk: ChatChunk
+        do {
+            chunk = try decoder.decode(ChatChunk.self, from: Data(collected.readableBytesView))
+        } catch {
+            let text = String(decoding: collected.readableBytesView.prefix(200), as: UTF8.self)
+            return ModelError(.malformed, "The model answered with JSON that is not a chat completion: \(text)")
+        }
+        if let error = chunk.error {
+            return ModelError(.http, "The model provider reported an error: \(Self.cut(error.message))")
+        }
+        guard let choice = chunk.choices?.first, let content = choice.message?.content ?? choice.delta?.content
+        else {
+            return ModelError(.malformed, "The model answered with JSON that has no message content.")
+        }
+        if !content.isEmpty { continuation.yield(content) }
+        return nil
+    }
+
+    private func httpError() -> ModelError {
+        let message = providerMessage(fromErrorBody: collected)
+        let reason = status.reasonPhrase.isEmpty ? "" : " \(status.reasonPhrase)"
+        return ModelError(.http, message.isEmpty
+            ? "The model provider answered \(status.code)\(reason)."
+            : "The model provider answered \(status.code): \(message)")
+    }
+
+    private func finish(_ error: ModelError?) {
+        guard !finished else { return }
+        finished = true
+        connectTimer?.cancel()
+        connectTimer = nil
+        if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    private static func cut(_ text: String) -> String {
+        text.count > 500 ? String(text.prefix(500)) + "…" : text
+    }
+}
