@@ -1,0 +1,268 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The user's own program as a model: `/bin/sh -c command`.
+///
+/// Contract: the program gets `{"messages":[{"role":"user","content":"…"},…]}` plus a newline on stdin, then EOF;
+/// whatever it writes to stdout is the answer, streamed as it arrives; exit status 0 means the answer is complete.
+/// A non-zero exit is `.process` with the status and the end of stderr. `PYTHONUNBUFFERED=1` is set unless given.
+///
+/// Cancelling the consumer sends SIGTERM to the program's process group (Foundation's `Process` starts each child
+/// in its own group, so helpers it spawned go too), then SIGKILL after 2 s if it is still there.
+///
+/// Why a dedicated thread: the pipes are read with blocking `poll`/`read` on a thread of our own, so nothing ever
+/// blocks the cooperative thread pool, there is no dispatch-source subtlety around EOF, and the thread also writes
+/// stdin (non-blocking, interleaved with reading, so a big conversation cannot deadlock against a program that
+/// prints before it has read everything). One thread per running answer is cheap at a self-hosted app's scale;
+/// NIO's pipe bootstrap would instead need duplicated descriptors since `Pipe` owns and closes its own.
+public struct CommandModel: ChatModel {
+    public let command: String
+    private let environment: [String: String]?
+
+    /// What the UI shows: the program's first word, e.g. `command: python3`.
+    public var displayName: String {
+        let first = command.split(separator: " ").first.map(String.init) ?? command
+        return "command: \(first)"
+    }
+
+    /// - Parameters:
+    ///   - command: run with `/bin/sh -c`, in the server's working directory.
+    ///   - environment: the program's whole environment; nil inherits the server's.
+    public init(command: String, environment: [String: String]? = nil) {
+        self.command = command
+        self.environment = environment
+    }
+
+    public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
+        AsyncThrowingStream { continuation in
+            let input: Data
+            do {
+                var data = try JSONEncoder().encode(CommandInput(messages: messages))
+                data.append(0x0A)
+                input = data
+            } catch {
+                continuation.finish(throwing: ModelError(.process, "Could not encode the conversation: \(error)"))
+                return
+            }
+            var env = environment ?? ProcessInfo.processInfo.environment
+            if env["PYTHONUNBUFFERED"] == nil { env["PYTHONUNBUFFERED"] = "1" }
+            let run = CommandRun(command: command, environment: env, input: input, continuation: continuation)
+            continuation.onTermination = { termination in
+                if case .cancelled = termination { run.cancel() }
+            }
+            let thread = Thread { run.main() }
+            thread.name = "chatbox-command-model"
+            thread.start()
+        }
+    }
+}
+
+struct CommandInput: Encodable {
+    var messages: [ChatMessage]
+}
+
+/// One run of the program. `main()` runs on its own thread; `cancel()` may come from any thread.
+final class CommandRun: Sendable {
+    private struct Shared {
+        var pid: pid_t = 0
+        var cancelled = false
+        var done = false
+    }
+
+    private let command: String
+    private let environment: [String: String]
+    private let input: Data
+    private let continuation: AsyncThrowingStream<String, any Error>.Continuation
+    private let shared = Mutex(Shared())
+
+    init(command: String, environment: [String: String], input: Data,
+         continuation: AsyncThrowingStream<String, any Error>.Continuation) {
+        self.command = command
+        self.environment = environment
+        self.input = input
+        self.continuation = continuation
+    }
+
+    /// SIGTERM to the process group now, SIGKILL in 2 s if the run has not ended by then.
+    func cancel() {
+        let pid = shared.withLock { state -> pid_t in
+            state.cancelled = true
+            return state.done ? 0 : state.pid
+        }
+        guard pid > 0 else { return }
+        kill(-pid, SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in
+            let stillRunning = shared.withLock { !$0.done }
+            if stillRunning { kill(-pid, SIGKILL) }
+        }
+    }
+
+    func main() {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.environment = environment
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        do {
+            try process.run()
+        } catch {
+            shared.withLock { $0.done = true }
+            continuation.finish(throwing: ModelError(.process, "The model command could not be started: \(error)"))
+            return
+        }
+        let pid = process.processIdentifier
+        let cancelledEarly = shared.withLock { state -> Bool in
+            state.pid = pid
+            return state.cancelled
+        }
+        if cancelledEarly { kill(-pid, SIGTERM) }
+
+        // A write to a program that stopped reading must give EPIPE, not kill the server: SIGPIPE is blocked on
+        // this thread only (it is thread-directed), after the spawn so that the program keeps the default.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+
+        let stdinHandle = stdin.fileHandleForWriting
+        let errorTail = pump(
+            stdinFD: stdinHandle.fileDescriptor,
+            closeStdin: { try? stdinHandle.close() },
+            stdoutFD: stdout.fileHandleForReading.fileDescriptor,
+            stderrFD: stderr.fileHandleForReading.fileDescriptor)
+        try? stdout.fileHandleForReading.close()
+        try? stderr.fileHandleForReading.close()
+        process.waitUntilExit()
+
+        let cancelled = shared.withLock { state -> Bool in
+            state.done = true
+            return state.cancelled
+        }
+        if cancelled {
+            continuation.finish()   // nobody is listening any more
+        } else if process.terminationReason == .uncaughtSignal {
+            continuation.finish(throwing: ModelError(.process,
+                "The model command was killed by signal \(process.terminationStatus)\(Self.suffix(errorTail))"))
+        } else if process.terminationStatus != 0 {
+            let status = process.terminationStatus
+            let hint = status == 127 ? " (command not found)" : status == 126 ? " (not executable)" : ""
+            continuation.finish(throwing: ModelError(.process,
+                "The model command exited with status \(status)\(hint)\(Self.suffix(errorTail))"))
+        } else {
+            continuation.finish()
+        }
+    }
+
+    private static func suffix(_ tail: String) -> String {
+        tail.isEmpty ? "." : ": \(tail)"
+    }
+
+    /// Writes stdin and reads stdout/stderr until both reach EOF. Returns the last ~1,000 characters of stderr.
+    /// `closeStdin` is called exactly once (the descriptor belongs to Foundation's `FileHandle`).
+    private func pump(stdinFD: Int32, closeStdin: () -> Void, stdoutFD: Int32, stderrFD: Int32) -> String {
+        var writeFD: Int32 = stdinFD
+        _ = fcntl(writeFD, F_SETFL, fcntl(writeFD, F_GETFL) | O_NONBLOCK)
+        var written = 0
+        var outOpen = true, errOpen = true
+        var decoder = UTF8ChunkDecoder()
+        var errTail: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+        func finishStdin() {
+            if writeFD >= 0 {
+                closeStdin()
+                writeFD = -1
+            }
+        }
+        if input.isEmpty { finishStdin() }
+
+        while outOpen || errOpen {
+            var fds = [
+                pollfd(fd: outOpen ? stdoutFD : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: errOpen ? stderrFD : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0),
+            ]
+            let ready = poll(&fds, nfds_t(fds.count), -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if writeFD >= 0, fds[2].revents != 0 {
+                let n = input.withUnsafeBytes { raw in
+                    write(writeFD, raw.baseAddress! + written, raw.count - written)
+                }
+                if n > 0 { written += n }
+                if (n < 0 && errno != EAGAIN && errno != EINTR) || written == input.count { finishStdin() }
+            }
+            if outOpen, fds[0].revents != 0 {
+                let n = read(stdoutFD, &buffer, buffer.count)
+                if n > 0 {
+                    let text = decoder.decode(buffer[0..<n])
+                    if !text.isEmpty { continuation.yield(text) }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    outOpen = false
+                }
+            }
+            if errOpen, fds[1].revents != 0 {
+                let n = read(stderrFD, &buffer, buffer.count)
+                if n > 0 {
+                    errTail.append(contentsOf: buffer[0..<n])
+                    if errTail.count > 8192 { errTail.removeFirst(errTail.count - 4096) }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    errOpen = false
+                }
+            }
+        }
+        finishStdin()
+        let rest = decoder.flush()
+        if !rest.isEmpty { continuation.yield(rest) }
+        let text = String(decoding: errTail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.count > 1000 ? "…" + String(text.suffix(1000)) : text
+    }
+}
+
+/// Decodes UTF-8 that arrives in arbitrary pieces: an incomplete character at the end of a piece waits for the next.
+struct UTF8ChunkDecoder {
+    private var pending: [UInt8] = []
+
+    mutating func decode(_ bytes: ArraySlice<UInt8>) -> String {
+        pending.append(contentsOf: bytes)
+        let cut = Self.completePrefixLength(pending)
+        let text = String(decoding: pending[..<cut], as: UTF8.self)
+        pending.removeFirst(cut)
+        return text
+    }
+
+    mutating func flush() -> String {
+        defer { pending.removeAll() }
+        return String(decoding: pending, as: UTF8.self)
+    }
+
+    /// Length of the longest prefix that does not end inside a (possibly) valid multi-byte character.
+    static func completePrefixLength(_ bytes: [UInt8]) -> Int {
+        let n = bytes.count
+        var i = n - 1
+        var back = 0
+        while i >= 0, back < 4 {
+            let b = bytes[i]
+            if b & 0xC0 != 0x80 {   // a lead byte (or ASCII)
+                let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1
+                return n - i < need ? i : n
+            }
+            i -= 1
+            back += 1
+        }
+        return n
+    }
+}
