@@ -1,0 +1,127 @@
+import AsyncHTTPClient
+import Configuration
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Reads the configuration (CLI flags, then `CHATBOX_*` environment variables, then defaults) and builds the app.
+public func buildApplication(reader: ConfigReader) async throws -> some ApplicationProtocol {
+    try await buildApplication(config: AppConfig(reader: reader))
+}
+
+/// The one place that wires the layers: database → store → services → controllers → router → application.
+public func buildApplication(config: AppConfig) async throws -> some ApplicationProtocol {
+    let logger = {
+        var logger = Logger(label: "chatbox")
+        logger.logLevel = config.logLevel
+        return logger
+    }()
+    let database = try await OpenDatabase.open(config.database, mysqlPoolSize: config.mysqlPoolSize, logger: logger)
+    let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
+    let auth = makeAuthService(store: store, config: config, logger: logger)
+    let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(decompression: .disabled))
+    let models = makeModels(config.model, httpClient: httpClient)
+    let generations = Generations()
+    let chat = ChatService(
+        store: store, model: models.chat,
+        titles: TitleService(model: models.title, timeout: config.model.titleTimeout, logger: logger),
+        generations: generations,
+        context: ContextWindow(systemPrompt: config.model.systemPrompt, budget: config.model.contextChars),
+        firstTokenTimeout: config.model.firstTokenTimeout, stallTimeout: config.model.stallTimeout,
+        flushInterval: config.flushInterval, maxMessageCharacters: config.maxMessageChars, logger: logger)
+    let router = buildRouter(
+        config: config, store: store, auth: auth, chat: chat,
+        model: (models.chat.displayName, models.chat is DemoModel))
+    logger.info("model: \(models.chat.displayName)")
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "chatbox"),
+        services: [
+            CloseOnShutdown(name: "database", close: database.close),
+            CloseOnShutdown(name: "http client", close: {
+                do { try await httpClient.shutdown() } catch { logger.error("closing the HTTP client: \(error)") }
+            }),
+            CloseOnShutdown(name: "generations", close: {
+                if await !generations.waitForAll(timeout: config.shutdownGrace) {
+                    logger.warning("stopping \(generations.count) unfinished answers for shutdown")
+                    await generations.stopAll()
+                }
+            }),
+        ],
+        logger: logger)
+    app.beforeServerStarts {
+        try await store.migrate()
+        let failed = try await store.failUnfinishedMessages(error: "The server restarted before this answer finished.")
+        if failed > 0 { logger.warning("marked \(failed) unfinished answers as failed after a restart") }
+        let expired = try await store.deleteExpiredSessions(now: .now())
+        logger.info("database ready", metadata: ["database": "\(config.database.redacted)", "expired_sessions": "\(expired)"])
+    }
+    return app
+}
+
+func makeAuthService(store: any ChatStore, config: AppConfig, logger: Logger) -> AuthService {
+    AuthService(
+        store: store, hasher: PasswordHasher(cost: config.bcryptCost),
+        throttle: LoginThrottle(
+            perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress,
+            window: config.loginWindow),
+        sessionLifetime: config.sessionLifetime, registrationOpen: config.registrationOpen, logger: logger)
+}
+
+/// Routes and middleware; no logic lives here, only which controller answers what.
+func buildRouter(
+    config: AppConfig, store: any ChatStore, auth: AuthService, chat: ChatService, model: (name: String, isDemo: Bool)
+) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    let body = JSONBody(maxBytes: config.maxBodyBytes)
+    router.addMiddleware {
+        SecurityHeadersMiddleware(contentSecurityPolicy: WebPage.contentSecurityPolicy(webRoot: config.webRoot))
+        ErrorMiddleware()
+        OriginCheckMiddleware(allowedOrigins: Set(config.allowedOrigins))
+        WebAppMiddleware(root: config.webRoot)
+        SessionMiddleware(auth: auth)
+    }
+    SystemController(store: store, modelName: model.name, isDemoModel: model.isDemo, registrationOpen: config.registrationOpen)
+        .addRoutes(to: router)
+    AuthController(
+        auth: auth, cookies: SessionCookie(secure: config.secureCookies), body: body,
+        addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
+    ).addRoutes(to: router.group("api/auth"))
+    let signedIn = router.group("api", context: AuthenticatedContext.self)
+    ConversationController(store: store, body: body).addRoutes(to: signedIn.group("conversations"))
+    ChatController(chat: chat, body: body).addRoutes(to: signedIn.group("conversations"))
+    return router
+}
+
+/// The chat model from the settings (a command, an OpenAI-compatible endpoint, or the built-in demo), and the
+/// model for titles (its own settings where given, else the chat model).
+func makeModels(_ settings: ModelSettings, httpClient: HTTPClient) -> (chat: any ChatModel, title: any ChatModel) {
+    let chat: any ChatModel
+    if let command = settings.command {
+        chat = CommandModel(command: command)
+    } else if let baseURL = settings.baseURL, let model = settings.model {
+        chat = OpenAICompatibleModel(
+            baseURL: baseURL, apiKey: settings.apiKey, model: model, extraHeaders: settings.headers, httpClient: httpClient)
+    } else {
+        chat = DemoModel(tokenDelay: settings.demoTokenDelay)
+    }
+    guard settings.titleModel != nil || settings.titleBaseURL != nil,
+        let baseURL = settings.titleBaseURL ?? settings.baseURL, let model = settings.titleModel ?? settings.model
+    else { return (chat, chat) }
+    let title = OpenAICompatibleModel(
+        baseURL: baseURL, apiKey: settings.titleAPIKey ?? settings.apiKey, model: model,
+        extraHeaders: settings.headers, httpClient: httpClient)
+    return (chat, title)
+}
+
+/// Closes a long-lived resource after the server has stopped taking requests.
+struct CloseOnShutdown: Service {
+    let name: String
+    let close: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+}

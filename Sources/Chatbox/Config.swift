@@ -1,0 +1,203 @@
+import Foundation
+import Configuration
+import Logging
+
+/// A setting with a bad value: start-up stops with one line naming the setting and the reason.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let key: String
+    public let reason: String
+    public init(_ key: String, _ reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+    /// `CHATBOX_PORT (--port): must be a whole number from 1 to 65535, not "abc"`.
+    public var description: String { "\(ConfigError.environmentName(key)) (\(ConfigError.flagName(key))): \(reason)" }
+
+    /// `llm.baseUrl` → `CHATBOX_LLM_BASE_URL`.
+    static func environmentName(_ key: String) -> String {
+        "CHATBOX_" + words(key).joined(separator: "_").uppercased()
+    }
+    /// `llm.baseUrl` → `--llm-base-url`.
+    static func flagName(_ key: String) -> String { "--" + words(key).joined(separator: "-").lowercased() }
+
+    private static func words(_ key: String) -> [String] {
+        key.split(separator: ".").flatMap { part -> [String] in
+            var words: [String] = []
+            var current = ""
+            for character in part {
+                if character.isUppercase, !current.isEmpty {
+                    words.append(current)
+                    current = ""
+                }
+                current.append(character)
+            }
+            words.append(current)
+            return words
+        }
+    }
+}
+
+/// How to reach the chat model, and the title model beside it.
+public struct ModelSettings: Sendable {
+    public var baseURL: String?
+    public var apiKey: String?
+    public var model: String?
+    public var headers: [(String, String)] = []
+    public var command: String?
+    public var systemPrompt: String?
+    /// The newest turns sent to the model fit in this many characters (the system prompt and question always go).
+    public var contextChars = 24_000
+    public var firstTokenTimeout: Duration = .seconds(60)
+    public var stallTimeout: Duration = .seconds(60)
+    public var demoTokenDelay: Duration = .milliseconds(25)
+    public var titleBaseURL: String?
+    public var titleAPIKey: String?
+    public var titleModel: String?
+    public var titleTimeout: Duration = .seconds(15)
+}
+
+/// Every setting, read once at start-up from CLI flags, then `CHATBOX_*` environment variables, then defaults.
+public struct AppConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var database = DatabaseLocation.sqlite(path: "data/chatbox.sqlite")
+    public var mysqlPoolSize = 8
+    public var webRoot = "web"
+    public var sessionLifetime: Millis = 30 * 24 * 3_600_000
+    public var registrationOpen = true
+    public var bcryptCost = 12
+    public var logLevel = Logger.Level.info
+    public var secureCookies = false
+    public var maxBodyBytes = 1 << 20
+    public var maxMessageChars = 100_000
+    public var loginFailuresPerAccount = 5
+    public var loginFailuresPerAddress = 20
+    public var loginWindow: Duration = .seconds(900)
+    public var trustForwardedFor = false
+    public var allowedOrigins: [String] = []
+    public var flushInterval: Duration = .seconds(1)
+    /// How long a shutdown waits for running answers before stopping them.
+    public var shutdownGrace: Duration = .seconds(10)
+    public var model = ModelSettings()
+
+    public init() {}
+
+    public init(reader: ConfigReader) throws(ConfigError) {
+        let read = SettingReader(reader: reader)
+        host = read.string("host") ?? host
+        port = try read.int("port", in: 0...65535) ?? port
+        if let url = read.string("database.url") { database = try DatabaseLocation(url: url) }
+        mysqlPoolSize = try read.int("database.poolSize", in: 1...256) ?? mysqlPoolSize
+        webRoot = read.string("web.root") ?? webRoot
+        sessionLifetime = try read.int("session.lifetimeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }
+            ?? sessionLifetime
+        registrationOpen = try read.bool("registration.open") ?? registrationOpen
+        bcryptCost = try read.int("bcrypt.cost", in: 4...16) ?? bcryptCost
+        if let level = read.string("log.level") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigError("log.level", "must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\"")
+            }
+            logLevel = parsed
+        }
+        secureCookies = try read.bool("cookies.secure") ?? secureCookies
+        maxBodyBytes = try read.int("http.maxBodyBytes", in: 1024...(1 << 30)) ?? maxBodyBytes
+        maxMessageChars = try read.int("chat.maxMessageChars", in: 1...10_000_000) ?? maxMessageChars
+        loginFailuresPerAccount = try read.int("login.maxFailures", in: 1...1000) ?? loginFailuresPerAccount
+        loginFailuresPerAddress = try read.int("login.maxFailuresPerAddress", in: 1...100_000)
+            ?? loginFailuresPerAddress
+        trustForwardedFor = try read.bool("http.trustForwardedFor") ?? trustForwardedFor
+        allowedOrigins = read.list("http.allowedOrigins") ?? allowedOrigins
+        flushInterval = try read.seconds("chat.flushIntervalMs", scale: 1000, in: 10...60_000) ?? flushInterval
+        shutdownGrace = try read.seconds("shutdown.graceSeconds", in: 0...600) ?? shutdownGrace
+        model = try Self.modelSettings(read)
+    }
+
+    private static func modelSettings(_ read: SettingReader) throws(ConfigError) -> ModelSettings {
+        var model = ModelSettings()
+        model.baseURL = read.string("llm.baseUrl")
+        model.apiKey = read.secret("llm.apiKey")
+        model.model = read.string("llm.model")
+        model.command = read.string("llm.command")
+        model.systemPrompt = read.string("llm.systemPrompt")
+        if let headers = read.string("llm.headers") { model.headers = try parseHeaders(headers) }
+        if let url = model.baseURL {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw ConfigError("llm.baseUrl", "must be an http:// or https:// URL such as http://127.0.0.1:11434/v1, not \"\(url)\"")
+            }
+            guard model.model != nil else {
+                throw ConfigError("llm.model", "is needed with CHATBOX_LLM_BASE_URL: the model's name, e.g. qwen2.5:7b or gpt-4o-mini")
+            }
+            if model.command != nil {
+                throw ConfigError("llm.command", "choose one: CHATBOX_LLM_COMMAND or CHATBOX_LLM_BASE_URL, not both")
+            }
+        }
+        model.contextChars = try read.int("llm.contextChars", in: 100...10_000_000) ?? model.contextChars
+        model.firstTokenTimeout = try read.seconds("llm.firstTokenTimeout", in: 1...3600) ?? model.firstTokenTimeout
+        model.stallTimeout = try read.seconds("llm.stallTimeout", in: 1...3600) ?? model.stallTimeout
+        model.demoTokenDelay = try read.seconds("llm.demoDelayMs", scale: 1000, in: 0...5000) ?? model.demoTokenDelay
+        model.titleBaseURL = read.string("title.baseUrl")
+        model.titleAPIKey = read.secret("title.apiKey")
+        model.titleModel = read.string("title.model")
+        model.titleTimeout = try read.seconds("title.timeout", in: 1...600) ?? model.titleTimeout
+        return model
+    }
+
+    /// `X-Org: acme; X-Team: chat` → pairs.
+    static func parseHeaders(_ text: String) throws(ConfigError) -> [(String, String)] {
+        var headers: [(String, String)] = []
+        for part in text.split(separator: ";") where !part.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let colon = part.firstIndex(of: ":") else {
+                throw ConfigError("llm.headers", "each header is Name: value, separated by ';' (got \"\(part)\")")
+            }
+            let name = part[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = part[part.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                throw ConfigError("llm.headers", "\"\(name)\" is not a valid header name")
+            }
+            headers.append((name, value))
+        }
+        return headers
+    }
+}
+
+/// Reads raw strings and turns them into typed values with errors that name the setting.
+struct SettingReader {
+    let reader: ConfigReader
+
+    func string(_ key: String) -> String? {
+        guard let value = reader.string(forKey: ConfigKey(key)) else { return nil }
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    func secret(_ key: String) -> String? {
+        reader.string(forKey: ConfigKey(key), isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let text = string(key) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigError(key, "must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(text)\"")
+        }
+        return value
+    }
+
+    func bool(_ key: String) throws(ConfigError) -> Bool? {
+        guard let text = string(key) else { return nil }
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigError(key, "must be true or false, not \"\(text)\"")
+        }
+    }
+
+    /// A number of seconds (or of milliseconds with `scale: 1000`) as a Duration.
+    func seconds(_ key: String, scale: Int = 1, in range: ClosedRange<Int>) throws(ConfigError) -> Duration? {
+        guard let value = try int(key, in: range) else { return nil }
+        return .milliseconds(value * 1000 / scale)
+    }
+
+    func list(_ key: String) -> [String]? {
+        string(key).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    }
+}

@@ -1,0 +1,65 @@
+/// Everything the application keeps: users, sessions, conversations and messages.
+///
+/// One SQL implementation (`SQLChatStore`) serves SQLite and MySQL. Methods that take a `userID` only ever see
+/// that user's rows, so another user's conversation is simply not found.
+public protocol ChatStore: Sendable {
+    /// Creates or upgrades the schema; safe to run any number of times.
+    func migrate() async throws
+    /// Answers when the database answers (for `/healthz`).
+    func ping() async throws
+
+    /// Inserts a user; throws `StoreError.duplicate` when the case-folded name is taken.
+    func createUser(username: String, usernameKey: String, passwordHash: String, role: Role) async throws -> User
+    /// The user and password hash for a case-folded username, if any.
+    func userCredentials(usernameKey: String) async throws -> (user: User, passwordHash: String)?
+    /// The user with this id, if any.
+    func user(id: Int64) async throws -> User?
+    /// Replaces a user's password hash; throws `StoreError.notFound` for an unknown user.
+    func setPasswordHash(userID: Int64, passwordHash: String) async throws
+    /// Makes a user an admin or a plain user; throws `StoreError.notFound` for an unknown user.
+    func setRole(userID: Int64, role: Role) async throws
+    /// How many users exist.
+    func userCount() async throws -> Int
+
+    /// Stores a new session under the hash of its token.
+    func createSession(userID: Int64, tokenHash: String, expiresAt: Millis) async throws -> Session
+    /// The live (unexpired) session for a token hash and its user.
+    func session(tokenHash: String, now: Millis) async throws -> (session: Session, user: User)?
+    /// Moves a session's expiry (sliding expiry) and records its use.
+    func touchSession(id: Int64, now: Millis, expiresAt: Millis) async throws
+    /// Deletes the session with this token hash (logout).
+    func deleteSession(tokenHash: String) async throws
+    /// Deletes every session of a user except, optionally, one.
+    func deleteSessions(userID: Int64, except sessionID: Int64?) async throws
+    /// Deletes sessions that expired before `now`; returns how many.
+    func deleteExpiredSessions(now: Millis) async throws -> Int
+
+    /// A user's conversations, newest `updated_at` first, after `cursor`; `query` matches titles and message text.
+    func conversations(userID: Int64, limit: Int, after cursor: PageCursor?, query: String?) async throws
+        -> ConversationPage
+    /// Creates a conversation for a user.
+    func createConversation(userID: Int64, title: String) async throws -> Conversation
+    /// One of the user's conversations, if it exists.
+    func conversation(id: Int64, userID: Int64) async throws -> Conversation?
+    /// Renames a conversation as the user asked (the title is then never generated over).
+    func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation
+    /// Sets a generated title unless the user has named the conversation; returns whether it was set.
+    func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool
+    /// Deletes a conversation and its messages; throws `StoreError.notFound` when it isn't the user's.
+    func deleteConversation(id: Int64, userID: Int64) async throws
+
+    /// A conversation's messages, oldest first.
+    func messages(conversationID: Int64) async throws -> [Message]
+    /// In one transaction: stores the user's message and an empty `processing` answer, and bumps `updated_at`.
+    func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
+        -> (user: Message, assistant: Message)
+    /// In one transaction: deletes the last answer (if any) and opens a new `processing` one after the last question.
+    func beginRegeneration(conversationID: Int64, now: Millis) async throws -> (user: Message, assistant: Message)?
+    /// Writes the partial text of an answer that is still being generated.
+    func saveProgress(messageID: Int64, content: String) async throws
+    /// Writes an answer's final text and status, and bumps the conversation's `updated_at`.
+    func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
+        async throws
+    /// Marks every `processing` answer as failed with `error` (after a crash); returns how many.
+    func failUnfinishedMessages(error: String) async throws -> Int
+}

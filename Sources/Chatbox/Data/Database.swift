@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import MariaDBKit
+import SQLKit
+
+/// Where the data lives, from `CHATBOX_DATABASE_URL`.
+public enum DatabaseLocation: Sendable, Equatable {
+    case sqlite(path: String)
+    case mysql(url: String)
+
+    /// Parses `sqlite:///abs/path.sqlite`, `sqlite://relative.sqlite` or `mysql://user:pass@host:port/db`.
+    public init(url: String) throws(ConfigError) {
+        if url.hasPrefix("sqlite://") {
+            let path = String(url.dropFirst("sqlite://".count))
+            guard !path.isEmpty else {
+                throw ConfigError("database.url", "an sqlite URL needs a file path, e.g. sqlite://data/chatbox.sqlite")
+            }
+            self = .sqlite(path: path)
+        } else if url.hasPrefix("mysql://") {
+            do { _ = try MariaDBConfiguration(url: url) } catch {
+                throw ConfigError("database.url", "\(error)")
+            }
+            self = .mysql(url: url)
+        } else {
+            throw ConfigError(
+                "database.url",
+                "must start with sqlite:// or mysql://, e.g. sqlite://data/chatbox.sqlite or "
+                    + "mysql://root:PASSWORD@127.0.0.1:3306/chatbox_db")
+        }
+    }
+
+    /// How it is shown in logs: never with a password.
+    public var redacted: String {
+        switch self {
+        case .sqlite(let path): "sqlite://\(path)"
+        case .mysql(let url): url.replacing(/:[^:@\/]*@/, with: ":***@")
+        }
+    }
+}
+
+/// An open database: the SQLKit handle the store uses, its flavour, and how to close it.
+public struct OpenDatabase: Sendable {
+    public let sql: any SQLDatabase
+    public let flavor: SQLFlavor
+    public let close: @Sendable () async -> Void
+
+    /// Opens SQLite (creating the file and its folder) or MySQL (creating the database if it does not exist).
+    public static func open(_ location: DatabaseLocation, mysqlPoolSize: Int, logger: Logger) async throws
+        -> OpenDatabase
+    {
+        switch location {
+        case .sqlite(let path):
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let pool = try await SQLitePool.open(path: path, logger: logger)
+            return OpenDatabase(sql: pool, flavor: .sqlite, close: { await pool.close() })
+        case .mysql(let url):
+            var configuration = try MariaDBConfiguration(url: url)
+            configuration.poolSize = mysqlPoolSize
+            let database = MariaDBDatabase(configuration: configuration, logger: logger)
+            do {
+                try await database.createDatabaseIfNeeded()
+            } catch {
+                await database.shutdown()
+                throw error
+            }
+            return OpenDatabase(sql: database, flavor: .mysql, close: { await database.shutdown() })
+        }
+    }
+}
+
+/// Recognises failures that mean "the database is not there right now" rather than a bug.
+public enum DatabaseErrors {
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        if let error = error as? MariaDBError { return error.isConnectionError }
+        return false
+    }
+}

@@ -1,0 +1,79 @@
+import SQLKit
+
+/// Which SQL dialect a store speaks; DDL and a few functions differ, queries do not.
+public enum SQLFlavor: String, Sendable {
+    case sqlite, mysql
+}
+
+/// Versioned, forward-only schema changes. Each runs once, in order, recorded in `schema_migrations`;
+/// running `migrate()` again applies only what is new.
+enum Migrations {
+    struct Step: Sendable {
+        let version: Int
+        let name: String
+        let statements: @Sendable (SQLFlavor) -> [String]
+    }
+
+    static let steps: [Step] = [
+        Step(version: 1, name: "users, sessions, conversations, messages") { flavor in
+            let id = flavor == .sqlite ? "id INTEGER PRIMARY KEY AUTOINCREMENT" : "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
+            let ref = flavor == .sqlite ? "INTEGER" : "BIGINT"
+            let name = flavor == .sqlite ? "TEXT" : "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            let key = flavor == .sqlite ? "TEXT" : "VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            let short = flavor == .sqlite ? "TEXT" : "VARCHAR(255)"
+            let hash = flavor == .sqlite ? "TEXT" : "CHAR(64) CHARACTER SET ascii COLLATE ascii_bin"
+            let word = flavor == .sqlite ? "TEXT" : "VARCHAR(16)"
+            let long = flavor == .sqlite ? "TEXT" : "MEDIUMTEXT"
+            let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+            return [
+                """
+                CREATE TABLE IF NOT EXISTS users (\(id), username \(name) NOT NULL, username_key \(key) NOT NULL, \
+                hashed_password \(short) NOT NULL, role \(word) NOT NULL DEFAULT 'user', \
+                disabled SMALLINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, \
+                CONSTRAINT uq_users_username UNIQUE (username), CONSTRAINT uq_users_username_key UNIQUE (username_key))\(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS sessions (\(id), user_id \(ref) NOT NULL, token_hash \(hash) NOT NULL, \
+                created_at BIGINT NOT NULL, last_used_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, \
+                CONSTRAINT uq_sessions_token UNIQUE (token_hash), \
+                CONSTRAINT fk_sessions_user FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE)\(table)
+                """,
+                "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_sessions_user ON sessions (user_id)",
+                """
+                CREATE TABLE IF NOT EXISTS conversations (\(id), user_id \(ref) NOT NULL, title \(short) NOT NULL, \
+                title_set_by_user SMALLINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, \
+                CONSTRAINT fk_conversations_user FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE)\(table)
+                """,
+                "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_conversations_user_updated ON conversations (user_id, updated_at, id)",
+                """
+                CREATE TABLE IF NOT EXISTS messages (\(id), conversation_id \(ref) NOT NULL, role \(word) NOT NULL, \
+                content \(long) NOT NULL, status \(word) NOT NULL, error TEXT NULL, created_at BIGINT NOT NULL, \
+                updated_at BIGINT NOT NULL, \
+                CONSTRAINT fk_messages_conversation FOREIGN KEY (conversation_id) REFERENCES conversations(id) ON DELETE CASCADE)\(table)
+                """,
+                "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_messages_conversation ON messages (conversation_id, id)",
+                "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_messages_status ON messages (status)",
+            ]
+        }
+    ]
+
+    /// Applies every step not yet recorded, each in order.
+    static func run(on db: any SQLDatabase, flavor: SQLFlavor, now: Millis) async throws {
+        let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        try await db.raw(SQLQueryString("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, \
+            applied_at BIGINT NOT NULL)\(table)
+            """)).run()
+        let applied = Set(try await db.raw("SELECT version FROM schema_migrations").all()
+            .map { try $0.decode(column: "version", as: Int.self) })
+        for step in steps where !applied.contains(step.version) {
+            for statement in step.statements(flavor) {
+                try await db.raw(SQLQueryString(statement)).run()
+            }
+            try await db.raw("""
+                INSERT INTO schema_migrations (version, name, applied_at) \
+                VALUES (\(bind: step.version), \(bind: step.name), \(bind: now))
+                """).run()
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Milliseconds since the Unix epoch (UTC): how every timestamp is stored, on SQLite and MySQL alike.
+public typealias Millis = Int64
+
+extension Millis {
+    /// Now, in milliseconds since the epoch.
+    public static func now() -> Millis { Millis((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+    /// This instant as ISO 8601 UTC with milliseconds, e.g. `2026-11-22T01:02:03.456Z`.
+    public var iso8601: String {
+        var seconds = time_t(self / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(self % 1000))
+    }
+}
+
+public enum Role: String, Sendable, Codable {
+    case admin, user
+}
+
+public struct User: Sendable, Equatable {
+    public var id: Int64
+    public var username: String
+    public var role: Role
+    public var disabled: Bool
+    public var createdAt: Millis
+}
+
+public struct Conversation: Sendable, Equatable {
+    public var id: Int64
+    public var userID: Int64
+    public var title: String
+    /// True once the user renamed it: the generated title never overwrites a user's name.
+    public var titleSetByUser: Bool
+    public var createdAt: Millis
+    public var updatedAt: Millis
+}
+
+public enum MessageRole: String, Sendable, Codable {
+    case user, assistant
+}
+
+public enum MessageStatus: String, Sendable, Codable {
+    case processing, completed, failed, stopped
+    public var isTerminal: Bool { self != .processing }
+}
+
+public struct Message: Sendable, Equatable {
+    public var id: Int64
+    public var conversationID: Int64
+    public var role: MessageRole
+    public var content: String
+    public var status: MessageStatus
+    public var error: String?
+    public var createdAt: Millis
+}
+
+/// A login session. Only the SHA-256 of its token is stored.
+public struct Session: Sendable, Equatable {
+    public var id: Int64
+    public var userID: Int64
+    public var createdAt: Millis
+    public var lastUsedAt: Millis
+    public var expiresAt: Millis
+}
+
+/// A position in a newest-first list: the last row's `updated_at` and `id`.
+public struct PageCursor: Sendable, Equatable {
+    public var updatedAt: Millis
+    public var id: Int64
+    public init(updatedAt: Millis, id: Int64) {
+        self.updatedAt = updatedAt
+        self.id = id
+    }
+}
+
+public struct ConversationPage: Sendable {
+    public var conversations: [Conversation]
+    public var next: PageCursor?
+}
+
+/// Errors the store raises for the business layer to map; all other errors are database failures.
+public enum StoreError: Error, Equatable {
+    /// A unique constraint was violated (e.g. a username that is taken).
+    case duplicate
+    /// The row to change does not exist (or belongs to someone else).
+    case notFound
+}

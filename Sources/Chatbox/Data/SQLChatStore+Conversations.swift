@@ -1,0 +1,194 @@
+import SQLKit
+
+extension SQLChatStore {
+    static let conversationColumns = "c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at"
+    static let messageColumns = "id, conversation_id, role, content, status, error, created_at"
+
+    public func conversations(userID: Int64, limit: Int, after cursor: PageCursor?, query: String?) async throws
+        -> ConversationPage
+    {
+        var sql = SQLQueryString("SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c ")
+        sql.appendInterpolation(unsafeRaw: "WHERE c.user_id = ")
+        sql.appendInterpolation(bind: userID)
+        if let cursor {
+            sql += " AND (c.updated_at < \(bind: cursor.updatedAt) OR (c.updated_at = \(bind: cursor.updatedAt) AND c.id < \(bind: cursor.id)))"
+        }
+        if let query, !query.isEmpty {
+            let pattern = "%" + Self.escapeLike(query) + "%"
+            sql += """
+                 AND (c.title LIKE \(bind: pattern) ESCAPE '!' OR EXISTS (SELECT 1 FROM messages m \
+                WHERE m.conversation_id = c.id AND m.content LIKE \(bind: pattern) ESCAPE '!'))
+                """
+        }
+        sql += " ORDER BY c.updated_at DESC, c.id DESC LIMIT \(bind: limit + 1)"
+        var rows = try await db.raw(sql).all().map(Self.conversation)
+        var next: PageCursor?
+        if rows.count > limit {
+            rows.removeLast(rows.count - limit)
+            next = rows.last.map { PageCursor(updatedAt: $0.updatedAt, id: $0.id) }
+        }
+        return ConversationPage(conversations: rows, next: next)
+    }
+
+    /// Escapes LIKE's wildcards so a search for `50%` or `a_b` matches those characters literally.
+    static func escapeLike(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if character == "!" || character == "%" || character == "_" { out.append("!") }
+            out.append(character)
+        }
+        return out
+    }
+
+    public func createConversation(userID: Int64, title: String) async throws -> Conversation {
+        let now = Millis.now()
+        let id = try await insert("""
+            INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
+            VALUES (\(bind: userID), \(bind: title), \(bind: title.isEmpty ? 0 : 1), \(bind: now), \(bind: now))
+            """)
+        return Conversation(
+            id: id, userID: userID, title: title, titleSetByUser: !title.isEmpty, createdAt: now, updatedAt: now)
+    }
+
+    public func conversation(id: Int64, userID: Int64) async throws -> Conversation? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c \
+            WHERE c.id = \(bind: id) AND c.user_id = \(bind: userID)
+            """).first().map(Self.conversation)
+    }
+
+    public func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation {
+        try await updateOne("""
+            UPDATE conversations SET title = \(bind: title), title_set_by_user = 1 \
+            WHERE id = \(bind: id) AND user_id = \(bind: userID)
+            """)
+        guard let conversation = try await conversation(id: id, userID: userID) else { throw StoreError.notFound }
+        return conversation
+    }
+
+    public func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool {
+        try await db.withSession { conn in
+            try await conn.raw("""
+                UPDATE conversations SET title = \(bind: title) \
+                WHERE id = \(bind: conversationID) AND title_set_by_user = 0
+                """).run()
+            return try await changedRows(conn) > 0
+        }
+    }
+
+    public func deleteConversation(id: Int64, userID: Int64) async throws {
+        let changed = try await db.withSession { conn in
+            try await conn.raw("DELETE FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)").run()
+            return try await changedRows(conn)
+        }
+        if changed == 0 { throw StoreError.notFound }
+    }
+
+    public func messages(conversationID: Int64) async throws -> [Message] {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.messageColumns) FROM messages \
+            WHERE conversation_id = \(bind: conversationID) ORDER BY id
+            """).all().map(Self.message)
+    }
+
+    public func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
+        -> (user: Message, assistant: Message)
+    {
+        try await transaction { conn in
+            let question = try await insertMessage(conn, conversationID, .user, userContent, .completed, now)
+            let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, now)
+            try await conn.raw("""
+                UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: conversationID)
+                """).run()
+            return (question, answer)
+        }
+    }
+
+    public func beginRegeneration(conversationID: Int64, now: Millis) async throws
+        -> (user: Message, assistant: Message)?
+    {
+        try await transaction { conn in
+            guard let row = try await conn.raw("""
+                SELECT \(unsafeRaw: Self.messageColumns) FROM messages WHERE conversation_id = \(bind: conversationID) \
+                AND role = 'user' ORDER BY id DESC LIMIT 1
+                """).first()
+            else { return nil }
+            let question = try Self.message(row)
+            try await conn.raw("""
+                DELETE FROM messages WHERE conversation_id = \(bind: conversationID) AND id > \(bind: question.id)
+                """).run()
+            let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, now)
+            try await conn.raw("""
+                UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: conversationID)
+                """).run()
+            return (question, answer)
+        }
+    }
+
+    private func insertMessage(
+        _ conn: any SQLDatabase, _ conversationID: Int64, _ role: MessageRole, _ content: String,
+        _ status: MessageStatus, _ now: Millis
+    ) async throws -> Message {
+        let id = try await insert("""
+            INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) \
+            VALUES (\(bind: conversationID), \(bind: role.rawValue), \(bind: content), \(bind: status.rawValue), \
+            \(bind: now), \(bind: now))
+            """, on: conn)
+        return Message(
+            id: id, conversationID: conversationID, role: role, content: content, status: status, error: nil,
+            createdAt: now)
+    }
+
+    public func saveProgress(messageID: Int64, content: String) async throws {
+        try await db.raw("""
+            UPDATE messages SET content = \(bind: content), updated_at = \(bind: Millis.now()) \
+            WHERE id = \(bind: messageID) AND status = 'processing'
+            """).run()
+    }
+
+    public func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
+        async throws
+    {
+        try await transaction { conn in
+            try await conn.raw("""
+                UPDATE messages SET content = \(bind: content), status = \(bind: status.rawValue), \
+                error = \(bind: error), updated_at = \(bind: now) WHERE id = \(bind: messageID)
+                """).run()
+            try await conn.raw("""
+                UPDATE conversations SET updated_at = \(bind: now) \
+                WHERE id = (SELECT conversation_id FROM messages WHERE id = \(bind: messageID))
+                """).run()
+        }
+    }
+
+    public func failUnfinishedMessages(error: String) async throws -> Int {
+        try await db.withSession { conn in
+            try await conn.raw("""
+                UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: Millis.now()) \
+                WHERE status = 'processing'
+                """).run()
+            return try await changedRows(conn)
+        }
+    }
+
+    static func conversation(_ row: any SQLRow) throws -> Conversation {
+        Conversation(
+            id: try row.decode(column: "id", as: Int64.self),
+            userID: try row.decode(column: "user_id", as: Int64.self),
+            title: try row.decode(column: "title", as: String.self),
+            titleSetByUser: try row.decode(column: "title_set_by_user", as: Int.self) != 0,
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
+            updatedAt: try row.decode(column: "updated_at", as: Int64.self))
+    }
+
+    static func message(_ row: any SQLRow) throws -> Message {
+        Message(
+            id: try row.decode(column: "id", as: Int64.self),
+            conversationID: try row.decode(column: "conversation_id", as: Int64.self),
+            role: MessageRole(rawValue: try row.decode(column: "role", as: String.self)) ?? .assistant,
+            content: try row.decode(column: "content", as: String.self),
+            status: MessageStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .failed,
+            error: try row.decode(column: "error", as: String?.self),
+            createdAt: try row.decode(column: "created_at", as: Int64.self))
+    }
+}

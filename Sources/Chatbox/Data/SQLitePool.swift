@@ -1,0 +1,90 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+
+/// An SQLite file behind one writer connection and a few reader connections (WAL lets readers run beside the
+/// writer). Statements that begin with SELECT go to a reader; everything else, and every session (transactions),
+/// goes to the writer, one caller at a time, so writers queue in order instead of spinning on SQLITE_BUSY.
+final class SQLitePool: SQLDatabase, Sendable {
+    let logger: Logger
+    var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
+    var dialect: any SQLDialect { SQLiteDialect() }
+    var queryLogLevel: Logger.Level? { .trace }
+
+    private let writer: AsyncPool<SQLiteConnection>
+    private let readers: AsyncPool<SQLiteConnection>
+    private let readerCount: Int
+    private let threadPool: NIOThreadPool
+
+    /// Opens (creating if needed) the file at `path` with WAL, foreign keys and a busy timeout on every connection.
+    static func open(path: String, readers readerCount: Int = 3, logger: Logger) async throws -> SQLitePool {
+        let threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
+        threadPool.start()
+        do {
+            let writer = try await openConnection(path: path, threadPool: threadPool, logger: logger)
+            try await writer.sql().raw("PRAGMA journal_mode = WAL").run()
+            var readers: [SQLiteConnection] = []
+            for _ in 0..<readerCount {
+                readers.append(try await openConnection(path: path, threadPool: threadPool, logger: logger))
+            }
+            return SQLitePool(writer: writer, readers: readers, threadPool: threadPool, logger: logger)
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func openConnection(path: String, threadPool: NIOThreadPool, logger: Logger) async throws
+        -> SQLiteConnection
+    {
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: threadPool, logger: logger,
+            on: MultiThreadedEventLoopGroup.singleton.any())
+        let sql = connection.sql()
+        // NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last commits).
+        for pragma in ["PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL"] {
+            try await sql.raw(SQLQueryString(pragma)).run()
+        }
+        return connection
+    }
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool, logger: Logger) {
+        self.writer = AsyncPool([writer])
+        self.readers = AsyncPool(readers)
+        self.readerCount = readers.count
+        self.threadPool = threadPool
+        self.logger = logger
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void)
+        -> EventLoopFuture<Void>
+    {
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { try await self.execute(sql: query, onRow) }
+        return promise.futureResult
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        let (text, _) = serialize(query)
+        let isRead = text.prefix(6).uppercased() == "SELECT"
+        try await (isRead ? readers : writer).with { connection in
+            try await connection.sql().execute(sql: query, onRow)
+        }
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await writer.with { connection in try await closure(connection.sql()) }
+    }
+
+    /// Closes every connection once its current user is done.
+    func close() async {
+        var connections = await readers.drain(count: readerCount)
+        connections += await writer.drain(count: 1)
+        for connection in connections {
+            do { try await connection.close() } catch { logger.error("closing SQLite failed: \(error)") }
+        }
+        do { try await threadPool.shutdownGracefully() } catch { logger.error("stopping SQLite threads: \(error)") }
+    }
+}

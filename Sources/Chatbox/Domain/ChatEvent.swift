@@ -1,0 +1,21 @@
+/// What happens during one generation, in order: `start`, any number of `delta`s, `done`, and — after a
+/// conversation's first round — `title`.
+public enum ChatEvent: Sendable {
+    /// The question is stored and the answer exists (status `processing`, with the text so far).
+    /// `user` is nil when re-attaching to a generation whose question the client already has.
+    case start(user: Message?, assistant: Message)
+    /// The next piece of the answer.
+    case delta(String)
+    /// The answer in its final state: completed, failed (with its error) or stopped.
+    case done(Message)
+    /// The conversation's new title.
+    case title(conversationID: Int64, title: String)
+}
+
+/// Why a turn could not start; the presentation layer maps these to 404 / 409.
+public enum ChatError: Error, Equatable {
+    case conversationNotFound
+    case alreadyGenerating
+    case nothingToRegenerate
+    case messageTooLong(maxCharacters: Int)
+}

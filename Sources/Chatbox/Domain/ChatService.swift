@@ -1,0 +1,191 @@
+import Logging
+import Synchronization
+
+/// One turn of a conversation: store the question, stream the model's answer to every listener while saving
+/// it about once a flush interval, end it as completed / failed / stopped, and name the conversation after
+/// its first round. Each step is its own method; the generation runs as a server-side job.
+public struct ChatService: Sendable {
+    let store: any ChatStore
+    let model: any ChatModel
+    let titles: TitleService
+    let generations: Generations
+    let context: ContextWindow
+    let firstTokenTimeout: Duration
+    let stallTimeout: Duration
+    let flushInterval: Duration
+    let maxMessageCharacters: Int
+    let logger: Logger
+
+    public init(
+        store: any ChatStore, model: any ChatModel, titles: TitleService, generations: Generations,
+        context: ContextWindow, firstTokenTimeout: Duration, stallTimeout: Duration, flushInterval: Duration,
+        maxMessageCharacters: Int, logger: Logger
+    ) {
+        self.store = store
+        self.model = model
+        self.titles = titles
+        self.generations = generations
+        self.context = context
+        self.firstTokenTimeout = firstTokenTimeout
+        self.stallTimeout = stallTimeout
+        self.flushInterval = flushInterval
+        self.maxMessageCharacters = maxMessageCharacters
+        self.logger = logger
+    }
+
+    /// Stores the user's question and starts answering it; the stream begins with `start`.
+    public func send(userID: Int64, conversationID: Int64, content: String) async throws -> AsyncStream<ChatEvent> {
+        guard !content.allSatisfy({ $0.isWhitespace }) else { throw ValidationError("The message is empty.") }
+        guard content.count <= maxMessageCharacters else {
+            throw ChatError.messageTooLong(maxCharacters: maxMessageCharacters)
+        }
+        let conversation = try await owned(conversationID, userID: userID)
+        return try await startTurn(conversation) {
+            try await store.beginTurn(conversationID: conversationID, userContent: content, now: .now())
+        }
+    }
+
+    /// Answers the last question again, replacing the last answer (also how a failed answer is retried).
+    public func regenerate(userID: Int64, conversationID: Int64) async throws -> AsyncStream<ChatEvent> {
+        let conversation = try await owned(conversationID, userID: userID)
+        return try await startTurn(conversation) {
+            guard let turn = try await store.beginRegeneration(conversationID: conversationID, now: .now()) else {
+                throw ChatError.nothingToRegenerate
+            }
+            return turn
+        }
+    }
+
+    /// Listens to the generation running in a conversation, or nil when none runs.
+    public func attach(userID: Int64, conversationID: Int64) async throws -> AsyncStream<ChatEvent>? {
+        _ = try await owned(conversationID, userID: userID)
+        return generations.attach(conversationID)
+    }
+
+    /// Stops the running generation, keeping its partial text; does nothing when none runs.
+    public func stop(userID: Int64, conversationID: Int64) async throws {
+        _ = try await owned(conversationID, userID: userID)
+        generations.stop(conversationID)
+    }
+
+    private func owned(_ conversationID: Int64, userID: Int64) async throws -> Conversation {
+        guard let conversation = try await store.conversation(id: conversationID, userID: userID) else {
+            throw ChatError.conversationNotFound
+        }
+        return conversation
+    }
+
+    private func startTurn(
+        _ conversation: Conversation, _ begin: () async throws -> (user: Message, assistant: Message)
+    ) async throws -> AsyncStream<ChatEvent> {
+        guard generations.reserve(conversation.id) else { throw ChatError.alreadyGenerating }
+        let turn: (user: Message, assistant: Message)
+        do {
+            turn = try await begin()
+        } catch {
+            generations.release(conversation.id)
+            throw error
+        }
+        let (entry, stream) = generations.begin(conversation.id, user: turn.user, assistant: turn.assistant)
+        entry.setTask(Task { await run(entry, conversation: conversation, turn: turn) })
+        return stream
+    }
+
+    /// The job: generate, save the final state, tell the listeners, then title a first round.
+    private func run(
+        _ entry: Generations.Entry, conversation: Conversation, turn: (user: Message, assistant: Message)
+    ) async {
+        var answer = turn.assistant
+        do {
+            let history = try await store.messages(conversationID: conversation.id).filter { $0.id != answer.id }
+            (answer.status, answer.error) = await generate(entry, prompt: context.messages(from: history), messageID: answer.id)
+        } catch {
+            logger.error("could not read the conversation for a turn: \(error)")
+            (answer.status, answer.error) = (.failed, "The conversation could not be read from the database.")
+        }
+        answer.content = entry.content
+        await save(answer)
+        entry.send(.done(answer))
+        if conversation.title.isEmpty && !conversation.titleSetByUser {
+            await nameConversation(entry, conversation.id, question: turn.user.content, answer: answer)
+        }
+        entry.finish()
+        generations.remove(conversation.id, entry)
+    }
+
+    /// Streams the model's answer into `entry`, saving progress periodically; returns the final status and
+    /// error. Ends at the model's end, a failure, a first-token or stall timeout, or a stop.
+    private func generate(_ entry: Generations.Entry, prompt: [ChatMessage], messageID: Int64) async
+        -> (MessageStatus, String?)
+    {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let progress = Progress()
+        let model = self.model
+        let ending = await withTaskGroup(of: GenerationEnding.self) { group in
+            group.addTask {
+                do {
+                    for try await piece in model.streamAnswer(to: prompt) where !piece.isEmpty {
+                        entry.append(piece)
+                        progress.lastPiece.store((clock.now - started).wholeNanoseconds, ordering: .relaxed)
+                    }
+                    return Task.isCancelled ? .cancelled : .finished(nil)
+                } catch let error as ModelError {
+                    return .finished(error)
+                } catch is CancellationError {
+                    return .cancelled
+                } catch {
+                    return .finished(ModelError(.malformed, "The model failed: \(error)"))
+                }
+            }
+            group.addTask { await watch(progress, since: started, clock: clock) }
+            group.addTask { await flush(entry, messageID: messageID) }
+            let first = await group.next() ?? .cancelled
+            group.cancelAll()
+            return first
+        }
+        switch (entry.stopReason, ending) {
+        case (.user?, _): return (.stopped, nil)
+        case (.shutdown?, _): return (.failed, "The server shut down before this answer finished.")
+        case (nil, .timedOut(let error)), (nil, .finished(let error?)): return (.failed, error.message)
+        case (nil, .cancelled): return (.failed, "The answer was interrupted.")
+        case (nil, .finished(nil)):
+            return entry.content.isEmpty ? (.failed, "The model finished without answering.") : (.completed, nil)
+        }
+    }
+
+    /// Returns `.timedOut` when no first piece arrives within the first-token timeout, or no further piece
+    /// within the stall timeout; returns `.cancelled` when the generation ends first.
+    private func watch(_ progress: Progress, since started: ContinuousClock.Instant, clock: ContinuousClock)
+        async -> GenerationEnding
+    {
+        while !Task.isCancelled {
+            let last = progress.lastPiece.load(ordering: .relaxed)
+            let deadline = last < 0 ? started + firstTokenTimeout : started + .nanoseconds(last) + stallTimeout
+            if clock.now >= deadline {
+                let seconds = (last < 0 ? firstTokenTimeout : stallTimeout).components.seconds
+                return last < 0
+                    ? .timedOut(ModelError(.timeout, "The model did not start answering within \(seconds) seconds."))
+                    : .timedOut(ModelError(.timeout, "The model stopped sending for \(seconds) seconds."))
+            }
+            do { try await Task.sleep(until: deadline, clock: clock) } catch { return .cancelled }
+        }
+        return .cancelled
+    }
+}
+
+/// When the last piece of an answer arrived: nanoseconds after the start, -1 before the first.
+final class Progress: Sendable {
+    let lastPiece = Atomic<Int64>(-1)
+}
+
+/// How the streaming part of a generation ended.
+enum GenerationEnding: Sendable {
+    case finished(ModelError?)
+    case timedOut(ModelError)
+    case cancelled
+}
+
+extension Duration {
+    var wholeNanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}

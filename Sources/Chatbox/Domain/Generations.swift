@@ -1,0 +1,175 @@
+import Synchronization
+
+/// The answers being generated right now, one per conversation at most. A generation is a server-side job:
+/// it goes on when the browser that asked for it leaves, any number of listeners can attach and detach, and
+/// each listener sees `start` (with the text so far) and then every later event exactly once.
+public final class Generations: Sendable {
+    final class Entry: Sendable {
+        struct State {
+            var user: Message?
+            var assistant: Message
+            var content = ""
+            var listeners: [Int: AsyncStream<ChatEvent>.Continuation] = [:]
+            var nextListener = 0
+            var stopReason: StopReason?
+            var finished = false
+            var task: Task<Void, Never>?
+        }
+        let state: Mutex<State>
+        init(user: Message, assistant: Message) { state = Mutex(State(user: user, assistant: assistant)) }
+    }
+
+    /// Why a generation was asked to stop.
+    enum StopReason: Sendable {
+        case user, shutdown
+    }
+
+    private let entries = Mutex<[Int64: Entry]>([:])
+
+    public init() {}
+
+    /// Claims the conversation for a new generation; false when one is already running there.
+    func reserve(_ conversationID: Int64) -> Bool {
+        entries.withLock { entries in
+            guard entries[conversationID] == nil else { return false }
+            entries[conversationID] = Entry(user: .placeholder, assistant: .placeholder)
+            return true
+        }
+    }
+
+    /// Gives a reserved conversation back when the turn could not start after all.
+    func release(_ conversationID: Int64) {
+        _ = entries.withLock { $0.removeValue(forKey: conversationID) }
+    }
+
+    /// Fills in a reserved generation and returns the first listener's stream (starting with `start`).
+    func begin(_ conversationID: Int64, user: Message, assistant: Message) -> (Entry, AsyncStream<ChatEvent>) {
+        let entry = Entry(user: user, assistant: assistant)
+        entries.withLock { $0[conversationID] = entry }
+        return (entry, listen(to: entry, includeUser: true))
+    }
+
+    /// A new listener for the running generation, or nil when none runs.
+    public func attach(_ conversationID: Int64) -> AsyncStream<ChatEvent>? {
+        guard let entry = entries.withLock({ $0[conversationID] }), entry.state.withLock({ $0.assistant.id != 0 }) else {
+            return nil
+        }
+        return listen(to: entry, includeUser: false)
+    }
+
+    /// Whether a generation runs in this conversation.
+    public func isRunning(_ conversationID: Int64) -> Bool {
+        entries.withLock { $0[conversationID] != nil }
+    }
+
+    /// How many generations run now.
+    public var count: Int { entries.withLock { $0.count } }
+
+    /// Asks the running generation to stop (its partial text is kept); false when none runs.
+    @discardableResult
+    public func stop(_ conversationID: Int64) -> Bool {
+        guard let entry = entries.withLock({ $0[conversationID] }) else { return false }
+        entry.requestStop(.user)
+        return true
+    }
+
+    /// Stops every running generation (server shutdown) and waits until they have finished.
+    func stopAll() async {
+        let running = entries.withLock { Array($0.values) }
+        for entry in running { entry.requestStop(.shutdown) }
+        for entry in running { await entry.state.withLock { $0.task }?.value }
+    }
+
+    /// Waits until every generation has finished by itself, or `timeout` passes; returns whether all finished.
+    func waitForAll(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while count > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return true
+    }
+
+    private func listen(to entry: Entry, includeUser: Bool) -> AsyncStream<ChatEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ChatEvent.self, bufferingPolicy: .unbounded)
+        let id: Int? = entry.state.withLock { state in
+            guard !state.finished else { return nil }
+            var snapshot = state.assistant
+            snapshot.content = state.content
+            continuation.yield(.start(user: includeUser ? state.user : nil, assistant: snapshot))
+            let id = state.nextListener
+            state.nextListener += 1
+            state.listeners[id] = continuation
+            return id
+        }
+        guard let id else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [weak entry] _ in
+            _ = entry?.state.withLock { $0.listeners.removeValue(forKey: id) }
+        }
+        return stream
+    }
+}
+
+extension Generations.Entry {
+    /// Appends a piece of the answer and sends it to every listener.
+    func append(_ piece: String) {
+        state.withLock { state in
+            state.content += piece
+            for listener in state.listeners.values { listener.yield(.delta(piece)) }
+        }
+    }
+
+    /// The text so far.
+    var content: String { state.withLock { $0.content } }
+
+    var stopReason: Generations.StopReason? { state.withLock { $0.stopReason } }
+
+    func requestStop(_ reason: Generations.StopReason) {
+        let task = state.withLock { state -> Task<Void, Never>? in
+            if state.stopReason == nil { state.stopReason = reason }
+            return state.task
+        }
+        task?.cancel()
+    }
+
+    func send(_ event: ChatEvent) {
+        state.withLock { state in
+            for listener in state.listeners.values { listener.yield(event) }
+        }
+    }
+
+    func setTask(_ task: Task<Void, Never>) {
+        let stop = state.withLock { state in
+            state.task = task
+            return state.stopReason != nil
+        }
+        if stop { task.cancel() }
+    }
+
+    /// Ends every listener's stream; later listeners get nothing.
+    func finish() {
+        let listeners = state.withLock { state in
+            state.finished = true
+            defer { state.listeners = [:] }
+            return Array(state.listeners.values)
+        }
+        for listener in listeners { listener.finish() }
+    }
+}
+
+extension Generations {
+    /// Forgets a finished generation.
+    func remove(_ conversationID: Int64, _ entry: Entry) {
+        entries.withLock { entries in
+            if entries[conversationID] === entry { entries[conversationID] = nil }
+        }
+    }
+}
+
+extension Message {
+    static let placeholder = Message(
+        id: 0, conversationID: 0, role: .assistant, content: "", status: .processing, error: nil, createdAt: 0)
+}

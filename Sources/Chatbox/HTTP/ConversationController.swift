@@ -1,0 +1,127 @@
+import Foundation
+import Hummingbird
+
+/// `/api/conversations` CRUD for the signed-in user; another user's conversation is a 404.
+struct ConversationController {
+    let store: any ChatStore
+    let body: JSONBody
+
+    func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
+        group.get(use: list)
+            .post(use: create)
+            .get(":id", use: show)
+            .patch(":id", use: rename)
+            .delete(":id", use: delete)
+    }
+
+    struct Page: ResponseEncodable {
+        let conversations: [ConversationDTO]
+        let nextCursor: String?
+        enum CodingKeys: String, CodingKey { case conversations, nextCursor }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(conversations, forKey: .conversations)
+            try container.encode(nextCursor, forKey: .nextCursor)
+        }
+    }
+
+    struct NewConversation: Decodable {
+        let title: String?
+    }
+
+    struct Rename: Decodable {
+        let title: String
+    }
+
+    struct One: ResponseEncodable {
+        let conversation: ConversationDTO
+    }
+
+    struct WithMessages: ResponseEncodable {
+        let conversation: ConversationDTO
+        let messages: [MessageDTO]
+    }
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Page {
+        let query = request.uri.queryParameters
+        let limit = try Self.limit(query.get("limit"))
+        let cursor = try query.get("cursor").map(CursorCodec.decode)
+        let search = query.get("q").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if let search, search.count > 200 {
+            throw HTTPError(.unprocessableContent, message: "Search text must be at most 200 characters.")
+        }
+        let page = try await store.conversations(
+            userID: context.user.id, limit: limit, after: cursor, query: search)
+        return Page(conversations: page.conversations.map(ConversationDTO.init), nextCursor: page.next.map(CursorCodec.encode))
+    }
+
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await body.decodeOptional(NewConversation.self, from: request) ?? NewConversation(title: nil)
+        let title = try input.title.map { try Rules.title($0) } ?? ""
+        let conversation = try await store.createConversation(userID: context.user.id, title: title)
+        var response = try One(conversation: ConversationDTO(conversation)).response(from: request, context: context)
+        response.status = .created
+        return response
+    }
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> WithMessages {
+        let conversation = try await owned(request, context)
+        let messages = try await store.messages(conversationID: conversation.id)
+        return WithMessages(conversation: ConversationDTO(conversation), messages: messages.map(MessageDTO.init))
+    }
+
+    @Sendable func rename(_ request: Request, context: AuthenticatedContext) async throws -> One {
+        let id = try pathID(context)
+        let input = try await body.decode(Rename.self, from: request)
+        let title = try Rules.title(input.title)
+        do {
+            return One(conversation: ConversationDTO(
+                try await store.renameConversation(id: id, userID: context.user.id, title: title)))
+        } catch StoreError.notFound {
+            throw HTTPError(.notFound, message: "Conversation not found.")
+        }
+    }
+
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        do {
+            try await store.deleteConversation(id: try pathID(context), userID: context.user.id)
+        } catch StoreError.notFound {
+            throw HTTPError(.notFound, message: "Conversation not found.")
+        }
+        return .noContent
+    }
+
+    private func owned(_ request: Request, _ context: AuthenticatedContext) async throws -> Conversation {
+        guard let conversation = try await store.conversation(id: try pathID(context), userID: context.user.id) else {
+            throw HTTPError(.notFound, message: "Conversation not found.")
+        }
+        return conversation
+    }
+
+    static func limit(_ text: String?) throws -> Int {
+        guard let text else { return 50 }
+        guard let limit = Int(text), (1...200).contains(limit) else {
+            throw HTTPError(.badRequest, message: "limit must be a whole number from 1 to 200.")
+        }
+        return limit
+    }
+}
+
+/// The opaque `next_cursor`: the last row's `updated_at` and `id`, base64url-encoded.
+enum CursorCodec {
+    static func encode(_ cursor: PageCursor) -> String {
+        Data("\(cursor.updatedAt):\(cursor.id)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+    }
+
+    static func decode(_ text: String) throws -> PageCursor {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard text.count <= 64, let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8),
+            case let parts = plain.split(separator: ":"), parts.count == 2,
+            let updatedAt = Int64(parts[0]), let id = Int64(parts[1])
+        else { throw HTTPError(.badRequest, message: "cursor is not valid; use the next_cursor of a previous page.") }
+        return PageCursor(updatedAt: updatedAt, id: id)
+    }
+}

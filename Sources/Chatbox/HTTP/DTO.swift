@@ -1,0 +1,72 @@
+import Hummingbird
+
+/// What the API shows of records: snake_case JSON, ISO 8601 UTC timestamps.
+struct UserDTO: ResponseCodable {
+    let id: Int64
+    let username: String
+    let role: String
+    let createdAt: String
+    init(_ user: User) {
+        id = user.id
+        username = user.username
+        role = user.role.rawValue
+        createdAt = user.createdAt.iso8601
+    }
+}
+
+struct ConversationDTO: ResponseCodable {
+    let id: Int64
+    let title: String
+    let createdAt: String
+    let updatedAt: String
+    init(_ conversation: Conversation) {
+        id = conversation.id
+        title = conversation.title
+        createdAt = conversation.createdAt.iso8601
+        updatedAt = conversation.updatedAt.iso8601
+    }
+}
+
+struct MessageDTO: ResponseCodable {
+    let id: Int64
+    let conversationId: Int64
+    let role: String
+    let content: String
+    let status: String
+    let error: String?
+    let createdAt: String
+    init(_ message: Message) {
+        id = message.id
+        conversationId = message.conversationID
+        role = message.role.rawValue
+        content = message.content
+        status = message.status.rawValue
+        error = message.error
+        createdAt = message.createdAt.iso8601
+    }
+
+    // `error` is always present, as null when there is none.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(conversationId, forKey: .conversationId)
+        try container.encode(role, forKey: .role)
+        try container.encode(content, forKey: .content)
+        try container.encode(status, forKey: .status)
+        try container.encode(error, forKey: .error)
+        try container.encode(createdAt, forKey: .createdAt)
+    }
+}
+
+extension Response {
+    /// 204 No Content.
+    static var noContent: Response { Response(status: .noContent) }
+}
+
+/// Reads `{id}` from the path: a positive whole number, else 404 (an id that cannot exist is simply not found).
+func pathID(_ context: some RequestContext) throws -> Int64 {
+    guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+        throw HTTPError(.notFound, message: "Conversation not found.")
+    }
+    return id
+}

@@ -1,0 +1,183 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The session cookie: HttpOnly, SameSite=Lax, Secure when the site is served over https.
+struct SessionCookie: Sendable {
+    static let name = "chatbox_session"
+    let secure: Bool
+
+    func setting(_ token: String, expiresAt: Millis) -> String {
+        let maxAge = max(0, (expiresAt - .now()) / 1000)
+        return "\(Self.name)=\(token); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
+    }
+
+    func clearing() -> String {
+        "\(Self.name)=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\(secure ? "; Secure" : "")"
+    }
+
+    /// The token from `Authorization: Bearer …` or the cookie.
+    static func token(in request: Request) -> String? {
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+            let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            return token.isEmpty ? nil : token
+        }
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.trimmingCharacters(in: .whitespaces)
+                if trimmed.hasPrefix(name + "=") {
+                    let token = String(trimmed.dropFirst(name.count + 1))
+                    return token.isEmpty ? nil : token
+                }
+            }
+        }
+        return nil
+    }
+}
+
+/// The client's address, for throttling: the socket's peer, or the first X-Forwarded-For hop when configured
+/// to trust a reverse proxy.
+struct ClientAddress: Sendable {
+    let trustForwardedFor: Bool
+
+    func of(_ request: Request, context: AppRequestContext) -> String {
+        if trustForwardedFor, let forwarded = request.headers[values: .init("X-Forwarded-For")!].first,
+            let first = forwarded.split(separator: ",").first
+        {
+            return first.trimmingCharacters(in: .whitespaces)
+        }
+        return context.remoteAddress?.ipAddress ?? "unknown"
+    }
+}
+
+/// Finds the signed-in user (cookie or Bearer token) and puts it in the context; never refuses by itself.
+struct SessionMiddleware: RouterMiddleware {
+    let auth: AuthService
+
+    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
+        async throws -> Response
+    {
+        var context = context
+        if request.uri.path.hasPrefix("/api/"), let token = SessionCookie.token(in: request) {
+            context.token = token
+            context.auth = try await auth.authenticate(token: token)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Refuses state-changing requests that a browser sent from another site (cross-site request forgery):
+/// the Origin must be this server's own (or a configured one) and Sec-Fetch-Site must not be cross-site.
+/// Requests without either header come from non-browser clients, which carry no ambient cookie risk.
+struct OriginCheckMiddleware<Context: RequestContext>: RouterMiddleware {
+    let allowedOrigins: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        switch request.method {
+        case .get, .head, .options:
+            return try await next(request, context)
+        default:
+            break
+        }
+        if let site = request.headers[.secFetchSite], site != "same-origin", site != "none" {
+            throw HTTPError(.forbidden, message: "Cross-site requests are not allowed.")
+        }
+        if let origin = request.headers[.origin] {
+            let host = request.head.authority ?? ""
+            let own = ["http://" + host, "https://" + host]
+            guard own.contains(origin) || allowedOrigins.contains(origin) else {
+                throw HTTPError(.forbidden, message: "Requests from \(origin) are not allowed.")
+            }
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Headers that keep the page safe: a Content-Security-Policy that allows only our own scripts (plus the one
+/// inline import map, by hash), no MIME sniffing, no framing, no referrer leaks.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    let contentSecurityPolicy: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.contentSecurityPolicy] = contentSecurityPolicy
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.referrerPolicy] = "no-referrer"
+        response.headers[.xFrameOptions] = "DENY"
+        if request.uri.path.hasPrefix("/api/") { response.headers[.cacheControl] = response.headers[.cacheControl] ?? "no-store" }
+        return response
+    }
+}
+
+/// Turns the business layer's errors into HTTP errors with a clear message; anything unexpected is logged
+/// and becomes a 500 (or a 503 when the database is down) without details leaking.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch let error as ValidationError {
+            throw HTTPError(.unprocessableContent, message: error.message)
+        } catch let error as AuthError {
+            throw Self.map(error)
+        } catch let error as ChatError {
+            throw Self.map(error)
+        } catch StoreError.notFound {
+            throw HTTPError(.notFound, message: "Not found.")
+        } catch is CancellationError {
+            throw HTTPError(.serviceUnavailable, message: "The request was cancelled.")
+        } catch {
+            if DatabaseErrors.isUnavailable(error) {
+                context.logger.error("database unavailable: \(error)")
+                throw HTTPError(.serviceUnavailable, message: "The database is unavailable; please try again shortly.")
+            }
+            context.logger.error("unexpected error: \(String(reflecting: error))")
+            throw HTTPError(.internalServerError, message: "Something went wrong on the server; it has been logged.")
+        }
+    }
+
+    static func map(_ error: ChatError) -> HTTPError {
+        switch error {
+        case .conversationNotFound: HTTPError(.notFound, message: "Conversation not found.")
+        case .alreadyGenerating:
+            HTTPError(.conflict, message: "An answer is already being generated in this conversation; stop it or wait for it.")
+        case .nothingToRegenerate: HTTPError(.conflict, message: "There is no question to answer again in this conversation.")
+        case .messageTooLong(let max): HTTPError(.contentTooLarge, message: "The message is longer than \(max) characters.")
+        }
+    }
+
+    static func map(_ error: AuthError) -> HTTPError {
+        switch error {
+        case .invalid(let rule): HTTPError(.unprocessableContent, message: rule.message)
+        case .usernameTaken: HTTPError(.conflict, message: "That username is taken.")
+        case .invalidCredentials: HTTPError(.unauthorized, message: "Wrong username or password.")
+        case .throttled(let seconds):
+            HTTPError(
+                .tooManyRequests, headers: [.retryAfter: "\(seconds)"],
+                message: "Too many failed logins. Try again in \(seconds) seconds.")
+        case .registrationClosed: HTTPError(.forbidden, message: "Registration is closed on this server.")
+        case .unknownUser(let name): HTTPError(.notFound, message: "No user named \(name).")
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let secFetchSite = Self("Sec-Fetch-Site")!
+    static let xFrameOptions = Self("X-Frame-Options")!
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+    static let xAccelBuffering = Self("X-Accel-Buffering")!
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// JSON in snake_case, both ways, for every route.
+enum APICoding {
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+}
+
+/// The context of every request: the client's address and, once `SessionMiddleware` ran, who is signed in.
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+    /// Set by `SessionMiddleware` when the request carries a live session.
+    public var auth: Authenticated?
+    /// The raw session token the request carried (for logout).
+    public var token: String?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    public var requestDecoder: JSONDecoder { APICoding.decoder }
+    public var responseEncoder: JSONEncoder { APICoding.encoder }
+}
+
+/// The context of routes that need a signed-in user: `user` is never missing here.
+public struct AuthenticatedContext: ChildRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let user: User
+    public let session: Session
+    public let token: String
+
+    public init(context: AppRequestContext) throws {
+        guard let auth = context.auth, let token = context.token else {
+            throw HTTPError(.unauthorized, message: "Please log in.")
+        }
+        coreContext = context.coreContext
+        user = auth.user
+        session = auth.session
+        self.token = token
+    }
+
+    public var requestDecoder: JSONDecoder { APICoding.decoder }
+    public var responseEncoder: JSONEncoder { APICoding.encoder }
+}

@@ -1,0 +1,48 @@
+import Hummingbird
+
+/// `/healthz` and `/api/config`: what monitoring and the page need to know about the server.
+struct SystemController {
+    let store: any ChatStore
+    let modelName: String
+    let isDemoModel: Bool
+    let registrationOpen: Bool
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("healthz", use: health)
+        router.get("api/config", use: config)
+    }
+
+    struct Health: ResponseEncodable {
+        let status: String
+    }
+
+    struct Config: ResponseEncodable {
+        struct Model: Encodable {
+            let name: String
+            let isDemo: Bool
+        }
+        let model: Model
+        let registrationOpen: Bool
+        let version: String
+    }
+
+    @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
+        do {
+            try await store.ping()
+            return try Health(status: "ok").response(from: request, context: context)
+        } catch {
+            context.logger.warning("health check: database unavailable: \(error)")
+            throw HTTPError(.serviceUnavailable, message: "The database is unavailable.")
+        }
+    }
+
+    @Sendable func config(_ request: Request, context: AppRequestContext) async throws -> Config {
+        Config(
+            model: .init(name: modelName, isDemo: isDemoModel), registrationOpen: registrationOpen,
+            version: ChatboxInfo.version)
+    }
+}
+
+public enum ChatboxInfo {
+    public static let version = "0.1.0"
+}
