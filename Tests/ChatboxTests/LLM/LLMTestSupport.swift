@@ -1,0 +1,88 @@
+import AsyncHTTPClient
+import Foundation
+import Testing
+
+@testable import Chatbox
+import FakeUpstream
+
+/// What a model stream produced: its pieces with arrival times, and how it ended.
+struct LLMStreamResult {
+    var pieces: [String] = []
+    var times: [ContinuousClock.Instant] = []
+    var error: (any Error)?
+    var text: String { pieces.joined() }
+    var modelError: ModelError? { error as? ModelError }
+}
+
+/// Helpers of the LLM tests (a namespace, so they cannot clash with other suites' helpers).
+enum LLMTest {
+    /// Reads a whole stream, recording when each piece arrived. Never throws: the error is in the result.
+    static func drain(_ stream: AsyncThrowingStream<String, any Error>) async -> LLMStreamResult {
+        var result = LLMStreamResult()
+        do {
+            for try await piece in stream {
+                result.pieces.append(piece)
+                result.times.append(.now)
+            }
+        } catch {
+            result.error = error
+        }
+        return result
+    }
+
+    /// Runs `body` with a FakeUpstream and an HTTP client made for model streams, then stops both.
+    static func withFakeUpstream(
+        _ behaviour: @escaping @Sendable (FakeRequest) -> FakeReply,
+        _ body: (FakeUpstream, HTTPClient) async throws -> Void
+    ) async throws {
+        let upstream = try await FakeUpstream.start(behaviour: behaviour)
+        let client = OpenAICompatibleModel.makeHTTPClient()
+        do {
+            try await body(upstream, client)
+        } catch {
+            try? await client.shutdown()
+            await upstream.stop()
+            throw error
+        }
+        try await client.shutdown()
+        await upstream.stop()
+    }
+
+    /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+    static func eventually(within timeout: Duration = .seconds(3), _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    /// A loopback port with nobody listening (a server was there a moment ago).
+    static func closedPort() async throws -> Int {
+        let upstream = try await FakeUpstream.start { _ in .tokens(1) }
+        let port = upstream.port
+        await upstream.stop()
+        return port
+    }
+
+    /// The repository root, found from this file's path (tests run with the package root as working directory too).
+    static let repositoryRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    /// True while a process with this PID exists and is not a zombie.
+    static func processIsAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else {
+            return kill(pid, 0) == 0
+        }
+        guard let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(close, offsetBy: 2)...].prefix(1)
+        return state != "Z" && state != "X"
+    }
+}
