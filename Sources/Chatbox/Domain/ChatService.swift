@@ -87,7 +87,7 @@ public struct ChatService: Sendable {
             throw error
         }
         let (entry, stream) = generations.begin(conversation.id, user: turn.user, assistant: turn.assistant)
-        entry.setTask(Task { await run(entry, conversation: conversation, turn: turn) })
+        entry.setJob(Task { await run(entry, conversation: conversation, turn: turn) })
         return stream
     }
 
@@ -98,7 +98,12 @@ public struct ChatService: Sendable {
         var answer = turn.assistant
         do {
             let history = try await store.messages(conversationID: conversation.id).filter { $0.id != answer.id }
-            (answer.status, answer.error) = await generate(entry, prompt: context.messages(from: history), messageID: answer.id)
+            let prompt = context.messages(from: history)
+            // Only the streaming is cancelled by a stop; saving and titling below always run.
+            let messageID = answer.id
+            let streaming = Task { await generate(entry, prompt: prompt, messageID: messageID) }
+            entry.setStreamingTask(streaming)
+            (answer.status, answer.error) = await streaming.value
         } catch {
             logger.error("could not read the conversation for a turn: \(error)")
             (answer.status, answer.error) = (.failed, "The conversation could not be read from the database.")

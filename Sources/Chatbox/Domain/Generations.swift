@@ -12,8 +12,11 @@ public final class Generations: Sendable {
             var listeners: [Int: AsyncStream<ChatEvent>.Continuation] = [:]
             var nextListener = 0
             var stopReason: StopReason?
+            /// The whole job, awaited at shutdown.
+            var job: Task<Void, Never>?
             var finished = false
-            var task: Task<Void, Never>?
+            /// The streaming part, cancelled by a stop.
+            var task: Task<(MessageStatus, String?), Never>?
         }
         let state: Mutex<State>
         init(user: Message, assistant: Message) { state = Mutex(State(user: user, assistant: assistant)) }
@@ -77,7 +80,7 @@ public final class Generations: Sendable {
     func stopAll() async {
         let running = entries.withLock { Array($0.values) }
         for entry in running { entry.requestStop(.shutdown) }
-        for entry in running { await entry.state.withLock { $0.task }?.value }
+        for entry in running { await entry.state.withLock { $0.job }?.value }
     }
 
     /// Waits until every generation has finished by itself, or `timeout` passes; returns whether all finished.
@@ -128,7 +131,7 @@ extension Generations.Entry {
     var stopReason: Generations.StopReason? { state.withLock { $0.stopReason } }
 
     func requestStop(_ reason: Generations.StopReason) {
-        let task = state.withLock { state -> Task<Void, Never>? in
+        let task = state.withLock { state -> Task<(MessageStatus, String?), Never>? in
             if state.stopReason == nil { state.stopReason = reason }
             return state.task
         }
@@ -141,7 +144,12 @@ extension Generations.Entry {
         }
     }
 
-    func setTask(_ task: Task<Void, Never>) {
+    func setJob(_ job: Task<Void, Never>) {
+        state.withLock { $0.job = job }
+    }
+
+    /// Records the streaming task; cancels it at once if a stop came first.
+    func setStreamingTask(_ task: Task<(MessageStatus, String?), Never>) {
         let stop = state.withLock { state in
             state.task = task
             return state.stopReason != nil
