@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the system packages Chatbox needs on Debian/Ubuntu, only those that are missing.
+#   scripts/install-deps.sh            build and run: libmariadb-dev, pkg-config, python3 (for the browser libraries)
+#   scripts/install-deps.sh --test     also what the tests need: mariadb-server, chromium, python3-venv
+# The Swift 6 toolchain itself comes from swift.org (it is not a Debian package).
+set -euo pipefail
+want=(libmariadb-dev pkg-config python3 python3-pip)
+[[ "${1:-}" == "--test" ]] && want+=(mariadb-server chromium python3-venv)
+missing=()
+for package in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+# python3/pip may come from elsewhere (pyenv): only ask apt for them when the commands are absent.
+if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then
+  missing=("${missing[@]/python3}"); missing=("${missing[@]/python3-pip}")
+  python3 -m venv --help >/dev/null 2>&1 && missing=("${missing[@]/python3-venv}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if (( ${#missing[@]} == 0 )); then exit 0; fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+command -v swift >/dev/null || { echo "install-deps: the Swift 6 toolchain is missing: install it from swift.org" >&2; exit 1; }
