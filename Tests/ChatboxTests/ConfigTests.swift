@@ -1,0 +1,121 @@
+import Chatbox
+import Configuration
+import Foundation
+import Testing
+
+@Suite("Configuration")
+struct ConfigTests {
+    static func config(env: [String: String] = [:], flags: [String] = []) throws -> AppConfig {
+        let reader = ConfigReader(providers: [
+            CommandLineArgumentsProvider(arguments: ["chatbox"] + flags),
+            EnvironmentVariablesProvider(environmentVariables: env).prefixKeys(with: "chatbox"),
+        ])
+        return try AppConfig(reader: reader)
+    }
+
+    @Test func defaultsServeSQLiteOnLoopbackWithTheDemoModel() throws {
+        let config = try Self.config()
+        #expect(config.host == "127.0.0.1")
+        #expect(config.port == 8080)
+        #expect(config.database == .sqlite(path: "data/chatbox.sqlite"))
+        #expect(config.model.baseURL == nil && config.model.command == nil)
+    }
+
+    @Test func environmentVariablesAreRead() throws {
+        let config = try Self.config(env: [
+            "CHATBOX_HOST": "0.0.0.0", "CHATBOX_PORT": "9000",
+            "CHATBOX_DATABASE_URL": "mysql://root:pw@127.0.0.1:3306/chatbox_db",
+            "CHATBOX_SESSION_LIFETIME_HOURS": "2", "CHATBOX_REGISTRATION_OPEN": "false", "CHATBOX_BCRYPT_COST": "10",
+            "CHATBOX_LOG_LEVEL": "debug", "CHATBOX_LLM_BASE_URL": "http://127.0.0.1:11434/v1",
+            "CHATBOX_LLM_MODEL": "qwen2.5:7b", "CHATBOX_LLM_HEADERS": "X-Org: acme; X-Team: chat",
+            "CHATBOX_LLM_FIRST_TOKEN_TIMEOUT": "7", "CHATBOX_TITLE_MODEL": "small",
+        ])
+        #expect(config.host == "0.0.0.0" && config.port == 9000)
+        #expect(config.database == .mysql(url: "mysql://root:pw@127.0.0.1:3306/chatbox_db"))
+        #expect(config.sessionLifetime == 2 * 3_600_000)
+        #expect(!config.registrationOpen && config.bcryptCost == 10 && config.logLevel == .debug)
+        #expect(config.model.model == "qwen2.5:7b")
+        #expect(config.model.headers.map { "\($0.0)=\($0.1)" } == ["X-Org=acme", "X-Team=chat"])
+        #expect(config.model.firstTokenTimeout == .seconds(7))
+        #expect(config.model.titleModel == "small")
+    }
+
+    @Test func flagsWinOverEnvironmentVariables() throws {
+        let config = try Self.config(env: ["CHATBOX_PORT": "9000"], flags: ["--port", "9100", "--database-url", "sqlite:///tmp/x.sqlite"])
+        #expect(config.port == 9100)
+        #expect(config.database == .sqlite(path: "/tmp/x.sqlite"))
+    }
+
+    @Test(arguments: [
+        (["CHATBOX_PORT": "eighty"], "CHATBOX_PORT (--port): must be a whole number from 0 to 65535, not \"eighty\""),
+        (["CHATBOX_PORT": "70000"], "CHATBOX_PORT (--port): must be a whole number from 0 to 65535, not \"70000\""),
+        (["CHATBOX_DATABASE_URL": "postgres://x"], "CHATBOX_DATABASE_URL (--database-url): must start with sqlite:// or mysql://"),
+        (["CHATBOX_REGISTRATION_OPEN": "maybe"], "CHATBOX_REGISTRATION_OPEN (--registration-open): must be true or false, not \"maybe\""),
+        (["CHATBOX_BCRYPT_COST": "3"], "CHATBOX_BCRYPT_COST (--bcrypt-cost): must be a whole number from 4 to 16"),
+        (["CHATBOX_LOG_LEVEL": "loud"], "CHATBOX_LOG_LEVEL (--log-level): must be one of"),
+        (["CHATBOX_LLM_BASE_URL": "http://x/v1"], "CHATBOX_LLM_MODEL (--llm-model): is needed with CHATBOX_LLM_BASE_URL"),
+        (["CHATBOX_LLM_BASE_URL": "ftp://x", "CHATBOX_LLM_MODEL": "m"], "CHATBOX_LLM_BASE_URL (--llm-base-url): must be an http:// or https:// URL"),
+        (["CHATBOX_LLM_HEADERS": "nocolon"], "CHATBOX_LLM_HEADERS (--llm-headers): each header is Name: value"),
+        (["CHATBOX_DATABASE_URL": "mysql://root@127.0.0.1:3306/"], "CHATBOX_DATABASE_URL (--database-url):"),
+    ])
+    func aBadValueNamesTheSettingAndTheReason(env: [String: String], message: String) {
+        #expect {
+            try Self.config(env: env)
+        } throws: { error in
+            "\(error)".hasPrefix(message)
+        }
+    }
+
+    @Test func theServerRefusesToStartWithABadSettingInOneLine() throws {
+        let binary = try #require(Self.binary())
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.environment = ["CHATBOX_PORT": "eighty", "PATH": "/usr/bin:/bin"]
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = Pipe()
+        try process.run()
+        process.waitUntilExit()
+        let output = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 2)
+        #expect(output == "chatbox: CHATBOX_PORT (--port): must be a whole number from 0 to 65535, not \"eighty\"\n")
+    }
+
+    @Test func operatorCommandsAddAUserAndResetAPassword() throws {
+        let binary = try #require(Self.binary())
+        let database = "sqlite://" + TestConfig.temporaryDirectory().appendingPathComponent("ops.sqlite").path
+        func run(_ arguments: [String], stdin: String) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments + ["--database-url", database, "--bcrypt-cost", "4"]
+            let input = Pipe(), output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        #expect(try run(["migrate"], stdin: "") == (0, "Database is up to date (\(database)).\n"))
+        #expect(try run(["user", "add", "ops", "--admin"], stdin: "first-password\n") == (0, "Added admin ops (id 1).\n"))
+        #expect(try run(["user", "add", "ops"], stdin: "first-password\n") == (1, "chatbox: That username is taken.\n"))
+        #expect(try run(["user", "add", "weak"], stdin: "short\n").0 == 1)
+        #expect(try run(["user", "reset-password", "OPS"], stdin: "second-password\n").0 == 0)
+        #expect(try run(["user", "reset-password", "nobody"], stdin: "second-password\n") == (1, "chatbox: No user named nobody.\n"))
+        #expect(try run(["user", "set-role", "ops", "user"], stdin: "") == (0, "ops is now a user.\n"))
+        #expect(try run(["frobnicate"], stdin: "").0 == 2)
+    }
+
+    /// The built `chatbox` executable beside the test bundle.
+    static func binary() -> String? {
+        var url = Bundle.main.bundleURL
+        for _ in 0..<3 {
+            let candidate = url.appendingPathComponent("chatbox").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            url.deleteLastPathComponent()
+        }
+        return nil
+    }
+}
