@@ -146,15 +146,28 @@ final class MariaDBConnection: @unchecked Sendable {
     func textQuery(_ sql: String) throws(MariaDBError) -> QueryResult {
         if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError() }
         var result = QueryResult()
-        guard let res = mysql_store_result(handle) else {
+        if let res = mysql_store_result(handle) {
+            defer { mysql_free_result(res) }
+            try readTextRows(res, into: &result)
+        } else {
             if mysql_field_count(handle) != 0 { throw lastError() }     // a result set was expected
             result.affectedRows = mysql_affected_rows(handle)
             result.lastInsertID = mysql_insert_id(handle)
-            return result
         }
-        defer { mysql_free_result(res) }
+        while mysql_more_results(handle) != 0 {                        // CALL: drop later results
+            let rc = mysql_next_result(handle)
+            if rc > 0 { throw lastError() }
+            if rc < 0 { break }
+            if let more = mysql_store_result(handle) { mysql_free_result(more) }
+        }
+        return result
+    }
+
+    private func readTextRows(_ res: UnsafeMutablePointer<MYSQL_RES>, into result: inout QueryResult)
+        throws(MariaDBError)
+    {
         let n = Int(mysql_num_fields(res))
-        guard let fields = mysql_fetch_fields(res) else { return result }
+        guard let fields = mysql_fetch_fields(res) else { return }
         let kinds = (0..<n).map { ColumnKind(field: fields[$0]) }
         result.columns = MariaDBColumns((0..<n).map { String(cString: fields[$0].name) })
         while let row = mysql_fetch_row(res) {
@@ -169,7 +182,6 @@ final class MariaDBConnection: @unchecked Sendable {
             result.rows.append(values)
         }
         if mysql_errno(handle) != 0 { throw lastError() }
-        return result
     }
 }
 

@@ -83,15 +83,30 @@ extension MariaDBConnection {
         try bindAndExecute(stmt, params)
 
         var result = QueryResult()
-        guard let meta = mysql_stmt_result_metadata(stmt) else {
+        if let meta = mysql_stmt_result_metadata(stmt) {
+            defer { mysql_free_result(meta) }
+            try fetchRows(stmt, meta, into: &result)
+        } else {
             if mysql_stmt_errno(stmt) != 0 { throw statementError(stmt) }
             result.affectedRows = mysql_stmt_affected_rows(stmt)
             result.lastInsertID = mysql_stmt_insert_id(stmt)
-            return result
         }
-        defer { mysql_free_result(meta) }
-        try fetchRows(stmt, meta, into: &result)
+        try skipMoreResults(stmt)
         return result
+    }
+
+    /// `CALL` returns its result sets then a status: only the first result is kept, the rest are read and
+    /// dropped so the connection stays in sync.
+    private func skipMoreResults(_ stmt: UnsafeMutablePointer<MYSQL_STMT>) throws(MariaDBError) {
+        while mysql_stmt_more_results(stmt) != 0 {
+            let rc = mysql_stmt_next_result(stmt)
+            if rc > 0 { throw statementError(stmt) }
+            if rc < 0 { break }
+            if mysql_stmt_field_count(stmt) > 0 {
+                if mysql_stmt_store_result(stmt) != 0 { throw statementError(stmt) }
+                mysql_stmt_free_result(stmt)
+            }
+        }
     }
 
     private func bindAndExecute(_ stmt: UnsafeMutablePointer<MYSQL_STMT>, _ params: [MariaDBValue]) throws(MariaDBError) {

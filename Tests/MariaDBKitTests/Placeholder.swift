@@ -1,2 +1,0 @@
-import Testing
-@Test func mariaDBKitPlaceholder() { #expect(1 == 1) }
