@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import SQLKit
 
 /// A MySQL/MariaDB server as a SQLKit `SQLDatabase`, over MariaDB Connector/C.
@@ -22,24 +23,25 @@ public final class MariaDBDatabase: SQLDatabase, Sendable {
     public let logger: Logger
     public let queryLogLevel: Logger.Level?
     let pool: ConnectionPool
-    let threadPool: BlockingThreadPool
+    let threadPool: NIOThreadPool
     private let eventLoopGroup: any EventLoopGroup
 
-    /// Starts the thread pool (`poolSize` threads); connections are opened lazily, on first use.
+    /// Starts its own thread pool (`poolSize` threads, not NIO's shared singleton pool); connections are
+    /// opened lazily, on first use.
     /// - Parameter eventLoopGroup: where SQLKit's future-based API completes its futures (the async API does
-    ///   not use it). Pass the app's `MultiThreadedEventLoopGroup.singleton`; the default is a small
-    ///   dispatch-queue loop.
+    ///   not use it).
     public init(
         configuration: MariaDBConfiguration,
         logger: Logger = Logger(label: "mariadb"),
         queryLogLevel: Logger.Level? = .debug,
-        eventLoopGroup: (any EventLoopGroup)? = nil
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.configuration = configuration
         self.logger = logger
         self.queryLogLevel = queryLogLevel
-        self.eventLoopGroup = eventLoopGroup ?? DispatchEventLoop.shared
-        let threadPool = BlockingThreadPool(numberOfThreads: configuration.poolSize)
+        self.eventLoopGroup = eventLoopGroup
+        let threadPool = NIOThreadPool(numberOfThreads: configuration.poolSize)
+        threadPool.start()
         self.threadPool = threadPool
         self.pool = ConnectionPool(configuration: configuration, threadPool: threadPool, logger: logger)
     }
@@ -68,7 +70,7 @@ public final class MariaDBDatabase: SQLDatabase, Sendable {
     /// Closes all connections and stops the thread pool. Queries after this fail with `isShutdown`.
     public func shutdown() async {
         await pool.shutdown()
-        await threadPool.shutdown()
+        try? await threadPool.shutdownGracefully()
     }
 
     // MARK: SQLDatabase
@@ -134,8 +136,8 @@ public final class MariaDBDatabase: SQLDatabase, Sendable {
     /// Runs a blocking closure on this database's thread pool.
     func onThreadPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         do {
-            return try await threadPool.run(body)
-        } catch is BlockingThreadPool.Inactive {
+            return try await threadPool.runIfActive(body)
+        } catch is NIOThreadPoolError.ThreadPoolInactive {
             throw MariaDBError(
                 code: 0, message: "the database connection pool is shut down", endpoint: configuration.endpoint,
                 reason: .shutdown)

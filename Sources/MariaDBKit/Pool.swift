@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Synchronization
 
 /// A bounded pool of connections.
@@ -14,7 +15,7 @@ import Synchronization
 /// - Connections are opened on the database's own thread pool (blocking libmariadb calls).
 final class ConnectionPool: Sendable {
     let configuration: MariaDBConfiguration
-    let threadPool: BlockingThreadPool
+    let threadPool: NIOThreadPool
     let logger: Logger
     private let state = Mutex(State())
 
@@ -43,7 +44,7 @@ final class ConnectionPool: Sendable {
         var waiting: Int
     }
 
-    init(configuration: MariaDBConfiguration, threadPool: BlockingThreadPool, logger: Logger) {
+    init(configuration: MariaDBConfiguration, threadPool: NIOThreadPool, logger: Logger) {
         self.configuration = configuration
         self.threadPool = threadPool
         self.logger = logger
@@ -130,7 +131,7 @@ final class ConnectionPool: Sendable {
         }
         guard !idle.isEmpty else { return }
         do {
-            try await threadPool.run { for c in idle { c.close() } }
+            try await threadPool.runIfActive { for c in idle { c.close() } }
         } catch {
             for c in idle { c.close() }
         }
@@ -142,10 +143,10 @@ final class ConnectionPool: Sendable {
         let configuration = self.configuration
         let connection: MariaDBConnection
         do {
-            connection = try await threadPool.run {
+            connection = try await threadPool.runIfActive {
                 try MariaDBConnection.open(configuration, database: configuration.database)
             }
-        } catch is BlockingThreadPool.Inactive {
+        } catch is NIOThreadPoolError.ThreadPoolInactive {
             throw shutdownError
         }
         logger.debug("MySQL: opened connection", metadata: [

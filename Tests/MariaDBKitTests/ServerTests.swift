@@ -233,6 +233,35 @@ struct ServerTests {
         }
     }
 
+    @Test("ROW_COUNT() in a session counts matched rows (an UPDATE to the same value is 1, as on SQLite)")
+    func rowCountInSession() async throws {
+        try await Support.withDatabase { db in
+            let table = Support.tableName("rc")
+            try await db.create(table: table)
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("title", type: .text, .notNull)
+                .run()
+            try await db.raw("INSERT INTO \(ident: table) (title) VALUES ('a'), ('b')").run()
+            for round in 0..<3 {                    // first round prepares, later ones reuse cached statements
+                let counts = try await db.withSession { conn -> [Int] in
+                    var counts: [Int] = []
+                    try await conn.raw("UPDATE \(ident: table) SET title = \(bind: "a") WHERE id = \(bind: 1)").run()
+                    counts.append(try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
+                    counts.append(Int((conn as? MariaDBSession)?.affectedRows ?? 99))
+                    try await conn.raw("UPDATE \(ident: table) SET title = \(bind: "zz") WHERE id = \(bind: 999)").run()
+                    counts.append(try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
+                    try await conn.raw("INSERT INTO \(ident: table) (title) VALUES (\(bind: "r\(round)"))").run()
+                    let id = try await conn.raw("SELECT LAST_INSERT_ID() AS id").first(decodingColumn: "id", as: Int64.self) ?? -1
+                    try await conn.raw("DELETE FROM \(ident: table) WHERE id = \(bind: id)").run()
+                    counts.append(try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
+                    return counts
+                }
+                #expect(counts == [1, 1, 0, 1], "round \(round)")
+            }
+            try await db.drop(table: table).run()
+        }
+    }
+
     @Test("a pool of 2 serves 50 concurrent queries, never opening more than 2 connections")
     func poolUnderLoad() async throws {
         try await Support.withDatabase(poolSize: 2, poolTimeout: 30) { db in
