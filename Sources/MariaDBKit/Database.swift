@@ -49,13 +49,23 @@ public final class MariaDBDatabase: SQLDatabase, Sendable {
     public var eventLoop: any EventLoop { eventLoopGroup.any() }
     public var dialect: any SQLDialect { MySQLDialect() }
 
-    /// Creates the configured database if it does not exist (utf8mb4, utf8mb4_unicode_ci), connecting without
-    /// a default database. Needs the CREATE privilege.
+    /// Creates the configured database if it does not exist (utf8mb4, utf8mb4_unicode_ci): when connecting to
+    /// it fails with "Unknown database" (1049), connects without a default database and runs
+    /// `CREATE DATABASE IF NOT EXISTS`. An existing database needs no CREATE privilege; other connection
+    /// errors (wrong password, unreachable) are thrown as they are.
     public func createDatabaseIfNeeded() async throws {
         let name = configuration.database.replacingOccurrences(of: "`", with: "``")
         let sql = "CREATE DATABASE IF NOT EXISTS `\(name)` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
         let configuration = self.configuration
+        let logger = self.logger
         try await onThreadPool {
+            do {
+                try MariaDBConnection.open(configuration, database: configuration.database).close()
+                return
+            } catch let error as MariaDBError where error.code == 1049 {   // ER_BAD_DB_ERROR: create it below
+                _ = error
+                logger.info("MySQL: creating database", metadata: ["database": "\(configuration.database)"])
+            }
             let connection = try MariaDBConnection.open(configuration, database: nil)
             defer { connection.close() }
             _ = try connection.withHandle { c throws(MariaDBError) in try c.textQuery(sql) }

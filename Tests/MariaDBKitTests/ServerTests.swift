@@ -41,6 +41,34 @@ struct ServerTests {
         await db.shutdown()
     }
 
+    @Test("createDatabaseIfNeeded needs no CREATE privilege when the database exists, and says so when it is missing")
+    func createDatabaseWithLimitedUser() async throws {
+        let suffix = UInt32.random(in: 0...UInt32.max)
+        let name = "mdbkit_limited_\(suffix)"
+        let user = "mdbkit_u\(suffix % 100_000)"
+        try await Support.withDatabase { admin in
+            try await admin.raw("CREATE DATABASE \(ident: name)").run()
+            try await admin.raw("CREATE USER \(literal: user)@'%' IDENTIFIED BY 'limited-pw'").run()
+            try await admin.raw("GRANT ALL PRIVILEGES ON \(ident: name).* TO \(literal: user)@'%'").run()
+            var configuration = try Support.configuration(database: name)
+            configuration.user = user
+            configuration.password = "limited-pw"
+            let db = MariaDBDatabase(configuration: configuration, logger: Support.logger)
+            try await db.createDatabaseIfNeeded()
+            #expect(try await db.raw("SELECT DATABASE() AS d").first(decodingColumn: "d", as: String.self) == name)
+            await db.shutdown()
+            configuration.database = name + "_missing"
+            let missing = MariaDBDatabase(configuration: configuration, logger: Support.logger)
+            let (error, _) = await Support.elapsedError { try await missing.createDatabaseIfNeeded() }
+            await missing.shutdown()
+            let e = try #require(error as? MariaDBError)
+            #expect(e.code == 1044)
+            #expect(e.description.contains("Access denied for user '\(user)'"))
+            try await admin.raw("DROP USER \(literal: user)@'%'").run()
+            try await admin.raw("DROP DATABASE \(ident: name)").run()
+        }
+    }
+
     @Test("DDL (CREATE TABLE/INDEX, DROP) and a round trip of every bind type through SQLKit builders")
     func crudRoundTrip() async throws {
         try await Support.withDatabase { db in
