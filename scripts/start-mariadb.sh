@@ -67,7 +67,11 @@ print_url() { echo "mysql://root:$PASSWORD@127.0.0.1:$PORT/$DATABASE"; }
 
 if pid=$(running_pid); then
     if ping_server; then
-        [ -n "$PORT" ] || die "server running from $DIR (pid $pid) but its port is unknown"
+        RUNNING_PORT=$(cat "$DIR/port" 2>/dev/null || true)
+        [ -n "$RUNNING_PORT" ] || die "server running from $DIR (pid $pid) but its port is unknown"
+        [ -z "${2:-}" ] || [ "$2" = "$RUNNING_PORT" ] ||
+            die "server from $DIR already runs on port $RUNNING_PORT, not $2 (stop it first)"
+        PORT=$RUNNING_PORT
         print_url
         exit 0
     fi
