@@ -26,7 +26,7 @@ def wait_answer_status(page, status: str | tuple = ("completed", "failed", "stop
     page.wait_for_function(
         """(statuses) => { const a = [...document.querySelectorAll('.msg')].at(-1);
              return a && a.classList.contains('msg-assistant') && statuses.includes(a.dataset.status) }""",
-        arg=list(statuses), timeout=timeout)
+        arg=list(statuses), timeout=timeout, polling=100)
 
 
 def answer_text(page) -> str:

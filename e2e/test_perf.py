@@ -42,7 +42,7 @@ def test_streaming_a_50kb_answer_costs_the_same_per_update_at_its_end(logged_in)
     page.evaluate("window.__chatboxPerf.reset()")
     box = page.get_by_test_id("composer")
     box.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input')) }",
-                 f'[[fake reply="{directive_quote(body)}" delay_ms=1]] long answer')
+                 f'[[fake reply="{directive_quote(body)}" delay_ms=4]] long answer')
     box.press("Enter")
     page.locator(".md.streaming").wait_for()
     wait_answer_status(page, "completed", timeout=120000)
@@ -88,9 +88,9 @@ def test_opening_a_chat_with_1000_messages_stays_smooth(context, page, user):
     page.evaluate("""() => { window.__longTasks = []; new PerformanceObserver(l => l.getEntries()
         .forEach(e => window.__longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true }) }""")
     t0 = time.time()
-    for _ in range(40):
+    for _ in range(150):
         page.locator(".chat-scroll").evaluate("el => el.scrollTop = 0")
-        page.wait_for_timeout(60)
+        page.wait_for_timeout(40)
         if page.locator(".msg").count() >= 1000:
             break
     scrolled_ms = (time.time() - t0) * 1000

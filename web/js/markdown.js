@@ -21,6 +21,8 @@ let katexLoading = null
 
 export function invalidate() {
   blockCache.clear()
+  sanitizedMath.clear()
+  messageCache.clear()
   mathCache.clear()
   libsVersion.value++
 }
@@ -62,12 +64,19 @@ const blockCache = lru(4000) // one top-level block's markdown → its sanitised
 const mathCache = lru(2000) //  TeX → KaTeX HTML
 
 // ---- math -------------------------------------------------------------------------------------------------
+// While rendering a stream's unfinished block, formulas become empty slots (<span class="math-slot" data-k>) that
+// patchTail() fills with the formula's own sanitised HTML, and keeps from one update to the next: the growing text
+// around them is re-rendered, the formulas' DOM is not re-parsed, re-sanitised or laid out again.
+let slotMode = false
+const sanitizedMath = lru(2000) // key → sanitised KaTeX HTML
+
 function renderTex(tex, display) {
   if (!katex) {
     loadKatex()
     return `<code class="math-pending">${escapeHtml(display ? `$$${tex}$$` : `$${tex}$`)}</code>`
   }
   const key = (display ? 'D' : 'I') + tex
+  if (slotMode) return `<span class="math-slot" data-k="${escapeHtml(key)}"></span>`
   let html = mathCache.get(key)
   if (html === undefined) {
     try {
@@ -168,14 +177,57 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   if (node.tagName === 'INPUT' && node.getAttribute('type') !== 'checkbox') node.remove()
   if (node.tagName === 'INPUT') node.setAttribute('disabled', '')
 })
-export const sanitize = (html) => DOMPurify.sanitize(html, PURIFY)
+DOMPurify.setConfig(PURIFY) // once: passing the config on every call re-parses it (measurable per streamed update)
+export const sanitize = (html) => DOMPurify.sanitize(html)
 
-/** Markdown of whole blocks → one sanitised HTML string (no cache). */
+/** The sanitised KaTeX HTML of a formula slot's key ('D' or 'I' + TeX). */
+export function slotHtml(key) {
+  let html = sanitizedMath.get(key)
+  if (html === undefined) {
+    html = sanitize(renderTex(key.slice(1), key[0] === 'D'))
+    sanitizedMath.set(key, html)
+  }
+  return html
+}
+
+/** A stream's unfinished block → sanitised HTML with empty formula slots (patchTail fills them). */
+export function renderTail(src) {
+  slotMode = true
+  try { return sanitize(marked.parse(src)) } finally { slotMode = false }
+}
+
+const UNESC = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&nbsp;': '\u00a0' }
+const SLOT = /<span class="math-slot" data-k="([^"]*)"><\/span>/g
+
+/**
+ * Markdown of whole blocks → one sanitised HTML string (no cache). The text around formulas and each formula are
+ * sanitised separately (a formula once, then cached): the sanitised formula HTML goes into its sanitised, empty
+ * slot element. KaTeX's output is the bulk of the HTML; this keeps it from being re-sanitised for every block.
+ */
 export function renderChunk(src) {
-  return sanitize(marked.parse(src))
+  slotMode = true
+  let skeleton
+  try { skeleton = sanitize(marked.parse(src)) } finally { slotMode = false }
+  return skeleton.replace(SLOT, (whole, k) =>
+    `<span class="math-slot" data-k="${k}">${slotHtml(k.replace(/&(?:amp|lt|gt|quot|#39|nbsp);/g, (e) => UNESC[e]))}</span>`)
 }
 
 const keyOf = (raw) => raw.replace(/\s+$/, '')
+const messageCache = lru(600) // a finished message's whole text → its sanitised HTML
+
+/**
+ * A finished message from the history → [{key, html}] as ONE block: one parse and one sanitiser pass for the
+ * whole message (cheapest for opening long conversations), cached by its text.
+ */
+export function renderMessage(text) {
+  const src = String(text ?? '')
+  let html = messageCache.get(src)
+  if (html === undefined) {
+    html = renderChunk(src)
+    messageCache.set(src, html)
+  }
+  return html ? [{ key: 0, html }] : []
+}
 
 /**
  * Whole text → [{key, html}] one per top-level block, each block's HTML cached by its markdown.
@@ -201,9 +253,6 @@ export function renderBlocks(text) {
   return out
 }
 
-// A finished chunk of a stream, rendered block by block through the cache (so the final full render reuses it).
-const renderJoined = (src) => renderBlocks(src).map((b) => b.html).join('')
-
 // ---- streaming --------------------------------------------------------------------------------------------
 const FENCE = /^\s{0,12}(`{3,}|~{3,})(.*)$/
 
@@ -213,15 +262,19 @@ const FENCE = /^\s{0,12}(`{3,}|~{3,})(.*)$/
  * Cost per update: scanning the new characters + rendering the unfinished block — not the whole answer.
  */
 export function createStreamRenderer() {
-  let committed = []
-  let offset = 0 //   text[0, offset) is in `committed`
-  let scanPos = 0 //  next line to look at
-  let fence = null // {ch, len} while inside a fenced code block
+  let committed = [] // [{key, html}], one per top-level block, the same shape as renderBlocks() gives
+  let chunks = [] //    the finished markdown, as it was cut (to redo it when highlight.js / KaTeX arrive)
+  let offset = 0 //     text[0, offset) is in `committed`
+  let scanPos = 0 //    next line to look at
+  let fence = null //   {ch, len} while inside a fenced code block
   let mathEnd = null // '$$' or '\\]' while inside display math
   let version = libsVersion.value
   let last = { start: 0, src: '' } // the last finished chunk, to notice a text that was replaced, not extended
 
-  function reset() { committed = []; offset = 0; scanPos = 0; fence = null; mathEnd = null; last = { start: 0, src: '' } }
+  function reset() {
+    committed = []; chunks = []; offset = 0; scanPos = 0; fence = null; mathEnd = null; last = { start: 0, src: '' }
+  }
+  const blocksOf = (src, from) => renderBlocks(src).map((b, i) => ({ key: from + i, html: b.html }))
 
   function scanLine(line) { // → true when this line is a block boundary (a blank line outside fence / math)
     if (fence) {
@@ -246,7 +299,8 @@ export function createStreamRenderer() {
       if (text.length < offset || !text.startsWith(last.src, last.start)) reset()
       if (version !== libsVersion.value) { // libraries arrived: redo the finished blocks once
         version = libsVersion.value
-        committed = committed.map((c) => ({ ...c, html: renderJoined(c.src) }))
+        committed = []
+        for (const src of chunks) committed.push(...blocksOf(src, committed.length))
       }
       let boundary = -1
       for (;;) {
@@ -258,12 +312,15 @@ export function createStreamRenderer() {
       }
       if (boundary > offset) {
         const src = text.slice(offset, boundary)
-        if (src.trim()) committed = committed.concat([{ key: committed.length, src, html: renderJoined(src) }])
+        if (src.trim()) {
+          chunks.push(src)
+          committed = committed.concat(blocksOf(src, committed.length))
+        }
         last = { start: offset, src }
         offset = boundary
       }
       const tailSrc = text.slice(offset)
-      return { committed, tail: tailSrc.trim() ? renderChunk(tailSrc) : '' }
+      return { committed, tail: tailSrc.trim() ? renderTail(tailSrc) : '' }
     },
   }
 }

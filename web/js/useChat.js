@@ -32,6 +32,11 @@ export function resetChat() {
   })
 }
 
+/** An answer still being written (not one left `processing` with no generation behind it). */
+export const isLive = (m) => m?.role === 'assistant' && m.status === 'processing' && !m._orphan
+/** A generation runs in the open conversation: the composer's button is Stop, Esc stops. */
+export const isGenerating = () => chat().streaming || isLive(chat().messages.at(-1))
+
 const same = (a, b) => a != null && b != null && String(a) === String(b)
 const isCurrent = (id) => same(chat().id, id)
 
@@ -90,6 +95,9 @@ async function refresh(id) {
     if (!isCurrent(id) || chat().streaming) return
     chat().conversation = res.conversation
     chat().messages = res.messages || []
+    // No generation runs (the server said 204) yet the answer is stored as `processing`: do not wait for it.
+    const last = chat().messages.at(-1)
+    if (last?.role === 'assistant' && last.status === 'processing') last._orphan = true
   } catch { /* keep what is shown */ }
 }
 
@@ -260,8 +268,7 @@ export async function regenerate() {
 export async function stop() {
   const id = chat().id
   if (id == null) return
-  const last = chat().messages.at(-1)
-  if (!chat().streaming && !(last?.role === 'assistant' && last.status === 'processing')) return
+  if (!isGenerating()) return
   chat().stopping = true
   try {
     await api.stop(id)

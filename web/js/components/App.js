@@ -3,7 +3,7 @@ import { computed, watch, onMounted, onBeforeUnmount } from 'vue'
 import { store } from '../store.js'
 import { navigate } from '../router.js'
 import { t } from '../useI18n.js'
-import { openConversation, openBlank, stop } from '../useChat.js'
+import { openConversation, openBlank, stop, isGenerating } from '../useChat.js'
 import { invalidate } from '../markdown.js'
 import LoginView from './LoginView.js'
 import AppSidebar from './AppSidebar.js'
@@ -64,8 +64,7 @@ export default {
       }
       if (e.key === 'Escape' && !e.defaultPrevented && !document.querySelector('.modal-backdrop')) {
         if (store.sidebar.drawerOpen) { store.sidebar.drawerOpen = false; return }
-        const last = store.chat.messages.at(-1)
-        if (store.chat.streaming || (last?.role === 'assistant' && last.status === 'processing')) {
+        if (isGenerating()) {
           e.preventDefault()
           stop()
         }

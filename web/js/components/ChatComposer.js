@@ -4,7 +4,7 @@
 import { ref, computed, watch, nextTick, onMounted } from 'vue'
 import { store } from '../store.js'
 import { t } from '../useI18n.js'
-import { send, stop, saveDraft } from '../useChat.js'
+import { send, stop, saveDraft, isGenerating } from '../useChat.js'
 import AppIcon from './AppIcon.js'
 
 export default {
@@ -15,10 +15,7 @@ export default {
     const composing = ref(false)
     const chat = store.chat
 
-    const busy = computed(() => {
-      const last = chat.messages.at(-1)
-      return chat.streaming || (last?.role === 'assistant' && last.status === 'processing')
-    })
+    const busy = computed(() => isGenerating())
     const canSend = computed(() => !busy.value && chat.draft.trim().length > 0 && !chat.loading && !chat.notFound)
 
     function resize() {

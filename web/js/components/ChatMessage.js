@@ -17,7 +17,9 @@ export default {
   emits: ['regenerate'],
   setup(props) {
     const copied = ref(false)
-    const processing = computed(() => props.message.status === 'processing')
+    const hasContent = computed(() => !!props.message.content) // changes once, not on every delta
+    const processing = computed(() => props.message.status === 'processing' && !props.message._orphan)
+    const orphan = computed(() => props.message.status === 'processing' && !!props.message._orphan)
     const failed = computed(() => props.message.status === 'failed')
     const stopped = computed(() => props.message.status === 'stopped')
     async function copy() {
@@ -26,7 +28,7 @@ export default {
         setTimeout(() => { copied.value = false }, 1500)
       }
     }
-    return { t, copied, processing, failed, stopped, copy }
+    return { t, copied, hasContent, processing, orphan, failed, stopped, copy }
   },
   template: /*html*/ `
     <article v-if="message.role === 'user'" class="msg msg-user" :data-status="message.status">
@@ -37,14 +39,14 @@ export default {
         </button>
       </div>
     </article>
-    <article v-else class="msg msg-assistant" :data-status="message.status" :aria-busy="processing ? 'true' : 'false'">
+    <article v-else class="msg msg-assistant" :class="{ 'is-last': isLast }" :data-status="message.status" :aria-busy="processing ? 'true' : 'false'">
       <div class="msg-avatar" aria-hidden="true"><AppIcon name="logo" :size="16" /></div>
       <div class="msg-body">
-        <MarkdownContent v-if="message.content" :text="message.content" :streaming="processing" />
+        <MarkdownContent v-if="hasContent" :message="message" />
         <div v-else-if="processing" class="thinking" :aria-label="t('chat.thinking')"><span></span><span></span><span></span></div>
-        <div v-if="failed" class="msg-error" role="alert">
+        <div v-if="failed || orphan" class="msg-error" role="alert">
           <AppIcon name="alert" :size="16" />
-          <span class="msg-error-text"><strong>{{ t('chat.failed') }}:</strong> {{ message.error || '—' }}</span>
+          <span class="msg-error-text"><strong>{{ t('chat.failed') }}:</strong> {{ orphan ? t('chat.interrupted') : message.error || '—' }}</span>
           <button v-if="isLast" type="button" class="btn btn-small" data-testid="retry" :disabled="busy" @click="$emit('regenerate')">
             <AppIcon name="refresh" :size="14" />{{ t('common.retry') }}
           </button>
@@ -54,7 +56,7 @@ export default {
           <button type="button" class="icon-btn tiny" :aria-label="copied ? t('chat.copied') : t('chat.copyMessage')" :title="t('chat.copyMessage')" @click="copy">
             <AppIcon :name="copied ? 'check' : 'copy'" :size="15" />
           </button>
-          <button v-if="isLast && !failed" type="button" class="icon-btn tiny" data-testid="regenerate" :disabled="busy"
+          <button v-if="isLast && !failed && !orphan" type="button" class="icon-btn tiny" data-testid="regenerate" :disabled="busy"
                   :aria-label="t('chat.regenerate')" :title="t('chat.regenerate')" @click="$emit('regenerate')">
             <AppIcon name="refresh" :size="15" />
           </button>

@@ -4,14 +4,14 @@ import { ref, computed, watch, nextTick, onMounted, onBeforeUnmount } from 'vue'
 import { store } from '../store.js'
 import { t } from '../useI18n.js'
 import { navigate } from '../router.js'
-import { regenerate, openConversation } from '../useChat.js'
+import { regenerate, openConversation, isGenerating } from '../useChat.js'
 import { preloadFor } from '../markdown.js'
 import AppIcon from './AppIcon.js'
 import ChatMessage from './ChatMessage.js'
 import ChatComposer from './ChatComposer.js'
 import DemoBanner from './DemoBanner.js'
 
-const PAGE = 40 // messages mounted at a time
+const PAGE = 24 // messages mounted at a time (more are mounted as the user scrolls up)
 
 export default {
   name: 'ChatView',
@@ -30,10 +30,7 @@ export default {
 
     const blank = computed(() => chat.id == null)
     const title = computed(() => chat.conversation?.title || (blank.value ? '' : t('conv.untitled')))
-    const busy = computed(() => {
-      const last = chat.messages.at(-1)
-      return chat.streaming || (last?.role === 'assistant' && last.status === 'processing')
-    })
+    const busy = computed(() => isGenerating())
     const hiddenCount = computed(() => Math.max(0, chat.messages.length - shownCount.value))
     const shown = computed(() => (hiddenCount.value ? chat.messages.slice(hiddenCount.value) : chat.messages))
     const lastAssistant = computed(() => {

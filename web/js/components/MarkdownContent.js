@@ -1,52 +1,81 @@
 // An assistant answer as Markdown. While streaming: updates are batched to one per animation frame and only the
 // unfinished last block is re-rendered (finished ones are kept); when the stream ends: one full render.
 // Code-block Copy buttons are handled here by event delegation (the rendered HTML carries no handlers).
-import { shallowRef, ref, watch, nextTick, onBeforeUnmount } from 'vue'
-import { createStreamRenderer, renderBlocks, libsVersion, perf } from '../markdown.js'
+import { shallowRef, ref, computed, watch, nextTick, onBeforeUnmount } from 'vue'
+import { createStreamRenderer, renderBlocks, renderMessage, libsVersion, perf } from '../markdown.js'
 import { copyText } from '../clipboard.js'
+import { patchTail } from '../dom-morph.js'
 import { t } from '../useI18n.js'
 import MarkdownBlocks from './MarkdownBlocks.js'
+
+const GROUP = 32
 
 export default {
   name: 'MarkdownContent',
   components: { MarkdownBlocks },
-  props: { text: { type: String, default: '' }, streaming: { type: Boolean, default: false } },
+  // The message object itself, not its text: a streamed delta then wakes only this component's watcher (which
+  // batches to one render per frame) instead of re-rendering the parent message on every delta.
+  props: { message: { type: Object, required: true } },
   setup(props) {
-    const blocks = shallowRef([]) //    finished message, or the finished blocks of a streaming one
-    const tail = ref('') //              the unfinished last block while streaming
+    const text = () => props.message.content || ''
+    const streaming = computed(() => props.message.status === 'processing' && !props.message._orphan)
+    const groups = shallowRef([]) //    the finished blocks, in groups of GROUP (see toGroups)
+    const tailEl = ref(null) //          the unfinished last block while streaming: its (sanitised) HTML is set
+    let tailHtml = '' //                 directly, so a frame that only grows it costs no component re-render
     let renderer = null
     let raf = 0
+    let rendered = false //              this message was streamed here (then it ends with a per-block full render)
+
+    // A new finished block re-renders only the last group, not a list of hundreds of blocks.
+    function toGroups(list) {
+      const old = groups.value
+      const out = []
+      for (let start = 0; start < list.length; start += GROUP) {
+        const end = Math.min(list.length, start + GROUP)
+        const prev = old[out.length]
+        out.push(prev && prev.length === end - start && prev[0] === list[start] && prev[prev.length - 1] === list[end - 1]
+          ? prev : list.slice(start, end))
+      }
+      return out
+    }
+    let lastCommitted = null
 
     function frame() {
       raf = 0
       if (!renderer) return
       const t0 = performance.now()
-      const r = renderer.update(props.text)
+      const r = renderer.update(text())
       const t1 = performance.now()
-      if (blocks.value !== r.committed) blocks.value = r.committed
-      tail.value = r.tail
-      const length = props.text.length
-      nextTick(() => perf.record('updates', { ms: performance.now() - t0, renderMs: t1 - t0, length }))
+      if (lastCommitted !== r.committed) { lastCommitted = r.committed; groups.value = toGroups(r.committed) }
+      if (r.tail !== tailHtml && tailEl.value) { tailHtml = r.tail; patchTail(tailEl.value, r.tail) }
+      const t2 = performance.now()
+      const length = text().length
+      const count = r.committed.length
+      // ms: the whole update (render + sanitise + DOM, including Vue's patch when a block was finished)
+      nextTick(() => perf.record('updates', { ms: performance.now() - t0, renderMs: t1 - t0, domMs: t2 - t1, length, blocks: count }))
     }
 
     function full() {
       if (raf) { cancelAnimationFrame(raf); raf = 0 }
       const wasStreaming = !!renderer
       renderer = null
+      lastCommitted = null
       const t0 = performance.now()
-      blocks.value = renderBlocks(props.text)
-      tail.value = ''
+      // streamed here: block by block through the cache, so the DOM of unchanged blocks is kept;
+      // from the history: the whole message in one pass
+      groups.value = toGroups(rendered ? renderBlocks(text()) : renderMessage(text()))
+      tailHtml = ''
       if (wasStreaming) {
-        const length = props.text.length
+        const length = text().length
         nextTick(() => perf.record('finals', { ms: performance.now() - t0, length }))
       }
     }
 
     watch(
-      () => [props.text, props.streaming, libsVersion.value],
+      () => [text(), streaming.value, libsVersion.value],
       () => {
-        if (props.streaming) {
-          if (!renderer) { renderer = createStreamRenderer(); blocks.value = [] }
+        if (streaming.value) {
+          if (!renderer) { renderer = createStreamRenderer(); groups.value = []; lastCommitted = null; rendered = true }
           if (!raf) raf = requestAnimationFrame(frame)
         } else full()
       },
@@ -66,11 +95,11 @@ export default {
       setTimeout(() => { btn.textContent = t('chat.copy'); btn.classList.remove('copied') }, 1500)
     }
 
-    return { blocks, tail, onClick }
+    return { groups, tailEl, streaming, onClick }
   },
   template: /*html*/ `
     <div class="md" :class="{ streaming }" @click="onClick">
-      <MarkdownBlocks :blocks="blocks" />
-      <div v-if="streaming" class="md-block md-tail" v-html="tail"></div>
+      <MarkdownBlocks v-for="(g, i) in groups" :key="i" :blocks="g" />
+      <div v-if="streaming" ref="tailEl" class="md-block md-tail"></div>
     </div>`,
 }
