@@ -75,6 +75,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait(5)
+        if getattr(self, "data_dir", None):
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def start_fake_upstream(port: int = 0, name: str = "fake-upstream") -> tuple[Proc, str]:
@@ -149,7 +151,6 @@ def server(request):
     proc, base = start_chatbox("chatbox", fake)
     yield base
     proc.stop()
-    shutil.rmtree(proc.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -158,7 +159,6 @@ def demo_server():
     proc, base = start_chatbox("chatbox-demo", None)
     yield base
     proc.stop()
-    shutil.rmtree(proc.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Register, log in, wrong password, taken name, logout, an expired session that keeps the unsent text."""
-from conftest import PASSWORD, make_context, register, unique_name
+import pytest
+
+from conftest import PASSWORD, PageWatch, make_context, register, start_chatbox, unique_name
 from helpers import api_conversation, send, shot, wait_answer_status
 
 
@@ -113,3 +115,24 @@ def test_a_draft_survives_a_reload(logged_in):
     page.reload()
     page.locator(".empty-state").wait_for()
     assert page.get_by_test_id("composer").input_value() == "half-written thought"
+
+
+@pytest.fixture(scope="module")
+def closed_server():
+    proc, base = start_chatbox("chatbox-closed", None, {"CHATBOX_REGISTRATION_OPEN": "false"})
+    yield base
+    proc.stop()
+
+
+def test_closed_registration_is_explained_on_the_login_page(browser, closed_server):
+    ctx = make_context(browser, closed_server)
+    page = ctx.new_page()
+    watch = PageWatch(page)
+    page.goto("/")
+    page.wait_for_url("**/login")
+    page.get_by_text("Registration is closed on this server").wait_for()
+    assert page.get_by_role("button", name="Sign up").count() == 0
+    r = ctx.request.post("/api/auth/register", data={"username": unique_name(), "password": PASSWORD})
+    assert r.status == 403
+    watch.assert_clean()
+    ctx.close()

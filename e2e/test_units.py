@@ -89,3 +89,19 @@ def test_sanitiser_keeps_katex_mathml_and_strips_scripts(app_page):
     # Chrome reports the onerror attribute DOMPurify's inert parser document saw as a CSP violation; nothing ran
     # (no dialog). The app never feeds raw model HTML to the sanitiser: the renderer escapes it first.
     app_page.watch.csp.clear()
+
+
+def test_sidebar_groups_by_day_in_the_users_time_zone(app_page):
+    groups = app_page.evaluate("""async () => {
+        const { groupConversations } = await import('/js/useConversations.js')
+        const now = new Date(2026, 10, 22, 9, 30)  // local time
+        const at = (d, h) => new Date(2026, 10, 22 - d, h, 0).toISOString()
+        const list = [
+          { id: 1, updated_at: at(0, 8) }, { id: 2, updated_at: at(0, 0) },
+          { id: 3, updated_at: at(1, 23) }, { id: 4, updated_at: at(1, 0) },
+          { id: 5, updated_at: at(2, 12) }, { id: 6, updated_at: at(7, 1) },
+          { id: 7, updated_at: at(8, 12) }, { id: 8, updated_at: 'not a date' },
+        ]
+        return groupConversations(list, now).map(g => [g.key, g.items.map(c => c.id)])
+    }""")
+    assert groups == [["today", [1, 2]], ["yesterday", [3, 4]], ["previous7", [5, 6]], ["older", [7, 8]]]

@@ -32,12 +32,12 @@ export default {
   },
   template: /*html*/ `
     <article v-if="message.role === 'user'" class="msg msg-user" :data-status="message.status">
-      <div class="bubble">{{ message.content }}</div>
       <div class="msg-actions">
         <button type="button" class="icon-btn tiny" :aria-label="copied ? t('chat.copied') : t('chat.copyMessage')" :title="t('chat.copyMessage')" @click="copy">
           <AppIcon :name="copied ? 'check' : 'copy'" :size="15" />
         </button>
       </div>
+      <div class="bubble">{{ message.content }}</div>
     </article>
     <article v-else class="msg msg-assistant" :class="{ 'is-last': isLast }" :data-status="message.status" :aria-busy="processing ? 'true' : 'false'">
       <div class="msg-avatar" aria-hidden="true"><AppIcon name="logo" :size="16" /></div>
@@ -53,7 +53,8 @@ export default {
         </div>
         <div v-if="stopped" class="msg-note">{{ t('chat.stopped') }}</div>
         <div v-if="!processing" class="msg-actions">
-          <button type="button" class="icon-btn tiny" :aria-label="copied ? t('chat.copied') : t('chat.copyMessage')" :title="t('chat.copyMessage')" @click="copy">
+          <button v-if="hasContent" type="button" class="icon-btn tiny" data-testid="copy-message"
+                  :aria-label="copied ? t('chat.copied') : t('chat.copyMessage')" :title="t('chat.copyMessage')" @click="copy">
             <AppIcon :name="copied ? 'check' : 'copy'" :size="15" />
           </button>
           <button v-if="isLast && !failed && !orphan" type="button" class="icon-btn tiny" data-testid="regenerate" :disabled="busy"
