@@ -31,8 +31,7 @@ bash "$ROOT/scripts/fetch-web-vendor.sh"
 
 if [[ -z "${CHATBOX_BIN_DIR:-}" ]]; then
   echo "e2e: swift build"
-  swift build --product chatbox
-  swift build --product fake-upstream
+  swift build
   CHATBOX_BIN_DIR="$(swift build --show-bin-path)"
   export CHATBOX_BIN_DIR
 fi
