@@ -108,34 +108,47 @@ def test_opening_a_chat_with_1000_messages_stays_smooth(context, page, user):
 
 
 def test_first_load_bytes(browser, server):
-    """Bytes the browser fetches for a first visit: the login page, then the chat page once logged in."""
+    """Bytes the browser fetches for a first visit: the login page, then the chat page once logged in, then what
+    the first answer with code and math adds (highlight.js, KaTeX and its fonts load only then)."""
+    entries_js = """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+        .map(e => ({ name: e.name.replace(location.origin, ''), bytes: e.encodedBodySize, wire: e.transferSize }))"""
+
     def measure(ctx, path, ready):
         page = ctx.new_page()
         watch = PageWatch(page)
         page.goto(path)
         page.wait_for_selector(ready)
         page.wait_for_load_state("networkidle")
-        entries = page.evaluate("""() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
-            .map(e => ({ name: e.name.replace(location.origin, ''), bytes: e.encodedBodySize, wire: e.transferSize }))""")
-        watch.assert_clean()
-        page.close()
-        return entries
+        return page, watch, page.evaluate(entries_js)
 
+    total = lambda es: sum(e["bytes"] for e in es)
     ctx = make_context(browser, server)
-    login = measure(ctx, "/login", ".auth-card")
+    page, watch, login = measure(ctx, "/login", ".auth-card")
+    watch.assert_clean()
+    page.close()
     register(ctx)
     ctx2 = make_context(browser, server, storage_state=ctx.storage_state())
-    chat = measure(ctx2, "/", ".empty-state")
-    total = lambda es: sum(e["bytes"] for e in es)
+    page, watch, chat = measure(ctx2, "/", ".empty-state")
+    names = " ".join(e["name"] for e in chat)
+    assert "katex.mjs" not in names and "reveal-highlight" not in names  # loaded only when an answer needs them
+    send(page, "Show me code and math")
+    wait_answer_status(page, "completed")
+    page.wait_for_function("document.querySelector('.msg-assistant .katex') && document.querySelector('.hljs-keyword')")
+    page.wait_for_load_state("networkidle")
+    after = page.evaluate(entries_js)
+    seen = {e["name"] for e in chat}
+    lazy = [e for e in after if e["name"] not in seen and not e["name"].startswith("/api/")]
+    watch.assert_clean()
     result = {
         "login_page_bytes": total(login),
         "chat_page_bytes": total(chat),
         "chat_page_files": sorted((e["name"], e["bytes"]) for e in chat),
+        "first_code_and_math_answer_adds_bytes": total(lazy),
+        "lazy_files": sorted((e["name"], e["bytes"]) for e in lazy),
+        "compressed": any(e["wire"] and e["bytes"] and e["wire"] < e["bytes"] * 0.8 for e in chat),
     }
     record("first_load", result)
     print("\nfirst load:", json.dumps(result, indent=1))
-    names = " ".join(e["name"] for e in chat)
-    assert "katex.mjs" not in names and "reveal-highlight" not in names  # loaded only when an answer needs them
     assert result["chat_page_bytes"] < 400_000
     ctx.close()
     ctx2.close()
