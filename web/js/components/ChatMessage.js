@@ -43,7 +43,7 @@ export default {
       <div class="msg-avatar" aria-hidden="true"><AppIcon name="logo" :size="16" /></div>
       <div class="msg-body">
         <MarkdownContent v-if="hasContent" :message="message" />
-        <div v-else-if="processing" class="thinking" :aria-label="t('chat.thinking')"><span></span><span></span><span></span></div>
+        <div v-else-if="processing" class="thinking" role="status" :aria-label="t('chat.thinking')"><span></span><span></span><span></span></div>
         <div v-if="failed || orphan" class="msg-error" role="alert">
           <AppIcon name="alert" :size="16" />
           <span class="msg-error-text"><strong>{{ t('chat.failed') }}:</strong> {{ orphan ? t('chat.interrupted') : message.error || '—' }}</span>

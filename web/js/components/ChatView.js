@@ -62,9 +62,7 @@ export default {
     })
     watch(() => chat.loading, (l) => { if (!l) { stick.value = true; nextTick(toBottom) } })
     // The user sent something: follow again.
-    watch(() => chat.messages.length, (n, o) => {
-      if (n > o && chat.messages.at(-1)?.role !== undefined && chat.streaming) { stick.value = true; nextTick(toBottom) }
-    })
+    watch(() => chat.messages.length, (n, o) => { if (n > o) { stick.value = true; nextTick(toBottom) } })
     // Start loading highlight.js / KaTeX as soon as a streamed answer shows it needs them.
     watch(() => chat.messages.at(-1)?.content, (c) => { if (c && busy.value) preloadFor(c) })
 
