@@ -66,46 +66,27 @@ struct ConfigTests {
         }
     }
 
-    @Test func theServerRefusesToStartWithABadSettingInOneLine() throws {
+    @Test func theServerRefusesToStartWithABadSettingInOneLine() async throws {
         let binary = try #require(Self.binary())
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.environment = ["CHATBOX_PORT": "eighty", "PATH": "/usr/bin:/bin"]
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = Pipe()
-        try process.run()
-        process.waitUntilExit()
-        let output = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 2)
+        let (status, output) = try await Shell.status([binary], environment: ["CHATBOX_PORT": "eighty", "PATH": "/usr/bin:/bin"])
+        #expect(status == 2)
         #expect(output == "chatbox: CHATBOX_PORT (--port): must be a whole number from 0 to 65535, not \"eighty\"\n")
     }
 
-    @Test func operatorCommandsAddAUserAndResetAPassword() throws {
+    @Test func operatorCommandsAddAUserAndResetAPassword() async throws {
         let binary = try #require(Self.binary())
         let database = "sqlite://" + TestConfig.temporaryDirectory().appendingPathComponent("ops.sqlite").path
-        func run(_ arguments: [String], stdin: String) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments + ["--database-url", database, "--bcrypt-cost", "4"]
-            let input = Pipe(), output = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try input.fileHandleForWriting.close()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        func run(_ arguments: [String], stdin: String) async throws -> (Int32, String) {
+            try await Shell.status([binary] + arguments + ["--database-url", database, "--bcrypt-cost", "4"], input: stdin)
         }
-        #expect(try run(["migrate"], stdin: "") == (0, "Database is up to date (\(database)).\n"))
-        #expect(try run(["user", "add", "ops", "--admin"], stdin: "first-password\n") == (0, "Added admin ops (id 1).\n"))
-        #expect(try run(["user", "add", "ops"], stdin: "first-password\n") == (1, "chatbox: That username is taken.\n"))
-        #expect(try run(["user", "add", "weak"], stdin: "short\n").0 == 1)
-        #expect(try run(["user", "reset-password", "OPS"], stdin: "second-password\n").0 == 0)
-        #expect(try run(["user", "reset-password", "nobody"], stdin: "second-password\n") == (1, "chatbox: No user named nobody.\n"))
-        #expect(try run(["user", "set-role", "ops", "user"], stdin: "") == (0, "ops is now a user.\n"))
-        #expect(try run(["frobnicate"], stdin: "").0 == 2)
+        #expect(try await run(["migrate"], stdin: "") == (0, "Database is up to date (\(database)).\n"))
+        #expect(try await run(["user", "add", "ops", "--admin"], stdin: "first-password\n") == (0, "Added admin ops (id 1).\n"))
+        #expect(try await run(["user", "add", "ops"], stdin: "first-password\n") == (1, "chatbox: That username is taken.\n"))
+        #expect(try await run(["user", "add", "weak"], stdin: "short\n").0 == 1)
+        #expect(try await run(["user", "reset-password", "OPS"], stdin: "second-password\n").0 == 0)
+        #expect(try await run(["user", "reset-password", "nobody"], stdin: "second-password\n") == (1, "chatbox: No user named nobody.\n"))
+        #expect(try await run(["user", "set-role", "ops", "user"], stdin: "") == (0, "ops is now a user.\n"))
+        #expect(try await run(["frobnicate"], stdin: "").0 == 2)
     }
 
     /// The built `chatbox` executable beside the test bundle.

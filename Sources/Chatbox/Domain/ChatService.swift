@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 
@@ -36,6 +37,7 @@ public struct ChatService: Sendable {
     /// Stores the user's question and starts answering it; the stream begins with `start`.
     public func send(userID: Int64, conversationID: Int64, content: String) async throws -> AsyncStream<ChatEvent> {
         guard !content.allSatisfy({ $0.isWhitespace }) else { throw ValidationError("The message is empty.") }
+        try Rules.noNUL(content, field: "message")
         guard content.count <= maxMessageCharacters else {
             throw ChatError.messageTooLong(maxCharacters: maxMessageCharacters)
         }
@@ -131,7 +133,8 @@ public struct ChatService: Sendable {
             group.addTask {
                 do {
                     for try await piece in model.streamAnswer(to: prompt) where !piece.isEmpty {
-                        entry.append(piece)
+                        // A model's NUL characters are dropped: databases do not keep them reliably.
+                        entry.append(piece.utf8.contains(0) ? piece.replacingOccurrences(of: "\u{0}", with: "") : piece)
                         progress.lastPiece.store((clock.now - started).wholeNanoseconds, ordering: .relaxed)
                     }
                     return Task.isCancelled ? .cancelled : .finished(nil)

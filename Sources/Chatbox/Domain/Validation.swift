@@ -61,12 +61,18 @@ public enum Rules {
 
     /// A title trimmed to one line; empty is refused.
     public static func title(_ raw: String) throws(ValidationError) -> String {
+        try noNUL(raw, field: "title")
         let title = oneLine(raw)
         guard !title.isEmpty else { throw ValidationError("Title must not be empty.") }
         guard title.count <= titleMaxCharacters else {
             throw ValidationError("Title must be at most \(titleMaxCharacters) characters.")
         }
         return title
+    }
+
+    /// Refuses text with a NUL character: no database keeps it reliably, and no person types it.
+    public static func noNUL(_ text: String, field: String) throws(ValidationError) {
+        if text.utf8.contains(0) { throw ValidationError("The \(field) contains a NUL character.") }
     }
 
     /// Collapses line breaks, tabs and other control characters to single spaces and trims.

@@ -45,7 +45,9 @@ public struct CommandModel: ChatModel {
         AsyncThrowingStream { continuation in
             let input: Data
             do {
-                var data = try JSONEncoder().encode(CommandInput(messages: messages))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]   // the same bytes for the same conversation
+                var data = try encoder.encode(CommandInput(messages: messages))
                 data.append(0x0A)
                 input = data
             } catch {

@@ -36,6 +36,9 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private var parser = SSEParser()
     private var collected = ByteBuffer()
     private var connected = false
+    private var receivedHead = false
+    private var sawEvent = false
+    private var firstBytes = ""           // the start of the body, to quote when it is not an event stream
     private var finished = false
     private var sawFinishReason = false
     private var connectTimer: Scheduled<Void>?
@@ -71,6 +74,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
         connected = true
+        receivedHead = true
         status = head.status
         if !(200..<300).contains(head.status.code) { mode = .errorBody }
         return eventLoop.makeSucceededVoidFuture()
@@ -83,6 +87,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
                 return eventLoop.makeSucceededVoidFuture()   // only blank lines so far
             }
             mode = first == UInt8(ascii: "{") ? .json : .sse
+            firstBytes = String(decoding: buffer.readableBytesView.prefix(200), as: UTF8.self)
         }
         switch mode {
         case .sse:
@@ -118,6 +123,9 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             finish(ModelError(.unreachable, "Cannot reach the model at \(url): \(describeConnectError(error))"))
         } else if mode == .errorBody {
             finish(httpError())
+        } else if !receivedHead {
+            finish(ModelError(.unreachable,
+                "The model at \(url) closed the connection without answering (\(describeConnectError(error)))."))
         } else {
             finish(ModelError(.malformed,
                 "The model's stream ended before the answer was finished (the connection was lost: \(error))."))
@@ -146,6 +154,9 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             guard !finished else { return }
             if sawFinishReason {
                 finish(nil)
+            } else if !sawEvent {
+                let text = firstBytes.trimmingCharacters(in: .whitespacesAndNewlines)
+                finish(ModelError(.malformed, "The model's answer is not an event stream: \(text)"))
             } else {
                 finish(ModelError(.malformed,
                     "The model's stream ended before the answer was finished (no [DONE] and no finish_reason)."))
@@ -158,6 +169,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     /// One SSE event: `[DONE]`, a chunk with content, a chunk without (role, usage, finish), or an error.
     private func handle(_ event: SSERawEvent) throws {
         guard !finished else { return }
+        sawEvent = true
         if event.dataEquals("[DONE]") {
             finish(nil)
             return

@@ -1,0 +1,50 @@
+import Chatbox
+import Foundation
+import Logging
+import Testing
+
+/// The databases every store and flow test runs on: SQLite always, MariaDB when `CHATBOX_TEST_MYSQL_URL` names
+/// a server (scripts/test.sh and CI always start one; `MariaDBIsUnderTestInCI` fails if it is missing there).
+enum Backend: String, CustomTestStringConvertible, Sendable {
+    case sqlite, mariadb
+
+    static let mysqlURL = ProcessInfo.processInfo.environment["CHATBOX_TEST_MYSQL_URL"]
+    static let all: [Backend] = mysqlURL == nil ? [.sqlite] : [.sqlite, .mariadb]
+
+    var testDescription: String { rawValue }
+
+    /// A fresh, empty database of this kind (a new SQLite file, or a new MySQL database on the test server).
+    func freshLocation() -> DatabaseLocation {
+        switch self {
+        case .sqlite:
+            return .sqlite(path: TestConfig.temporaryDirectory().appendingPathComponent("store.sqlite").path)
+        case .mariadb:
+            let base = Backend.mysqlURL!
+            let name = "chatbox_t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+            return .mysql(url: base[..<base.lastIndex(of: "/")!] + "/" + name)
+        }
+    }
+
+    /// Opens a migrated store on a fresh database, runs `body`, closes it.
+    func withStore(poolSize: Int = 4, _ body: (SQLChatStore) async throws -> Void) async throws {
+        let logger = Logger(label: "store-test")
+        let database = try await OpenDatabase.open(freshLocation(), mysqlPoolSize: poolSize, logger: logger)
+        let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
+        do {
+            try await store.migrate()
+            try await body(store)
+        } catch {
+            await database.close()
+            throw error
+        }
+        await database.close()
+    }
+}
+
+@Suite struct MariaDBIsUnderTestInCI {
+    @Test func ciAlwaysRunsTheSuitesOnMariaDBToo() {
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            #expect(Backend.mysqlURL != nil, "CI must run scripts/test.sh, which starts MariaDB")
+        }
+    }
+}
