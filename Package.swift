@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "chatbox", targets: ["chatbox"]),
         .executable(name: "fake-upstream", targets: ["fake-upstream"]),
+        .executable(name: "chatbox-bench", targets: ["chatbox-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -66,6 +67,18 @@ let package = Package(
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")]
         ),
         .executableTarget(name: "fake-upstream", dependencies: ["FakeUpstream"]),
+        // Benchmarks: load generator, seeding tool and report (bench/README.md).
+        .executableTarget(
+            name: "chatbox-bench",
+            dependencies: [
+                "Chatbox",
+                "FakeUpstream",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "bench/Sources/chatbox-bench"
+        ),
         .testTarget(
             name: "MariaDBKitTests",
             dependencies: ["MariaDBKit", .product(name: "SQLKit", package: "sql-kit")]

@@ -1,0 +1,1 @@
+print("chatbox-bench: not written yet")
