@@ -66,7 +66,8 @@ func makeAuthService(store: any ChatStore, config: AppConfig, logger: Logger) ->
         throttle: LoginThrottle(
             perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress,
             window: config.loginWindow),
-        sessionLifetime: config.sessionLifetime, registrationOpen: config.registrationOpen, logger: logger)
+        sessionLifetime: config.sessionLifetime,
+        settings: RuntimeSettings(store: store, registrationDefault: config.registrationOpen), logger: logger)
 }
 
 /// Routes and middleware; no logic lives here, only which controller answers what.
@@ -82,15 +83,21 @@ func buildRouter(
         WebAppMiddleware(root: config.webRoot)
         SessionMiddleware(auth: auth)
     }
-    SystemController(store: store, modelName: model.name, isDemoModel: model.isDemo, registrationOpen: config.registrationOpen)
+    let cookies = SessionCookie(secure: config.secureCookies)
+    SystemController(store: store, modelName: model.name, isDemoModel: model.isDemo, settings: auth.settings)
         .addRoutes(to: router)
     AuthController(
-        auth: auth, cookies: SessionCookie(secure: config.secureCookies), body: body,
-        addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
+        auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
     ).addRoutes(to: router.group("api/auth"))
     let signedIn = router.group("api", context: AuthenticatedContext.self)
     ConversationController(store: store, body: body).addRoutes(to: signedIn.group("conversations"))
     ChatController(chat: chat, body: body).addRoutes(to: signedIn.group("conversations"))
+    AccountController(
+        account: AccountService(store: store, hasher: auth.hasher), store: store, body: body,
+        importBody: JSONBody(maxBytes: config.maxImportBytes), cookies: cookies
+    ).addRoutes(to: signedIn.group("account"))
+    AdminController(admin: AdminService(store: store, auth: auth, settings: auth.settings), body: body)
+        .addRoutes(to: signedIn.group("admin"))
     return router
 }
 

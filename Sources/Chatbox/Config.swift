@@ -69,6 +69,8 @@ public struct AppConfig: Sendable {
     public var logLevel = Logger.Level.info
     public var secureCookies = false
     public var maxBodyBytes = 1 << 20
+    /// The largest history file an import accepts.
+    public var maxImportBytes = 50 << 20
     public var maxMessageChars = 100_000
     public var loginFailuresPerAccount = 5
     public var loginFailuresPerAddress = 20
@@ -101,6 +103,7 @@ public struct AppConfig: Sendable {
         }
         secureCookies = try read.bool("cookies.secure") ?? secureCookies
         maxBodyBytes = try read.int("http.maxBodyBytes", in: 1024...(1 << 30)) ?? maxBodyBytes
+        maxImportBytes = try read.int("http.maxImportBytes", in: 1024...(1 << 31)) ?? maxImportBytes
         maxMessageChars = try read.int("chat.maxMessageChars", in: 1...10_000_000) ?? maxMessageChars
         loginFailuresPerAccount = try read.int("login.maxFailures", in: 1...1000) ?? loginFailuresPerAccount
         loginFailuresPerAddress = try read.int("login.maxFailuresPerAddress", in: 1...100_000)

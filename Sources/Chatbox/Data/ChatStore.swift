@@ -60,6 +60,29 @@ public protocol ChatStore: Sendable {
     /// Writes an answer's final text and status, and bumps the conversation's `updated_at`.
     func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws
+    /// Users page by page (oldest first, after `afterID`), optionally those whose name contains `query`.
+    func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool)
+    /// How many enabled admins exist.
+    func adminCount() async throws -> Int
+    /// Disables or enables an account; throws `StoreError.notFound` for an unknown user.
+    func setDisabled(userID: Int64, disabled: Bool) async throws
+    /// Deletes a user with their sessions, conversations and messages; `StoreError.notFound` if unknown.
+    func deleteUser(userID: Int64) async throws
+    /// A user's live sessions, most recently used first.
+    func sessions(userID: Int64, now: Millis) async throws -> [Session]
+    /// Deletes one of a user's sessions; throws `StoreError.notFound` when it isn't theirs.
+    func deleteSession(id: Int64, userID: Int64) async throws
+    /// A runtime setting stored in the database, if set.
+    func setting(_ name: String) async throws -> String?
+    /// Stores a runtime setting.
+    func setSetting(_ name: String, value: String) async throws
+
+    /// Every conversation of a user with its messages, newest first (for export).
+    func export(userID: Int64) async throws -> [(conversation: Conversation, messages: [Message])]
+    /// In one transaction, adds conversations that are not there yet (same title and creation time);
+    /// returns for each whether it was added.
+    func importConversations(userID: Int64, _ conversations: [ImportedConversation]) async throws -> [Bool]
+
     /// Marks every `processing` answer as failed with `error` (after a crash); returns how many.
     func failUnfinishedMessages(error: String) async throws -> Int
 }

@@ -54,7 +54,14 @@ enum Migrations {
                 "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_messages_conversation ON messages (conversation_id, id)",
                 "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_messages_status ON messages (status)",
             ]
-        }
+        },
+        Step(version: 2, name: "user management: last activity, runtime settings") { flavor in
+            let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+            return [
+                "ALTER TABLE users ADD COLUMN last_active_at BIGINT NULL",
+                "CREATE TABLE IF NOT EXISTS settings (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT NOT NULL)\(table)",
+            ]
+        },
     ]
 
     /// Applies every step not yet recorded, each in order.

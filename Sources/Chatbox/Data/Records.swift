@@ -58,6 +58,41 @@ public struct Message: Sendable, Equatable {
     public var createdAt: Millis
 }
 
+/// A user as the admin page lists them.
+public struct UserSummary: Sendable, Equatable {
+    public var user: User
+    public var lastActiveAt: Millis?
+    public var conversationCount: Int
+}
+
+/// A conversation brought in from an export, with its messages oldest first.
+public struct ImportedConversation: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var role: MessageRole
+        public var content: String
+        public var status: MessageStatus
+        public var error: String?
+        public var createdAt: Millis
+        public init(role: MessageRole, content: String, status: MessageStatus, error: String?, createdAt: Millis) {
+            self.role = role
+            self.content = content
+            self.status = status
+            self.error = error
+            self.createdAt = createdAt
+        }
+    }
+    public var title: String
+    public var createdAt: Millis
+    public var updatedAt: Millis
+    public var messages: [Entry]
+    public init(title: String, createdAt: Millis, updatedAt: Millis, messages: [Entry]) {
+        self.title = title
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.messages = messages
+    }
+}
+
 /// A login session. Only the SHA-256 of its token is stored.
 public struct Session: Sendable, Equatable {
     public var id: Int64

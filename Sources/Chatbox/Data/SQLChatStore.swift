@@ -88,6 +88,7 @@ public struct SQLChatStore: ChatStore {
             INSERT INTO sessions (user_id, token_hash, created_at, last_used_at, expires_at) \
             VALUES (\(bind: userID), \(bind: tokenHash), \(bind: now), \(bind: now), \(bind: expiresAt))
             """)
+        try await db.raw("UPDATE users SET last_active_at = \(bind: now) WHERE id = \(bind: userID)").run()
         return Session(id: id, userID: userID, createdAt: now, lastUsedAt: now, expiresAt: expiresAt)
     }
 
@@ -111,6 +112,9 @@ public struct SQLChatStore: ChatStore {
     public func touchSession(id: Int64, now: Millis, expiresAt: Millis) async throws {
         try await db.raw("""
             UPDATE sessions SET last_used_at = \(bind: now), expires_at = \(bind: expiresAt) WHERE id = \(bind: id)
+            """).run()
+        try await db.raw("""
+            UPDATE users SET last_active_at = \(bind: now) WHERE id = (SELECT user_id FROM sessions WHERE id = \(bind: id))
             """).run()
     }
 

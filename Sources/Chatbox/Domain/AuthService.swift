@@ -22,27 +22,27 @@ public struct AuthService: Sendable {
     let hasher: PasswordHasher
     let throttle: LoginThrottle
     let sessionLifetime: Millis
-    let registrationOpen: Bool
+    let settings: RuntimeSettings
     let logger: Logger
     /// Verified against when the user does not exist, so a wrong name costs as much time as a wrong password.
     private let decoyHash: String
 
     public init(
         store: any ChatStore, hasher: PasswordHasher, throttle: LoginThrottle, sessionLifetime: Millis,
-        registrationOpen: Bool, logger: Logger
+        settings: RuntimeSettings, logger: Logger
     ) {
         self.store = store
         self.hasher = hasher
         self.throttle = throttle
         self.sessionLifetime = sessionLifetime
-        self.registrationOpen = registrationOpen
+        self.settings = settings
         self.logger = logger
         self.decoyHash = hasher.decoyHash()
     }
 
     /// Creates an account and signs it in. The first account on an empty database is the admin.
     public func register(username rawName: String, password: String) async throws -> (Authenticated, token: String) {
-        guard registrationOpen else { throw AuthError.registrationClosed }
+        guard try await settings.registrationOpen() else { throw AuthError.registrationClosed }
         let user = try await createUser(username: rawName, password: password, role: nil)
         logger.info("registered", metadata: ["user": "\(user.id)"])
         return try await startSession(for: user)

@@ -39,6 +39,21 @@ struct JSONBody {
         }
     }
 
+    /// The raw bytes of a JSON body (for documents decoded elsewhere, like imports).
+    func rawJSON(from request: Request) async throws -> Data {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBytes)
+        } catch {
+            throw HTTPError(.contentTooLarge, message: "The file is larger than \(maxBytes / 1_048_576) MB.")
+        }
+        guard buffer.readableBytes > 0 else { throw HTTPError(.badRequest, message: "The request body is empty.") }
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            throw HTTPError(.unsupportedMediaType, message: "Send the file as JSON (Content-Type: application/json).")
+        }
+        return Data(buffer: buffer)
+    }
+
     static func describe(_ error: DecodingError) -> HTTPError {
         switch error {
         case .keyNotFound(let key, let context):

@@ -133,6 +133,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw HTTPError(.unprocessableContent, message: error.message)
         } catch let error as AuthError {
             throw Self.map(error)
+        } catch let error as AdminError {
+            throw Self.map(error)
         } catch let error as ChatError {
             throw Self.map(error)
         } catch StoreError.notFound {
@@ -146,6 +148,16 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             context.logger.error("unexpected error: \(String(reflecting: error))")
             throw HTTPError(.internalServerError, message: "Something went wrong on the server; it has been logged.")
+        }
+    }
+
+    static func map(_ error: AdminError) -> HTTPError {
+        switch error {
+        case .lastAdmin: HTTPError(.conflict, message: "There must always be an admin: this would remove the last one.")
+        case .wrongPassword: HTTPError(.forbidden, message: "The password is not correct.")
+        case .userNotFound: HTTPError(.notFound, message: "User not found.")
+        case .confirmationMismatch:
+            HTTPError(.unprocessableContent, message: "To delete a user, confirm with their exact username.")
         }
     }
 

@@ -5,7 +5,7 @@ struct SystemController {
     let store: any ChatStore
     let modelName: String
     let isDemoModel: Bool
-    let registrationOpen: Bool
+    let settings: RuntimeSettings
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("healthz", use: health)
@@ -38,7 +38,7 @@ struct SystemController {
 
     @Sendable func config(_ request: Request, context: AppRequestContext) async throws -> Config {
         Config(
-            model: .init(name: modelName, isDemo: isDemoModel), registrationOpen: registrationOpen,
+            model: .init(name: modelName, isDemo: isDemoModel), registrationOpen: try await settings.registrationOpen(),
             version: ChatboxInfo.version)
     }
 }

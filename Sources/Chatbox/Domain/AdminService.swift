@@ -1,0 +1,71 @@
+/// Why an admin or account action was refused.
+public enum AdminError: Error, Equatable {
+    case lastAdmin
+    case wrongPassword
+    case userNotFound
+    case confirmationMismatch
+}
+
+/// What an admin does: list, create, reset, disable, delete and promote accounts, and open or close
+/// registration. There is always at least one enabled admin.
+public struct AdminService: Sendable {
+    let store: any ChatStore
+    let auth: AuthService
+    let settings: RuntimeSettings
+
+    public init(store: any ChatStore, auth: AuthService, settings: RuntimeSettings) {
+        self.store = store
+        self.auth = auth
+        self.settings = settings
+    }
+
+    public func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool) {
+        try await store.users(limit: limit, afterID: afterID, query: query)
+    }
+
+    public func createUser(username: String, password: String, role: Role) async throws -> User {
+        try await auth.addUser(username: username, password: password, role: role)
+    }
+
+    /// Sets a new password and signs the user out everywhere.
+    public func resetPassword(userID: Int64, password: String) async throws {
+        do { try Rules.password(password) } catch { throw AuthError.invalid(error) }
+        let user = try await existing(userID)
+        try await store.setPasswordHash(userID: user.id, passwordHash: try await auth.hasher.hash(password))
+        try await store.deleteSessions(userID: user.id, except: nil)
+    }
+
+    /// Changes a user's role or disabled state; refuses to leave no enabled admin.
+    public func update(userID: Int64, role: Role?, disabled: Bool?) async throws -> User {
+        var user = try await existing(userID)
+        let losesAdmin = user.role == .admin && !user.disabled && (role == .user || disabled == true)
+        if losesAdmin, try await store.adminCount() <= 1 { throw AdminError.lastAdmin }
+        if let role, role != user.role {
+            try await store.setRole(userID: userID, role: role)
+            user.role = role
+        }
+        if let disabled, disabled != user.disabled {
+            try await store.setDisabled(userID: userID, disabled: disabled)
+            if disabled { try await store.deleteSessions(userID: userID, except: nil) }
+            user.disabled = disabled
+        }
+        return user
+    }
+
+    /// Deletes a user and all their conversations; `confirm` must be their username.
+    public func delete(userID: Int64, confirm: String) async throws {
+        let user = try await existing(userID)
+        guard Rules.usernameKey(confirm) == Rules.usernameKey(user.username) else { throw AdminError.confirmationMismatch }
+        if user.role == .admin, !user.disabled, try await store.adminCount() <= 1 { throw AdminError.lastAdmin }
+        try await store.deleteUser(userID: userID)
+    }
+
+    public func registrationOpen() async throws -> Bool { try await settings.registrationOpen() }
+
+    public func setRegistrationOpen(_ open: Bool) async throws { try await settings.setRegistrationOpen(open) }
+
+    private func existing(_ userID: Int64) async throws -> User {
+        guard let user = try await store.user(id: userID) else { throw AdminError.userNotFound }
+        return user
+    }
+}
