@@ -173,6 +173,12 @@ struct OutageTests {
         let pidText = try String(contentsOfFile: server.dir + "/mysqld.pid", encoding: .utf8)
         let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(pid, SIGSTOP)
+        // Wait until the kernel reports every thread of the server stopped before asking it anything.
+        for _ in 0..<100 {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            if stat.split(separator: " ").dropFirst(2).first == "T" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let (hungError, hungTime) = await Support.elapsedError { _ = try await one(db) }
         kill(pid, SIGCONT)
         let hung = try #require(hungError as? MariaDBError)
