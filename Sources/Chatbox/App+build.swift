@@ -19,7 +19,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let database = try await OpenDatabase.open(config.database, mysqlPoolSize: config.mysqlPoolSize, logger: logger)
     let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
     let auth = makeAuthService(store: store, config: config, logger: logger)
-    let httpClient = makeHTTPClient()
+    let httpClient = OpenAICompatibleModel.makeHTTPClient(connectTimeout: .seconds(10), connectionsPerHost: 4096)
     let models = makeModels(config.model, httpClient: httpClient)
     let generations = Generations()
     let chat = ChatService(
@@ -120,15 +120,6 @@ func makeModels(_ settings: ModelSettings, httpClient: HTTPClient) -> (chat: any
         baseURL: baseURL, apiKey: settings.titleAPIKey ?? settings.apiKey, model: model,
         extraHeaders: settings.headers, httpClient: httpClient)
     return (chat, title)
-}
-
-/// The client for model providers: a refused connection fails at once (with the reason) instead of being
-/// retried until the connect timeout, so "the model is down" is reported as that, not as a slow model.
-func makeHTTPClient() -> HTTPClient {
-    var configuration = HTTPClient.Configuration(decompression: .disabled)
-    configuration.connectionPool.retryConnectionEstablishment = false
-    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 2048
-    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }
 
 /// Closes a long-lived resource after the server has stopped taking requests.

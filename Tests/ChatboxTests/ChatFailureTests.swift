@@ -39,7 +39,7 @@ struct ChatFailureTests {
         try await withChatApp({ $0.model.firstTokenTimeout = .seconds(1) }) { chat in
             let started = ContinuousClock.now
             let (done, _) = try await Self.failedTurn(chat, "[[fake hang]]")
-            #expect(ContinuousClock.now - started < .seconds(4))
+            #expect(ContinuousClock.now - started < .seconds(20), "the timeout ends the wait (a model that hangs is not waited for forever)")
             #expect(done["status"] as? String == "failed")
             #expect(done["error"] as? String == "The model did not start answering within 1 seconds.")
             #expect(try await eventually { chat.fake.openStreams == 0 }, "the upstream request was closed")

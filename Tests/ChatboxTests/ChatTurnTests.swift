@@ -78,8 +78,8 @@ struct ChatTurnTests {
     @Test func theAnswerIsSavedWhileItStreams() async throws {
         try await withChatApp { chat in
             let id = try await chat.conversation()
-            let opened = try await chat.events.send(id, "slow [[fake tokens=60 delay_ms=50]]")
-            let partial = try await eventually(timeout: .seconds(2.5)) {
+            let opened = try await chat.events.send(id, "slow [[fake tokens=60 delay_ms=100]]")
+            let partial = try await eventually(timeout: .seconds(5)) {
                 let content = try await chat.stored(id).messages.last?["content"] as? String ?? ""
                 return content.hasPrefix("word1") && !content.contains("word60")
             }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// A model behind any OpenAI-compatible `POST {baseURL}/chat/completions` endpoint (OpenAI, Ollama, vLLM,
@@ -73,15 +74,34 @@ public struct OpenAICompatibleModel: ChatModel {
                     throwing: ModelError(.unreachable, "The model URL \(url) is not valid (\(error))."))
                 return
             }
-            let eventLoop = httpClient.eventLoopGroup.next()
-            let delegate = OpenAIStreamDelegate(url: url, continuation: continuation, eventLoop: eventLoop)
-            let task = httpClient.execute(request: request, delegate: delegate, eventLoop: .delegate(on: eventLoop))
+            let current = NIOLockedValueBox<HTTPClient.Task<Void>?>(nil)
             continuation.onTermination = { termination in
-                if case .cancelled = termination { task.cancel() }
+                if case .cancelled = termination { current.withLockedValue { $0 }?.cancel() }
             }
-            let timeout = TimeAmount.nanoseconds(Int64(connectTimeout.nanoseconds))
-            eventLoop.execute { delegate.armConnectTimer(task: task, timeout: timeout) }
+            send(request, messages: messages, url: url, to: continuation, current: current, mayRetry: true)
         }
+    }
+
+    /// Starts one attempt; a connection the server had already closed is retried once on a fresh one.
+    private func send(
+        _ request: HTTPClient.Request, messages: [ChatMessage], url: String,
+        to continuation: AsyncThrowingStream<String, any Error>.Continuation,
+        current: NIOLockedValueBox<HTTPClient.Task<Void>?>, mayRetry: Bool
+    ) {
+        let eventLoop = httpClient.eventLoopGroup.next()
+        var retry: (@Sendable () -> Void)?
+        if mayRetry {
+            retry = { @Sendable [self] in
+                guard let again = try? makeRequest(url: url, messages: messages) else { return }
+                send(again, messages: messages, url: url, to: continuation, current: current, mayRetry: false)
+            }
+        }
+        let delegate = OpenAIStreamDelegate(
+            url: url, continuation: continuation, eventLoop: eventLoop, retryOnStaleConnection: retry)
+        let task = httpClient.execute(request: request, delegate: delegate, eventLoop: .delegate(on: eventLoop))
+        current.withLockedValue { $0 = task }
+        let timeout = TimeAmount.nanoseconds(Int64(connectTimeout.nanoseconds))
+        eventLoop.execute { delegate.armConnectTimer(task: task, timeout: timeout) }
     }
 
     private func makeRequest(url: String, messages: [ChatMessage]) throws -> HTTPClient.Request {

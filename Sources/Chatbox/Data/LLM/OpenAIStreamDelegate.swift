@@ -43,10 +43,18 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private var sawFinishReason = false
     private var connectTimer: Scheduled<Void>?
 
-    init(url: String, continuation: Continuation, eventLoop: any EventLoop) {
+    /// Called instead of failing when a reused keep-alive connection turns out to have been closed by the server
+    /// before it answered (nothing was received, so sending the request again is safe). Nil: no retry.
+    private let retryOnStaleConnection: (@Sendable () -> Void)?
+
+    init(
+        url: String, continuation: Continuation, eventLoop: any EventLoop,
+        retryOnStaleConnection: (@Sendable () -> Void)? = nil
+    ) {
         self.url = url
         self.continuation = continuation
         self.eventLoop = eventLoop
+        self.retryOnStaleConnection = retryOnStaleConnection
     }
 
     // MARK: Connect timeout
@@ -119,6 +127,11 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         guard !finished else { return }
         if let clientError = error as? HTTPClientError, clientError == .cancelled {
             finish(nil)   // the consumer went away; nobody is listening
+        } else if !receivedHead, let retry = retryOnStaleConnection, Self.isStaleConnection(error) {
+            finished = true
+            connectTimer?.cancel()
+            connectTimer = nil
+            retry()
         } else if !connected {
             finish(ModelError(.unreachable, "Cannot reach the model at \(url): \(describeConnectError(error))"))
         } else if mode == .errorBody {
@@ -224,6 +237,17 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         connectTimer?.cancel()
         connectTimer = nil
         if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+    }
+
+    /// The server closed a pooled connection just as it was reused (keep-alive race).
+    static func isStaleConnection(_ error: any Error) -> Bool {
+        if let clientError = error as? HTTPClientError {
+            return clientError == .remoteConnectionClosed
+        }
+        if let channelError = error as? ChannelError {
+            return channelError == .ioOnClosedChannel || channelError == .alreadyClosed || channelError == .eof
+        }
+        return false
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {
