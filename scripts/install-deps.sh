@@ -5,7 +5,7 @@
 # The Swift 6 toolchain itself comes from swift.org (it is not a Debian package).
 set -euo pipefail
 want=(libmariadb-dev pkg-config python3 python3-pip)
-[[[ "${1:-}" == "--test" ]] && want+=(mariadb-server chromium python3-venv fonts-wqy-microhei)
+[[ "${1:-}" == "--test" ]] && want+=(mariadb-server chromium python3-venv fonts-wqy-microhei)
 missing=()
 for package in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
