@@ -6,16 +6,15 @@
 set -euo pipefail
 want=(libmariadb-dev pkg-config python3 python3-pip)
 [[ "${1:-}" == "--test" ]] && want+=(mariadb-server chromium python3-venv fonts-wqy-microhei)
+have_python=false
+command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 && python3 -m venv --help >/dev/null 2>&1 \
+  && have_python=true
 missing=()
 for package in "${want[@]}"; do
+  # python3 may come from elsewhere (pyenv): ask apt for it only when the commands are absent.
+  if $have_python && [[ "$package" == python3* ]]; then continue; fi
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
-# python3/pip may come from elsewhere (pyenv): only ask apt for them when the commands are absent.
-if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then
-  missing=("${missing[@]/python3}"); missing=("${missing[@]/python3-pip}")
-  python3 -m venv --help >/dev/null 2>&1 && missing=("${missing[@]/python3-venv}")
-fi
-missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if (( ${#missing[@]} == 0 )); then exit 0; fi
 echo "install-deps: installing ${missing[*]}"
 SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
