@@ -2,6 +2,8 @@
 Chromium by Playwright. Binaries come from `swift build` (e2e/run.sh builds them first)."""
 from __future__ import annotations
 
+import atexit
+import json
 import os
 import re
 import shutil
@@ -23,6 +25,7 @@ SHOTS = ARTIFACTS / "screenshots"
 LOGS = ARTIFACTS / "logs"
 CHROMIUM = os.environ.get("CHATBOX_E2E_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct-horse-battery-9"
+ADMIN_NAME = "e2e-admin"  # the first account of every server the suite starts with admin=…: the admin
 
 
 def bin_dir() -> Path:
@@ -32,10 +35,30 @@ def bin_dir() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, never the same one twice in a run (for a process started later, e.g. a model
+    that comes back). Servers the suite starts itself bind port 0 and report the port they got instead."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port")
+
+
+_running: list["Proc"] = []
+
+
+@atexit.register
+def _stop_everything():
+    """Whatever a failed fixture left running (or its temporary data) goes when pytest exits."""
+    for proc in list(_running):
+        proc.stop()
 
 
 class Proc:
@@ -48,24 +71,35 @@ class Proc:
         self.log = open(self.log_path, "a", encoding="utf-8")
         self.log.write(f"\n==== {time.strftime('%H:%M:%S')} {' '.join(args)}\n")
         self.log.flush()
+        self.data_dir: Path | None = None
         self.p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        _running.append(self)
         self.match: re.Match | None = None
         found = threading.Event()
 
         def pump():
             for line in self.p.stdout:
-                self.log.write(line)
-                self.log.flush()
+                try:
+                    self.log.write(line)
+                    self.log.flush()
+                except ValueError:  # the log was closed by stop()
+                    pass
                 if wait_for and not found.is_set():
                     m = re.search(wait_for, line)
                     if m:
                         self.match = m
                         found.set()
 
-        threading.Thread(target=pump, daemon=True).start()
-        if wait_for and not found.wait(30):
-            self.stop()
-            raise RuntimeError(f"{name} did not print /{wait_for}/; see {self.log_path}")
+        self.pump = threading.Thread(target=pump, daemon=True)
+        self.pump.start()
+        if wait_for:
+            deadline = time.time() + 60
+            while not found.wait(0.1):
+                if self.p.poll() is not None or time.time() > deadline:
+                    self.pump.join(2)  # the last lines reach the log
+                    why = f"exited with {self.p.returncode}" if self.p.poll() is not None else "timed out"
+                    self.stop()
+                    raise RuntimeError(f"{name} {why} before printing /{wait_for}/; see {self.log_path}")
 
     def stop(self):
         if self.p.poll() is None:
@@ -75,8 +109,14 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait(5)
-        if getattr(self, "data_dir", None):
+        self.pump.join(2)
+        if not self.log.closed:
+            self.log.close()
+        if self.data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+        if self in _running:
+            _running.remove(self)
 
 
 def start_fake_upstream(port: int = 0, name: str = "fake-upstream") -> tuple[Proc, str]:
@@ -85,13 +125,16 @@ def start_fake_upstream(port: int = 0, name: str = "fake-upstream") -> tuple[Pro
     return proc, proc.match.group(1)
 
 
-def start_chatbox(name: str, llm_base_url: str | None, extra_env: dict | None = None) -> tuple[Proc, str]:
-    port = free_port()
+def start_chatbox(name: str, llm_base_url: str | None, extra_env: dict | None = None,
+                  admin: tuple[str, str] | None = None) -> tuple[Proc, str]:
+    """Starts a server on a port it picks itself (port 0; the log says which) with its own temporary database.
+    `admin`: (username, password) of an account registered at once, so it is the admin (the first account is) and
+    the accounts tests register later are ordinary users."""
     data = Path(tempfile.mkdtemp(prefix=f"chatbox-{name}-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATBOX_")}
     env.update({
         "CHATBOX_HOST": "127.0.0.1",
-        "CHATBOX_PORT": str(port),
+        "CHATBOX_PORT": "0",
         "CHATBOX_DATABASE_URL": f"sqlite://{data}/e2e.sqlite",
         "CHATBOX_BCRYPT_COST": "4",
         "CHATBOX_WEB_ROOT": str(ROOT / "web"),
@@ -107,11 +150,18 @@ def start_chatbox(name: str, llm_base_url: str | None, extra_env: dict | None = 
             "CHATBOX_LLM_STALL_TIMEOUT": "3",
         })
     env.update(extra_env or {})
-    proc = Proc(name, [str(bin_dir() / "chatbox"), "serve"], env=env)
-    base = f"http://127.0.0.1:{port}"
+    try:
+        proc = Proc(name, [str(bin_dir() / "chatbox"), "serve"], env=env,
+                    wait_for=r"listening on 127\.0\.0\.1:(\d+)")
+    except BaseException:
+        shutil.rmtree(data, ignore_errors=True)
+        raise
+    proc.data_dir = data
+    base = f"http://127.0.0.1:{proc.match.group(1)}"
     deadline = time.time() + 60
     while True:
         if proc.p.poll() is not None:
+            proc.stop()
             raise RuntimeError(f"{name} exited with {proc.p.returncode}; see {proc.log_path}")
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
@@ -122,9 +172,23 @@ def start_chatbox(name: str, llm_base_url: str | None, extra_env: dict | None = 
         if time.time() > deadline:
             proc.stop()
             raise RuntimeError(f"{name} did not answer /healthz; see {proc.log_path}")
-        time.sleep(0.2)
-    proc.data_dir = data
+        time.sleep(0.1)
+    if admin:
+        try:
+            api_register(base, *admin)
+        except BaseException:
+            proc.stop()
+            raise
     return proc, base
+
+
+def api_register(base: str, username: str, password: str) -> dict:
+    """POST /api/auth/register outside any browser; returns the user object."""
+    req = urllib.request.Request(base + "/api/auth/register", method="POST",
+                                 data=json.dumps({"username": username, "password": password}).encode(),
+                                 headers={"Content-Type": "application/json", "Origin": base})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())["user"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -148,7 +212,7 @@ def server(request):
         yield os.environ["CHATBOX_E2E_BASE_URL"].rstrip("/")
         return
     fake = request.getfixturevalue("fake_upstream")
-    proc, base = start_chatbox("chatbox", fake)
+    proc, base = start_chatbox("chatbox", fake, admin=(ADMIN_NAME, PASSWORD))
     yield base
     proc.stop()
 
