@@ -37,11 +37,11 @@ function handle401(err, quiet) {
  * JSON request. State-changing methods always send a JSON body ({} when there is none), as the server demands.
  * `quiet401`: this request expects a 401 as an ordinary answer (login, the boot-time /me).
  */
-export async function request(method, path, body, { quiet401 = false, signal } = {}) {
+export async function request(method, path, body, { quiet401 = false, signal, rawJSON = false } = {}) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal }
   if (method !== 'GET' && method !== 'HEAD') {
     init.headers = JSON_HEADERS
-    init.body = JSON.stringify(body ?? {})
+    init.body = rawJSON ? body : JSON.stringify(body ?? {}) // rawJSON: the body is already JSON text (an import file)
   }
   let res
   try {
@@ -54,6 +54,29 @@ export async function request(method, path, body, { quiet401 = false, signal } =
   if (res.status === 204) return null
   const type = res.headers.get('Content-Type') || ''
   return type.includes('json') ? res.json() : null
+}
+
+/** Content-Disposition's file name (filename*=UTF-8''… first, then filename="…"), or null. */
+export function fileNameFrom(disposition) {
+  if (!disposition) return null
+  const star = disposition.match(/filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/)
+  if (star) { try { return decodeURIComponent(star[1].trim()) } catch { /* fall through */ } }
+  const plain = disposition.match(/filename\s*=\s*"([^"]*)"|filename\s*=\s*([^;]+)/)
+  const name = plain ? (plain[1] ?? plain[2]).trim() : ''
+  return name || null
+}
+
+/** GET a file the server sends as an attachment: resolves to {blob, filename}. */
+async function download(path, fallbackName) {
+  let res
+  try {
+    res = await fetch(path, { credentials: 'same-origin', cache: 'no-store' })
+  } catch (e) {
+    throw new ApiError(0, e?.message || 'network error', { network: true })
+  }
+  if (!res.ok) throw handle401(await errorFrom(res), false)
+  const blob = await res.blob()
+  return { blob, filename: fileNameFrom(res.headers.get('Content-Disposition')) || fallbackName }
 }
 
 const q = (params) => {
@@ -84,6 +107,27 @@ export const api = {
   regenerate: (id, opts) => stream('POST', `/api/conversations/${enc(id)}/regenerate`, {}, opts),
   /** Re-attach to a running generation. Resolves to false when none runs (204). */
   attach: (id, opts) => stream('GET', `/api/conversations/${enc(id)}/stream`, undefined, opts),
+
+  // admin (403 for non-admins)
+  adminUsers: ({ limit, cursor, q: query } = {}, signal) =>
+    request('GET', `/api/admin/users${q({ limit, cursor, q: query })}`, undefined, { signal }),
+  adminCreateUser: (username, password, role) => request('POST', '/api/admin/users', { username, password, role }),
+  adminUpdateUser: (id, patch) => request('PATCH', `/api/admin/users/${enc(id)}`, patch),
+  adminResetPassword: (id, password) => request('POST', `/api/admin/users/${enc(id)}/password`, { password }),
+  adminDeleteUser: (id, confirm) => request('DELETE', `/api/admin/users/${enc(id)}${q({ confirm })}`, {}),
+  adminSettings: () => request('GET', '/api/admin/settings'),
+  adminUpdateSettings: (patch) => request('PATCH', '/api/admin/settings', patch),
+
+  // own account
+  sessions: () => request('GET', '/api/account/sessions'),
+  revokeSession: (id) => request('DELETE', `/api/account/sessions/${enc(id)}`, {}),
+  changePassword: (currentPassword, newPassword) =>
+    request('POST', '/api/account/password', { current_password: currentPassword, new_password: newPassword }),
+  deleteAccount: (password) => request('POST', '/api/account/delete', { password }),
+  exportAll: () => download('/api/account/export', 'chatbox-export.json'),
+  exportConversation: (id) => download(`/api/account/export/${enc(id)}`, `conversation-${id}.md`),
+  /** `json` is the file's text, sent as it is (the server tells a Chatbox export from ChatGPT's). */
+  importHistory: (json) => request('POST', '/api/account/import', json, { rawJSON: true }),
 }
 
 /**

@@ -1,4 +1,4 @@
-// A tiny history-API router: "/", "/login", "/c/:id". main.js installs it; the route lives in the store.
+// A tiny history-API router: "/", "/login", "/c/:id", "/account", "/admin". main.js installs it; the route lives in the store.
 import { store } from './store.js'
 
 export function parse(location) {
@@ -8,6 +8,8 @@ export function parse(location) {
   if (path === '/login') return { name: 'login', params: {}, query, path }
   if ((m = path.match(/^\/c\/([^/]+)$/))) return { name: 'chat', params: { id: decodeURIComponent(m[1]) }, query, path }
   if (path === '/') return { name: 'home', params: {}, query, path }
+  if (path === '/account') return { name: 'account', params: {}, query, path }
+  if (path === '/admin') return { name: 'admin', params: {}, query, path }
   return { name: 'notfound', params: {}, query, path }
 }
 

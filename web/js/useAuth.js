@@ -55,6 +55,16 @@ async function afterLogin(user) {
   navigate(safeNext(store.route.query?.next), { replace: true })
 }
 
+/** This page is signed out (logout, account deleted): forget the user, the chats and the drafts; go to login. */
+export function forgetSession() {
+  store.user = null
+  store.sessionExpired = false
+  resetChat({ keepDrafts: false })
+  resetConversations()
+  try { sessionStorage.clear() } catch { /* private mode */ }
+  navigate('/login', { replace: true })
+}
+
 export function useAuth() {
   return {
     async login(username, password) {
@@ -67,12 +77,8 @@ export function useAuth() {
     },
     async logout() {
       try { await api.logout() } catch { /* the cookie is gone either way for this page */ }
-      store.user = null
-      store.sessionExpired = false
-      resetChat({ keepDrafts: false })
-      resetConversations()
-      try { sessionStorage.clear() } catch { /* private mode */ }
-      navigate('/login', { replace: true })
+      forgetSession()
     },
+    forgetSession,
   }
 }

@@ -4,6 +4,7 @@ import { store, toast } from './store.js'
 import { navigate, chatPath } from './router.js'
 import { t } from './useI18n.js'
 import { upsertConversation, touchConversation, setConversationTitle } from './useConversations.js'
+import { saveBlob } from './download.js'
 
 const chat = () => store.chat
 let streamCtrl = null // the AbortController of the stream being read (closing it leaves the server job running)
@@ -280,6 +281,14 @@ export async function stop() {
   }
 }
 
+/** Downloads the open conversation as Markdown (the server writes it). */
+export async function exportMarkdown() {
+  const id = chat().id
+  if (id == null) return
+  const { blob, filename } = await api.exportConversation(id)
+  saveBlob(blob, filename)
+}
+
 export function useChat() {
-  return { openConversation, openBlank, send, stop, regenerate, saveDraft, loadDraft }
+  return { openConversation, openBlank, send, stop, regenerate, saveDraft, loadDraft, exportMarkdown }
 }

@@ -89,6 +89,11 @@ const en = {
   'notfound.title': 'Page not found',
   'notfound.back': 'Back to chat',
   'error.network': 'The server cannot be reached.',
+  'chat.exportMarkdown': 'Export as Markdown',
+  'error.server': 'The server had a problem: {error}',
+  'admin.title': 'Admin',
+  'account.title': 'Account',
+  'account.menu': 'Account and administration',
 }
 
 const zh = {
@@ -176,6 +181,11 @@ const zh = {
   'notfound.title': '页面不存在',
   'notfound.back': '返回聊天',
   'error.network': '无法连接到服务器。',
+  'chat.exportMarkdown': '导出为 Markdown',
+  'error.server': '服务器出错：{error}',
+  'admin.title': '管理',
+  'account.title': '账号',
+  'account.menu': '账号与管理',
 }
 
 const dictionaries = { en, 'zh-CN': zh }
@@ -199,6 +209,11 @@ function apply(locale) {
 
 export function initI18n() { apply(detect()) }
 
+/** Pages loaded on demand (account, admin) bring their own strings: { en: {...}, 'zh-CN': {...} }. */
+export function addMessages(messages) {
+  for (const [locale, dict] of Object.entries(messages)) if (dictionaries[locale]) Object.assign(dictionaries[locale], dict)
+}
+
 export function setLocale(locale) {
   if (!dictionaries[locale]) return
   localStorage.setItem(KEY, locale)
@@ -214,5 +229,35 @@ export function t(key, params) {
 }
 
 export function useI18n() {
-  return { t, setLocale, locales: LOCALES, locale: () => store.locale }
+  return { t, setLocale, formatDateTime, locales: LOCALES, locale: () => store.locale }
+}
+
+const dateFormats = new Map()
+/** A date (ISO string) for people, in the UI language and the user's time zone; '' for nothing or a bad date. */
+export function formatDateTime(iso, { time = true } = {}) {
+  if (!iso) return ''
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return String(iso)
+  const key = `${store.locale}|${time}`
+  let f = dateFormats.get(key)
+  if (!f) {
+    f = new Intl.DateTimeFormat(store.locale, time ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'medium' })
+    dateFormats.set(key, f)
+  }
+  return f.format(d)
+}
+
+const relFormats = new Map()
+/** "5 minutes ago" / "5 分钟前" for recent times, the date for older ones. */
+export function formatRelative(iso, now = Date.now()) {
+  const ts = Date.parse(iso)
+  if (Number.isNaN(ts)) return iso ? String(iso) : ''
+  const s = Math.round((now - ts) / 1000)
+  if (s < 45) return t('time.justNow')
+  let f = relFormats.get(store.locale)
+  if (!f) { f = new Intl.RelativeTimeFormat(store.locale, { numeric: 'auto' }); relFormats.set(store.locale, f) }
+  if (s < 3600) return f.format(-Math.max(1, Math.round(s / 60)), 'minute')
+  if (s < 86400) return f.format(-Math.round(s / 3600), 'hour')
+  if (s < 30 * 86400) return f.format(-Math.round(s / 86400), 'day')
+  return formatDateTime(iso, { time: false })
 }

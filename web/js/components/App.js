@@ -1,5 +1,5 @@
 // Root: boot screen, login page, or the sidebar + chat layout; route guard and global keyboard shortcuts.
-import { computed, watch, onMounted, onBeforeUnmount } from 'vue'
+import { computed, watch, onMounted, onBeforeUnmount, defineAsyncComponent } from 'vue'
 import { store } from '../store.js'
 import { navigate } from '../router.js'
 import { t } from '../useI18n.js'
@@ -8,12 +8,34 @@ import { invalidate } from '../markdown.js'
 import LoginView from './LoginView.js'
 import AppSidebar from './AppSidebar.js'
 import ChatView from './ChatView.js'
+import PageLoading from './PageLoading.js'
 import ToastHost from './ToastHost.js'
 import AppIcon from './AppIcon.js'
 
+// The account and admin pages load when first opened (their code, strings and styles): the chat's first load does
+// not carry them. The style sheet is in place before the page shows, so it never appears unstyled.
+let pageStyles = null
+function loadPageStyles() {
+  pageStyles ??= new Promise((resolve, reject) => {
+    const link = document.createElement('link')
+    link.rel = 'stylesheet'
+    link.href = '/pages.css'
+    link.onload = resolve
+    link.onerror = () => { link.remove(); pageStyles = null; reject(new Error('/pages.css did not load')) }
+    document.head.appendChild(link)
+  })
+  return pageStyles
+}
+const lazyPage = (load) => defineAsyncComponent({
+  loader: () => Promise.all([load(), loadPageStyles()]).then(([m]) => m),
+  loadingComponent: PageLoading, errorComponent: PageLoading, delay: 150,
+})
+const AccountView = lazyPage(() => import('./AccountView.js'))
+const AdminView = lazyPage(() => import('./AdminView.js'))
+
 export default {
   name: 'App',
-  components: { LoginView, AppSidebar, ChatView, ToastHost, AppIcon },
+  components: { LoginView, AppSidebar, ChatView, AccountView, AdminView, ToastHost, AppIcon },
   setup() {
     const route = computed(() => store.route)
     const showLogin = computed(() => !store.user)
@@ -45,7 +67,9 @@ export default {
       () => [store.user, store.chat.conversation?.title, store.route.name, store.locale],
       () => {
         const title = store.chat.conversation?.title
-        document.title = !store.user ? `${t('auth.login')} · Chatbox` : title ? `${title} · Chatbox` : 'Chatbox'
+        const page = { account: 'account.title', admin: 'admin.title' }[store.route.name]
+        document.title = !store.user ? `${t('auth.login')} · Chatbox`
+          : page ? `${t(page)} · Chatbox` : title ? `${title} · Chatbox` : 'Chatbox'
       },
       { immediate: true },
     )
@@ -85,6 +109,8 @@ export default {
           <h1>{{ t('notfound.title') }}</h1>
           <a href="/" data-link class="btn btn-primary">{{ t('notfound.back') }}</a>
         </div>
+        <AccountView v-else-if="route.name === 'account'" />
+        <AdminView v-else-if="route.name === 'admin'" />
         <ChatView v-else />
       </main>
     </div>

@@ -27,6 +27,7 @@ export default {
     const groups = computed(() => groupConversations(sb.conversations))
     const activeId = computed(() => (store.route.name === 'chat' ? String(store.route.params.id) : null))
     const initial = computed(() => (store.user?.username || '?').slice(0, 1).toUpperCase())
+    const isAdmin = computed(() => store.user?.role === 'admin')
 
     watch(query, (q) => {
       clearTimeout(debounce)
@@ -77,7 +78,7 @@ export default {
     })
     onBeforeUnmount(() => { observer?.disconnect(); clearTimeout(debounce) })
 
-    return { store, sb, t, query, groups, activeId, initial, sentinel, pendingDelete, newChat, confirmDelete, logout, reload: convs.reload }
+    return { store, sb, t, query, groups, activeId, initial, isAdmin, sentinel, pendingDelete, newChat, confirmDelete, logout, reload: convs.reload }
   },
   template: /*html*/ `
     <div class="drawer-backdrop" v-if="sb.drawerOpen" @click="sb.drawerOpen = false"></div>
@@ -113,7 +114,19 @@ export default {
         <p v-if="sb.loading" class="conv-loading"><span class="spinner small"></span>{{ t('sidebar.loadMore') }}</p>
       </nav>
       <div class="sidebar-foot">
-        <SettingsButtons />
+        <div class="foot-settings">
+          <SettingsButtons />
+          <nav class="foot-links" :aria-label="t('account.menu')">
+            <a v-if="isAdmin" href="/admin" data-link class="icon-btn" :class="{ current: store.route.name === 'admin' }"
+               :aria-label="t('admin.title')" :title="t('admin.title')" :aria-current="store.route.name === 'admin' ? 'page' : null" data-testid="admin-link">
+              <AppIcon name="shield" />
+            </a>
+            <a href="/account" data-link class="icon-btn" :class="{ current: store.route.name === 'account' }"
+               :aria-label="t('account.title')" :title="t('account.title')" :aria-current="store.route.name === 'account' ? 'page' : null" data-testid="account-link">
+              <AppIcon name="settings" />
+            </a>
+          </nav>
+        </div>
         <div class="foot-user">
           <div class="user-chip" :title="store.user?.username">
             <span class="avatar">{{ initial }}</span><span class="user-name">{{ store.user?.username }}</span>

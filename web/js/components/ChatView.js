@@ -1,11 +1,12 @@
 // The chat column: header, demo banner, messages (with auto-scroll that lets go when the user scrolls up, and
 // long histories mounted a page at a time from the bottom), and the composer.
 import { ref, computed, watch, nextTick, onMounted, onBeforeUnmount } from 'vue'
-import { store } from '../store.js'
+import { store, toast } from '../store.js'
 import { t } from '../useI18n.js'
 import { navigate } from '../router.js'
-import { regenerate, openConversation, isGenerating } from '../useChat.js'
+import { regenerate, openConversation, isGenerating, exportMarkdown as downloadMarkdown } from '../useChat.js'
 import { preloadFor } from '../markdown.js'
+import { errorText } from '../errorText.js'
 import AppIcon from './AppIcon.js'
 import ChatMessage from './ChatMessage.js'
 import ChatComposer from './ChatComposer.js'
@@ -74,6 +75,19 @@ export default {
       nextTick(() => { el.scrollTop = el.scrollHeight - fromEnd; lastTop = el.scrollTop })
     }
 
+    const exporting = ref(false)
+    async function exportMarkdown() {
+      if (chat.id == null || exporting.value) return
+      exporting.value = true
+      try {
+        await downloadMarkdown()
+      } catch (e) {
+        if (e?.status !== 401) toast(errorText(e, { 404: 'conv.notFound' }), 'error')
+      } finally {
+        exporting.value = false
+      }
+    }
+
     function useSuggestion(text) {
       chat.draft = text
       nextTick(() => composer.value?.focus())
@@ -92,7 +106,7 @@ export default {
 
     return {
       store, chat, t, scroller, content, topSentinel, composer, stick, blank, title, busy, shown, hiddenCount,
-      lastAssistant, suggestions, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
+      lastAssistant, suggestions, exporting, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
       reload: () => openConversation(chat.id, { force: true }),
       openDrawer: () => { store.sidebar.drawerOpen = true },
       newChat: () => navigate('/'),
@@ -105,6 +119,10 @@ export default {
           <AppIcon name="menu" />
         </button>
         <h1 class="chat-title" :title="title">{{ title }}</h1>
+        <button v-if="chat.conversation && !chat.notFound" type="button" class="icon-btn" data-testid="export-markdown"
+                :aria-label="t('chat.exportMarkdown')" :title="t('chat.exportMarkdown')" :disabled="exporting" @click="exportMarkdown">
+          <AppIcon name="download" />
+        </button>
         <button type="button" class="icon-btn header-new" :aria-label="t('sidebar.newChat')" :title="t('sidebar.newChat')" @click="newChat">
           <AppIcon name="edit" />
         </button>

@@ -1,0 +1,56 @@
+// Account: the signed-in sessions (this device marked), each but this one with a Revoke button.
+import { ref } from 'vue'
+import { t, formatDateTime } from '../useI18n.js'
+import { toast } from '../store.js'
+import { errorText } from '../errorText.js'
+
+export default {
+  name: 'AccountSessions',
+  props: {
+    sessions: { type: Object, required: true }, // {list, loading, loaded, error}
+    revoke: { type: Function, required: true },
+    reload: { type: Function, required: true },
+  },
+  setup(props) {
+    const busyId = ref(null)
+    const error = ref('')
+    async function revokeOne(s) {
+      busyId.value = s.id
+      error.value = ''
+      try {
+        await props.revoke(s.id)
+        toast(t('account.sessionRevoked'))
+      } catch (e) {
+        if (e?.status !== 401) error.value = errorText(e)
+      } finally {
+        busyId.value = null
+      }
+    }
+    return { t, formatDateTime, busyId, error, revokeOne, errorText }
+  },
+  template: /*html*/ `
+    <div>
+      <ul class="session-list" data-testid="sessions">
+        <li v-for="s in sessions.list" :key="s.id" class="session" :class="{ current: s.current }" :data-session-id="s.id">
+          <div class="session-main">
+            <div class="session-title">
+              {{ t('account.session', { id: s.id }) }}
+              <span v-if="s.current" class="badge badge-accent" data-testid="this-device">{{ t('account.thisDevice') }}</span>
+            </div>
+            <div class="session-meta muted">
+              <span>{{ t('account.signedIn') }} <time :datetime="s.created_at">{{ formatDateTime(s.created_at) }}</time></span>
+              <span>{{ t('account.lastUsed') }} <time :datetime="s.last_used_at">{{ formatDateTime(s.last_used_at) }}</time></span>
+              <span>{{ t('account.expires') }} <time :datetime="s.expires_at">{{ formatDateTime(s.expires_at) }}</time></span>
+            </div>
+          </div>
+          <button v-if="!s.current" type="button" class="btn btn-small" :disabled="busyId === s.id"
+                  :aria-label="t('account.revokeSession', { id: s.id })" @click="revokeOne(s)">{{ t('account.revoke') }}</button>
+        </li>
+      </ul>
+      <p v-if="sessions.loading && !sessions.loaded" class="conv-loading"><span class="spinner small"></span></p>
+      <p v-if="sessions.error && sessions.error.status !== 401" class="form-error" role="alert">
+        {{ errorText(sessions.error) }} <button type="button" class="link-btn" @click="reload">{{ t('common.retry') }}</button>
+      </p>
+      <p v-if="error" class="form-error" role="alert">{{ error }}</p>
+    </div>`,
+}

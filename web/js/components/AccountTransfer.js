@@ -1,0 +1,90 @@
+// Account: take the history out (all conversations as JSON) and bring it in (a Chatbox export or ChatGPT's
+// conversations.json), with the server's report: how many came in, and which were skipped and why.
+import { ref } from 'vue'
+import { t } from '../useI18n.js'
+import { errorText } from '../errorText.js'
+import { ImportTooLarge } from '../useAccount.js'
+import AppIcon from './AppIcon.js'
+
+export default {
+  name: 'AccountTransfer',
+  components: { AppIcon },
+  props: {
+    exportAll: { type: Function, required: true },
+    importFile: { type: Function, required: true },
+  },
+  setup(props) {
+    const exporting = ref(false)
+    const exportError = ref('')
+    const importing = ref(false)
+    const importError = ref('')
+    const report = ref(null)
+    const fileName = ref('')
+    const input = ref(null)
+
+    async function doExport() {
+      exporting.value = true
+      exportError.value = ''
+      try {
+        await props.exportAll()
+      } catch (e) {
+        if (e?.status !== 401) exportError.value = errorText(e)
+      } finally {
+        exporting.value = false
+      }
+    }
+
+    async function onFile(e) {
+      const file = e.target.files?.[0]
+      e.target.value = '' // the same file can be chosen again
+      if (!file) return
+      fileName.value = file.name
+      importing.value = true
+      importError.value = ''
+      report.value = null
+      try {
+        report.value = await props.importFile(file)
+      } catch (err) {
+        if (err instanceof ImportTooLarge) importError.value = t('account.importTooLargeClient')
+        else if (err?.status !== 401) importError.value = errorText(err, { 413: 'account.importTooLarge', 400: 'account.importMalformed', 422: 'account.importMalformed' })
+      } finally {
+        importing.value = false
+      }
+    }
+    return { t, exporting, exportError, importing, importError, report, fileName, input, doExport, onFile }
+  },
+  template: /*html*/ `
+    <div class="transfer">
+      <div class="transfer-block">
+        <h3>{{ t('account.exportTitle') }}</h3>
+        <p class="muted card-note">{{ t('account.exportNote') }}</p>
+        <button type="button" class="btn" data-testid="export-all" :disabled="exporting" @click="doExport">
+          <AppIcon name="download" :size="16" />{{ exporting ? t('auth.working') : t('account.exportButton') }}
+        </button>
+        <p v-if="exportError" class="form-error" role="alert">{{ exportError }}</p>
+      </div>
+      <div class="transfer-block">
+        <h3>{{ t('account.importTitle') }}</h3>
+        <p class="muted card-note">{{ t('account.importNote') }}</p>
+        <label class="btn file-btn" :class="{ disabled: importing }">
+          <AppIcon name="upload" :size="16" />{{ importing ? t('account.importing') : t('account.importButton') }}
+          <input ref="input" type="file" accept=".json,application/json" class="sr-only" data-testid="import-file"
+                 :disabled="importing" @change="onFile" />
+        </label>
+        <p v-if="importError" class="form-error" role="alert" data-testid="import-error">
+          {{ t('account.importFailed', { file: fileName }) }} {{ importError }}
+        </p>
+        <div v-if="report" class="import-report" role="status" data-testid="import-report">
+          <p class="form-ok">
+            {{ t(report.source === 'chatgpt' ? 'account.importedChatGPT' : 'account.importedChatbox', { n: report.imported, m: report.imported_messages }) }}
+          </p>
+          <template v-if="report.skipped && report.skipped.length">
+            <p class="muted">{{ t('account.skippedCount', { n: report.skipped.length }) }}</p>
+            <ul class="skipped-list">
+              <li v-for="(s, i) in report.skipped" :key="i"><strong>{{ s.title || t('conv.untitled') }}</strong> — {{ s.reason }}</li>
+            </ul>
+          </template>
+        </div>
+      </div>
+    </div>`,
+}

@@ -1,0 +1,74 @@
+// The signed-in user's own account: password, sessions, deleting the account, and taking the history out
+// (a JSON export of everything) and back in (import). Downloads are saved with download.js.
+import { reactive } from 'vue'
+import { api } from './api.js'
+import { saveBlob } from './download.js'
+import { forgetSession } from './useAuth.js'
+import { useConversations } from './useConversations.js'
+
+/** The largest file the server takes (50 MB); bigger ones are refused before they are read. */
+export const MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+/** Reads one file as text (File.text(), with FileReader for older browsers). */
+function readText(file) {
+  if (typeof file.text === 'function') return file.text()
+  return new Promise((resolve, reject) => {
+    const r = new FileReader()
+    r.onload = () => resolve(String(r.result))
+    r.onerror = () => reject(r.error || new Error('read failed'))
+    r.readAsText(file)
+  })
+}
+
+export class ImportTooLarge extends Error {
+  constructor(size) { super('too large'); this.name = 'ImportTooLarge'; this.size = size }
+}
+
+export function useAccount() {
+  const sessions = reactive({ list: [], loading: false, loaded: false, error: null })
+  const convs = useConversations()
+
+  async function loadSessions() {
+    sessions.loading = true
+    sessions.error = null
+    try {
+      const res = await api.sessions()
+      sessions.list = res?.sessions ?? []
+      sessions.loaded = true
+    } catch (e) {
+      sessions.error = e
+    } finally {
+      sessions.loading = false
+    }
+  }
+
+  return {
+    sessions,
+    loadSessions,
+    async revokeSession(id) {
+      await api.revokeSession(id)
+      const i = sessions.list.findIndex((s) => String(s.id) === String(id))
+      if (i !== -1) sessions.list.splice(i, 1)
+    },
+    async changePassword(current, next) {
+      await api.changePassword(current, next)
+      await loadSessions() // the others were signed out
+    },
+    async deleteAccount(password) {
+      await api.deleteAccount(password)
+      forgetSession()
+    },
+    async exportAll() {
+      const { blob, filename } = await api.exportAll()
+      saveBlob(blob, filename)
+    },
+    /** Reads the file and sends it; resolves to the server's report. The sidebar then shows what came in. */
+    async importFile(file) {
+      if (file.size > MAX_IMPORT_BYTES) throw new ImportTooLarge(file.size)
+      const text = await readText(file)
+      const report = await api.importHistory(text)
+      if (report?.imported) convs.reload()
+      return report
+    },
+  }
+}
