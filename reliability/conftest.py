@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ARTIFACTS, FIGURES, FakeUpstream, MariaDB
+from helpers import ARTIFACTS, FIGURES, Chatbox, FakeUpstream, MariaDB, Store, new_database, register
 
 BACKENDS = [b for b in os.environ.get("RELIABILITY_BACKENDS", "sqlite,mariadb").split(",") if b]
 
@@ -53,6 +53,23 @@ def fake():
     upstream = FakeUpstream("fake-upstream", delay_ms=5)
     yield upstream
     upstream.stop()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request, fake):
+    """One server per module and backend, with an admin (the first account) already registered. A module can set
+    SERVER_ENV for extra settings. Attributes: base, store, backend, admin_token, port."""
+    backend = request.param
+    mdb = request.getfixturevalue("mariadb_server") if backend == "mariadb" else None
+    folder = Path(tempfile.mkdtemp(prefix="rel-app-", dir="/tmp"))
+    url = new_database(backend, mdb, folder)
+    name = request.module.__name__.replace("test_", "")
+    server = Chatbox(f"{name}-{backend}", url, fake.url, env=getattr(request.module, "SERVER_ENV", {}))
+    server.backend, server.store = backend, Store(url)
+    server.admin_token, _ = register(server.base, "admin" + backend)
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_sessionfinish(session, exitstatus):
