@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MariaDBKit
 import SQLKit
+import SQLiteKit
 
 /// Where the data lives, from `CHATBOX_DATABASE_URL`.
 public enum DatabaseLocation: Sendable, Equatable {
@@ -38,6 +39,12 @@ public enum DatabaseLocation: Sendable, Equatable {
     }
 }
 
+/// The database could not be opened at start-up; `message` says where and why, in one line.
+public struct DatabaseOpenError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
 /// An open database: the SQLKit handle the store uses, its flavour, and how to close it.
 public struct OpenDatabase: Sendable {
     public let sql: any SQLDatabase
@@ -52,7 +59,10 @@ public struct OpenDatabase: Sendable {
         case .sqlite(let path):
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let pool = try await SQLitePool.open(path: path, logger: logger)
+            let pool: SQLitePool
+            do { pool = try await SQLitePool.open(path: path, logger: logger) } catch {
+                throw DatabaseOpenError(message: "Cannot open the SQLite database at \(path): \(error)")
+            }
             return OpenDatabase(sql: pool, flavor: .sqlite, close: { await pool.close() })
         case .mysql(let url):
             var configuration = try MariaDBConfiguration(url: url)
@@ -69,10 +79,24 @@ public struct OpenDatabase: Sendable {
     }
 }
 
-/// Recognises failures that mean "the database is not there right now" rather than a bug.
+/// Recognises failures that mean "the database cannot serve right now" rather than a bug, with what to tell
+/// the person: MySQL unreachable, or an SQLite file that cannot be written (read-only, full disk, I/O error).
 public enum DatabaseErrors {
-    public static func isUnavailable(_ error: any Error) -> Bool {
-        if let error = error as? MariaDBError { return error.isConnectionError }
-        return false
+    public static func unavailableMessage(_ error: any Error) -> String? {
+        if let error = error as? MariaDBError, error.isConnectionError || error.isPoolTimeout {
+            return "The database is unavailable; please try again shortly."
+        }
+        if let error = error as? SQLiteError {
+            let reason = "\(error.reason)"
+            if reason.hasPrefix("readOnly") || reason.hasPrefix("readonly") || reason.hasPrefix("full")
+                || reason.hasPrefix("ioError") || reason.hasPrefix("cantOpen")
+            {
+                return "The database cannot be written (its disk is full or read-only); nothing was changed."
+            }
+            if reason.hasPrefix("busy") || reason.hasPrefix("locked") {
+                return "The database is busy; please try again shortly."
+            }
+        }
+        return nil
     }
 }

@@ -23,13 +23,20 @@ final class SQLitePool: SQLDatabase, Sendable {
         let threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
         threadPool.start()
         do {
-            let writer = try await openConnection(path: path, threadPool: threadPool, logger: logger)
-            try await writer.sql().raw("PRAGMA journal_mode = WAL").run()
-            var readers: [SQLiteConnection] = []
-            for _ in 0..<readerCount {
-                readers.append(try await openConnection(path: path, threadPool: threadPool, logger: logger))
+            var connections: [SQLiteConnection] = []
+            do {
+                let writer = try await openConnection(path: path, threadPool: threadPool, logger: logger)
+                connections.append(writer)
+                try await writer.sql().raw("PRAGMA journal_mode = WAL").run()
+                for _ in 0..<readerCount {
+                    connections.append(try await openConnection(path: path, threadPool: threadPool, logger: logger))
+                }
+            } catch {
+                for connection in connections { try? await connection.close() }
+                throw error
             }
-            return SQLitePool(writer: writer, readers: readers, threadPool: threadPool, logger: logger)
+            return SQLitePool(
+                writer: connections[0], readers: Array(connections.dropFirst()), threadPool: threadPool, logger: logger)
         } catch {
             try? await threadPool.shutdownGracefully()
             throw error
@@ -43,9 +50,14 @@ final class SQLitePool: SQLDatabase, Sendable {
             storage: .file(path: path), threadPool: threadPool, logger: logger,
             on: MultiThreadedEventLoopGroup.singleton.any())
         let sql = connection.sql()
-        // NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last commits).
-        for pragma in ["PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL"] {
-            try await sql.raw(SQLQueryString(pragma)).run()
+        do {
+            // NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last commits).
+            for pragma in ["PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL"] {
+                try await sql.raw(SQLQueryString(pragma)).run()
+            }
+        } catch {
+            try? await connection.close()
+            throw error
         }
         return connection
     }

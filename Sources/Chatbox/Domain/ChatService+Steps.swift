@@ -18,18 +18,34 @@ extension ChatService {
     }
 
     /// Writes the answer's final state, retrying a few times if the database is briefly away. If it stays
-    /// away the answer is left `processing`, and the next start-up marks it failed.
+    /// away, listeners are told anyway and the write goes on in the background until the database is back
+    /// (for up to an hour; after that the next start-up marks the answer failed).
     func save(_ answer: Message) async {
         for attempt in 1...4 {
-            do {
-                try await store.finishMessage(
-                    messageID: answer.id, content: answer.content, status: answer.status, error: answer.error,
-                    now: .now())
-                return
-            } catch {
-                logger.error("could not save the final answer (attempt \(attempt)): \(error)")
-                try? await Task.sleep(for: .milliseconds(250 << attempt))
+            if await trySave(answer, attempt: attempt) { return }
+            try? await Task.sleep(for: .milliseconds(250 << attempt))
+        }
+        Task {
+            for attempt in 5...1800 {
+                try? await Task.sleep(for: .seconds(2))
+                if await trySave(answer, attempt: attempt) {
+                    logger.notice("saved answer \(answer.id) after the database came back")
+                    return
+                }
             }
+        }
+    }
+
+    private func trySave(_ answer: Message, attempt: Int) async -> Bool {
+        do {
+            try await store.finishMessage(
+                messageID: answer.id, content: answer.content, status: answer.status, error: answer.error, now: .now())
+            return true
+        } catch {
+            if attempt <= 4 || attempt % 30 == 0 {
+                logger.error("could not save the final answer \(answer.id) (attempt \(attempt)): \(error)")
+            }
+            return false
         }
     }
 

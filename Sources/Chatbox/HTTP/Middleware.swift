@@ -142,9 +142,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch is CancellationError {
             throw HTTPError(.serviceUnavailable, message: "The request was cancelled.")
         } catch {
-            if DatabaseErrors.isUnavailable(error) {
+            if let message = DatabaseErrors.unavailableMessage(error) {
                 context.logger.error("database unavailable: \(error)")
-                throw HTTPError(.serviceUnavailable, message: "The database is unavailable; please try again shortly.")
+                throw HTTPError(.serviceUnavailable, message: message)
             }
             context.logger.error("unexpected error: \(String(reflecting: error))")
             throw HTTPError(.internalServerError, message: "Something went wrong on the server; it has been logged.")
