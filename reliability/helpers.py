@@ -418,6 +418,28 @@ def new_conversation(c: httpx.Client, title: str | None = None) -> int:
     return r.json()["conversation"]["id"]
 
 
+def sse_lines(chunks):
+    """Lines of an event stream from its bytes, split on LF only (str.splitlines would also split on U+2028,
+    U+0085 and others, which SSE does not)."""
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line.removesuffix(b"\r").decode("utf-8")
+    if buffer:
+        yield buffer.decode("utf-8")
+
+
+async def sse_lines_async(chunks):
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line.removesuffix(b"\r").decode("utf-8")
+
+
 def parse_sse_lines(lines):
     """Yields (event, data) from an iterator of text lines."""
     event, data = None, []
@@ -466,7 +488,7 @@ def stream_turn(c: httpx.Client, method: str, path: str, json_body=None, turn: T
             if r.status_code != 200:
                 turn.error_body = r.read().decode("utf-8", "replace")
                 return turn
-            for event, data in parse_sse_lines(r.iter_lines()):
+            for event, data in parse_sse_lines(sse_lines(r.iter_bytes())):
                 with turn.lock:
                     turn.events.append((event, data))
                     if event == "start":

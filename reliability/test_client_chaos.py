@@ -9,8 +9,8 @@ import json
 import random
 import time
 
-from helpers import (FIGURES, QUICK, Chatbox, Gauge, Store, async_client, new_database, parse_sse_lines, register,
-                     wait_until, client)
+from helpers import (FIGURES, QUICK, Chatbox, Gauge, Store, async_client, client, new_database, parse_sse_lines,
+                     register, sse_lines_async, wait_until)
 
 ALLOWED = {200, 201, 204, 409}
 
@@ -36,7 +36,7 @@ async def read_stream(c, method, path, body, audit: Audit, conversation: int, le
                 await r.aread()
                 return
             events, buffer = 0, []
-            async for line in r.aiter_lines():
+            async for line in sse_lines_async(r.aiter_bytes()):
                 buffer.append(line)
                 if line != "":
                     continue
