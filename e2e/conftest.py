@@ -102,15 +102,20 @@ class Proc:
                     raise RuntimeError(f"{name} {why} before printing /{wait_for}/; see {self.log_path}")
 
     def stop(self):
+        started = time.time()
+        how = "had exited"
         if self.p.poll() is None:
             self.p.terminate()
+            how = "stopped"
             try:
                 self.p.wait(10)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait(5)
+                how = "killed (SIGTERM was not enough)"
         self.pump.join(2)
         if not self.log.closed:
+            self.log.write(f"==== {time.strftime('%H:%M:%S')} {how} in {time.time() - started:.1f} s\n")
             self.log.close()
         if self.data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)

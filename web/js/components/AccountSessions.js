@@ -1,6 +1,6 @@
-// Account: the signed-in sessions (this device marked), each but this one with a Revoke button.
-import { ref } from 'vue'
-import { t, formatDateTime } from '../useI18n.js'
+// Account: the signed-in sessions (this device first and marked), each but this one with a Revoke button.
+import { ref, computed } from 'vue'
+import { t, formatDateTime, formatRelative } from '../useI18n.js'
 import { toast } from '../store.js'
 import { errorText } from '../errorText.js'
 
@@ -13,6 +13,8 @@ export default {
   },
   setup(props) {
     const busyId = ref(null)
+    // this device first, then the others as the server lists them (most recently used first)
+    const ordered = computed(() => [...props.sessions.list].sort((a, b) => (b.current ? 1 : 0) - (a.current ? 1 : 0)))
     const error = ref('')
     async function revokeOne(s) {
       busyId.value = s.id
@@ -26,25 +28,24 @@ export default {
         busyId.value = null
       }
     }
-    return { t, formatDateTime, busyId, error, revokeOne, errorText }
+    return { t, formatDateTime, formatRelative, ordered, busyId, error, revokeOne, errorText }
   },
   template: /*html*/ `
     <div>
       <ul class="session-list" data-testid="sessions">
-        <li v-for="s in sessions.list" :key="s.id" class="session" :class="{ current: s.current }" :data-session-id="s.id">
+        <li v-for="s in ordered" :key="s.id" class="session" :class="{ current: s.current }" :data-session-id="s.id">
           <div class="session-main">
             <div class="session-title">
-              {{ t('account.session', { id: s.id }) }}
+              <span>{{ t('account.signedIn', { date: formatDateTime(s.created_at) }) }}</span>
               <span v-if="s.current" class="badge badge-accent" data-testid="this-device">{{ t('account.thisDevice') }}</span>
             </div>
             <div class="session-meta muted">
-              <span>{{ t('account.signedIn') }} <time :datetime="s.created_at">{{ formatDateTime(s.created_at) }}</time></span>
-              <span>{{ t('account.lastUsed') }} <time :datetime="s.last_used_at">{{ formatDateTime(s.last_used_at) }}</time></span>
-              <span>{{ t('account.expires') }} <time :datetime="s.expires_at">{{ formatDateTime(s.expires_at) }}</time></span>
+              <span>{{ t('account.lastUsed') }} <time :datetime="s.last_used_at" :title="formatDateTime(s.last_used_at)">{{ formatRelative(s.last_used_at) }}</time></span>
+              <span>{{ t('account.expires') }} <time :datetime="s.expires_at">{{ formatDateTime(s.expires_at, { time: false }) }}</time></span>
             </div>
           </div>
           <button v-if="!s.current" type="button" class="btn btn-small" :disabled="busyId === s.id"
-                  :aria-label="t('account.revokeSession', { id: s.id })" @click="revokeOne(s)">{{ t('account.revoke') }}</button>
+                  :aria-label="t('account.revokeSession', { date: formatDateTime(s.created_at) })" @click="revokeOne(s)">{{ t('account.revoke') }}</button>
         </li>
       </ul>
       <p v-if="sessions.loading && !sessions.loaded" class="conv-loading"><span class="spinner small"></span></p>

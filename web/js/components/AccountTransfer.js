@@ -1,6 +1,6 @@
 // Account: take the history out (all conversations as JSON) and bring it in (a Chatbox export or ChatGPT's
 // conversations.json), with the server's report: how many came in, and which were skipped and why.
-import { ref } from 'vue'
+import { ref, computed } from 'vue'
 import { t } from '../useI18n.js'
 import { errorText } from '../errorText.js'
 import { ImportTooLarge } from '../useAccount.js'
@@ -21,6 +21,12 @@ export default {
     const report = ref(null)
     const fileName = ref('')
     const input = ref(null)
+    // the server's reasons are English sentences; the known ones are shown in the UI language
+    const reason = (text) => { const k = `skip.${text}`; const r = t(k); return r === k ? text : r }
+    const count = (key, n) => t(n === 1 ? `${key}One` : key, { n })
+    const summary = computed(() => report.value && t(report.value.source === 'chatgpt' ? 'account.importedChatGPT' : 'account.importedChatbox', {
+      chats: count('account.chats', report.value.imported), messages: count('account.messages', report.value.imported_messages),
+    }))
 
     async function doExport() {
       exporting.value = true
@@ -51,7 +57,7 @@ export default {
         importing.value = false
       }
     }
-    return { t, exporting, exportError, importing, importError, report, fileName, input, doExport, onFile }
+    return { t, exporting, exportError, importing, importError, report, summary, reason, fileName, input, doExport, onFile }
   },
   template: /*html*/ `
     <div class="transfer">
@@ -76,12 +82,12 @@ export default {
         </p>
         <div v-if="report" class="import-report" role="status" data-testid="import-report">
           <p class="form-ok">
-            {{ t(report.source === 'chatgpt' ? 'account.importedChatGPT' : 'account.importedChatbox', { n: report.imported, m: report.imported_messages }) }}
+            {{ summary }}
           </p>
           <template v-if="report.skipped && report.skipped.length">
             <p class="muted">{{ t('account.skippedCount', { n: report.skipped.length }) }}</p>
             <ul class="skipped-list">
-              <li v-for="(s, i) in report.skipped" :key="i"><strong>{{ s.title || t('conv.untitled') }}</strong> — {{ s.reason }}</li>
+              <li v-for="(s, i) in report.skipped" :key="i"><strong>{{ s.title || t('conv.untitled') }}</strong> — {{ reason(s.reason) }}</li>
             </ul>
           </template>
         </div>
