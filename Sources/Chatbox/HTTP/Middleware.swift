@@ -36,16 +36,16 @@ struct SessionCookie: Sendable {
     }
 }
 
-/// The client's address, for throttling: the socket's peer, or the first X-Forwarded-For hop when configured
-/// to trust a reverse proxy.
+/// The client's address, for throttling: the socket's peer, or — when configured to trust a reverse proxy — the
+/// last X-Forwarded-For hop, the one the proxy itself appended (earlier hops are written by the client).
 struct ClientAddress: Sendable {
     let trustForwardedFor: Bool
 
     func of(_ request: Request, context: AppRequestContext) -> String {
-        if trustForwardedFor, let forwarded = request.headers[values: .init("X-Forwarded-For")!].first,
-            let first = forwarded.split(separator: ",").first
+        if trustForwardedFor, let forwarded = request.headers[values: .init("X-Forwarded-For")!].last,
+            let last = forwarded.split(separator: ",").last
         {
-            return first.trimmingCharacters(in: .whitespaces)
+            return last.trimmingCharacters(in: .whitespaces)
         }
         return context.remoteAddress?.ipAddress ?? "unknown"
     }
