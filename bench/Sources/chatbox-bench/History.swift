@@ -117,7 +117,7 @@ private func startMariaDB(_ b: Bench) async throws -> (String, () async -> Void)
     return (url, { if !keep { _ = try? await runScript(stop, [dir], log: b.paths.work + "/mariadb-stop.log") } })
 }
 
-/// Runs a script to its end (at most 5 minutes) and returns its standard output.
+/// Runs a script to its end and returns its standard output.
 func runScript(_ path: String, _ arguments: [String], log logPath: String) async throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -128,8 +128,7 @@ func runScript(_ path: String, _ arguments: [String], log logPath: String) async
     process.standardError = FileHandle(forWritingAtPath: logPath)
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    let deadline = ContinuousClock.now + .seconds(300)
-    while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    process.waitUntilExit()   // the script's stdout has closed: it is ending
     guard process.terminationStatus == 0 else {
         throw API.Failure(description: "\(path) failed (\(process.terminationStatus)); see \(logPath)")
     }

@@ -84,6 +84,7 @@ struct Paths: Sendable {
     let bench: String         // this binary (runs `upstream` too)
     let work: String          // scratch folder for databases and logs
     let repo: String          // the repository (scripts/, web/)
+    var hummingbirdUpstream = false
 
     static func resolve(_ options: Options) -> Paths {
         let bench = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -91,7 +92,8 @@ struct Paths: Sendable {
         let repo = options.string("repo", FileManager.default.currentDirectoryPath)
         let work = options.string("work", NSTemporaryDirectory() + "chatbox-bench")
         try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        return Paths(server: options.string("server", binDir + "/chatbox"), bench: bench, work: work, repo: repo)
+        return Paths(server: options.string("server", binDir + "/chatbox"), bench: bench, work: work, repo: repo,
+                     hummingbirdUpstream: options.flag("hummingbird-upstream"))
     }
 }
 
@@ -112,7 +114,7 @@ struct Server: Sendable {
         var environment = [
             "CHATBOX_HOST": "127.0.0.1", "CHATBOX_PORT": "\(port)", "CHATBOX_DATABASE_URL": databaseURL,
             "CHATBOX_LLM_BASE_URL": upstream, "CHATBOX_LLM_MODEL": "fake", "CHATBOX_BCRYPT_COST": "4",
-            "CHATBOX_LOG_LEVEL": "warning", "CHATBOX_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
+            "CHATBOX_LOG_LEVEL": "warning", "CHATBOX_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
             "CHATBOX_REGISTRATION_OPEN": "true", "CHATBOX_SHUTDOWN_GRACE_SECONDS": "2",
             "CHATBOX_WEB_ROOT": paths.repo + "/web",
         ]
@@ -145,7 +147,7 @@ struct Upstream: Sendable {
     static func start(_ paths: Paths, client: HTTPClient) async throws -> Upstream {
         let port = freePort()
         let child = try Child(
-            name: "fake-upstream", executable: paths.bench, arguments: ["upstream", "--port", "\(port)"],
+            name: "fake-upstream", executable: paths.bench, arguments: ["upstream", "--port", "\(port)"] + (paths.hummingbirdUpstream ? ["--hummingbird"] : []),
             environment: [:], logPath: paths.work + "/upstream.log")
         guard await waitHealthy(client, url: "http://127.0.0.1:\(port)/health", child: child) != nil else {
             await child.stop()

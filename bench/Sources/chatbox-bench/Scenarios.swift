@@ -103,7 +103,7 @@ func cpuScenario(_ b: Bench) async throws {
 func concurrencyScenario(_ b: Bench) async throws {
     let steps = b.options.string("concurrency-steps", b.quick ? "100,250" : "250,500,1000,2000")
         .split(separator: ",").compactMap { Int($0) }
-    let turns = b.size("concurrency-turns", full: 2, quick: 1)
+    let turns = b.size("concurrency-turns", full: 1, quick: 1)
     guard let largest = steps.max() else { return }
     let server = try await b.startServer("concurrency")
     let content: @Sendable (Int, Int) -> String = { question($0, $1, tokens: 200, delayMs: 5) }

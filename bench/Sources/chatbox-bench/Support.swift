@@ -7,7 +7,7 @@ struct Options: Sendable {
     var positional: [String] = []
 
     /// Flags that never take a value.
-    static let booleans: Set<String> = ["quick", "reseed", "keep-mariadb", "help"]
+    static let booleans: Set<String> = ["quick", "reseed", "keep-mariadb", "help", "hummingbird", "hummingbird-upstream"]
 
     init(_ words: [String]) {
         var i = 0

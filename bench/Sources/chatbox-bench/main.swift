@@ -17,16 +17,25 @@ let command = arguments.first ?? "help"
 let options = Options(Array(arguments.dropFirst()))
 
 func runUpstream(_ options: Options) async throws {
-    let upstream = try await FakeUpstream.start(
-        port: options.int("port", 0),
-        behaviour: FakeUpstream.makeDirectiveBehaviour(defaultDelay: .milliseconds(5), defaultTokens: 200))
-    FileHandle.standardOutput.write(Data("listening on \(upstream.baseURL)\n".utf8))
+    var stop: @Sendable () async -> Void
+    let base: String
+    if options.flag("hummingbird") {   // the project's FakeUpstream (Hummingbird), for comparison
+        let upstream = try await FakeUpstream.start(
+            port: options.int("port", 0),
+            behaviour: FakeUpstream.makeDirectiveBehaviour(defaultDelay: .milliseconds(5), defaultTokens: 200))
+        (base, stop) = (upstream.baseURL, { await upstream.stop() })
+    } else {
+        let channel = try await FastUpstream.start(port: options.int("port", 0))
+        base = "http://127.0.0.1:\(channel.localAddress?.port ?? 0)/v1"
+        stop = { try? await channel.close() }
+    }
+    FileHandle.standardOutput.write(Data("listening on \(base)\n".utf8))
     let parent = getppid()
     for _ in 0..<options.int("max-seconds", 4 * 3600) {
         if getppid() != parent { break }   // the bench that started it is gone
         try? await Task.sleep(for: .seconds(1))
     }
-    await upstream.stop()
+    await stop()
 }
 
 func runSeed(_ options: Options) async throws {
