@@ -8,12 +8,14 @@ extension Millis {
     public static func now() -> Millis { Millis((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
     /// This instant as ISO 8601 UTC with milliseconds, e.g. `2026-11-22T01:02:03.456Z`.
     public var iso8601: String {
-        var seconds = time_t(self / 1000)
+        let wholeSeconds = self >= 0 ? self / 1000 : (self - 999) / 1000  // floor, also before 1970
+        let milliseconds = self - wholeSeconds * 1000
+        var seconds = time_t(wholeSeconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
             format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(self % 1000))
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(milliseconds))
     }
 }
 
