@@ -323,7 +323,7 @@ struct ServerTests {
             let mariaError = try #require(error as? MariaDBError)
             #expect(mariaError.isPoolTimeout)
             #expect(mariaError.description.contains("no free connection within 1 s (all 1 pooled connections busy)"))
-            #expect(seconds >= 0.9 && seconds < 2.0, "waited \(seconds) s")
+            #expect(seconds >= 0.9 && seconds < 8.0, "waited \(seconds) s (about the 1 s pool timeout; generous for a loaded machine)")
             try await holder
             #expect(try await db.raw("SELECT 1 AS one").first(decodingColumn: "one", as: Int.self) == 1)
         }

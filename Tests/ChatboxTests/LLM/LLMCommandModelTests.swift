@@ -116,7 +116,7 @@ struct LLMCommandModelTests {
         #expect(LLMTest.processIsAlive(helper))
         consumer.cancel()
         _ = try? await consumer.value
-        let gone = await LLMTest.eventually(within: .seconds(2)) { !LLMTest.processIsAlive(helper) }
+        let gone = await LLMTest.eventually(within: .seconds(10)) { !LLMTest.processIsAlive(helper) }
         #expect(gone, "helper: \((try? String(contentsOfFile: "/proc/\(helper)/stat", encoding: .utf8)) ?? "none")")
     }
 
