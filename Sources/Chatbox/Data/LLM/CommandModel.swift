@@ -15,14 +15,15 @@ import Darwin
 /// whatever it writes to stdout is the answer, streamed as it arrives; exit status 0 means the answer is complete.
 /// A non-zero exit is `.process` with the status and the end of stderr. `PYTHONUNBUFFERED=1` is set unless given.
 ///
-/// Cancelling the consumer sends SIGTERM to the program's process group (Foundation's `Process` starts each child
-/// in its own group, so helpers it spawned go too), then SIGKILL after 2 s if it is still there.
+/// Cancelling the consumer sends SIGTERM to the program's process group (the child gets its own group, so helpers
+/// it spawned go too), then SIGKILL after 2 s if it is still there. The program is started with `posix_spawn`
+/// rather than Foundation's `Process`, which cannot give the child a clean signal state: see `ChildProcess`.
 ///
 /// Why a dedicated thread: the pipes are read with blocking `poll`/`read` on a thread of our own, so nothing ever
-/// blocks the cooperative thread pool, there is no dispatch-source subtlety around EOF, and the thread also writes
+/// blocks the cooperative thread pool, there is no dispatch-source subtlety around EOF, and the same thread writes
 /// stdin (non-blocking, interleaved with reading, so a big conversation cannot deadlock against a program that
-/// prints before it has read everything). One thread per running answer is cheap at a self-hosted app's scale;
-/// NIO's pipe bootstrap would instead need duplicated descriptors since `Pipe` owns and closes its own.
+/// prints before it has read everything) and finally reaps the child. One thread per running answer is cheap at
+/// a self-hosted app's scale; NIO's pipe bootstrap would do the I/O but not the reaping.
 public struct CommandModel: ChatModel {
     public let command: String
     private let environment: [String: String]?
@@ -108,61 +109,50 @@ final class CommandRun: Sendable {
     }
 
     func main() {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.environment = environment
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
+        let child: ChildProcess
         do {
-            try process.run()
+            child = try ChildProcess.spawn(shellCommand: command, environment: environment)
         } catch {
             shared.withLock { $0.done = true }
             continuation.finish(throwing: ModelError(.process, "The model command could not be started: \(error)"))
             return
         }
-        let pid = process.processIdentifier
         let cancelledEarly = shared.withLock { state -> Bool in
-            state.pid = pid
+            state.pid = child.pid
             return state.cancelled
         }
-        if cancelledEarly { kill(-pid, SIGTERM) }
+        if cancelledEarly { kill(-child.pid, SIGTERM) }
 
         // A write to a program that stopped reading must give EPIPE, not kill the server: SIGPIPE is blocked on
-        // this thread only (it is thread-directed), after the spawn so that the program keeps the default.
+        // this thread only (a write's SIGPIPE goes to the writing thread). The child's own mask is reset at spawn.
         var pipeSignal = sigset_t()
         sigemptyset(&pipeSignal)
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
 
-        let stdinHandle = stdin.fileHandleForWriting
         let errorTail = pump(
-            stdinFD: stdinHandle.fileDescriptor,
-            closeStdin: { try? stdinHandle.close() },
-            stdoutFD: stdout.fileHandleForReading.fileDescriptor,
-            stderrFD: stderr.fileHandleForReading.fileDescriptor)
-        try? stdout.fileHandleForReading.close()
-        try? stderr.fileHandleForReading.close()
-        process.waitUntilExit()
+            stdinFD: child.stdin, closeStdin: { close(child.stdin) },
+            stdoutFD: child.stdout, stderrFD: child.stderr)
+        close(child.stdout)
+        close(child.stderr)
+        let termination = child.wait()
 
         let cancelled = shared.withLock { state -> Bool in
             state.done = true
             return state.cancelled
         }
-        if cancelled {
+        switch termination {
+        case _ where cancelled:
             continuation.finish()   // nobody is listening any more
-        } else if process.terminationReason == .uncaughtSignal {
-            continuation.finish(throwing: ModelError(.process,
-                "The model command was killed by signal \(process.terminationStatus)\(Self.suffix(errorTail))"))
-        } else if process.terminationStatus != 0 {
-            let status = process.terminationStatus
+        case .exited(0):
+            continuation.finish()
+        case .exited(let status):
             let hint = status == 127 ? " (command not found)" : status == 126 ? " (not executable)" : ""
             continuation.finish(throwing: ModelError(.process,
                 "The model command exited with status \(status)\(hint)\(Self.suffix(errorTail))"))
-        } else {
-            continuation.finish()
+        case .signaled(let signal):
+            continuation.finish(throwing: ModelError(.process,
+                "The model command was killed by signal \(signal)\(Self.suffix(errorTail))"))
         }
     }
 
@@ -171,10 +161,9 @@ final class CommandRun: Sendable {
     }
 
     /// Writes stdin and reads stdout/stderr until both reach EOF. Returns the last ~1,000 characters of stderr.
-    /// `closeStdin` is called exactly once (the descriptor belongs to Foundation's `FileHandle`).
+    /// `closeStdin` is called exactly once.
     private func pump(stdinFD: Int32, closeStdin: () -> Void, stdoutFD: Int32, stderrFD: Int32) -> String {
-        var writeFD: Int32 = stdinFD
-        _ = fcntl(writeFD, F_SETFL, fcntl(writeFD, F_GETFL) | O_NONBLOCK)
+        var writeFD: Int32 = stdinFD   // non-blocking (set at spawn)
         var written = 0
         var outOpen = true, errOpen = true
         var decoder = UTF8ChunkDecoder()
