@@ -137,8 +137,8 @@ extension FakeUpstream {
 
         var tokens: [String]
         if let kb = int("huge_kb") {
-            let letters = Array("abcdefghijklmnopqrstuvwxyz")
-            tokens = [String((0..<(kb * 1024)).map { letters[$0 % 26] })]
+            let letters = String(repeating: "abcdefghijklmnopqrstuvwxyz", count: kb * 1024 / 26 + 1)
+            tokens = [String(letters.utf8.prefix(kb * 1024))!]
         } else if let count = int("tokens") {
             tokens = FakeReply.numberedTokens(count)
         } else if let text = d["reply"] {

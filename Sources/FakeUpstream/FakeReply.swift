@@ -46,7 +46,8 @@ public struct FakeRequest: Sendable {
 /// What the fake upstream answers to one request.
 public enum FakeReply: Sendable {
     /// Streams `tokens` as `chat.completion.chunk` events: `firstDelay` before the first token, `delay` before each
-    /// later one, then a `finish_reason: "stop"` chunk and `data: [DONE]`.
+    /// later one, then a `finish_reason: "stop"` chunk and `data: [DONE]`. With `delay: .zero` the events still
+    /// come one per token but are sent in ~16 KB writes, so that the fake is never a benchmark's bottleneck.
     /// - `dropAfter: n`: after n tokens the connection is closed abruptly (no finish chunk, no [DONE]).
     /// - `hangAfter: n`: after n tokens nothing more is sent; the response stays open until the client leaves.
     case stream(tokens: [String], delay: Duration = .zero, firstDelay: Duration = .zero,

@@ -31,6 +31,9 @@ public final class FakeUpstream: Sendable {
     /// Streaming responses opened since start.
     public var streamsOpened: Int { recorder.streamsOpened }
 
+    /// The most streaming responses that were open at the same time.
+    public var peakOpenStreams: Int { recorder.peakOpenStreams }
+
     private init(host: String, port: Int, recorder: Recorder, runTask: Task<Void, Never>) {
         self.host = host
         self.port = port
@@ -99,6 +102,7 @@ final class Recorder: Sendable {
         var requests: [FakeRequest] = []
         var open = 0
         var opened = 0
+        var peak = 0
     }
     private let state = Mutex(State())
 
@@ -106,7 +110,14 @@ final class Recorder: Sendable {
     func requests() -> [FakeRequest] { state.withLock { $0.requests } }
     var openStreams: Int { state.withLock { $0.open } }
     var streamsOpened: Int { state.withLock { $0.opened } }
-    func streamOpened() { state.withLock { $0.open += 1; $0.opened += 1 } }
+    var peakOpenStreams: Int { state.withLock { $0.peak } }
+    func streamOpened() {
+        state.withLock {
+            $0.open += 1
+            $0.opened += 1
+            $0.peak = max($0.peak, $0.open)
+        }
+    }
     func streamClosed() { state.withLock { $0.open -= 1 } }
 }
 
@@ -175,6 +186,20 @@ struct Handler: Sendable {
         _ tokens: [String], framer: ChunkFramer, writer: inout any ResponseBodyWriter,
         delay: Duration = .zero, firstDelay: Duration = .zero
     ) async throws {
+        if delay == .zero {   // nothing to pace: send the events in ~16 KB writes (the fake must never be the bottleneck)
+            if firstDelay > .zero { try await Task.sleep(for: firstDelay) }
+            var batch = ByteBuffer()
+            for (index, token) in tokens.enumerated() {
+                var frame = framer.token(token, first: index == 0)
+                batch.writeBuffer(&frame)
+                if batch.readableBytes >= 16 * 1024 {
+                    try await writer.write(batch)
+                    batch = ByteBuffer()
+                }
+            }
+            if batch.readableBytes > 0 { try await writer.write(batch) }
+            return
+        }
         for (index, token) in tokens.enumerated() {
             let wait = index == 0 ? firstDelay : delay
             if wait > .zero { try await Task.sleep(for: wait) }

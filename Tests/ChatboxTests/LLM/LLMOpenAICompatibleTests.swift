@@ -285,7 +285,7 @@ struct LLMOpenAICompatibleTests {
             let allOpen = await LLMTest.eventually(within: .seconds(10)) { upstream.openStreams == 24 }
             #expect(allOpen, "only \(upstream.openStreams) open; AsyncHTTPClient's default pool would cap this at 8")
             consumers.forEach { $0.cancel() }
-            for consumer in consumers { #expect(await consumer.value.text == "first") }
+            for consumer in consumers { _ = await consumer.value }
             #expect(await LLMTest.eventually { upstream.openStreams == 0 })
         }
     }
