@@ -74,9 +74,13 @@ public struct OpenAICompatibleModel: ChatModel {
                     throwing: ModelError(.unreachable, "The model URL \(url) is not valid (\(error))."))
                 return
             }
-            let current = NIOLockedValueBox<HTTPClient.Task<Void>?>(nil)
+            let current = NIOLockedValueBox(Attempt())
             continuation.onTermination = { termination in
-                if case .cancelled = termination { current.withLockedValue { $0 }?.cancel() }
+                guard case .cancelled = termination else { return }
+                current.withLockedValue { attempt -> HTTPClient.Task<Void>? in
+                    attempt.cancelled = true
+                    return attempt.task
+                }?.cancel()
             }
             send(request, messages: messages, url: url, to: continuation, current: current, mayRetry: true)
         }
@@ -86,22 +90,35 @@ public struct OpenAICompatibleModel: ChatModel {
     private func send(
         _ request: HTTPClient.Request, messages: [ChatMessage], url: String,
         to continuation: AsyncThrowingStream<String, any Error>.Continuation,
-        current: NIOLockedValueBox<HTTPClient.Task<Void>?>, mayRetry: Bool
+        current: NIOLockedValueBox<Attempt>, mayRetry: Bool
     ) {
         let eventLoop = httpClient.eventLoopGroup.next()
         var retry: (@Sendable () -> Void)?
         if mayRetry {
             retry = { @Sendable [self] in
-                guard let again = try? makeRequest(url: url, messages: messages) else { return }
+                guard let again = try? makeRequest(url: url, messages: messages) else {
+                    continuation.finish(throwing: ModelError(.unreachable, "The model at \(url) closed the connection."))
+                    return
+                }
                 send(again, messages: messages, url: url, to: continuation, current: current, mayRetry: false)
             }
         }
         let delegate = OpenAIStreamDelegate(
             url: url, continuation: continuation, eventLoop: eventLoop, retryOnStaleConnection: retry)
         let task = httpClient.execute(request: request, delegate: delegate, eventLoop: .delegate(on: eventLoop))
-        current.withLockedValue { $0 = task }
+        let cancelledMeanwhile = current.withLockedValue { attempt -> Bool in
+            attempt.task = task
+            return attempt.cancelled
+        }
+        if cancelledMeanwhile { task.cancel() }   // the consumer left between two attempts
         let timeout = TimeAmount.nanoseconds(Int64(connectTimeout.nanoseconds))
         eventLoop.execute { delegate.armConnectTimer(task: task, timeout: timeout) }
+    }
+
+    /// The request in flight (the retry replaces it) and whether the consumer has gone.
+    private struct Attempt {
+        var task: HTTPClient.Task<Void>?
+        var cancelled = false
     }
 
     private func makeRequest(url: String, messages: [ChatMessage]) throws -> HTTPClient.Request {
