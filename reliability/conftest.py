@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ARTIFACTS, FIGURES, Chatbox, FakeUpstream, MariaDB, Store, new_database, register
+from helpers import ARTIFACTS, FIGURES, QUICK, Chatbox, FakeUpstream, MariaDB, Store, new_database, register
 
 BACKENDS = [b for b in os.environ.get("RELIABILITY_BACKENDS", "sqlite,mariadb").split(",") if b]
 
@@ -60,6 +60,8 @@ def app(request, fake):
     """One server per module and backend, with an admin (the first account) already registered. A module can set
     SERVER_ENV for extra settings. Attributes: base, store, backend, admin_token, port."""
     backend = request.param
+    if QUICK and backend not in getattr(request.module, "QUICK_BACKENDS", BACKENDS):
+        pytest.skip("--quick runs this module on SQLite only")
     mdb = request.getfixturevalue("mariadb_server") if backend == "mariadb" else None
     folder = Path(tempfile.mkdtemp(prefix="rel-app-", dir="/tmp"))
     url = new_database(backend, mdb, folder)

@@ -14,6 +14,9 @@ from helpers import FIGURES, PASSWORD, ask, client, new_conversation, register, 
 SECRET = "secret-" + uuid.uuid4().hex[:8]
 
 
+QUICK_BACKENDS = ["sqlite"]   # --quick: the middleware under test does not depend on the database
+
+
 def login(base: str, name: str) -> str:
     with client(base) as c:
         r = c.post("/api/auth/login", json={"username": name, "password": PASSWORD})

@@ -10,6 +10,9 @@ from helpers import FIGURES, PASSWORD, client, new_conversation, register
 
 
 
+QUICK_BACKENDS = ["sqlite"]   # --quick: the middleware under test does not depend on the database
+
+
 def state_changing(cid: int, session_id: int, user_id: int, name: str):
     c = f"/api/conversations/{cid}"
     return [

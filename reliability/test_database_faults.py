@@ -108,12 +108,18 @@ def test_mariadb_outage_under_load(tmp, fake):
             assert wait_until(lambda: all(
                 c.get(f"/api/conversations/{cid}/stream").status_code == 204 for cid in conversations), 60)
         stuck = 0
+        unknown_outcome = []
         for cid in conversations:
             rows = store.messages(cid)
             started = [t for i, t in load.turns if i == cid and t.status_code == 200]
             questions = [r for r in rows if r["role"] == "user"]
-            assert len(questions) == len(started), (
-                f"conversation {cid}: {len(started)} questions were accepted, {len(questions)} are stored")
+            if len(questions) != len(started):
+                accepted_ids = {dict(t.events)["start"]["user_message"]["id"] for t in started}
+                extra = [(r["id"], r["content"][:40]) for r in questions if r["id"] not in accepted_ids]
+                refused = [(t.status_code, (t.error_body or "")[:120]) for i, t in load.turns
+                           if i == cid and t.status_code != 200]
+                unknown_outcome.append((cid, extra, refused))
+                continue
             assert [r["role"] for r in rows] == ["user", "assistant"] * len(questions), "not one answer per question"
             by_id = {r["id"]: r for r in rows}
             for turn in started:
@@ -139,6 +145,16 @@ def test_mariadb_outage_under_load(tmp, fake):
         with client(server.base, token) as c:
             cid = new_conversation(c)
             assert retry_race(c, cid, ask(c, cid, "[[fake tokens=3]]")).done["status"] == "completed"
+        if unknown_outcome:
+            FIGURES.note(f"MariaDB outage: {sum(len(x[1]) for x in unknown_outcome)} question(s) stored although "
+                         "the client got 503 (connection lost during COMMIT)")
+            pytest.xfail(
+                "BUG (server, timing-dependent): when MariaDB shuts down during a send, the connection can be lost "
+                "during COMMIT after the server applied it: the client gets 503 'database unavailable' but the "
+                "question (and a 'processing' answer, failed at the next restart) is stored, so the user's retry "
+                "duplicates it. SQLChatStore.beginTurn / transaction (Sources/Chatbox/Data/SQLChatStore*.swift): on "
+                "a connection error during COMMIT, check whether the rows landed before answering 503, or accept a "
+                f"client request id to make the send idempotent. Seen: {unknown_outcome[:3]}")
     finally:
         server.stop()
         db.destroy()
@@ -300,29 +316,17 @@ def write_attempts(c, cid) -> list[tuple[int, str]]:
 
 
 @pytest.mark.parametrize("fault", ["read-only", "full"])
-def test_sqlite_disk_fault_is_survived(tmp, fake, fault):
-    run_disk_fault(tmp, fake, fault)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("fault", ["read-only", "full"])
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (server, minor): writes on a read-only or full SQLite disk answer 500 'Something went wrong on the "
-    "server' (logged as 'unexpected error: ioErrorFailedWrite' / SQLITE_FULL); expected a clear 503 (or 507) "
-    "saying the database cannot be written. DatabaseErrors.isUnavailable (Sources/Chatbox/Data/Database.swift) "
-    "recognises only MariaDB connection errors; SQLite's READONLY / FULL / IOERR codes fall through to 500"))
-def test_sqlite_disk_fault_error_is_clear(tmp, fake, fault):
+def test_sqlite_disk_fault_is_survived_with_a_clear_error(tmp, fake, fault):
+    """(The clear 503 instead of a 500 was found by this suite.)"""
     results = run_disk_fault(tmp, fake, fault)
     for code, message in results:
         if code >= 400:
             assert code in (503, 507) and "Something went wrong" not in message, (code, message)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (server): starting on a read-only SQLite database crashes (SIGILL, 'SQLiteNIO: SQLiteConnection was not "
-    "closed before deinitializing') instead of one line naming the problem: SQLitePool.openConnection "
-    "(Sources/Chatbox/Data/SQLitePool.swift) does not close the connection when a PRAGMA after open throws"))
 def test_start_on_a_read_only_sqlite_database_says_so(tmp, fake):
+    """Starting on a read-only database stops with one line naming the problem, not a crash. (Found by this suite:
+    SQLitePool.openConnection left a failed connection unclosed, which SQLiteNIO asserts on.)"""
     path = tmp / "ro.sqlite"
     server = Chatbox("sqlite-ro-start", f"sqlite://{path}", fake.url)
     register(server.base)

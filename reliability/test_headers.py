@@ -9,6 +9,9 @@ import re
 from helpers import FIGURES, PASSWORD, client, new_conversation, register
 
 
+QUICK_BACKENDS = ["sqlite"]   # --quick: the middleware under test does not depend on the database
+
+
 def csp_directives(value: str) -> dict[str, list[str]]:
     out = {}
     for part in value.split(";"):

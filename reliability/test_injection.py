@@ -234,12 +234,8 @@ def test_invalid_utf8_nul_and_content_types(app, user):
         assert c.get("/healthz").status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (server): an import with dates before 1970 is accepted, and those dates are then shown as invalid ISO "
-    "8601 (e.g. '1555-05-15T12:03:34.-820Z', found by schemathesis): Millis.iso8601 (Sources/Chatbox/Data/"
-    "Records.swift) uses `self % 1000` and `time_t(self / 1000)`, wrong for negative Millis; refuse or clamp such "
-    "dates in Transfer.parseDate (Sources/Chatbox/Domain/Transfer.swift), or format them correctly"))
 def test_imported_dates_before_1970_render_as_valid_dates(app):
+    """Found by the schemathesis run: imported dates before 1970 came back as '1555-05-15T12:03:34.-820Z'."""
     token, _ = register(app.base)
     export = {"format": "chatbox-export", "version": 1, "conversations": [{
         "title": "old", "created_at": "1969-12-31T23:59:59.500Z",

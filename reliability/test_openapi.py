@@ -97,8 +97,7 @@ def schemathesis(base: str, token: str, name: str, checks: str, extra: list[str]
 def test_schemathesis_fuzz_finds_no_server_error(tmp):
     """A bounded fuzz run (schemathesis examples, coverage and fuzzing phases) with a plain user's Bearer token.
     Left out: logout and revoking sessions, which would end the token's session and leave the rest of the run
-    at 401; and import, fuzzed on its own for server errors only, because its answers carry the date bug of
-    test_injection.py::test_imported_dates_before_1970_render_as_valid_dates (the schema check would fail)."""
+    at 401. (This run found the pre-1970 date bug: test_injection.py::test_imported_dates_before_1970_….)"""
     upstream = FakeUpstream("fake-fuzz", delay_ms=1)
     server = Chatbox("fuzz", f"sqlite://{tmp}/fuzz.sqlite", upstream.url, env={
         "CHATBOX_LLM_FIRST_TOKEN_TIMEOUT": "5", "CHATBOX_LLM_STALL_TIMEOUT": "5"})
@@ -108,13 +107,9 @@ def test_schemathesis_fuzz_finds_no_server_error(tmp):
         code, out, cases = schemathesis(
             server.base, token, "api",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-            ["--exclude-operation-id", "logout", "--exclude-operation-id", "revokeSession",
-             "--exclude-operation-id", "importHistory"])
+            ["--exclude-operation-id", "logout", "--exclude-operation-id", "revokeSession"])
         assert "Server error" not in out, f"schemathesis found server errors:\n{out[-4000:]}"
         assert code == 0 and cases > 100, f"schemathesis failed (exit {code}, {cases} cases):\n{out[-6000:]}"
-        code, out, cases = schemathesis(server.base, token, "import", "not_a_server_error",
-                                        ["--include-operation-id", "importHistory"])
-        assert code == 0, f"schemathesis found server errors in import:\n{out[-4000:]}"
     finally:
         server.stop()
         upstream.stop()

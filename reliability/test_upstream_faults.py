@@ -145,6 +145,7 @@ def test_model_killed_mid_answer(backend, mariadb, tmp):
         upstream.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size_kb", [1024])
 def test_huge_answer_survives_reattach(backend, mariadb, tmp, fake, size_kb):
     """A client that re-attaches after a 1 MB token gets the whole text in `start`."""
