@@ -161,13 +161,9 @@ def test_mariadb_outage_under_load(tmp, fake):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (server): an answer that ends while MariaDB is down stays 'processing' in the database after MariaDB is "
-    "back (the client was told 'done'; a reload shows a half-written answer) until the server restarts: "
-    "ChatService.save (Sources/Chatbox/Domain/ChatService+Steps.swift) gives up after 4 attempts (~7.5 s) and "
-    "nothing retries later; keep retrying (the final state is in memory) or sweep unfinished rows once the "
-    "database answers again"))
 def test_answers_ending_during_an_outage_are_saved_after_it(tmp, fake):
+    """Answers that end while MariaDB is down (longer than the final save's first retries) are saved once it is
+    back, not left 'processing' until a restart. (Found by this suite.)"""
     try:
         db = MariaDB()
     except Exception as error:  # noqa: BLE001
