@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift suites (HTTP API, store, streaming, MariaDB driver) against SQLite and a private
-# MariaDB server on 127.0.0.1, then the browser suite in headless Chromium. Installs what it needs first.
+# MariaDB server on 127.0.0.1, the browser suite in headless Chromium, and the quick fault and security suites.
+# Installs what it needs first.
 # Exits non-zero when anything fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +27,9 @@ swift test --skip-build || status=1
 
 echo "== browser suite"
 CHATBOX_BIN_DIR="$(swift build --show-bin-path)" bash e2e/run.sh || status=1
+
+echo "== reliability and security (quick subset; scripts/reliability.sh runs them all)"
+CHATBOX_BIN_DIR="$(swift build --show-bin-path)" bash scripts/reliability.sh --quick || status=1
 
 echo "== all tests took $(( $(date +%s) - started )) s; $([[ $status == 0 ]] && echo passed || echo FAILED)"
 exit $status
