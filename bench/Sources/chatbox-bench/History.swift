@@ -127,6 +127,7 @@ func runScript(_ path: String, _ arguments: [String], log logPath: String) async
     FileManager.default.createFile(atPath: logPath, contents: nil)
     process.standardError = FileHandle(forWritingAtPath: logPath)
     try process.run()
+    try? pipe.fileHandleForWriting.close()   // else the read below never sees the end
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()   // the script's stdout has closed: it is ending
     guard process.terminationStatus == 0 else {
