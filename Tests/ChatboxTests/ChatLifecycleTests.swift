@@ -26,11 +26,16 @@ struct ChatLifecycleTests {
         try await withChatApp { chat in
             let id = try await chat.conversation()
             let first = try await chat.events.send(id, "[[fake tokens=40 delay_ms=20]]")
-            try await Task.sleep(for: .milliseconds(300))
+            // Re-attach once a couple of pieces have arrived (however slow the machine is).
+            var original: [ReceivedEvent] = []
+            var iterator = first.events.makeAsyncIterator()
+            while original.filter({ $0.name == "delta" }).count < 2, let event = try await iterator.next() {
+                original.append(event)
+            }
             let second = try await chat.events.get("/api/conversations/\(id)/stream")
             #expect(second.status == 200)
             let reattached = try await second.all()
-            let original = try await first.all()
+            while let event = try await iterator.next() { original.append(event) }
             let start = try #require(reattached.first("start"))
             #expect(start.json["user_message"] is NSNull)
             let soFar = start.object("assistant_message")["content"] as? String ?? ""
