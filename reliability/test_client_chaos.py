@@ -104,6 +104,7 @@ def test_hundreds_of_erratic_clients_leave_consistent_conversations(backend, mar
                 conversations.append((owner, c.post("/api/conversations", json={"title": f"chaos {n}"}).json()
                                       ["conversation"]["id"]))
         audit = Audit()
+        base_fds, base_model = server.fds(), fake.connections()
         started = time.monotonic()
         asyncio.run(chaos(server.base, tokens, conversations, clients, actions, audit, seed=7))
         FIGURES.add("client actions (chaos)", audit.actions)
@@ -121,6 +122,9 @@ def test_hundreds_of_erratic_clients_leave_consistent_conversations(backend, mar
                 return True
             assert wait_until(idle, 120, interval=0.5), "generations still running 2 minutes after the clients left"
         FIGURES.high(f"chaos run seconds ({backend})", round(time.monotonic() - started, 1))
+        # hundreds of dropped client connections and cancelled answers leave no descriptor or model connection
+        settled = wait_until(lambda: server.fds() <= base_fds + 10 and fake.connections() <= base_model + 10, 30)
+        assert settled, f"descriptors {base_fds} → {server.fds()}, model connections {base_model} → {fake.connections()}"
         done_by_id = {}
         for message in audit.done:
             done_by_id.setdefault(message["id"], []).append(message)
