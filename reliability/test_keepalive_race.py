@@ -15,6 +15,15 @@ import pytest
 from helpers import FIGURES, Chatbox, ask, client, is_keepalive_race, new_conversation, register
 
 
+KEEPALIVE_BUG = (
+    "BUG (server): an answer still fails with 'closed the connection without answering "
+    "(HTTPClientError.remoteConnectionClosed)' when the model server closes pooled keep-alive connections as they "
+    "are reused: the single retry of 41109ed goes back to the same pool and can take another stale connection "
+    "(with 8 answers at a time several are stale at once). Retry on a fresh connection, or as long as the failure "
+    "is 'closed before any byte' on a reused connection (bounded by the pool size): "
+    "Sources/Chatbox/Data/LLM/OpenAICompatibleModel.swift send(…mayRetry:) / OpenAIStreamDelegate.")
+
+
 def test_fake_upstream_keeps_streamed_connections_open_or_says_close(fake):
     """The fake itself: after a complete streamed response the connection must stay usable, or the response must
     say `Connection: close`. Observed: closed within ~50 ms, without the header."""
@@ -41,13 +50,6 @@ def test_fake_upstream_keeps_streamed_connections_open_or_says_close(fake):
                      "streaming(): consumeWithCancellationOnInboundClose)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (server): an answer still fails with 'closed the connection without answering "
-    "(HTTPClientError.remoteConnectionClosed)' when the model server closes pooled keep-alive connections as they "
-    "are reused: the single retry of 41109ed goes back to the same pool and can take another stale connection "
-    "(with 8 answers at a time several are stale at once). Retry on a fresh connection, or as long as the failure "
-    "is 'closed before any byte' on a reused connection (bounded by the pool size): "
-    "Sources/Chatbox/Data/LLM/OpenAICompatibleModel.swift send(…mayRetry:) / OpenAIStreamDelegate"))
 def test_no_answer_lost_to_an_upstream_keepalive_close(tmp, fake):
     server = Chatbox("keepalive-race", f"sqlite://{tmp}/race.sqlite", fake.url)
     try:
@@ -60,8 +62,10 @@ def test_no_answer_lost_to_an_upstream_keepalive_close(tmp, fake):
                 lost += [t.done["error"] for t in turns if is_keepalive_race(t)]
                 if lost:
                     break
-        FIGURES.note(f"keep-alive race: {len(lost)} answer(s) lost in one round of 8 concurrent answers")
-        assert not lost, lost
+        if lost:
+            FIGURES.note(f"keep-alive race: {len(lost)} answer(s) lost in one round of 8 concurrent answers")
+            # timing-dependent, so an imperative xfail: the test passes (rather than XPASS-fails) once fixed
+            pytest.xfail(KEEPALIVE_BUG + f" Seen: {lost[0]}")
     finally:
         server.stop()
 
