@@ -24,8 +24,9 @@ public struct AuthService: Sendable {
     let sessionLifetime: Millis
     let settings: RuntimeSettings
     let logger: Logger
-    /// Verified against when the user does not exist, so a wrong name costs as much time as a wrong password.
-    private let decoyHash: String
+    /// A real hash of a random password at the configured cost, verified against when the user does not exist,
+    /// so a wrong name costs as much time as a wrong password. Computed in the background at start-up.
+    private let decoyHash: Task<String, Never>
 
     public init(
         store: any ChatStore, hasher: PasswordHasher, throttle: LoginThrottle, sessionLifetime: Millis,
@@ -37,7 +38,9 @@ public struct AuthService: Sendable {
         self.sessionLifetime = sessionLifetime
         self.settings = settings
         self.logger = logger
-        self.decoyHash = hasher.decoyHash()
+        self.decoyHash = Task { [hasher] in
+            (try? await hasher.hash(SessionToken.generate())) ?? hasher.decoyHash()
+        }
     }
 
     /// Creates an account and signs it in. The first account on an empty database is the admin.
@@ -57,7 +60,9 @@ public struct AuthService: Sendable {
             throw AuthError.throttled(retryAfterSeconds: wait)
         }
         let credentials = try await store.userCredentials(usernameKey: key)
-        let matches = try await hasher.verify(password, hash: credentials?.passwordHash ?? decoyHash)
+        let hash: String
+        if let known = credentials?.passwordHash { hash = known } else { hash = await decoyHash.value }
+        let matches = try await hasher.verify(password, hash: hash)
         guard let credentials, matches, !credentials.user.disabled else {
             throttle.recordFailure(account: key, address: address)
             logger.notice("login failed", metadata: ["address": "\(address)"])

@@ -18,8 +18,8 @@ public struct PasswordHasher: Sendable {
         return try await threadPool.runIfActive { Bcrypt.hash(password, cost: UInt8(cost)) }
     }
 
-    /// A well-formed hash of this cost that no password matches: checked when a username is unknown, so a
-    /// wrong name costs as much time as a wrong password. Made up rather than computed, so start-up stays fast.
+    /// A well-formed hash of this cost that no password matches (made up, not computed): the stand-in when
+    /// computing a real decoy hash failed.
     public func decoyHash() -> String {
         let alphabet = Array("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         let body = String((0..<53).map { _ in alphabet.randomElement()! })
