@@ -86,6 +86,10 @@ print(f"  rows audited         {counts.get('rows audited', 0)}")
 print(f"  payloads tried       {counts.get('payloads tried', 0)}")
 print(f"  access-control cases {counts.get('access-control cases', 0)}, CSRF refused {counts.get('CSRF requests refused', 0)}, "
       f"cross-user probes {counts.get('cross-user id probes', 0)}, login attempts {counts.get('login attempts', 0)}")
+shown = {"faults injected", "requests sent", "rows audited", "payloads tried", "access-control cases",
+         "CSRF requests refused", "cross-user id probes", "login attempts"}
+for key in sorted(k for k in counts if k not in shown):
+    print(f"  {key}: {counts[key]}")
 for key in sorted(highs):
     print(f"  {key}: {highs[key]:g}")
 for note in figures["notes"]:
