@@ -123,8 +123,10 @@ func machineDescription() -> String {
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     let kernel = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
         .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+    let load = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "")
+        .split(separator: " ").prefix(3).joined(separator: " ")
     return "\(cores) cores (nproc), \(model), \(String(format: "%.1f", totalKB / 1024 / 1024)) GiB RAM, "
-        + "Linux \(kernel), open files limit \(limit.rlim_cur)"
+        + "Linux \(kernel), open files limit \(limit.rlim_cur), load average \(load) (other processes add noise)"
 }
 
 /// Raises the soft open-files limit to the hard limit; returns the new soft limit.
