@@ -70,10 +70,7 @@ def test_no_answer_lost_to_an_upstream_keepalive_close(tmp, fake):
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (fake-upstream): SIGTERM crashes it (SIGILL, 'dispatch_assert_queue' / swift_task_isCurrentExecutor) "
-    "instead of a clean exit 0: the DispatchSource signal handler in Sources/fake-upstream/main.swift is a closure "
-    "of top-level (MainActor-isolated) code run on a global queue; mark it @Sendable / nonisolated"))
+# Regression: SIGTERM used to crash it (its signal handler closure was MainActor-isolated top-level code).
 def test_fake_upstream_stops_cleanly_on_sigterm():
     import signal as signals
     from helpers import FakeUpstream

@@ -37,7 +37,7 @@ let (signals, signalContinuation) = AsyncStream<Int32>.makeStream()
 let signalSources = [SIGTERM, SIGINT].map { number in   // kept alive for the life of the process
     signal(number, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-    source.setEventHandler { signalContinuation.yield(number) }
+    source.setEventHandler { @Sendable in signalContinuation.yield(number) }
     source.resume()
     return source
 }
