@@ -19,7 +19,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let database = try await OpenDatabase.open(config.database, mysqlPoolSize: config.mysqlPoolSize, logger: logger)
     let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
     let auth = makeAuthService(store: store, config: config, logger: logger)
-    let httpClient = OpenAICompatibleModel.makeHTTPClient(connectTimeout: .seconds(10), connectionsPerHost: 4096)
+    let httpClient = OpenAICompatibleModel.makeHTTPClient(connectTimeout: .seconds(10), connectionsPerHost: 16_384)
     let models = makeModels(config.model, httpClient: httpClient)
     let generations = Generations()
     let chat = ChatService(

@@ -9,13 +9,30 @@ extension Millis {
     /// This instant as ISO 8601 UTC with milliseconds, e.g. `2026-11-22T01:02:03.456Z`.
     public var iso8601: String {
         let wholeSeconds = self >= 0 ? self / 1000 : (self - 999) / 1000  // floor, also before 1970
-        let milliseconds = self - wholeSeconds * 1000
+        let milliseconds = Int(self - wholeSeconds * 1000)
         var seconds = time_t(wholeSeconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(milliseconds))
+        // Written digit by digit: this runs for every timestamp of every response.
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            var index = 0
+            func put(_ value: Int, _ width: Int) {
+                var value = value
+                for offset in stride(from: width - 1, through: 0, by: -1) {
+                    buffer[index + offset] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                index += width
+            }
+            func put(_ character: Unicode.Scalar) {
+                buffer[index] = UInt8(ascii: character)
+                index += 1
+            }
+            put(Int(parts.tm_year) + 1900, 4); put("-"); put(Int(parts.tm_mon) + 1, 2); put("-")
+            put(Int(parts.tm_mday), 2); put("T"); put(Int(parts.tm_hour), 2); put(":"); put(Int(parts.tm_min), 2)
+            put(":"); put(Int(parts.tm_sec), 2); put("."); put(milliseconds, 3); put("Z")
+            return index
+        }
     }
 }
 

@@ -11,6 +11,8 @@ extension ChatService {
             do {
                 try await store.saveProgress(messageID: messageID, content: content)
                 saved = content.utf8.count
+            } catch is CancellationError {
+                return .cancelled  // the answer ended meanwhile; its final save follows
             } catch {
                 logger.warning("could not save the answer's progress (will retry): \(error)")
             }
