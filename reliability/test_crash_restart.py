@@ -8,7 +8,6 @@ the text so far) and the process exits within the grace period plus a few second
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 

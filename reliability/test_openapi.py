@@ -4,14 +4,11 @@ with a registered user's Bearer token: no 500s, and answers that match the docum
 response schemas)."""
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from openapi_spec_validator import validate
 
