@@ -82,25 +82,26 @@ public struct OpenAICompatibleModel: ChatModel {
                     return attempt.task
                 }?.cancel()
             }
-            send(request, messages: messages, url: url, to: continuation, current: current, mayRetry: true)
+            send(request, messages: messages, url: url, to: continuation, current: current, retriesLeft: 3)
         }
     }
 
-    /// Starts one attempt; a connection the server had already closed is retried once on a fresh one.
+    /// Starts one attempt. A pooled connection the server had already closed (nothing received) is retried, up to
+    /// three times: each failed attempt discards its stale connection, so the pool soon hands out a fresh one.
     private func send(
         _ request: HTTPClient.Request, messages: [ChatMessage], url: String,
         to continuation: AsyncThrowingStream<String, any Error>.Continuation,
-        current: NIOLockedValueBox<Attempt>, mayRetry: Bool
+        current: NIOLockedValueBox<Attempt>, retriesLeft: Int
     ) {
         let eventLoop = httpClient.eventLoopGroup.next()
         var retry: (@Sendable () -> Void)?
-        if mayRetry {
+        if retriesLeft > 0 {
             retry = { @Sendable [self] in
                 guard let again = try? makeRequest(url: url, messages: messages) else {
                     continuation.finish(throwing: ModelError(.unreachable, "The model at \(url) closed the connection."))
                     return
                 }
-                send(again, messages: messages, url: url, to: continuation, current: current, mayRetry: false)
+                send(again, messages: messages, url: url, to: continuation, current: current, retriesLeft: retriesLeft - 1)
             }
         }
         let delegate = OpenAIStreamDelegate(
