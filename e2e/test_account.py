@@ -171,6 +171,7 @@ def test_export_then_import_into_a_fresh_account_reproduces_the_conversations(br
     assert history(fresh) == before  # same titles, same messages in the same order, newest first
     page2.wait_for_function("document.querySelectorAll('.conv-link').length === 3")  # the sidebar shows them
     assert sidebar_titles(page2) == [t for t, _ in before]
+    report.scroll_into_view_if_needed()
     shot(page2, "17-account-import-report")
 
     # the same file again: nothing doubles, each is reported as already here
