@@ -5,11 +5,13 @@ struct UserDTO: ResponseCodable {
     let id: Int64
     let username: String
     let role: String
+    let disabled: Bool
     let createdAt: String
     init(_ user: User) {
         id = user.id
         username = user.username
         role = user.role.rawValue
+        disabled = user.disabled
         createdAt = user.createdAt.iso8601
     }
 }

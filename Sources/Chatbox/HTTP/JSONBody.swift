@@ -45,7 +45,8 @@ struct JSONBody {
         do {
             buffer = try await request.body.collect(upTo: maxBytes)
         } catch {
-            throw HTTPError(.contentTooLarge, message: "The file is larger than \(maxBytes / 1_048_576) MB.")
+            let limit = maxBytes >= 1_048_576 ? "\(maxBytes / 1_048_576) MB" : "\(maxBytes) bytes"
+            throw HTTPError(.contentTooLarge, message: "The file is larger than \(limit).")
         }
         guard buffer.readableBytes > 0 else { throw HTTPError(.badRequest, message: "The request body is empty.") }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
