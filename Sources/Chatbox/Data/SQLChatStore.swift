@@ -139,11 +139,7 @@ public struct SQLChatStore: ChatStore {
 
     /// Runs an INSERT and returns the new row's id (on the same connection).
     func insert(_ query: SQLQueryString) async throws -> Int64 {
-        let lastID = flavor == .sqlite ? "SELECT last_insert_rowid() AS id" : "SELECT LAST_INSERT_ID() AS id"
-        return try await db.withSession { conn in
-            try await conn.raw(query).run()
-            return try await Self.insertedID(conn, lastID)
-        }
+        try await db.withSession { conn in try await insert(query, on: conn) }
     }
 
     func insert(_ query: SQLQueryString, on conn: any SQLDatabase) async throws -> Int64 {
