@@ -28,7 +28,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         generations: generations,
         context: ContextWindow(systemPrompt: config.model.systemPrompt, budget: config.model.contextChars),
         firstTokenTimeout: config.model.firstTokenTimeout, stallTimeout: config.model.stallTimeout,
-        flushInterval: config.flushInterval, maxMessageCharacters: config.maxMessageChars, logger: logger)
+        maxMessageCharacters: config.maxMessageChars, logger: logger)
     let router = buildRouter(
         config: config, store: store, auth: auth, chat: chat,
         model: (models.chat.displayName, models.chat is DemoModel))
@@ -42,6 +42,8 @@ public func buildApplication(config: AppConfig) async throws -> some Application
             CloseOnShutdown(name: "http client", close: {
                 do { try await httpClient.shutdown() } catch { logger.error("closing the HTTP client: \(error)") }
             }),
+            // Services stop in reverse order: the generations end (with their final saves) before the saver.
+            ProgressSaver(generations: generations, store: store, interval: config.flushInterval, logger: logger),
             CloseOnShutdown(name: "generations", close: {
                 if await !generations.waitForAll(timeout: config.shutdownGrace) {
                     logger.warning("stopping \(generations.count) unfinished answers for shutdown")
@@ -91,7 +93,7 @@ func buildRouter(
     ).addRoutes(to: router.group("api/auth"))
     let signedIn = router.group("api", context: AuthenticatedContext.self)
     ConversationController(store: store, body: body).addRoutes(to: signedIn.group("conversations"))
-    ChatController(chat: chat, body: body).addRoutes(to: signedIn.group("conversations"))
+    ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(to: signedIn.group("conversations"))
     AccountController(
         account: AccountService(store: store, hasher: auth.hasher), store: store, body: body,
         importBody: JSONBody(maxBytes: config.maxImportBytes), cookies: cookies

@@ -78,6 +78,10 @@ public struct AppConfig: Sendable {
     public var trustForwardedFor = false
     public var allowedOrigins: [String] = []
     public var flushInterval: Duration = .seconds(1)
+    /// After writing pieces of an answer, a stream waits this long before its next write, sending whatever arrived
+    /// meanwhile together (the first piece always goes at once). One browser frame: smooth to read, and far fewer
+    /// writes and wake-ups than one per token. Zero writes every piece at once.
+    public var streamBatchInterval: Duration = .milliseconds(16)
     /// How long a shutdown waits for running answers before stopping them.
     public var shutdownGrace: Duration = .seconds(10)
     public var model = ModelSettings()
@@ -111,6 +115,7 @@ public struct AppConfig: Sendable {
         trustForwardedFor = try read.bool("http.trustForwardedFor") ?? trustForwardedFor
         allowedOrigins = read.list("http.allowedOrigins") ?? allowedOrigins
         flushInterval = try read.seconds("chat.flushIntervalMs", scale: 1000, in: 10...60_000) ?? flushInterval
+        streamBatchInterval = try read.seconds("chat.streamBatchMs", scale: 1000, in: 0...1000) ?? streamBatchInterval
         shutdownGrace = try read.seconds("shutdown.graceSeconds", in: 0...600) ?? shutdownGrace
         model = try Self.modelSettings(read)
     }

@@ -110,7 +110,7 @@ struct ChatLifecycleTests {
         let user = try await store.createUser(username: "crash", usernameKey: "crash", passwordHash: "x", role: .user)
         let conversation = try await store.createConversation(userID: user.id, title: "t")
         let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
-        try await store.saveProgress(messageID: turn.assistant.id, content: "half an ans")
+        try await store.saveProgress([AnswerProgress(messageID: turn.assistant.id, content: "half an ans")])
         await database.close()
 
         let app = try await buildApplication(config: config)

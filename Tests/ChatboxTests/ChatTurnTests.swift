@@ -16,9 +16,10 @@ struct ChatTurnTests {
             let events = try await opened.all()
             #expect(events.names.first == "start")
             #expect(Array(events.names.suffix(2)) == ["done", "title"])
-            #expect(events.filter { $0.name == "delta" }.count == 20)
-            // Chunks arrived over time, not as one lump at the end.
+            // Chunks arrived over time, not as one lump at the end (pieces that arrive within one batch interval
+            // share an event; see StreamBatchingTests).
             let deltas = events.filter { $0.name == "delta" }
+            #expect(deltas.count >= 10)
             #expect(deltas.last!.arrived - deltas.first!.arrived > .milliseconds(250))
 
             let start = try #require(events.first("start"))

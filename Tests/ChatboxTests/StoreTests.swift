@@ -92,11 +92,11 @@ struct StoreTests {
             let conversation = try await store.createConversation(userID: user.id, title: "")
             let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q1", now: .now())
             #expect(turn.assistant.status == .processing)
-            try await store.saveProgress(messageID: turn.assistant.id, content: "par")
+            try await store.saveProgress([AnswerProgress(messageID: turn.assistant.id, content: "par")])
             #expect(try await store.messages(conversationID: conversation.id).last?.content == "par")
             try await store.finishMessage(messageID: turn.assistant.id, content: "partial", status: .failed, error: "boom", now: .now())
             // A late progress write does not reopen a finished answer.
-            try await store.saveProgress(messageID: turn.assistant.id, content: "late")
+            try await store.saveProgress([AnswerProgress(messageID: turn.assistant.id, content: "late")])
             var messages = try await store.messages(conversationID: conversation.id)
             #expect(messages.last?.content == "partial" && messages.last?.status == .failed && messages.last?.error == "boom")
 
@@ -142,7 +142,7 @@ struct StoreTests {
                         let conversation = try await store.createConversation(userID: user.id, title: "")
                         for turnIndex in 0..<turnsEach {
                             let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q\(turnIndex)", now: .now())
-                            try await store.saveProgress(messageID: turn.assistant.id, content: "a")
+                            try await store.saveProgress([AnswerProgress(messageID: turn.assistant.id, content: "a")])
                             try await store.finishMessage(messageID: turn.assistant.id, content: "a\(turnIndex)", status: .completed, error: nil, now: .now())
                         }
                     }

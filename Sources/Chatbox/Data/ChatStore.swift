@@ -55,8 +55,8 @@ public protocol ChatStore: Sendable {
         -> (user: Message, assistant: Message)
     /// In one transaction: deletes the last answer (if any) and opens a new `processing` one after the last question.
     func beginRegeneration(conversationID: Int64, now: Millis) async throws -> (user: Message, assistant: Message)?
-    /// Writes the partial text of an answer that is still being generated.
-    func saveProgress(messageID: Int64, content: String) async throws
+    /// Writes the partial text of answers still being generated, all in one transaction (finished ones are left alone).
+    func saveProgress(_ answers: [AnswerProgress]) async throws
     /// Writes an answer's final text and status, and bumps the conversation's `updated_at`.
     func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws

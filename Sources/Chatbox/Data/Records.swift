@@ -77,6 +77,16 @@ public struct Message: Sendable, Equatable {
     public var createdAt: Millis
 }
 
+/// The text so far of an answer still being generated, to save.
+public struct AnswerProgress: Sendable, Equatable {
+    public var messageID: Int64
+    public var content: String
+    public init(messageID: Int64, content: String) {
+        self.messageID = messageID
+        self.content = content
+    }
+}
+
 /// A user as the admin page lists them.
 public struct UserSummary: Sendable, Equatable {
     public var user: User

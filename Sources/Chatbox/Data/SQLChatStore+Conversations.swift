@@ -182,11 +182,16 @@ extension SQLChatStore {
             createdAt: now)
     }
 
-    public func saveProgress(messageID: Int64, content: String) async throws {
-        try await db.raw("""
-            UPDATE messages SET content = \(bind: content), updated_at = \(bind: Millis.now()) \
-            WHERE id = \(bind: messageID) AND status = 'processing'
-            """).run()
+    public func saveProgress(_ answers: [AnswerProgress]) async throws {
+        let now = Millis.now()
+        try await transaction { conn in
+            for answer in answers {
+                try await conn.raw("""
+                    UPDATE messages SET content = \(bind: answer.content), updated_at = \(bind: now) \
+                    WHERE id = \(bind: answer.messageID) AND status = 'processing'
+                    """).run()
+            }
+        }
     }
 
     public func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)

@@ -1,24 +1,5 @@
-/// The smaller steps of a turn: periodic saving, the final save, and naming the conversation.
+/// The smaller steps of a turn: the final save, and naming the conversation.
 extension ChatService {
-    /// Saves the text so far every flush interval while it changes, so at most about one interval of an
-    /// answer is lost if the server dies. Runs until cancelled.
-    func flush(_ entry: Generations.Entry, messageID: Int64) async -> GenerationEnding {
-        var saved = 0
-        while true {
-            do { try await Task.sleep(for: flushInterval) } catch { return .cancelled }
-            let content = entry.content
-            guard content.utf8.count != saved else { continue }
-            do {
-                try await store.saveProgress(messageID: messageID, content: content)
-                saved = content.utf8.count
-            } catch is CancellationError {
-                return .cancelled  // the answer ended meanwhile; its final save follows
-            } catch {
-                logger.warning("could not save the answer's progress (will retry): \(error)")
-            }
-        }
-    }
-
     /// Writes the answer's final state, retrying a few times if the database is briefly away. If it stays
     /// away, listeners are told anyway and the write goes on in the background until the database is back
     /// (for up to an hour; after that the next start-up marks the answer failed).

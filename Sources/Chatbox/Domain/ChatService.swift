@@ -2,9 +2,9 @@ import Foundation
 import Logging
 import Synchronization
 
-/// One turn of a conversation: store the question, stream the model's answer to every listener while saving
-/// it about once a flush interval, end it as completed / failed / stopped, and name the conversation after
-/// its first round. Each step is its own method; the generation runs as a server-side job.
+/// One turn of a conversation: store the question, stream the model's answer to every listener (its progress is
+/// saved by `ProgressSaver`), end it as completed / failed / stopped, and name the conversation after its first
+/// round. Each step is its own method; the generation runs as a server-side job.
 public struct ChatService: Sendable {
     let store: any ChatStore
     let model: any ChatModel
@@ -13,14 +13,13 @@ public struct ChatService: Sendable {
     let context: ContextWindow
     let firstTokenTimeout: Duration
     let stallTimeout: Duration
-    let flushInterval: Duration
     let maxMessageCharacters: Int
     let logger: Logger
 
     public init(
         store: any ChatStore, model: any ChatModel, titles: TitleService, generations: Generations,
-        context: ContextWindow, firstTokenTimeout: Duration, stallTimeout: Duration, flushInterval: Duration,
-        maxMessageCharacters: Int, logger: Logger
+        context: ContextWindow, firstTokenTimeout: Duration, stallTimeout: Duration, maxMessageCharacters: Int,
+        logger: Logger
     ) {
         self.store = store
         self.model = model
@@ -29,13 +28,12 @@ public struct ChatService: Sendable {
         self.context = context
         self.firstTokenTimeout = firstTokenTimeout
         self.stallTimeout = stallTimeout
-        self.flushInterval = flushInterval
         self.maxMessageCharacters = maxMessageCharacters
         self.logger = logger
     }
 
-    /// Stores the user's question and starts answering it; the stream begins with `start`.
-    public func send(userID: Int64, conversationID: Int64, content: String) async throws -> AsyncStream<ChatEvent> {
+    /// Stores the user's question and starts answering it; the listener's first event is `start`.
+    public func send(userID: Int64, conversationID: Int64, content: String) async throws -> Listener {
         guard !content.allSatisfy({ $0.isWhitespace }) else { throw ValidationError("The message is empty.") }
         try Rules.noNUL(content, field: "message")
         guard content.count <= maxMessageCharacters else {
@@ -48,7 +46,7 @@ public struct ChatService: Sendable {
     }
 
     /// Answers the last question again, replacing the last answer (also how a failed answer is retried).
-    public func regenerate(userID: Int64, conversationID: Int64) async throws -> AsyncStream<ChatEvent> {
+    public func regenerate(userID: Int64, conversationID: Int64) async throws -> Listener {
         let conversation = try await owned(conversationID, userID: userID)
         return try await startTurn(conversation) {
             guard let turn = try await store.beginRegeneration(conversationID: conversationID, now: .now()) else {
@@ -59,7 +57,7 @@ public struct ChatService: Sendable {
     }
 
     /// Listens to the generation running in a conversation, or nil when none runs.
-    public func attach(userID: Int64, conversationID: Int64) async throws -> AsyncStream<ChatEvent>? {
+    public func attach(userID: Int64, conversationID: Int64) async throws -> Listener? {
         _ = try await owned(conversationID, userID: userID)
         return generations.attach(conversationID)
     }
@@ -79,7 +77,7 @@ public struct ChatService: Sendable {
 
     private func startTurn(
         _ conversation: Conversation, _ begin: () async throws -> (user: Message, assistant: Message)
-    ) async throws -> AsyncStream<ChatEvent> {
+    ) async throws -> Listener {
         guard generations.reserve(conversation.id) else { throw ChatError.alreadyGenerating }
         let turn: (user: Message, assistant: Message)
         do {
@@ -88,9 +86,9 @@ public struct ChatService: Sendable {
             generations.release(conversation.id)
             throw error
         }
-        let (entry, stream) = generations.begin(conversation.id, user: turn.user, assistant: turn.assistant)
+        let (entry, listener) = generations.begin(conversation.id, user: turn.user, assistant: turn.assistant)
         entry.setJob(Task { await run(entry, conversation: conversation, turn: turn) })
-        return stream
+        return listener
     }
 
     /// The job: generate, save the final state, tell the listeners, then title a first round.
@@ -102,8 +100,7 @@ public struct ChatService: Sendable {
             let history = try await store.messages(conversationID: conversation.id).filter { $0.id != answer.id }
             let prompt = context.messages(from: history)
             // Only the streaming is cancelled by a stop; saving and titling below always run.
-            let messageID = answer.id
-            let streaming = Task { await generate(entry, prompt: prompt, messageID: messageID) }
+            let streaming = Task { await generate(entry, prompt: prompt) }
             entry.setStreamingTask(streaming)
             (answer.status, answer.error) = await streaming.value
         } catch {
@@ -120,9 +117,9 @@ public struct ChatService: Sendable {
         generations.remove(conversation.id, entry)
     }
 
-    /// Streams the model's answer into `entry`, saving progress periodically; returns the final status and
-    /// error. Ends at the model's end, a failure, a first-token or stall timeout, or a stop.
-    private func generate(_ entry: Generations.Entry, prompt: [ChatMessage], messageID: Int64) async
+    /// Streams the model's answer into `entry`; returns the final status and error. Ends at the model's end, a
+    /// failure, a first-token or stall timeout, or a stop.
+    private func generate(_ entry: Generations.Entry, prompt: [ChatMessage]) async
         -> (MessageStatus, String?)
     {
         let clock = ContinuousClock()
@@ -132,7 +129,9 @@ public struct ChatService: Sendable {
         let ending = await withTaskGroup(of: GenerationEnding.self) { group in
             group.addTask {
                 do {
-                    for try await piece in model.streamAnswer(to: prompt) where !piece.isEmpty {
+                    // Each piece goes straight from the model's thread to the listeners.
+                    try await model.answer(to: prompt) { piece in
+                        guard !piece.isEmpty else { return }
                         // A model's NUL characters are dropped: databases do not keep them reliably.
                         entry.append(piece.utf8.contains(0) ? piece.replacingOccurrences(of: "\u{0}", with: "") : piece)
                         progress.lastPiece.store((clock.now - started).wholeNanoseconds, ordering: .relaxed)
@@ -147,7 +146,6 @@ public struct ChatService: Sendable {
                 }
             }
             group.addTask { await watch(progress, since: started, clock: clock) }
-            group.addTask { await flush(entry, messageID: messageID) }
             let first = await group.next() ?? .cancelled
             group.cancelAll()
             return first

@@ -9,8 +9,9 @@ public final class Generations: Sendable {
             var user: Message?
             var assistant: Message
             var content = ""
-            var listeners: [Int: AsyncStream<ChatEvent>.Continuation] = [:]
-            var nextListener = 0
+            /// How many bytes of `content` the database has (see `ProgressSaver`).
+            var savedBytes = 0
+            var listeners: [Listener] = []
             var stopReason: StopReason?
             /// The whole job, awaited at shutdown.
             var job: Task<Void, Never>?
@@ -45,15 +46,15 @@ public final class Generations: Sendable {
         _ = entries.withLock { $0.removeValue(forKey: conversationID) }
     }
 
-    /// Fills in a reserved generation and returns the first listener's stream (starting with `start`).
-    func begin(_ conversationID: Int64, user: Message, assistant: Message) -> (Entry, AsyncStream<ChatEvent>) {
+    /// Fills in a reserved generation and returns its first listener (whose first event is `start`).
+    func begin(_ conversationID: Int64, user: Message, assistant: Message) -> (Entry, Listener) {
         let entry = Entry(user: user, assistant: assistant)
         entries.withLock { $0[conversationID] = entry }
         return (entry, listen(to: entry, includeUser: true))
     }
 
     /// A new listener for the running generation, or nil when none runs.
-    public func attach(_ conversationID: Int64) -> AsyncStream<ChatEvent>? {
+    public func attach(_ conversationID: Int64) -> Listener? {
         guard let entry = entries.withLock({ $0[conversationID] }), entry.state.withLock({ $0.assistant.id != 0 }) else {
             return nil
         }
@@ -93,26 +94,29 @@ public final class Generations: Sendable {
         return true
     }
 
-    private func listen(to entry: Entry, includeUser: Bool) -> AsyncStream<ChatEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ChatEvent.self, bufferingPolicy: .unbounded)
-        let id: Int? = entry.state.withLock { state in
-            guard !state.finished else { return nil }
+    private func listen(to entry: Entry, includeUser: Bool) -> Listener {
+        let listener = Listener()
+        entry.state.withLock { state in
+            guard !state.finished else { return listener.close() }
             var snapshot = state.assistant
             snapshot.content = state.content
-            continuation.yield(.start(user: includeUser ? state.user : nil, assistant: snapshot))
-            let id = state.nextListener
-            state.nextListener += 1
-            state.listeners[id] = continuation
-            return id
+            _ = listener.push(.start(user: includeUser ? state.user : nil, assistant: snapshot))
+            state.listeners.append(listener)
         }
-        guard let id else {
-            continuation.finish()
-            return stream
+        return listener
+    }
+
+    /// The answers whose text has grown since it was last saved: message id, text so far, and its entry.
+    func unsaved() -> [(messageID: Int64, content: String, entry: Entry)] {
+        let running = entries.withLock { Array($0.values) }
+        return running.compactMap { entry in
+            entry.state.withLock { state in
+                guard state.assistant.id != 0, !state.finished, state.content.utf8.count != state.savedBytes else {
+                    return nil
+                }
+                return (state.assistant.id, state.content, entry)
+            }
         }
-        continuation.onTermination = { [weak entry] _ in
-            _ = entry?.state.withLock { $0.listeners.removeValue(forKey: id) }
-        }
-        return stream
     }
 }
 
@@ -121,7 +125,7 @@ extension Generations.Entry {
     func append(_ piece: String) {
         state.withLock { state in
             state.content += piece
-            for listener in state.listeners.values { listener.yield(.delta(piece)) }
+            state.listeners.removeAll { !$0.push(.delta(piece)) }
         }
     }
 
@@ -140,7 +144,7 @@ extension Generations.Entry {
 
     func send(_ event: ChatEvent) {
         state.withLock { state in
-            for listener in state.listeners.values { listener.yield(event) }
+            state.listeners.removeAll { !$0.push(event) }
         }
     }
 
@@ -157,14 +161,19 @@ extension Generations.Entry {
         if stop { task.cancel() }
     }
 
-    /// Ends every listener's stream; later listeners get nothing.
+    /// Records that the database has the text up to `bytes` (UTF-8).
+    func saved(bytes: Int) {
+        state.withLock { $0.savedBytes = max($0.savedBytes, bytes) }
+    }
+
+    /// Ends every listener's events; later listeners get nothing.
     func finish() {
         let listeners = state.withLock { state in
             state.finished = true
-            defer { state.listeners = [:] }
-            return Array(state.listeners.values)
+            defer { state.listeners = [] }
+            return state.listeners
         }
-        for listener in listeners { listener.finish() }
+        for listener in listeners { listener.close() }
     }
 }
 

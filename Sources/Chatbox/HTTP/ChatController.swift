@@ -5,6 +5,8 @@ import ServiceLifecycle
 struct ChatController {
     let chat: ChatService
     let body: JSONBody
+    /// How long a stream waits after writing pieces of an answer before its next write (see `AppConfig`).
+    let batchInterval: Duration
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.post(":id/messages", use: send)
@@ -20,20 +22,20 @@ struct ChatController {
     @Sendable func send(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try pathID(context)
         let input = try await body.decode(NewMessage.self, from: request)
-        return Self.stream(try await chat.send(userID: context.user.id, conversationID: id, content: input.content))
+        return stream(try await chat.send(userID: context.user.id, conversationID: id, content: input.content))
     }
 
     @Sendable func regenerate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try pathID(context)
         _ = try await body.decodeOptional(Empty.self, from: request)
-        return Self.stream(try await chat.regenerate(userID: context.user.id, conversationID: id))
+        return stream(try await chat.regenerate(userID: context.user.id, conversationID: id))
     }
 
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         guard let events = try await chat.attach(userID: context.user.id, conversationID: try pathID(context)) else {
             return .noContent
         }
-        return Self.stream(events)
+        return stream(events)
     }
 
     @Sendable func stop(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -43,17 +45,34 @@ struct ChatController {
 
     struct Empty: Decodable {}
 
-    /// The response: each event written (and flushed) as it happens. A client that leaves only ends its own
-    /// listening; the generation goes on. On server shutdown the stream ends so the server can stop.
-    static func stream(_ events: AsyncStream<ChatEvent>) -> Response {
-        Response(
+    /// The response. Events are written as they happen, and whatever queued up meanwhile goes in the same write;
+    /// after a write with pieces of the answer the stream waits out `batchInterval` before the next. A client that
+    /// leaves only ends its own listening; the generation goes on. On server shutdown the stream ends.
+    func stream(_ listener: Listener) -> Response {
+        let batchInterval = self.batchInterval
+        return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .xAccelBuffering: "no"],
             body: ResponseBody { writer in
-                for await event in events.cancelOnGracefulShutdown() {
-                    try await writer.write(SSE.frame(event))
+                defer { listener.close() }
+                try await withGracefulShutdownHandler {
+                    while let events = await listener.next() {
+                        try await writer.write(SSE.frames(events))
+                        if batchInterval > .zero, events.contains(where: \.isDelta) {
+                            try? await Task.sleep(for: batchInterval)
+                        }
+                    }
+                } onGracefulShutdown: {
+                    listener.close()
                 }
                 try await writer.finish(nil)
             })
+    }
+}
+
+extension ChatEvent {
+    var isDelta: Bool {
+        if case .delta = self { return true }
+        return false
     }
 }

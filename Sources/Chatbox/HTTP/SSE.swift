@@ -19,6 +19,27 @@ enum SSE {
         let title: String
     }
 
+    /// The events in one buffer, for one write. Consecutive `delta`s become one `delta` with their texts joined.
+    static func frames(_ events: [ChatEvent]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        var index = events.startIndex
+        while index < events.endIndex {
+            guard case .delta = events[index] else {
+                var frame = frame(events[index])
+                buffer.writeBuffer(&frame)
+                index += 1
+                continue
+            }
+            buffer.writeStaticString("event: delta\ndata: {\"text\":\"")
+            while index < events.endIndex, case .delta(let text) = events[index] {
+                writeEscaped(text, to: &buffer)
+                index += 1
+            }
+            buffer.writeStaticString("\"}\n\n")
+        }
+        return buffer
+    }
+
     static func frame(_ event: ChatEvent) -> ByteBuffer {
         switch event {
         case .delta(let text): return delta(text)

@@ -20,6 +20,16 @@ public protocol ChatModel: Sendable {
     var displayName: String { get }
     /// Streams the answer to `messages`, oldest first.
     func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error>
+    /// Hands each piece of the answer to `onPiece` as it arrives, in order, on whichever thread received it, and
+    /// returns when the answer is complete. The relay's hot path: no task hop per piece where the model allows.
+    func answer(to messages: [ChatMessage], onPiece: @escaping @Sendable (String) -> Void) async throws
+}
+
+extension ChatModel {
+    /// Models without a faster way deliver the pieces of their stream.
+    public func answer(to messages: [ChatMessage], onPiece: @escaping @Sendable (String) -> Void) async throws {
+        for try await piece in streamAnswer(to: messages) { onPiece(piece) }
+    }
 }
 
 /// Why a model gave no (complete) answer. `message` is shown to the user as the answer's error.

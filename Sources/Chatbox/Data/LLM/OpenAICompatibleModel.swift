@@ -65,47 +65,75 @@ public struct OpenAICompatibleModel: ChatModel {
 
     public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { continuation in
-            let url = endpoint
-            let request: HTTPClient.Request
-            do {
-                request = try makeRequest(url: url, messages: messages)
-            } catch {
-                continuation.finish(
-                    throwing: ModelError(.unreachable, "The model URL \(url) is not valid (\(error))."))
-                return
-            }
+            let output = OpenAIStreamDelegate.Output(
+                piece: { continuation.yield($0) },
+                end: { error in
+                    if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+                })
             let current = NIOLockedValueBox(Attempt())
             continuation.onTermination = { termination in
-                guard case .cancelled = termination else { return }
-                current.withLockedValue { attempt -> HTTPClient.Task<Void>? in
-                    attempt.cancelled = true
-                    return attempt.task
-                }?.cancel()
+                if case .cancelled = termination { Self.cancel(current) }
             }
-            send(request, messages: messages, url: url, to: continuation, current: current, retriesLeft: 3)
+            start(messages, output: output, current: current)
         }
+    }
+
+    /// The relay's path: each piece goes to `onPiece` right on the event loop that parsed it. Cancelling the
+    /// calling task cancels the request; the answer then simply ends.
+    public func answer(to messages: [ChatMessage], onPiece: @escaping @Sendable (String) -> Void) async throws {
+        let current = NIOLockedValueBox(Attempt())
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                let output = OpenAIStreamDelegate.Output(
+                    piece: onPiece,
+                    end: { error in
+                        if let error { done.resume(throwing: error) } else { done.resume() }
+                    })
+                start(messages, output: output, current: current)
+            }
+        } onCancel: {
+            Self.cancel(current)
+        }
+    }
+
+    private static func cancel(_ current: NIOLockedValueBox<Attempt>) {
+        current.withLockedValue { attempt -> HTTPClient.Task<Void>? in
+            attempt.cancelled = true
+            return attempt.task
+        }?.cancel()
+    }
+
+    private func start(_ messages: [ChatMessage], output: OpenAIStreamDelegate.Output, current: NIOLockedValueBox<Attempt>) {
+        let url = endpoint
+        let request: HTTPClient.Request
+        do {
+            request = try makeRequest(url: url, messages: messages)
+        } catch {
+            output.end(ModelError(.unreachable, "The model URL \(url) is not valid (\(error))."))
+            return
+        }
+        send(request, messages: messages, url: url, to: output, current: current, retriesLeft: 3)
     }
 
     /// Starts one attempt. A pooled connection the server had already closed (nothing received) is retried, up to
     /// three times: each failed attempt discards its stale connection, so the pool soon hands out a fresh one.
     private func send(
         _ request: HTTPClient.Request, messages: [ChatMessage], url: String,
-        to continuation: AsyncThrowingStream<String, any Error>.Continuation,
-        current: NIOLockedValueBox<Attempt>, retriesLeft: Int
+        to output: OpenAIStreamDelegate.Output, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
     ) {
         let eventLoop = httpClient.eventLoopGroup.next()
         var retry: (@Sendable () -> Void)?
         if retriesLeft > 0 {
             retry = { @Sendable [self] in
                 guard let again = try? makeRequest(url: url, messages: messages) else {
-                    continuation.finish(throwing: ModelError(.unreachable, "The model at \(url) closed the connection."))
+                    output.end(ModelError(.unreachable, "The model at \(url) closed the connection."))
                     return
                 }
-                send(again, messages: messages, url: url, to: continuation, current: current, retriesLeft: retriesLeft - 1)
+                send(again, messages: messages, url: url, to: output, current: current, retriesLeft: retriesLeft - 1)
             }
         }
         let delegate = OpenAIStreamDelegate(
-            url: url, continuation: continuation, eventLoop: eventLoop, retryOnStaleConnection: retry)
+            url: url, output: output, eventLoop: eventLoop, retryOnStaleConnection: retry)
         let task = httpClient.execute(request: request, delegate: delegate, eventLoop: .delegate(on: eventLoop))
         let cancelledMeanwhile = current.withLockedValue { attempt -> Bool in
             attempt.task = task

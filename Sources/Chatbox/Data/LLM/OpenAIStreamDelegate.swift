@@ -11,10 +11,15 @@ import NIOHTTP1
 ///
 /// Thread-safety: AsyncHTTPClient calls every delegate method on `eventLoop` (requested with
 /// `.delegate(on:)`), and the connect timer is scheduled there too; the mutable state is touched nowhere else.
-/// The continuation is thread-safe. Hence `@unchecked Sendable`.
+/// The output closures are `@Sendable`. Hence `@unchecked Sendable`.
 final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
     typealias Response = Void
-    typealias Continuation = AsyncThrowingStream<String, any Error>.Continuation
+
+    /// Where the answer goes: every piece in order on the event loop, then exactly one end (nil: complete).
+    struct Output: Sendable {
+        let piece: @Sendable (String) -> Void
+        let end: @Sendable (ModelError?) -> Void
+    }
 
     private enum Mode {
         case sniffing      // 2xx, no body byte yet: SSE, or one JSON document?
@@ -27,7 +32,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private static let maxJSONBody = 32 * 1024 * 1024
 
     private let url: String
-    private let continuation: Continuation
+    private let output: Output
     private let eventLoop: any EventLoop
     private let decoder = JSONDecoder()
 
@@ -48,11 +53,11 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private let retryOnStaleConnection: (@Sendable () -> Void)?
 
     init(
-        url: String, continuation: Continuation, eventLoop: any EventLoop,
+        url: String, output: Output, eventLoop: any EventLoop,
         retryOnStaleConnection: (@Sendable () -> Void)? = nil
     ) {
         self.url = url
-        self.continuation = continuation
+        self.output = output
         self.eventLoop = eventLoop
         self.retryOnStaleConnection = retryOnStaleConnection
     }
@@ -200,7 +205,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         guard let choice = chunk.choices?.first else { return }
         if choice.finish_reason != nil { sawFinishReason = true }
         if let piece = choice.delta?.content ?? choice.message?.content, !piece.isEmpty {
-            continuation.yield(piece)
+            output.piece(piece)
         }
     }
 
@@ -219,7 +224,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         else {
             return ModelError(.malformed, "The model answered with JSON that has no message content.")
         }
-        if !content.isEmpty { continuation.yield(content) }
+        if !content.isEmpty { output.piece(content) }
         return nil
     }
 
@@ -236,7 +241,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         finished = true
         connectTimer?.cancel()
         connectTimer = nil
-        if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+        output.end(error)
     }
 
     /// The server closed a pooled connection just as it was reused (keep-alive race).

@@ -1,0 +1,68 @@
+import Synchronization
+
+/// One listener of a generation: the events it has not taken yet. Its reader takes everything pending at once,
+/// so the pieces that arrive while it is busy writing go out together in its next write: one wake-up and one
+/// write however many pieces queued up, instead of one each.
+public final class Listener: Sendable {
+    private struct State {
+        var pending: [ChatEvent] = []
+        var waiter: CheckedContinuation<Void, Never>?
+        /// No more events will be added: the generation finished, or the reader left.
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    init() {}
+
+    /// Adds an event; false when the listener is closed (the generation then forgets it).
+    func push(_ event: ChatEvent) -> Bool {
+        let (open, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard !state.closed else { return (false, nil) }
+            state.pending.append(event)
+            defer { state.waiter = nil }
+            return (true, state.waiter)
+        }
+        waiter?.resume()
+        return open
+    }
+
+    /// Ends the events: `next()` returns what is still pending, then nil. Called by the generation when it has
+    /// finished, and by the reader when it leaves.
+    public func close() {
+        let waiter = state.withLock { state in
+            state.closed = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Every event pending, after waiting for at least one; nil once closed and drained, or when the calling
+    /// task is cancelled.
+    public func next() async -> [ChatEvent]? {
+        while true {
+            let taken: [ChatEvent]?? = state.withLock { state in
+                if !state.pending.isEmpty {
+                    defer { state.pending = [] }
+                    return .some(state.pending)
+                }
+                return state.closed ? .some(nil) : nil
+            }
+            if let taken { return taken }
+            if Task.isCancelled { return nil }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                    let ready = state.withLock { state in
+                        if !state.pending.isEmpty || state.closed { return true }
+                        state.waiter = waiter
+                        return false
+                    }
+                    if ready { waiter.resume() }
+                }
+            } onCancel: {
+                close()
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+@testable import Chatbox
+import Foundation
+import Testing
+
+@Suite("Streaming chat: batching pieces into fewer writes")
+struct StreamBatchingTests {
+    @Test func theFirstPieceGoesAtOnceAndLaterOnesWaitForTheBatchInterval() async throws {
+        try await withChatApp({ $0.streamBatchInterval = .milliseconds(1500) }) { chat in
+            let id = try await chat.conversation()
+            let opened = try await chat.events.send(id, "[[fake tokens=6 delay_ms=100]]")
+            let events = try await opened.all()
+            let start = try #require(events.first("start"))
+            let deltas = events.filter { $0.name == "delta" }
+            let texts = deltas.map { $0.json["text"] as? String ?? "?" }
+            #expect(texts.joined() == "word1 word2 word3 word4 word5 word6")
+            // The first piece is written as soon as it arrives, not held for the interval...
+            #expect(deltas[0].arrived - start.arrived < .milliseconds(1200))
+            // ...and the five that arrive in the next half second go out together, one interval later.
+            #expect(deltas.count == 2, "deltas: \(texts)")
+            if deltas.count == 2 { #expect(deltas[1].arrived - deltas[0].arrived >= .milliseconds(1400)) }
+        }
+    }
+
+    @Test func withoutAnIntervalEveryPieceIsItsOwnEvent() async throws {
+        try await withChatApp({ $0.streamBatchInterval = .zero }) { chat in
+            let id = try await chat.conversation()
+            let events = try await chat.events.send(id, "[[fake tokens=5 delay_ms=150]]").all()
+            let texts = events.filter { $0.name == "delta" }.map { $0.json["text"] as? String ?? "?" }
+            #expect(texts == ["word1 ", "word2 ", "word3 ", "word4 ", "word5"])
+        }
+    }
+
+    @Test func consecutiveDeltasAreJoinedIntoOneFrameAndOtherEventsKeepTheirOwn() {
+        let frames = SSE.frames([
+            .delta("a"), .delta("\"b\"\n"), .title(conversationID: 7, title: "T"), .delta("c"),
+        ])
+        #expect(String(buffer: frames) == """
+            event: delta\ndata: {"text":"a\\"b\\"\\n"}\n\n\
+            event: title\ndata: {"conversation_id":7,"title":"T"}\n\n\
+            event: delta\ndata: {"text":"c"}\n\n
+            """)
+    }
+
+    @Test func aListenerHandsOverEverythingPendingAtOnceThenEndsAfterClose() async {
+        let listener = Listener()
+        #expect(listener.push(.delta("a")) && listener.push(.delta("b")))
+        #expect(await listener.next()?.count == 2)
+        let waiting = Task { await listener.next()?.count }
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(listener.push(.delta("c")))
+        #expect(await waiting.value == 1)
+        #expect(listener.push(.delta("d")))
+        listener.close()
+        #expect(!listener.push(.delta("e")), "a closed listener takes no more events")
+        #expect(await listener.next()?.count == 1, "what was pending before the close is still handed over")
+        #expect(await listener.next() == nil)
+    }
+
+    @Test func aReaderWaitingOnAListenerStopsWhenItsTaskIsCancelled() async {
+        let listener = Listener()
+        let waiting = Task { await listener.next() == nil }
+        try? await Task.sleep(for: .milliseconds(50))
+        waiting.cancel()
+        #expect(await waiting.value)
+        #expect(!listener.push(.delta("late")), "the generation forgets a listener whose reader left")
+    }
+}
+
+@Suite("The store: saving the progress of many answers at once")
+struct ProgressBatchStoreTests {
+    @Test(arguments: Backend.all)
+    func oneCallSavesEveryRunningAnswerAndLeavesFinishedOnesAlone(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let user = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
+            var turns: [(conversation: Int64, answer: Int64)] = []
+            for index in 0..<3 {
+                let conversation = try await store.createConversation(userID: user.id, title: "c\(index)")
+                let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
+                turns.append((conversation.id, turn.assistant.id))
+            }
+            try await store.finishMessage(
+                messageID: turns[2].answer, content: "final", status: .completed, error: nil, now: .now())
+            try await store.saveProgress(turns.enumerated().map { AnswerProgress(messageID: $1.answer, content: "part \($0) 你好") })
+            var saved: [String] = []
+            for turn in turns { saved.append(try await store.messages(conversationID: turn.conversation).last?.content ?? "?") }
+            #expect(saved == ["part 0 你好", "part 1 你好", "final"])
+        }
+    }
+}
