@@ -192,6 +192,12 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             finish(nil)
             return
         }
+        // The usual chunk is read by a byte scan; anything unusual goes through JSONDecoder below.
+        if let chunk = event.data.withUnsafeBytes(ChunkScanner.scan) {
+            if chunk.finished { sawFinishReason = true }
+            if let piece = chunk.content, !piece.isEmpty { output.piece(piece) }
+            return
+        }
         let chunk: ChatChunk
         do {
             chunk = try decoder.decode(ChatChunk.self, from: event.data)
