@@ -73,21 +73,26 @@ enum Migrations {
                 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(content, content='messages', \
                 content_rowid='id', tokenize='trigram')
                 """,
+                // Only finished messages are indexed: an answer still streaming is rewritten once a second, and
+                // re-indexing its whole text each time would load the one SQLite writer.
                 """
-                CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN \
+                CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages \
+                WHEN new.status != 'processing' BEGIN \
                 INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END
                 """,
                 """
-                CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN \
+                CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages \
+                WHEN old.status != 'processing' BEGIN \
                 INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END
                 """,
                 """
-                CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content ON messages \
-                WHEN old.content IS NOT new.content BEGIN \
-                INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); \
-                INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END
+                CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content, status ON messages \
+                WHEN old.content IS NOT new.content OR (old.status = 'processing') != (new.status = 'processing') BEGIN \
+                INSERT INTO messages_fts (messages_fts, rowid, content) \
+                SELECT 'delete', old.id, old.content WHERE old.status != 'processing'; \
+                INSERT INTO messages_fts (rowid, content) SELECT new.id, new.content WHERE new.status != 'processing'; END
                 """,
-                "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+                "INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE status != 'processing'",
             ]
         },
     ]
