@@ -12,7 +12,10 @@ struct TurnResult: Sendable {
     var ttft: UInt64?
     var total: UInt64 = 0
     var bytes = 0
+    /// `delta` events (Chatbox sends the pieces that arrive together in one event) or OpenAI chunks.
     var deltas = 0
+    /// The fake upstream's numbered tokens (`wordN`) seen in those events: the tokens relayed.
+    var tokens = 0
     /// The streamed text, when asked to keep it.
     var text: String?
     /// From the `done` event.
@@ -87,6 +90,7 @@ final class StreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
             case "delta":
                 firstToken()
                 result.deltas += 1
+                result.tokens += Self.count(Self.word, in: event.data)
                 if keepText, let delta = try? JSONDecoder().decode(DeltaEvent.self, from: event.data) {
                     text += delta.text
                 }
@@ -106,8 +110,25 @@ final class StreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
             } else {
                 firstToken()
                 result.deltas += 1
+                result.tokens += 1
             }
         }
+    }
+
+    private static let word = Array("word".utf8)
+
+    private static func count(_ needle: [UInt8], in bytes: some Collection<UInt8>) -> Int {
+        var matched = 0
+        var found = 0
+        for byte in bytes {
+            if byte == needle[matched] {
+                matched += 1
+                if matched == needle.count { found += 1; matched = 0 }
+            } else {
+                matched = byte == needle[0] ? 1 : 0
+            }
+        }
+        return found
     }
 
     private func firstToken() {

@@ -51,6 +51,7 @@ struct LoadSummary: Sendable {
     var ttft: [Double] = []       // ms
     var totals: [Double] = []     // ms
     var tokens = 0
+    var deltas = 0
     var bytes = 0
     var wallSeconds = 0.0
     var errorSamples: [String] = []
@@ -61,7 +62,8 @@ struct LoadSummary: Sendable {
         for result in results {
             if let t = result.ttft { ttft.append(ms(t)) }
             totals.append(ms(result.total))
-            tokens += result.deltas
+            tokens += result.tokens
+            deltas += result.deltas
             bytes += result.bytes
             if !result.ok {
                 errors += 1
@@ -72,7 +74,7 @@ struct LoadSummary: Sendable {
 
     var line: String {
         "\(turns) turns, \(errors) errors, TTFT p50 \(fmt(percentile(ttft, 50), 2)) ms p99 \(fmt(percentile(ttft, 99), 2)) ms, "
-            + "turn p50 \(fmt(percentile(totals, 50), 0)) ms, \(tokens) tokens, \(bytes / 1024) KiB in \(fmt(wallSeconds)) s"
+            + "turn p50 \(fmt(percentile(totals, 50), 0)) ms, \(tokens) tokens in \(deltas) events, \(bytes / 1024) KiB in \(fmt(wallSeconds)) s"
             + (errorSamples.isEmpty ? "" : "; errors e.g. \(errorSamples.prefix(3).joined(separator: " | "))")
     }
 }
