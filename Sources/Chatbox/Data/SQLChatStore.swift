@@ -142,14 +142,18 @@ public struct SQLChatStore: ChatStore {
         try await db.withSession { conn in try await insert(query, on: conn) }
     }
 
+    /// SQLite returns the id with the INSERT (one round trip); MySQL has no RETURNING, so it is asked after.
     func insert(_ query: SQLQueryString, on conn: any SQLDatabase) async throws -> Int64 {
-        try await conn.raw(query).run()
-        return try await Self.insertedID(
-            conn, flavor == .sqlite ? "SELECT last_insert_rowid() AS id" : "SELECT LAST_INSERT_ID() AS id")
-    }
-
-    private static func insertedID(_ conn: any SQLDatabase, _ query: String) async throws -> Int64 {
-        guard let row = try await conn.raw(SQLQueryString(query)).first() else { throw StoreError.notFound }
+        let row: (any SQLRow)?
+        if flavor == .sqlite {
+            var returning = query
+            returning.appendLiteral(" RETURNING id")
+            row = try await conn.raw(returning).first()
+        } else {
+            try await conn.raw(query).run()
+            row = try await conn.raw("SELECT LAST_INSERT_ID() AS id").first()
+        }
+        guard let row else { throw StoreError.notFound }
         return try row.decode(column: "id", as: Int64.self)
     }
 

@@ -79,6 +79,9 @@ public struct ChatService: Sendable {
         _ conversation: Conversation, _ begin: () async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
         guard generations.reserve(conversation.id) else { throw ChatError.alreadyGenerating }
+        // The conversation so far is read while the turn is written (the reserve above keeps other turns out), so
+        // the model request can go out as soon as the turn is stored.
+        async let earlier = history(conversation.id)
         let turn: (user: Message, assistant: Message)
         do {
             turn = try await begin()
@@ -87,18 +90,24 @@ public struct ChatService: Sendable {
             throw error
         }
         let (entry, listener) = generations.begin(conversation.id, user: turn.user, assistant: turn.assistant)
-        entry.setJob(Task { await run(entry, conversation: conversation, turn: turn) })
+        let history = await earlier
+        entry.setJob(Task { await run(entry, conversation: conversation, turn: turn, history: history) })
         return listener
     }
 
-    /// The job: generate, save the final state, tell the listeners, then title a first round.
+    private func history(_ conversationID: Int64) async -> Result<[Message], any Error> {
+        do { return .success(try await store.messages(conversationID: conversationID)) } catch { return .failure(error) }
+    }
+
+    /// The job: generate, save the final state, tell the listeners, then title a first round. The prompt is what
+    /// came before the question (read before or after the turn was written, so cut at the question), then it.
     private func run(
-        _ entry: Generations.Entry, conversation: Conversation, turn: (user: Message, assistant: Message)
+        _ entry: Generations.Entry, conversation: Conversation, turn: (user: Message, assistant: Message),
+        history: Result<[Message], any Error>
     ) async {
         var answer = turn.assistant
         do {
-            let history = try await store.messages(conversationID: conversation.id).filter { $0.id != answer.id }
-            let prompt = context.messages(from: history)
+            let prompt = context.messages(from: try history.get().filter { $0.id < turn.user.id } + [turn.user])
             // Only the streaming is cancelled by a stop; saving and titling below always run.
             let streaming = Task { await generate(entry, prompt: prompt) }
             entry.setStreamingTask(streaming)
