@@ -19,7 +19,7 @@ struct ChatTurnTests {
             // Chunks arrived over time, not as one lump at the end (pieces that arrive within one batch interval
             // share an event; see StreamBatchingTests).
             let deltas = events.filter { $0.name == "delta" }
-            #expect(deltas.count >= 10)
+            #expect(deltas.count >= 2)
             #expect(deltas.last!.arrived - deltas.first!.arrived > .milliseconds(250))
 
             let start = try #require(events.first("start"))

@@ -39,16 +39,14 @@ public struct ChatService: Sendable {
         guard content.count <= maxMessageCharacters else {
             throw ChatError.messageTooLong(maxCharacters: maxMessageCharacters)
         }
-        let conversation = try await owned(conversationID, userID: userID)
-        return try await startTurn(conversation) {
+        return try await startTurn(conversationID, userID: userID, ask: .question(content)) {
             try await store.beginTurn(conversationID: conversationID, userContent: content, now: .now())
         }
     }
 
     /// Answers the last question again, replacing the last answer (also how a failed answer is retried).
     public func regenerate(userID: Int64, conversationID: Int64) async throws -> Listener {
-        let conversation = try await owned(conversationID, userID: userID)
-        return try await startTurn(conversation) {
+        try await startTurn(conversationID, userID: userID, ask: .lastQuestionAgain) {
             guard let turn = try await store.beginRegeneration(conversationID: conversationID, now: .now()) else {
                 throw ChatError.nothingToRegenerate
             }
@@ -75,23 +73,39 @@ public struct ChatService: Sendable {
         return conversation
     }
 
+    /// Stores a turn and answers it. The model request goes out as soon as the conversation so far is read, while
+    /// the turn is being stored (the reservation keeps other turns of this conversation out meanwhile); pieces that
+    /// arrive before the turn is stored wait in the generation.
     private func startTurn(
-        _ conversation: Conversation, _ begin: () async throws -> (user: Message, assistant: Message)
+        _ conversationID: Int64, userID: Int64, ask: Ask, _ begin: () async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
-        guard generations.reserve(conversation.id) else { throw ChatError.alreadyGenerating }
-        // The conversation so far is read while the turn is written (the reserve above keeps other turns out), so
-        // the model request can go out as soon as the turn is stored.
-        async let earlier = history(conversation.id)
+        guard let entry = generations.reserve(conversationID) else {
+            _ = try await owned(conversationID, userID: userID)   // someone else's conversation is a 404, not a 409
+            throw ChatError.alreadyGenerating
+        }
+        let conversation: Conversation
+        let earlier: Result<[Message], any Error>
+        do {
+            async let read = history(conversationID)
+            conversation = try await owned(conversationID, userID: userID)
+            earlier = await read
+        } catch {
+            generations.release(conversationID)
+            throw error
+        }
+        let streaming = startStreaming(entry, prompt: earlier.map(ask.prompt))
+        entry.setStreamingTask(streaming)
         let turn: (user: Message, assistant: Message)
         do {
             turn = try await begin()
         } catch {
-            generations.release(conversation.id)
+            streaming.cancel()
+            _ = await streaming.value
+            generations.release(conversationID)
             throw error
         }
-        let (entry, listener) = generations.begin(conversation.id, user: turn.user, assistant: turn.assistant)
-        let history = await earlier
-        entry.setJob(Task { await run(entry, conversation: conversation, turn: turn, history: history) })
+        let listener = generations.begin(entry, user: turn.user, assistant: turn.assistant)
+        entry.setJob(Task { await finish(entry, conversation: conversation, turn: turn, streaming: streaming) })
         return listener
     }
 
@@ -99,23 +113,30 @@ public struct ChatService: Sendable {
         do { return .success(try await store.messages(conversationID: conversationID)) } catch { return .failure(error) }
     }
 
-    /// The job: generate, save the final state, tell the listeners, then title a first round. The prompt is what
-    /// came before the question (read before or after the turn was written, so cut at the question), then it.
-    private func run(
+    /// The streaming part, cancelled by a stop: it ends with the answer's status and error.
+    private func startStreaming(_ entry: Generations.Entry, prompt: Result<[Message]?, any Error>)
+        -> Task<(MessageStatus, String?), Never>
+    {
+        switch prompt {
+        case .success(let messages?):
+            let prompt = context.messages(from: messages)
+            return Task { await generate(entry, prompt: prompt) }
+        case .success(nil):
+            return Task { (.failed, "There is no question to answer.") }
+        case .failure(let error):
+            logger.error("could not read the conversation for a turn: \(error)")
+            return Task { (.failed, "The conversation could not be read from the database.") }
+        }
+    }
+
+    /// The job once the turn is stored: wait for the answer, save its final state, tell the listeners, then title
+    /// a first round.
+    private func finish(
         _ entry: Generations.Entry, conversation: Conversation, turn: (user: Message, assistant: Message),
-        history: Result<[Message], any Error>
+        streaming: Task<(MessageStatus, String?), Never>
     ) async {
         var answer = turn.assistant
-        do {
-            let prompt = context.messages(from: try history.get().filter { $0.id < turn.user.id } + [turn.user])
-            // Only the streaming is cancelled by a stop; saving and titling below always run.
-            let streaming = Task { await generate(entry, prompt: prompt) }
-            entry.setStreamingTask(streaming)
-            (answer.status, answer.error) = await streaming.value
-        } catch {
-            logger.error("could not read the conversation for a turn: \(error)")
-            (answer.status, answer.error) = (.failed, "The conversation could not be read from the database.")
-        }
+        (answer.status, answer.error) = await streaming.value
         answer.content = entry.content
         await save(answer)
         entry.send(.done(answer))
@@ -186,6 +207,25 @@ public struct ChatService: Sendable {
             do { try await Task.sleep(until: deadline, clock: clock) } catch { return .cancelled }
         }
         return .cancelled
+    }
+}
+
+/// What a turn answers: a new question, or the last one again (regenerate, retry).
+enum Ask: Sendable {
+    case question(String)
+    case lastQuestionAgain
+
+    /// The conversation up to and including the question, from the messages stored before the turn; nil when
+    /// there is no question to answer again.
+    func prompt(_ earlier: [Message]) -> [Message]? {
+        switch self {
+        case .question(let content):
+            return earlier + [Message(
+                id: 0, conversationID: 0, role: .user, content: content, status: .completed, error: nil, createdAt: 0)]
+        case .lastQuestionAgain:
+            guard let last = earlier.lastIndex(where: { $0.role == .user }) else { return nil }
+            return Array(earlier[...last])
+        }
     }
 }
 

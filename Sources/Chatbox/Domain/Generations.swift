@@ -32,12 +32,14 @@ public final class Generations: Sendable {
 
     public init() {}
 
-    /// Claims the conversation for a new generation; false when one is already running there.
-    func reserve(_ conversationID: Int64) -> Bool {
+    /// Claims the conversation for a new generation; nil when one is already running there. The generation can
+    /// take pieces at once; listeners can attach once `begin` has given it its stored messages.
+    func reserve(_ conversationID: Int64) -> Entry? {
         entries.withLock { entries in
-            guard entries[conversationID] == nil else { return false }
-            entries[conversationID] = Entry(user: .placeholder, assistant: .placeholder)
-            return true
+            guard entries[conversationID] == nil else { return nil }
+            let entry = Entry(user: .placeholder, assistant: .placeholder)
+            entries[conversationID] = entry
+            return entry
         }
     }
 
@@ -46,11 +48,14 @@ public final class Generations: Sendable {
         _ = entries.withLock { $0.removeValue(forKey: conversationID) }
     }
 
-    /// Fills in a reserved generation and returns its first listener (whose first event is `start`).
-    func begin(_ conversationID: Int64, user: Message, assistant: Message) -> (Entry, Listener) {
-        let entry = Entry(user: user, assistant: assistant)
-        entries.withLock { $0[conversationID] = entry }
-        return (entry, listen(to: entry, includeUser: true))
+    /// Gives a reserved generation its stored question and answer, and returns the turn's own listener: `start`
+    /// (with the answer empty), then the text that arrived before the turn was stored as a `delta`, then the rest.
+    func begin(_ entry: Entry, user: Message, assistant: Message) -> Listener {
+        entry.state.withLock { state in
+            state.user = user
+            state.assistant = assistant
+        }
+        return listen(to: entry, includeUser: true)
     }
 
     /// A new listener for the running generation, or nil when none runs.
@@ -99,8 +104,13 @@ public final class Generations: Sendable {
         entry.state.withLock { state in
             guard !state.finished else { return listener.close() }
             var snapshot = state.assistant
-            snapshot.content = state.content
-            _ = listener.push(.start(user: includeUser ? state.user : nil, assistant: snapshot))
+            if includeUser {
+                _ = listener.push(.start(user: state.user, assistant: snapshot))
+                if !state.content.isEmpty { _ = listener.push(.delta(state.content)) }
+            } else {
+                snapshot.content = state.content
+                _ = listener.push(.start(user: nil, assistant: snapshot))
+            }
             state.listeners.append(listener)
         }
         return listener
