@@ -25,6 +25,9 @@ struct AccountController {
         let lastUsedAt: String
         let expiresAt: String
         let current: Bool
+        enum CodingKeys: String, CodingKey {
+            case id, createdAt = "created_at", lastUsedAt = "last_used_at", expiresAt = "expires_at", current
+        }
     }
 
     struct Sessions: ResponseEncodable {
@@ -49,6 +52,7 @@ struct AccountController {
         let imported: Int
         let importedMessages: Int
         let skipped: [Skipped]
+        enum CodingKeys: String, CodingKey { case source, imported, importedMessages = "imported_messages", skipped }
     }
 
     @Sendable func sessions(_ request: Request, context: AuthenticatedContext) async throws -> Sessions {

@@ -33,7 +33,10 @@ struct AdminController {
             lastActiveAt = summary.lastActiveAt?.iso8601
             conversationCount = summary.conversationCount
         }
-        enum CodingKeys: String, CodingKey { case id, username, role, disabled, createdAt, lastActiveAt, conversationCount }
+        enum CodingKeys: String, CodingKey {
+            case id, username, role, disabled, createdAt = "created_at", lastActiveAt = "last_active_at"
+            case conversationCount = "conversation_count"
+        }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(id, forKey: .id)
@@ -49,7 +52,7 @@ struct AdminController {
     struct UserPage: ResponseEncodable {
         let users: [AdminUserDTO]
         let nextCursor: String?
-        enum CodingKeys: String, CodingKey { case users, nextCursor }
+        enum CodingKeys: String, CodingKey { case users, nextCursor = "next_cursor" }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(users, forKey: .users)
@@ -78,6 +81,12 @@ struct AdminController {
 
     struct Settings: ResponseCodable {
         let registrationOpen: Bool
+        // Read with the Swift name (the request decoder converts keys); written with the wire name.
+        enum ResponseKeys: String, CodingKey { case registrationOpen = "registration_open" }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: ResponseKeys.self)
+            try container.encode(registrationOpen, forKey: .registrationOpen)
+        }
     }
 
     @Sendable func listUsers(_ request: Request, context: AuthenticatedContext) async throws -> UserPage {

@@ -17,7 +17,7 @@ struct ConversationController {
     struct Page: ResponseEncodable {
         let conversations: [ConversationDTO]
         let nextCursor: String?
-        enum CodingKeys: String, CodingKey { case conversations, nextCursor }
+        enum CodingKeys: String, CodingKey { case conversations, nextCursor = "next_cursor" }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(conversations, forKey: .conversations)

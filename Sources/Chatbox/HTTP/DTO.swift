@@ -1,7 +1,8 @@
 import Hummingbird
 
-/// What the API shows of records: snake_case JSON, ISO 8601 UTC timestamps.
-struct UserDTO: ResponseCodable {
+/// What the API shows of records: snake_case JSON, ISO 8601 UTC timestamps. Every response type names its
+/// snake_case keys itself (`CodingKeys`): `APICoding.responseEncoder` converts no keys.
+struct UserDTO: ResponseEncodable {
     let id: Int64
     let username: String
     let role: String
@@ -14,9 +15,10 @@ struct UserDTO: ResponseCodable {
         disabled = user.disabled
         createdAt = user.createdAt.iso8601
     }
+    enum CodingKeys: String, CodingKey { case id, username, role, disabled, createdAt = "created_at" }
 }
 
-struct ConversationDTO: ResponseCodable {
+struct ConversationDTO: ResponseEncodable {
     let id: Int64
     let title: String
     let createdAt: String
@@ -27,9 +29,10 @@ struct ConversationDTO: ResponseCodable {
         createdAt = conversation.createdAt.iso8601
         updatedAt = conversation.updatedAt.iso8601
     }
+    enum CodingKeys: String, CodingKey { case id, title, createdAt = "created_at", updatedAt = "updated_at" }
 }
 
-struct MessageDTO: ResponseCodable {
+struct MessageDTO: ResponseEncodable {
     let id: Int64
     let conversationId: Int64
     let role: String
@@ -45,6 +48,10 @@ struct MessageDTO: ResponseCodable {
         status = message.status.rawValue
         error = message.error
         createdAt = message.createdAt.iso8601
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, conversationId = "conversation_id", role, content, status, error, createdAt = "created_at"
     }
 
     // `error` is always present, as null when there is none.

@@ -20,10 +20,12 @@ struct SystemController {
         struct Model: Encodable {
             let name: String
             let isDemo: Bool
+            enum CodingKeys: String, CodingKey { case name, isDemo = "is_demo" }
         }
         let model: Model
         let registrationOpen: Bool
         let version: String
+        enum CodingKeys: String, CodingKey { case model, registrationOpen = "registration_open", version }
     }
 
     @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
