@@ -71,21 +71,31 @@ enum SSE {
         return buffer
     }
 
+    /// `text` as the inside of a JSON string: `"`, `\\` and control characters escaped, everything else as is. Runs
+    /// that need no escaping are copied whole (this writes every message of a conversation's JSON too).
     static func writeEscaped(_ text: String, to buffer: inout ByteBuffer) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-            case 0..<0x20:
-                buffer.writeStaticString("\\u00")
-                buffer.writeInteger(hex[Int(byte >> 4)])
-                buffer.writeInteger(hex[Int(byte & 0xF)])
-            default: buffer.writeInteger(byte)
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[start..<index]))
+                start = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+                default:
+                    buffer.writeStaticString("\\u00")
+                    buffer.writeInteger((byte >> 4) + UInt8(ascii: "0"))   // 0 or 1
+                    let low = byte & 0xF
+                    buffer.writeInteger(low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10)
+                }
             }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[start...]))
         }
     }
 }
