@@ -37,9 +37,33 @@ struct ConversationController {
         let conversation: ConversationDTO
     }
 
-    struct WithMessages: ResponseEncodable {
+    /// `{"conversation":{…},"messages":[…]}`. Written by hand (`json`): with 1,000 messages, `JSONEncoder` took
+    /// most of the response's time. `Encodable` gives the same JSON the usual way (the tests compare the two).
+    struct WithMessages: Encodable {
         let conversation: ConversationDTO
         let messages: [MessageDTO]
+
+        var json: ByteBuffer {
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(messages.reduce(256) { $0 + $1.content.utf8.count + ($1.error?.utf8.count ?? 0) + 160 })
+            buffer.writeStaticString("{\"conversation\":")
+            conversation.writeJSON(to: &buffer)
+            buffer.writeStaticString(",\"messages\":[")
+            for (index, message) in messages.enumerated() {
+                if index > 0 { buffer.writeStaticString(",") }
+                message.writeJSON(to: &buffer)
+            }
+            buffer.writeStaticString("]}")
+            return buffer
+        }
+
+        var response: Response {
+            let body = json
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],
+                body: .init(byteBuffer: body))
+        }
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Page {
@@ -64,10 +88,10 @@ struct ConversationController {
         return response
     }
 
-    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> WithMessages {
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let conversation = try await owned(request, context)
         let messages = try await store.messages(conversationID: conversation.id)
-        return WithMessages(conversation: ConversationDTO(conversation), messages: messages.map(MessageDTO.init))
+        return WithMessages(conversation: ConversationDTO(conversation), messages: messages.map(MessageDTO.init)).response
     }
 
     @Sendable func rename(_ request: Request, context: AuthenticatedContext) async throws -> One {

@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// What the API shows of records: snake_case JSON, ISO 8601 UTC timestamps. Every response type names its
 /// snake_case keys itself (`CodingKeys`): `APICoding.responseEncoder` converts no keys.
@@ -64,6 +65,47 @@ struct MessageDTO: ResponseEncodable {
         try container.encode(status, forKey: .status)
         try container.encode(error, forKey: .error)
         try container.encode(createdAt, forKey: .createdAt)
+    }
+}
+
+// The same objects as `encode(to:)`, written by hand into a buffer, for the one large response (a conversation
+// with all its messages, `ConversationController.WithMessages`). Strings are escaped as in SSE `delta` events;
+// timestamps (ISO 8601 digits), roles and statuses (lowercase words) need no escaping.
+extension ConversationDTO {
+    func writeJSON(to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"id\":")
+        buffer.writeString(String(id))
+        buffer.writeStaticString(",\"title\":\"")
+        SSE.writeEscaped(title, to: &buffer)
+        buffer.writeStaticString("\",\"created_at\":\"")
+        buffer.writeString(createdAt)
+        buffer.writeStaticString("\",\"updated_at\":\"")
+        buffer.writeString(updatedAt)
+        buffer.writeStaticString("\"}")
+    }
+}
+
+extension MessageDTO {
+    func writeJSON(to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"id\":")
+        buffer.writeString(String(id))
+        buffer.writeStaticString(",\"conversation_id\":")
+        buffer.writeString(String(conversationId))
+        buffer.writeStaticString(",\"role\":\"")
+        buffer.writeString(role)
+        buffer.writeStaticString("\",\"content\":\"")
+        SSE.writeEscaped(content, to: &buffer)
+        buffer.writeStaticString("\",\"status\":\"")
+        buffer.writeString(status)
+        if let error {
+            buffer.writeStaticString("\",\"error\":\"")
+            SSE.writeEscaped(error, to: &buffer)
+            buffer.writeStaticString("\",\"created_at\":\"")
+        } else {
+            buffer.writeStaticString("\",\"error\":null,\"created_at\":\"")
+        }
+        buffer.writeString(createdAt)
+        buffer.writeStaticString("\"}")
     }
 }
 
