@@ -65,18 +65,18 @@ struct ProgressBatchStoreTests {
     func oneCallSavesEveryRunningAnswerAndLeavesFinishedOnesAlone(backend: Backend) async throws {
         try await backend.withStore { store in
             let user = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
-            var turns: [(conversation: Int64, answer: Int64)] = []
-            for index in 0..<3 {
-                let conversation = try await store.createConversation(userID: user.id, title: "c\(index)")
-                let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
-                turns.append((conversation.id, turn.assistant.id))
+            let conversation = try await store.createConversation(userID: user.id, title: "c")
+            // More answers than one UPDATE carries (200), so the call takes two statements.
+            var answers: [Int64] = []
+            for _ in 0..<205 {
+                answers.append(try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now()).assistant.id)
             }
-            try await store.finishMessage(
-                messageID: turns[2].answer, content: "final", status: .completed, error: nil, now: .now())
-            try await store.saveProgress(turns.enumerated().map { AnswerProgress(messageID: $1.answer, content: "part \($0) 你好") })
-            var saved: [String] = []
-            for turn in turns { saved.append(try await store.messages(conversationID: turn.conversation).last?.content ?? "?") }
-            #expect(saved == ["part 0 你好", "part 1 你好", "final"])
+            try await store.finishMessage(messageID: answers[3], content: "final", status: .completed, error: nil, now: .now())
+            try await store.saveProgress(answers.enumerated().map { AnswerProgress(messageID: $1, content: "part \($0) 你好") })
+            let saved = try await store.messages(conversationID: conversation.id).filter { $0.role == .assistant }.map(\.content)
+            #expect(saved.count == 205)
+            #expect(saved[3] == "final")
+            #expect(saved.enumerated().allSatisfy { $0 == 3 || $1 == "part \($0) 你好" })
         }
     }
 }

@@ -87,7 +87,8 @@ enum Migrations {
                 """,
                 """
                 CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content, status ON messages \
-                WHEN old.content IS NOT new.content OR (old.status = 'processing') != (new.status = 'processing') BEGIN \
+                WHEN (old.status != 'processing' OR new.status != 'processing') \
+                AND (old.content IS NOT new.content OR old.status IS NOT new.status) BEGIN \
                 INSERT INTO messages_fts (messages_fts, rowid, content) \
                 SELECT 'delete', old.id, old.content WHERE old.status != 'processing'; \
                 INSERT INTO messages_fts (rowid, content) SELECT new.id, new.content WHERE new.status != 'processing'; END

@@ -182,13 +182,20 @@ extension SQLChatStore {
             createdAt: now)
     }
 
+    /// Up to 200 answers per UPDATE (a CASE on the id): thousands of streaming answers cost a few statements a
+    /// second, not thousands.
     public func saveProgress(_ answers: [AnswerProgress]) async throws {
         let now = Millis.now()
         try await transaction { conn in
-            for answer in answers {
+            for start in stride(from: 0, to: answers.count, by: 200) {
+                let batch = answers[start..<min(start + 200, answers.count)]
+                let cases = batch.map { answer -> SQLQueryString in
+                    "WHEN \(bind: answer.messageID) THEN \(bind: answer.content)"
+                }
+                let ids = batch.map { answer -> SQLQueryString in "\(bind: answer.messageID)" }
                 try await conn.raw("""
-                    UPDATE messages SET content = \(bind: answer.content), updated_at = \(bind: now) \
-                    WHERE id = \(bind: answer.messageID) AND status = 'processing'
+                    UPDATE messages SET content = CASE id \(cases.joined(separator: " ")) END, \
+                    updated_at = \(bind: now) WHERE status = 'processing' AND id IN (\(ids.joined(separator: ", ")))
                     """).run()
             }
         }
