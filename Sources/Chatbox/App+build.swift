@@ -36,7 +36,9 @@ public func buildApplication(config: AppConfig) async throws -> some Application
 
     var app = Application(
         router: router,
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "chatbox"),
+        // A deep accept queue: a burst of new chats must wait for accept(), not overflow the queue (the kernel
+        // then drops or resets connections). Linux caps it at net.core.somaxconn.
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "chatbox", backlog: 4096),
         services: [
             CloseOnShutdown(name: "database", close: database.close),
             CloseOnShutdown(name: "http client", close: {
