@@ -19,8 +19,9 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let database = try await OpenDatabase.open(config.database, mysqlPoolSize: config.mysqlPoolSize, logger: logger)
     let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
     let auth = makeAuthService(store: store, config: config, logger: logger)
-    let httpClient = OpenAICompatibleModel.makeHTTPClient(connectTimeout: .seconds(10), connectionsPerHost: 16_384)
-    let models = makeModels(config.model, httpClient: httpClient)
+    // Up to 16 × 1,024 concurrent model streams per host.
+    let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)
+    let models = makeModels(config.model, httpClients: httpClients)
     let generations = Generations()
     let chat = ChatService(
         store: store, model: models.chat,
@@ -42,7 +43,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         services: [
             CloseOnShutdown(name: "database", close: database.close),
             CloseOnShutdown(name: "http client", close: {
-                do { try await httpClient.shutdown() } catch { logger.error("closing the HTTP client: \(error)") }
+                do { try await httpClients.shutdown() } catch { logger.error("closing the HTTP clients: \(error)") }
             }),
             // Services stop in reverse order: the generations end (with their final saves) before the saver.
             ProgressSaver(generations: generations, store: store, interval: config.flushInterval, logger: logger),
@@ -107,13 +108,13 @@ func buildRouter(
 
 /// The chat model from the settings (a command, an OpenAI-compatible endpoint, or the built-in demo), and the
 /// model for titles (its own settings where given, else the chat model).
-func makeModels(_ settings: ModelSettings, httpClient: HTTPClient) -> (chat: any ChatModel, title: any ChatModel) {
+func makeModels(_ settings: ModelSettings, httpClients: HTTPClientShards) -> (chat: any ChatModel, title: any ChatModel) {
     let chat: any ChatModel
     if let command = settings.command {
         chat = CommandModel(command: command)
     } else if let baseURL = settings.baseURL, let model = settings.model {
         chat = OpenAICompatibleModel(
-            baseURL: baseURL, apiKey: settings.apiKey, model: model, extraHeaders: settings.headers, httpClient: httpClient)
+            baseURL: baseURL, apiKey: settings.apiKey, model: model, extraHeaders: settings.headers, httpClients: httpClients)
     } else {
         chat = DemoModel(tokenDelay: settings.demoTokenDelay)
     }
@@ -122,7 +123,7 @@ func makeModels(_ settings: ModelSettings, httpClient: HTTPClient) -> (chat: any
     else { return (chat, chat) }
     let title = OpenAICompatibleModel(
         baseURL: baseURL, apiKey: settings.titleAPIKey ?? settings.apiKey, model: model,
-        extraHeaders: settings.headers, httpClient: httpClient)
+        extraHeaders: settings.headers, httpClients: httpClients)
     return (chat, title)
 }
 

@@ -24,7 +24,7 @@ public struct OpenAICompatibleModel: ChatModel {
     public let model: String
     private let apiKey: String?
     private let extraHeaders: [(String, String)]
-    private let httpClient: HTTPClient
+    private let httpClients: HTTPClientShards
     private let connectTimeout: Duration
 
     public var displayName: String { model }
@@ -33,11 +33,20 @@ public struct OpenAICompatibleModel: ChatModel {
         baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
         httpClient: HTTPClient, connectTimeout: Duration = .seconds(10)
     ) {
+        self.init(
+            baseURL: baseURL, apiKey: apiKey, model: model, extraHeaders: extraHeaders,
+            httpClients: HTTPClientShards([httpClient]), connectTimeout: connectTimeout)
+    }
+
+    public init(
+        baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
+        httpClients: HTTPClientShards, connectTimeout: Duration = .seconds(10)
+    ) {
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.model = model
         self.extraHeaders = extraHeaders
-        self.httpClient = httpClient
+        self.httpClients = httpClients
         self.connectTimeout = connectTimeout
     }
 
@@ -61,6 +70,15 @@ public struct OpenAICompatibleModel: ChatModel {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.decompression = .disabled
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+
+    /// `shards` clients of `connectionsPerShard` connections per host each (see `HTTPClientShards`).
+    public static func makeHTTPClients(shards: Int, connectTimeout: Duration = .seconds(10), connectionsPerShard: Int)
+        -> HTTPClientShards
+    {
+        HTTPClientShards((0..<shards).map { _ in
+            makeHTTPClient(connectTimeout: connectTimeout, connectionsPerHost: connectionsPerShard)
+        })
     }
 
     public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
@@ -121,6 +139,7 @@ public struct OpenAICompatibleModel: ChatModel {
         _ request: HTTPClient.Request, messages: [ChatMessage], url: String,
         to output: OpenAIStreamDelegate.Output, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
     ) {
+        let httpClient = httpClients.next()
         let eventLoop = httpClient.eventLoopGroup.next()
         var retry: (@Sendable () -> Void)?
         if retriesLeft > 0 {
