@@ -129,9 +129,24 @@ func runScript(_ path: String, _ arguments: [String], log logPath: String) async
     try process.run()
     try? pipe.fileHandleForWriting.close()   // else the read below never sees the end
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()   // the script's stdout has closed: it is ending
-    guard process.terminationStatus == 0 else {
-        throw API.Failure(description: "\(path) failed (\(process.terminationStatus)); see \(logPath)")
+    let status = await exitStatus(of: process)   // the script's stdout has closed: it is ending
+    guard status == 0 else {
+        throw API.Failure(description: "\(path) failed (\(status)); see \(logPath)")
     }
     return String(decoding: data, as: UTF8.self)
+}
+
+/// The exit status of a child, by `waitpid`. Foundation's `waitUntilExit()` can wait forever on Linux once the
+/// child has exited (it hung the bench after starting MariaDB), so the child is reaped here.
+private func exitStatus(of process: Process) async -> Int32 {
+    var status: Int32 = 0
+    while true {
+        let reaped = waitpid(process.processIdentifier, &status, WNOHANG)
+        if reaped == process.processIdentifier { return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f }
+        if reaped == -1 {   // Foundation reaped it first: its status arrives shortly
+            for _ in 0..<250 where process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+            return process.isRunning ? -1 : process.terminationStatus
+        }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
 }
