@@ -6,21 +6,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-PY="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
-REQ="$ROOT/requirements-e2e.txt"
-STAMP="$VENV/.requirements-e2e.sha256"
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-  echo "e2e: creating $VENV"
-  "$PY" -m venv "$VENV"
-fi
-want="$("$VENV/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$REQ")"
-if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
-  echo "e2e: installing $(basename "$REQ")"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ"
-  echo "$want" > "$STAMP"
-fi
+bash "$ROOT/scripts/python-venv.sh" "$VENV" "$ROOT/requirements-e2e.txt" e2e
 
 if [[ ! -x "${CHATBOX_E2E_CHROMIUM:-/usr/bin/chromium}" ]]; then
   echo "e2e: ${CHATBOX_E2E_CHROMIUM:-/usr/bin/chromium} is missing (Debian: apt-get install chromium)" >&2

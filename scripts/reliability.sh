@@ -30,20 +30,8 @@ if ! command -v mariadbd >/dev/null && [[ ! -x /usr/sbin/mariadbd ]]; then
   bash scripts/install-deps.sh --test
 fi
 
-PY="${PYTHON:-python3}"
 VENV="$ROOT/.venv-reliability"
-REQ="$ROOT/requirements-reliability.txt"
-STAMP="$VENV/.requirements.sha256"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  echo "reliability: creating $VENV"
-  "$PY" -m venv "$VENV"
-fi
-want="$("$VENV/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$REQ")"
-if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
-  echo "reliability: installing $(basename "$REQ")"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ"
-  echo "$want" > "$STAMP"
-fi
+bash "$ROOT/scripts/python-venv.sh" "$VENV" "$ROOT/requirements-reliability.txt" reliability
 
 if [[ -z "${CHATBOX_BIN_DIR:-}" ]]; then
   echo "reliability: swift build (chatbox, fake-upstream)"
