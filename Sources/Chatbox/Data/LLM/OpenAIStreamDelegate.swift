@@ -34,7 +34,8 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private let url: String
     private let output: Output
     private let eventLoop: any EventLoop
-    private let decoder = JSONDecoder()
+    /// Only for chunks the byte scan leaves alone, the non-streamed answer and errors: made on first use.
+    private lazy var decoder = JSONDecoder()
 
     private var mode = Mode.sniffing
     private var status: HTTPResponseStatus = .ok
