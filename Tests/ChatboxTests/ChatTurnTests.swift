@@ -9,7 +9,7 @@ struct ChatTurnTests {
         try await withChatApp { chat in
             let id = try await chat.conversation()
             let before = try await chat.api.listConversations(token: chat.token)
-            let opened = try await chat.events.send(id, "Tell me about cats [[fake tokens=20 delay_ms=20]]")
+            let opened = try await chat.events.send(id, "Tell me about cats [[fake tokens=20 delay_ms=40]]")
             #expect(opened.status == 200)
             #expect(opened.headers["Cache-Control"].first == "no-cache")
             #expect(opened.headers["X-Accel-Buffering"].first == "no")
@@ -20,10 +20,10 @@ struct ChatTurnTests {
             // share an event; see StreamBatchingTests).
             let deltas = events.filter { $0.name == "delta" }
             #expect(deltas.count >= 2)
-            #expect(deltas.last!.arrived - deltas.first!.arrived > .milliseconds(250))
+            #expect(deltas.last!.arrived - deltas.first!.arrived > .milliseconds(300), "19 gaps of 40 ms: ~760 ms")
 
             let start = try #require(events.first("start"))
-            #expect(start.object("user_message")["content"] as? String == "Tell me about cats [[fake tokens=20 delay_ms=20]]")
+            #expect(start.object("user_message")["content"] as? String == "Tell me about cats [[fake tokens=20 delay_ms=40]]")
             #expect(start.object("assistant_message")["status"] as? String == "processing")
             #expect(start.object("assistant_message")["content"] as? String == "")
             let done = try #require(events.first("done")).object("message")
