@@ -1,21 +1,34 @@
 import AsyncHTTPClient
 import Synchronization
 
-/// Several HTTPClients taken in turn, for thousands of concurrent model streams. AsyncHTTPClient's connection pool
+/// Several HTTPClients, for thousands of concurrent model streams. AsyncHTTPClient's connection pool
 /// copies its list of connections each time it opens one (O(n)): with 7,000 streams to one host, retains from that
 /// copy alone were ~10 % of perf's samples and new answers waited ~50 s to start. Shards keep each list short.
+///
+/// A request goes to the shard with the fewest requests in flight, the first such shard on a tie: a few answers at a
+/// time all use the first shard and reuse its keep-alive connections; thousands spread over all of them.
 public final class HTTPClientShards: Sendable {
     public let clients: [HTTPClient]
-    private let turn = Atomic<UInt>(0)
+    private let inFlight: Mutex<[Int]>
 
     public init(_ clients: [HTTPClient]) {
         precondition(!clients.isEmpty, "at least one HTTP client")
         self.clients = clients
+        inFlight = Mutex(Array(repeating: 0, count: clients.count))
     }
 
-    /// The next client, round robin.
-    func next() -> HTTPClient {
-        clients[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(clients.count))]
+    /// The least busy client and its index, to give back with `release` when the request has ended.
+    func acquire() -> (client: HTTPClient, shard: Int) {
+        let shard = inFlight.withLock { counts in
+            let shard = counts.indices.min { counts[$0] < counts[$1] } ?? 0
+            counts[shard] += 1
+            return shard
+        }
+        return (clients[shard], shard)
+    }
+
+    func release(_ shard: Int) {
+        inFlight.withLock { $0[shard] -= 1 }
     }
 
     public func shutdown() async throws {

@@ -130,16 +130,20 @@ public struct OpenAICompatibleModel: ChatModel {
             output.end(ModelError(.unreachable, "The model URL \(url) is not valid (\(error))."))
             return
         }
-        send(request, messages: messages, url: url, to: output, current: current, retriesLeft: 3)
+        let (client, shard) = httpClients.acquire()
+        let output = OpenAIStreamDelegate.Output(piece: output.piece, end: { [httpClients] error in
+            httpClients.release(shard)
+            output.end(error)
+        })
+        send(request, on: client, messages: messages, url: url, to: output, current: current, retriesLeft: 3)
     }
 
     /// Starts one attempt. A pooled connection the server had already closed (nothing received) is retried, up to
     /// three times: each failed attempt discards its stale connection, so the pool soon hands out a fresh one.
     private func send(
-        _ request: HTTPClient.Request, messages: [ChatMessage], url: String,
+        _ request: HTTPClient.Request, on httpClient: HTTPClient, messages: [ChatMessage], url: String,
         to output: OpenAIStreamDelegate.Output, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
     ) {
-        let httpClient = httpClients.next()
         let eventLoop = httpClient.eventLoopGroup.next()
         var retry: (@Sendable () -> Void)?
         if retriesLeft > 0 {
@@ -148,7 +152,7 @@ public struct OpenAICompatibleModel: ChatModel {
                     output.end(ModelError(.unreachable, "The model at \(url) closed the connection."))
                     return
                 }
-                send(again, messages: messages, url: url, to: output, current: current, retriesLeft: retriesLeft - 1)
+                send(again, on: httpClient, messages: messages, url: url, to: output, current: current, retriesLeft: retriesLeft - 1)
             }
         }
         let delegate = OpenAIStreamDelegate(
