@@ -44,6 +44,8 @@ public struct ModelSettings: Sendable {
     public var model: String?
     public var headers: [(String, String)] = []
     public var command: String?
+    /// Names of the server's environment variables the command also gets (besides PATH, HOME and LANG).
+    public var commandEnvironment: [String] = []
     public var systemPrompt: String?
     /// The newest turns sent to the model fit in this many characters (the system prompt and question always go).
     public var contextChars = 24_000
@@ -64,6 +66,8 @@ public struct AppConfig: Sendable {
     public var mysqlPoolSize = 8
     public var webRoot = "web"
     public var sessionLifetime: Millis = 30 * 24 * 3_600_000
+    /// However often it is used, a session ends this long after sign-in.
+    public var sessionMaxAge: Millis = 90 * 24 * 3_600_000
     public var registrationOpen = true
     public var bcryptCost = 12
     public var logLevel = Logger.Level.info
@@ -72,11 +76,23 @@ public struct AppConfig: Sendable {
     /// The largest history file an import accepts.
     public var maxImportBytes = 50 << 20
     public var maxMessageChars = 100_000
+    /// An answer that grows past this many characters ends as failed ("the answer was too long"), its text kept.
+    public var maxAnswerChars = 200_000
+    /// Answers one user may have running at once, across conversations (429 beyond).
+    public var maxRunningPerUser = 3
+    /// Open answer streams (sends and re-attaches) one user may hold at once (429 beyond).
+    public var maxStreamsPerUser = 20
     public var loginFailuresPerAccount = 5
     public var loginFailuresPerAddress = 20
     public var loginWindow: Duration = .seconds(900)
+    /// Sign-ups per client address per login window.
+    public var registrationsPerAddress = 10
     public var trustForwardedFor = false
     public var allowedOrigins: [String] = []
+    /// Extra `Host` names served while listening on a loopback address (DNS-rebinding guard); loopback names always are.
+    public var allowedHosts: [String] = []
+    /// A connection that sends no complete request head for this long is closed (slow headers).
+    public var idleTimeout: Duration = .seconds(30)
     public var flushInterval: Duration = .seconds(1)
     /// After writing pieces of an answer, a stream waits this long before its next write, sending whatever arrived
     /// meanwhile together (the first piece always goes at once). One browser frame: smooth to read, and far fewer
@@ -97,6 +113,8 @@ public struct AppConfig: Sendable {
         webRoot = read.string("web.root") ?? webRoot
         sessionLifetime = try read.int("session.lifetimeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }
             ?? sessionLifetime
+        sessionMaxAge = try read.int("session.maxAgeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }
+            ?? max(sessionMaxAge, sessionLifetime)
         registrationOpen = try read.bool("registration.open") ?? registrationOpen
         bcryptCost = try read.int("bcrypt.cost", in: 4...16) ?? bcryptCost
         if let level = read.string("log.level") {
@@ -109,11 +127,17 @@ public struct AppConfig: Sendable {
         maxBodyBytes = try read.int("http.maxBodyBytes", in: 1024...(1 << 30)) ?? maxBodyBytes
         maxImportBytes = try read.int("http.maxImportBytes", in: 1024...(1 << 31)) ?? maxImportBytes
         maxMessageChars = try read.int("chat.maxMessageChars", in: 1...10_000_000) ?? maxMessageChars
+        maxAnswerChars = try read.int("chat.maxAnswerChars", in: 1...10_000_000) ?? maxAnswerChars
+        maxRunningPerUser = try read.int("chat.maxRunningPerUser", in: 1...10_000) ?? maxRunningPerUser
+        maxStreamsPerUser = try read.int("chat.maxStreamsPerUser", in: 1...100_000) ?? maxStreamsPerUser
         loginFailuresPerAccount = try read.int("login.maxFailures", in: 1...1000) ?? loginFailuresPerAccount
         loginFailuresPerAddress = try read.int("login.maxFailuresPerAddress", in: 1...100_000)
             ?? loginFailuresPerAddress
         trustForwardedFor = try read.bool("http.trustForwardedFor") ?? trustForwardedFor
         allowedOrigins = read.list("http.allowedOrigins") ?? allowedOrigins
+        allowedHosts = read.list("http.allowedHosts") ?? allowedHosts
+        idleTimeout = try read.seconds("http.idleTimeoutSeconds", in: 1...3600) ?? idleTimeout
+        registrationsPerAddress = try read.int("registration.maxPerAddress", in: 1...100_000) ?? registrationsPerAddress
         flushInterval = try read.seconds("chat.flushIntervalMs", scale: 1000, in: 10...60_000) ?? flushInterval
         streamBatchInterval = try read.seconds("chat.streamBatchMs", scale: 1000, in: 0...1000) ?? streamBatchInterval
         shutdownGrace = try read.seconds("shutdown.graceSeconds", in: 0...600) ?? shutdownGrace
@@ -126,6 +150,7 @@ public struct AppConfig: Sendable {
         model.apiKey = read.secret("llm.apiKey")
         model.model = read.string("llm.model")
         model.command = read.string("llm.command")
+        model.commandEnvironment = read.list("llm.commandEnv") ?? model.commandEnvironment
         model.systemPrompt = read.string("llm.systemPrompt")
         if let headers = read.string("llm.headers") { model.headers = try parseHeaders(headers) }
         if let url = model.baseURL {

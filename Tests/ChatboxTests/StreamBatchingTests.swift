@@ -5,19 +5,17 @@ import Testing
 @Suite("Streaming chat: batching pieces into fewer writes")
 struct StreamBatchingTests {
     @Test func theFirstPieceGoesAtOnceAndLaterOnesWaitForTheBatchInterval() async throws {
-        try await withChatApp({ $0.streamBatchInterval = .milliseconds(1500) }) { chat in
+        try await withChatApp({ $0.streamBatchInterval = .milliseconds(2500) }) { chat in
             let id = try await chat.conversation()
-            let opened = try await chat.events.send(id, "[[fake tokens=6 delay_ms=100]]")
+            let opened = try await chat.events.send(id, "[[fake tokens=6 delay_ms=300]]")
             let events = try await opened.all()
-            let start = try #require(events.first("start"))
+            #expect(events.first?.name == "start")
             let deltas = events.filter { $0.name == "delta" }
             let texts = deltas.map { $0.json["text"] as? String ?? "?" }
-            #expect(texts.joined() == "word1 word2 word3 word4 word5 word6")
-            // The first piece is written as soon as it arrives, not held for the interval...
-            #expect(deltas[0].arrived - start.arrived < .milliseconds(1200))
-            // ...and the five that arrive in the next half second go out together, one interval later.
-            #expect(deltas.count == 2, "deltas: \(texts)")
-            if deltas.count == 2 { #expect(deltas[1].arrived - deltas[0].arrived >= .milliseconds(1000)) }
+            // Grouping, not client-side gaps (a busy machine delays the client, not the server's batching): the
+            // first piece is written as soon as it arrives, not held for the interval, and the five that arrive
+            // within the next 1.5 s wait for the 2.5 s interval and go out together in one frame.
+            #expect(texts == ["word1 ", "word2 word3 word4 word5 word6"], "deltas: \(texts)")
         }
     }
 
