@@ -183,6 +183,10 @@ class Chatbox:
             "CHATBOX_BCRYPT_COST": "4", "CHATBOX_WEB_ROOT": str(ROOT / "web"), "CHATBOX_LOG_LEVEL": "info",
             "CHATBOX_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000", "CHATBOX_LOGIN_MAX_FAILURES": "1000",
             "CHATBOX_TITLE_TIMEOUT": "5",
+            # The fault suites drive many answers, streams and sign-ups from one account and address; the per-user
+            # and per-address limits have their own module (test_user_limits.py), which sets them low.
+            "CHATBOX_CHAT_MAX_RUNNING_PER_USER": "1000", "CHATBOX_CHAT_MAX_STREAMS_PER_USER": "10000",
+            "CHATBOX_CHAT_MAX_ANSWER_CHARS": "4000000", "CHATBOX_REGISTRATION_MAX_PER_ADDRESS": "100000",
         })
         if self.llm_url:
             env.update({"CHATBOX_LLM_BASE_URL": self.llm_url, "CHATBOX_LLM_MODEL": "fake",

@@ -22,7 +22,9 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     // Up to 16 × 1,024 concurrent model streams per host.
     let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)
     let models = makeModels(config.model, httpClients: httpClients)
-    let generations = Generations()
+    let generations = Generations(limits: .init(
+        runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
+        answerCharacters: config.maxAnswerChars))
     let chat = ChatService(
         store: store, model: models.chat,
         titles: TitleService(model: models.title, timeout: config.model.titleTimeout, logger: logger),
@@ -32,11 +34,14 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         maxMessageCharacters: config.maxMessageChars, logger: logger)
     let router = buildRouter(
         config: config, store: store, auth: auth, chat: chat,
-        model: (models.chat.displayName, models.chat is DemoModel))
+        model: .init(name: models.chat.displayName, isDemo: models.chat is DemoModel, isCommand: models.chat is CommandModel))
     logger.info("model: \(models.chat.displayName)")
 
     var app = Application(
         router: router,
+        // Closes connections that send no request for this long (slow or absent headers); a response being
+        // written (an answer's stream) is not idle.
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(config.idleTimeout.wholeNanoseconds))),
         // A deep accept queue: a burst of new chats must wait for accept(), not overflow the queue (the kernel
         // then drops or resets connections). Linux caps it at net.core.somaxconn.
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "chatbox", backlog: 4096),
@@ -77,19 +82,20 @@ func makeAuthService(store: any ChatStore, config: AppConfig, logger: Logger) ->
 
 /// Routes and middleware; no logic lives here, only which controller answers what.
 func buildRouter(
-    config: AppConfig, store: any ChatStore, auth: AuthService, chat: ChatService, model: (name: String, isDemo: Bool)
+    config: AppConfig, store: any ChatStore, auth: AuthService, chat: ChatService, model: SystemController.ModelInfo
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let body = JSONBody(maxBytes: config.maxBodyBytes)
     router.addMiddleware {
         SecurityHeadersMiddleware(contentSecurityPolicy: WebPage.contentSecurityPolicy(webRoot: config.webRoot))
+        HostCheckMiddleware(listeningOn: config.host, allowedHosts: config.allowedHosts)
         ErrorMiddleware()
         OriginCheckMiddleware(allowedOrigins: Set(config.allowedOrigins))
         WebAppMiddleware(root: config.webRoot)
         SessionMiddleware(auth: auth)
     }
     let cookies = SessionCookie(secure: config.secureCookies)
-    SystemController(store: store, modelName: model.name, isDemoModel: model.isDemo, settings: auth.settings)
+    SystemController(store: store, model: model, settings: auth.settings)
         .addRoutes(to: router)
     AuthController(
         auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)

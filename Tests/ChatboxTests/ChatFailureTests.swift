@@ -81,7 +81,7 @@ struct ChatFailureTests {
     }
 
     @Test func aOneMegabyteTokenIsRelayedWhole() async throws {
-        try await withChatApp { chat in
+        try await withChatApp({ $0.maxAnswerChars = 2_000_000 }) { chat in
             let id = try await chat.conversation()
             let events = try await chat.events.send(id, "[[fake huge_kb=1024]]").all()
             let done = try #require(events.first("done")).object("message")

@@ -40,6 +40,26 @@ struct ConfigTests {
         #expect(config.model.titleModel == "small")
     }
 
+    @Test func theHardeningLimitsHaveSafeDefaultsAndAreRead() throws {
+        let defaults = try Self.config()
+        #expect(defaults.maxAnswerChars == 200_000 && defaults.maxRunningPerUser == 3 && defaults.maxStreamsPerUser == 20)
+        #expect(defaults.allowedHosts.isEmpty && defaults.idleTimeout == .seconds(30))
+        #expect(defaults.sessionMaxAge == 90 * 24 * 3_600_000 && defaults.registrationsPerAddress == 10)
+        #expect(defaults.model.commandEnvironment.isEmpty)
+        let set = try Self.config(env: [
+            "CHATBOX_CHAT_MAX_ANSWER_CHARS": "5000", "CHATBOX_CHAT_MAX_RUNNING_PER_USER": "1",
+            "CHATBOX_CHAT_MAX_STREAMS_PER_USER": "4", "CHATBOX_HTTP_ALLOWED_HOSTS": "chat.example.org, box.lan",
+            "CHATBOX_HTTP_IDLE_TIMEOUT_SECONDS": "5", "CHATBOX_SESSION_MAX_AGE_HOURS": "48",
+            "CHATBOX_REGISTRATION_MAX_PER_ADDRESS": "2", "CHATBOX_LLM_COMMAND_ENV": "OPENAI_API_KEY,HF_HOME",
+        ])
+        #expect(set.maxAnswerChars == 5000 && set.maxRunningPerUser == 1 && set.maxStreamsPerUser == 4)
+        #expect(set.allowedHosts == ["chat.example.org", "box.lan"] && set.idleTimeout == .seconds(5))
+        #expect(set.sessionMaxAge == 48 * 3_600_000 && set.registrationsPerAddress == 2)
+        #expect(set.model.commandEnvironment == ["OPENAI_API_KEY", "HF_HOME"])
+        // A sliding lifetime longer than the default maximum age raises the maximum with it.
+        #expect(try Self.config(env: ["CHATBOX_SESSION_LIFETIME_HOURS": "4000"]).sessionMaxAge == 4000 * 3_600_000)
+    }
+
     @Test func flagsWinOverEnvironmentVariables() throws {
         let config = try Self.config(env: ["CHATBOX_PORT": "9000"], flags: ["--port", "9100", "--database-url", "sqlite:///tmp/x.sqlite"])
         #expect(config.port == 9100)
@@ -57,6 +77,9 @@ struct ConfigTests {
         (["CHATBOX_LLM_BASE_URL": "ftp://x", "CHATBOX_LLM_MODEL": "m"], "CHATBOX_LLM_BASE_URL (--llm-base-url): must be an http:// or https:// URL"),
         (["CHATBOX_LLM_HEADERS": "nocolon"], "CHATBOX_LLM_HEADERS (--llm-headers): each header is Name: value"),
         (["CHATBOX_DATABASE_URL": "mysql://root@127.0.0.1:3306/"], "CHATBOX_DATABASE_URL (--database-url):"),
+        (["CHATBOX_CHAT_MAX_RUNNING_PER_USER": "0"], "CHATBOX_CHAT_MAX_RUNNING_PER_USER (--chat-max-running-per-user): must be a whole number from 1"),
+        (["CHATBOX_CHAT_MAX_ANSWER_CHARS": "99999999999999999999999"], "CHATBOX_CHAT_MAX_ANSWER_CHARS (--chat-max-answer-chars): must be a whole number"),
+        (["CHATBOX_HTTP_IDLE_TIMEOUT_SECONDS": "-1"], "CHATBOX_HTTP_IDLE_TIMEOUT_SECONDS (--http-idle-timeout-seconds): must be a whole number from 1 to 3600"),
     ])
     func aBadValueNamesTheSettingAndTheReason(env: [String: String], message: String) {
         #expect {

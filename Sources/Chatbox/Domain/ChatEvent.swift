@@ -12,10 +12,14 @@ public enum ChatEvent: Sendable {
     case title(conversationID: Int64, title: String)
 }
 
-/// Why a turn could not start; the presentation layer maps these to 404 / 409.
+/// Why a turn could not start; the presentation layer maps these to 404 / 409 / 413 / 429.
 public enum ChatError: Error, Equatable {
     case conversationNotFound
     case alreadyGenerating
     case nothingToRegenerate
     case messageTooLong(maxCharacters: Int)
+    /// The user already has this many answers running.
+    case tooManyRunning(limit: Int)
+    /// The user already has this many answer streams open.
+    case tooManyStreams(limit: Int)
 }

@@ -57,7 +57,7 @@ public struct ChatService: Sendable {
     /// Listens to the generation running in a conversation, or nil when none runs.
     public func attach(userID: Int64, conversationID: Int64) async throws -> Listener? {
         _ = try await owned(conversationID, userID: userID)
-        return generations.attach(conversationID)
+        return try generations.attach(conversationID, userID: userID)
     }
 
     /// Stops the running generation, keeping its partial text; does nothing when none runs.
@@ -73,27 +73,21 @@ public struct ChatService: Sendable {
         return conversation
     }
 
-    /// Stores a turn and answers it. The model request goes out as soon as the conversation so far is read, while
-    /// the turn is being stored (the reservation keeps other turns of this conversation out meanwhile); pieces that
-    /// arrive before the turn is stored wait in the generation.
+    /// Stores a turn and answers it. Ownership is checked before anything else: someone else's conversation is a
+    /// 404 and reserves, reads and counts nothing. The model request goes out as soon as the conversation so far is
+    /// read, while the turn is being stored (the reservation keeps other turns of this conversation out meanwhile);
+    /// pieces that arrive before the turn is stored wait in the generation.
     private func startTurn(
         _ conversationID: Int64, userID: Int64, ask: Ask, _ begin: () async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
-        guard let entry = generations.reserve(conversationID) else {
-            _ = try await owned(conversationID, userID: userID)   // someone else's conversation is a 404, not a 409
-            throw ChatError.alreadyGenerating
-        }
-        let conversation: Conversation
-        let earlier: Result<[Message], any Error>
-        do {
-            async let read = history(conversationID)
-            conversation = try await owned(conversationID, userID: userID)
-            earlier = await read
-        } catch {
-            generations.release(conversationID)
+        let conversation = try await owned(conversationID, userID: userID)
+        let listener = try generations.openStream(userID: userID)
+        let entry: Generations.Entry
+        do { entry = try generations.reserve(conversationID, userID: userID) } catch {
+            listener.close()
             throw error
         }
-        let streaming = startStreaming(entry, prompt: earlier.map(ask.prompt))
+        let streaming = startStreaming(entry, prompt: await history(conversationID).map(ask.prompt))
         entry.setStreamingTask(streaming)
         let turn: (user: Message, assistant: Message)
         do {
@@ -101,10 +95,11 @@ public struct ChatService: Sendable {
         } catch {
             streaming.cancel()
             _ = await streaming.value
-            generations.release(conversationID)
+            generations.release(conversationID, entry)
+            listener.close()
             throw error
         }
-        let listener = generations.begin(entry, user: turn.user, assistant: turn.assistant)
+        generations.begin(entry, user: turn.user, assistant: turn.assistant, listener: listener)
         entry.setJob(Task { await finish(entry, conversation: conversation, turn: turn, streaming: streaming) })
         return listener
     }
@@ -143,8 +138,10 @@ public struct ChatService: Sendable {
         if conversation.title.isEmpty && !conversation.titleSetByUser {
             await nameConversation(entry, conversation.id, question: turn.user.content, answer: answer)
         }
-        entry.finish()
+        // Free the conversation before the streams end, so a client that sends its next question as soon as this
+        // stream closes finds it free.
         generations.remove(conversation.id, entry)
+        entry.finish()
     }
 
     /// Streams the model's answer into `entry`; returns the final status and error. Ends at the model's end, a
@@ -183,6 +180,9 @@ public struct ChatService: Sendable {
         switch (entry.stopReason, ending) {
         case (.user?, _): return (.stopped, nil)
         case (.shutdown?, _): return (.failed, "The server shut down before this answer finished.")
+        case (.tooLong?, _):
+            return (.failed, "The answer was too long: it was cut at \(entry.maxCharacters) characters.")
+        case (.accountClosed?, _): return (.failed, "The account was disabled or deleted while this answer was written.")
         case (nil, .timedOut(let error)), (nil, .finished(let error?)): return (.failed, error.message)
         case (nil, .cancelled): return (.failed, "The answer was interrupted.")
         case (nil, .finished(nil)):

@@ -4,11 +4,29 @@ import Synchronization
 /// it goes on when the browser that asked for it leaves, any number of listeners can attach and detach, and
 /// each listener sees `start` (with the text so far) and then every later event exactly once.
 public final class Generations: Sendable {
+    /// What one user may hold at once, and how long an answer may grow.
+    public struct Limits: Sendable {
+        /// Answers running at once per user, across conversations.
+        public var runningPerUser: Int
+        /// Open streams (a turn's own and re-attached ones) per user.
+        public var streamsPerUser: Int
+        /// Characters an answer may have; past that it ends as failed, its text up to the limit kept.
+        public var answerCharacters: Int
+
+        public init(runningPerUser: Int = 3, streamsPerUser: Int = 20, answerCharacters: Int = 200_000) {
+            self.runningPerUser = runningPerUser
+            self.streamsPerUser = streamsPerUser
+            self.answerCharacters = answerCharacters
+        }
+    }
+
     final class Entry: Sendable {
         struct State {
             var user: Message?
             var assistant: Message
             var content = ""
+            /// `content.count`, kept as pieces arrive (counting the whole text each time would be quadratic).
+            var characters = 0
             /// How many bytes of `content` the database has (see `ProgressSaver`).
             var savedBytes = 0
             var listeners: [Listener] = []
@@ -20,73 +38,120 @@ public final class Generations: Sendable {
             var task: Task<(MessageStatus, String?), Never>?
         }
         let state: Mutex<State>
-        init(user: Message, assistant: Message) { state = Mutex(State(user: user, assistant: assistant)) }
+        let userID: Int64
+        let maxCharacters: Int
+        init(userID: Int64, maxCharacters: Int) {
+            self.userID = userID
+            self.maxCharacters = maxCharacters
+            state = Mutex(State(user: .placeholder, assistant: .placeholder))
+        }
     }
 
     /// Why a generation was asked to stop.
     enum StopReason: Sendable {
         case user, shutdown
+        /// The answer reached `Limits.answerCharacters`.
+        case tooLong
+        /// Its user was disabled or deleted.
+        case accountClosed
     }
 
-    private let entries = Mutex<[Int64: Entry]>([:])
+    private struct Running {
+        var entries: [Int64: Entry] = [:]
+        /// Running generations per user.
+        var perUser: [Int64: Int] = [:]
+    }
 
-    public init() {}
+    private let running = Mutex(Running())
+    /// Open streams per user.
+    private let streams = StreamSlots()
+    let limits: Limits
 
-    /// Claims the conversation for a new generation; nil when one is already running there. The generation can
-    /// take pieces at once; listeners can attach once `begin` has given it its stored messages.
-    func reserve(_ conversationID: Int64) -> Entry? {
-        entries.withLock { entries in
-            guard entries[conversationID] == nil else { return nil }
-            let entry = Entry(user: .placeholder, assistant: .placeholder)
-            entries[conversationID] = entry
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// Claims the conversation for a new generation of this user. Throws `alreadyGenerating` when one runs there
+    /// and `tooManyRunning` when the user has `runningPerUser` answers running. The generation can take pieces at
+    /// once; listeners can attach once `begin` has given it its stored messages.
+    func reserve(_ conversationID: Int64, userID: Int64) throws(ChatError) -> Entry {
+        let limits = self.limits
+        return try running.withLock { (running: inout Running) throws(ChatError) -> Entry in
+            guard running.entries[conversationID] == nil else { throw .alreadyGenerating }
+            guard running.perUser[userID, default: 0] < limits.runningPerUser else {
+                throw .tooManyRunning(limit: limits.runningPerUser)
+            }
+            let entry = Entry(userID: userID, maxCharacters: limits.answerCharacters)
+            running.entries[conversationID] = entry
+            running.perUser[userID, default: 0] += 1
             return entry
         }
     }
 
     /// Gives a reserved conversation back when the turn could not start after all.
-    func release(_ conversationID: Int64) {
-        _ = entries.withLock { $0.removeValue(forKey: conversationID) }
+    func release(_ conversationID: Int64, _ entry: Entry) {
+        remove(conversationID, entry)
     }
 
-    /// Gives a reserved generation its stored question and answer, and returns the turn's own listener: `start`
+    /// A listener that holds one of the user's stream slots until it closes; throws `tooManyStreams` when the
+    /// user has `streamsPerUser` open.
+    func openStream(userID: Int64) throws(ChatError) -> Listener {
+        let limit = limits.streamsPerUser
+        guard streams.take(userID, limit: limit) else { throw .tooManyStreams(limit: limit) }
+        return Listener { [streams] in streams.give(userID) }
+    }
+
+    /// Gives a reserved generation its stored question and answer, and makes `listener` the turn's own: `start`
     /// (with the answer empty), then the text that arrived before the turn was stored as a `delta`, then the rest.
-    func begin(_ entry: Entry, user: Message, assistant: Message) -> Listener {
+    func begin(_ entry: Entry, user: Message, assistant: Message, listener: Listener) {
         entry.state.withLock { state in
             state.user = user
             state.assistant = assistant
         }
-        return listen(to: entry, includeUser: true)
+        listen(listener, to: entry, includeUser: true)
     }
 
-    /// A new listener for the running generation, or nil when none runs.
-    public func attach(_ conversationID: Int64) -> Listener? {
-        guard let entry = entries.withLock({ $0[conversationID] }), entry.state.withLock({ $0.assistant.id != 0 }) else {
-            return nil
-        }
-        return listen(to: entry, includeUser: false)
+    /// A new listener for the user's generation running in this conversation, or nil when none runs.
+    public func attach(_ conversationID: Int64, userID: Int64) throws(ChatError) -> Listener? {
+        guard let entry = running.withLock({ $0.entries[conversationID] }), entry.userID == userID,
+            entry.state.withLock({ $0.assistant.id != 0 })
+        else { return nil }
+        let listener = try openStream(userID: userID)
+        listen(listener, to: entry, includeUser: false)
+        return listener
     }
 
     /// Whether a generation runs in this conversation.
     public func isRunning(_ conversationID: Int64) -> Bool {
-        entries.withLock { $0[conversationID] != nil }
+        running.withLock { $0.entries[conversationID] != nil }
     }
 
     /// How many generations run now.
-    public var count: Int { entries.withLock { $0.count } }
+    public var count: Int { running.withLock { $0.entries.count } }
+
+    /// Ends everything of a user who was disabled or deleted: their answers stop (failed, text kept) and their
+    /// streams close at once.
+    public func endAll(userID: Int64) {
+        let theirs = running.withLock { $0.entries.values.filter { $0.userID == userID } }
+        for entry in theirs {
+            entry.requestStop(.accountClosed)
+            entry.closeListeners()
+        }
+    }
 
     /// Asks the running generation to stop (its partial text is kept); false when none runs.
     @discardableResult
     public func stop(_ conversationID: Int64) -> Bool {
-        guard let entry = entries.withLock({ $0[conversationID] }) else { return false }
+        guard let entry = running.withLock({ $0.entries[conversationID] }) else { return false }
         entry.requestStop(.user)
         return true
     }
 
     /// Stops every running generation (server shutdown) and waits until they have finished.
     func stopAll() async {
-        let running = entries.withLock { Array($0.values) }
-        for entry in running { entry.requestStop(.shutdown) }
-        for entry in running { await entry.state.withLock { $0.job }?.value }
+        let all = running.withLock { Array($0.entries.values) }
+        for entry in all { entry.requestStop(.shutdown) }
+        for entry in all { await entry.state.withLock { $0.job }?.value }
     }
 
     /// Waits until every generation has finished by itself, or `timeout` passes; returns whether all finished.
@@ -99,8 +164,7 @@ public final class Generations: Sendable {
         return true
     }
 
-    private func listen(to entry: Entry, includeUser: Bool) -> Listener {
-        let listener = Listener()
+    private func listen(_ listener: Listener, to entry: Entry, includeUser: Bool) {
         entry.state.withLock { state in
             guard !state.finished else { return listener.close() }
             var snapshot = state.assistant
@@ -113,13 +177,12 @@ public final class Generations: Sendable {
             }
             state.listeners.append(listener)
         }
-        return listener
     }
 
     /// The answers whose text has grown since it was last saved: message id, text so far, and its entry.
     func unsaved() -> [(messageID: Int64, content: String, entry: Entry)] {
-        let running = entries.withLock { Array($0.values) }
-        return running.compactMap { entry in
+        let all = running.withLock { Array($0.entries.values) }
+        return all.compactMap { entry in
             entry.state.withLock { state in
                 guard state.assistant.id != 0, !state.finished, state.content.utf8.count != state.savedBytes else {
                     return nil
@@ -131,12 +194,23 @@ public final class Generations: Sendable {
 }
 
 extension Generations.Entry {
-    /// Appends a piece of the answer and sends it to every listener.
+    /// Appends a piece of the answer and sends it to every listener. A piece that takes the answer past its
+    /// limit is cut there and the generation is stopped as too long; pieces after that are dropped.
     func append(_ piece: String) {
-        state.withLock { state in
-            state.content += piece
-            state.listeners.removeAll { !$0.push(.delta(piece)) }
+        let tooLong = state.withLock { state -> Bool in
+            guard state.stopReason != .tooLong else { return false }
+            var piece = piece
+            let count = piece.count
+            let room = maxCharacters - state.characters
+            if count > room { piece = String(piece.prefix(room)) }
+            state.characters += min(count, room)
+            if !piece.isEmpty {
+                state.content += piece
+                state.listeners.removeAll { !$0.push(.delta(piece)) }
+            }
+            return count > room
         }
+        if tooLong { requestStop(.tooLong) }
     }
 
     /// The text so far.
@@ -176,6 +250,15 @@ extension Generations.Entry {
         state.withLock { $0.savedBytes = max($0.savedBytes, bytes) }
     }
 
+    /// Closes the listeners attached now; the generation itself goes on until it ends.
+    func closeListeners() {
+        let listeners = state.withLock { state in
+            defer { state.listeners = [] }
+            return state.listeners
+        }
+        for listener in listeners { listener.close() }
+    }
+
     /// Ends every listener's events; later listeners get nothing.
     func finish() {
         let listeners = state.withLock { state in
@@ -190,8 +273,11 @@ extension Generations.Entry {
 extension Generations {
     /// Forgets a finished generation.
     func remove(_ conversationID: Int64, _ entry: Entry) {
-        entries.withLock { entries in
-            if entries[conversationID] === entry { entries[conversationID] = nil }
+        running.withLock { running in
+            guard running.entries[conversationID] === entry else { return }
+            running.entries[conversationID] = nil
+            let left = running.perUser[entry.userID, default: 1] - 1
+            running.perUser[entry.userID] = left > 0 ? left : nil
         }
     }
 }
@@ -199,4 +285,25 @@ extension Generations {
 extension Message {
     static let placeholder = Message(
         id: 0, conversationID: 0, role: .assistant, content: "", status: .processing, error: nil, createdAt: 0)
+}
+
+/// How many streams each user has open.
+private final class StreamSlots: Sendable {
+    private let open = Mutex<[Int64: Int]>([:])
+
+    /// Takes a slot unless the user holds `limit` already.
+    func take(_ userID: Int64, limit: Int) -> Bool {
+        open.withLock { open in
+            guard open[userID, default: 0] < limit else { return false }
+            open[userID, default: 0] += 1
+            return true
+        }
+    }
+
+    func give(_ userID: Int64) {
+        open.withLock { open in
+            let left = open[userID, default: 1] - 1
+            open[userID] = left > 0 ? left : nil
+        }
+    }
 }

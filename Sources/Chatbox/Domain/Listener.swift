@@ -12,8 +12,12 @@ public final class Listener: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Runs once, when the listener closes (frees the user's stream slot).
+    private let onClose: (@Sendable () -> Void)?
 
-    init() {}
+    init(onClose: (@Sendable () -> Void)? = nil) {
+        self.onClose = onClose
+    }
 
     /// Adds an event; false when the listener is closed (the generation then forgets it).
     func push(_ event: ChatEvent) -> Bool {
@@ -30,12 +34,15 @@ public final class Listener: Sendable {
     /// Ends the events: `next()` returns what is still pending, then nil. Called by the generation when it has
     /// finished, and by the reader when it leaves.
     public func close() {
-        let waiter = state.withLock { state in
-            state.closed = true
-            defer { state.waiter = nil }
-            return state.waiter
+        let (wasOpen, waiter) = state.withLock { state in
+            defer {
+                state.closed = true
+                state.waiter = nil
+            }
+            return (!state.closed, state.waiter)
         }
         waiter?.resume()
+        if wasOpen { onClose?() }
     }
 
     /// Every event pending, after waiting for at least one; nil once closed and drained, or when the calling

@@ -168,6 +168,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             HTTPError(.conflict, message: "An answer is already being generated in this conversation; stop it or wait for it.")
         case .nothingToRegenerate: HTTPError(.conflict, message: "There is no question to answer again in this conversation.")
         case .messageTooLong(let max): HTTPError(.contentTooLarge, message: "The message is longer than \(max) characters.")
+        case .tooManyRunning(let limit):
+            HTTPError(
+                .tooManyRequests, headers: [.retryAfter: "5"],
+                message: "You already have \(limit) answers being written; wait for one to finish or stop it.")
+        case .tooManyStreams(let limit):
+            HTTPError(
+                .tooManyRequests, headers: [.retryAfter: "5"],
+                message: "You already have \(limit) answer streams open; close some tabs and try again.")
         }
     }
 

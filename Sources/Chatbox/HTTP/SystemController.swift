@@ -3,9 +3,16 @@ import Hummingbird
 /// `/healthz` and `/api/config`: what monitoring and the page need to know about the server.
 struct SystemController {
     let store: any ChatStore
-    let modelName: String
-    let isDemoModel: Bool
+    let model: ModelInfo
     let settings: RuntimeSettings
+
+    /// The chat model as the page may show it.
+    struct ModelInfo: Sendable {
+        let name: String
+        let isDemo: Bool
+        /// The operator's own program: its name is shown only to signed-in users.
+        let isCommand: Bool
+    }
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("healthz", use: health)
@@ -39,8 +46,9 @@ struct SystemController {
     }
 
     @Sendable func config(_ request: Request, context: AppRequestContext) async throws -> Config {
-        Config(
-            model: .init(name: modelName, isDemo: isDemoModel), registrationOpen: try await settings.registrationOpen(),
+        let name = model.isCommand && context.auth == nil ? "command" : model.name
+        return Config(
+            model: .init(name: name, isDemo: model.isDemo), registrationOpen: try await settings.registrationOpen(),
             version: ChatboxInfo.version)
     }
 }

@@ -23,6 +23,8 @@ enum TestConfig {
         config.webRoot = webRoot
         config.flushInterval = .milliseconds(200)
         config.model.demoTokenDelay = .milliseconds(1)
+        // Every test signs its accounts up from 127.0.0.1; the per-address sign-up limit has its own tests.
+        config.registrationsPerAddress = 10_000
         if let modelBaseURL {
             config.model.baseURL = modelBaseURL
             config.model.model = "fake"
