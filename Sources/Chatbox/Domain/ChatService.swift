@@ -169,7 +169,9 @@ public struct ChatService: Sendable {
                 } catch is CancellationError {
                     return .cancelled
                 } catch {
-                    return .finished(ModelError(.malformed, "The model failed: \(error)"))
+                    // Raw errors can carry URLs, keys and internals: the log gets them, the user a plain sentence.
+                    logger.error("the model failed with an unexpected error: \(String(reflecting: error))")
+                    return .finished(ModelError(.malformed, "The model failed unexpectedly; the details are in the server log."))
                 }
             }
             group.addTask { await watch(progress, since: started, clock: clock) }
