@@ -143,6 +143,18 @@ public struct ImportedConversation: Sendable, Equatable {
     }
 }
 
+/// How an import is cut into short transactions, so that other users' writes get the (SQLite: single) writer
+/// between them: at most `conversations` conversations or about `messages` messages each (a long conversation is
+/// split across transactions).
+public struct ImportBatching: Sendable, Equatable {
+    public var conversations: Int
+    public var messages: Int
+    public init(conversations: Int = 50, messages: Int = 2_000) {
+        self.conversations = Swift.max(1, conversations)
+        self.messages = Swift.max(1, messages)
+    }
+}
+
 /// A login session. Only the SHA-256 of its token is stored.
 public struct Session: Sendable, Equatable {
     public var id: Int64
