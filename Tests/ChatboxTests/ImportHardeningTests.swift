@@ -200,3 +200,30 @@ final class BatchCounter: @unchecked Sendable {
     var value: Int { lock.withLock { count } }
     func add() { lock.withLock { count += 1 } }
 }
+
+extension ImportHardeningTests {
+    @Test func oneImportPerUserAndAFewOnTheServer() throws {
+        let gate = ImportGate(limit: 2)
+        try gate.enter(1)
+        #expect(throws: TransferError.importRunning) { try gate.enter(1) }
+        try gate.enter(2)
+        #expect(throws: TransferError.busy(retryAfterSeconds: 30)) { try gate.enter(3) }
+        gate.leave(1)
+        try gate.enter(3)
+        #expect(throws: TransferError.busy(retryAfterSeconds: 30)) { try gate.enter(4) }
+        gate.leave(2)
+        gate.leave(3)
+        try gate.enter(1)
+        try gate.enter(4)
+    }
+
+    @Test func aLimitTooSmallForTheNoteCutsWithoutIt() async throws {
+        let file = Self.chatbox([Self.conversation("tiny", content: String(repeating: "ab", count: 50))])
+        try await withLiveApp(TestConfig.make { $0.maxMessageChars = 10 }) { api in
+            let token = try await api.signUp("terse")
+            let report = try await api.importHistory(token: token, file)
+            #expect(report.json["cut_messages"] as? Int == 1, "\(report.text)")
+            #expect(try await TransferTests.history(api, token: token).first?.hasSuffix("|ababababab") == true)
+        }
+    }
+}

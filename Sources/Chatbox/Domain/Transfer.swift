@@ -53,7 +53,8 @@ public enum Transfer {
     static func cut(_ content: String, to limit: Int) -> String? {
         guard content.count > limit else { return nil }
         let note = "\n\n…[cut: the message was longer than \(limit) characters]"
-        return String(content.prefix(Swift.max(0, limit - note.count))) + note.suffix(Swift.min(note.count, limit))
+        guard limit > note.count * 2 else { return String(content.prefix(limit)) }  // too small a limit for a note
+        return String(content.prefix(limit - note.count)) + note
     }
 
     /// One conversation of the export format with its messages.
@@ -98,48 +99,66 @@ public enum Transfer {
         guard export.version == 1 else { throw ValidationError("Export version \(export.version) is not supported (only 1).") }
         var conversations: [ImportedConversation] = []
         var skipped: [Report.Skipped] = []
+        let dates = DateReader()
         for conversation in export.conversations {
-            let title = Rules.oneLine(conversation.title).prefix(Rules.titleMaxCharacters)
-            guard let created = parseDate(conversation.createdAt) else {
-                skipped.append(.init(title: String(title), reason: badDate("created_at")))
+            let title = String(Rules.oneLine(conversation.title).prefix(Rules.titleMaxCharacters))
+            guard let created = dates.read(conversation.createdAt) else {
+                skipped.append(.init(title: title, reason: badDate("created_at")))
                 continue
             }
-            let updatedAt = conversation.updatedAt.map(parseDate)
-            if case .some(.none) = updatedAt {
-                skipped.append(.init(title: String(title), reason: badDate("updated_at")))
-                continue
-            }
-            if conversation.messages.contains(where: { $0.createdAt.map(parseDate) == .some(nil) }) {
-                skipped.append(.init(title: String(title), reason: badDate("messages' created_at")))
+            let updated = conversation.updatedAt.map(dates.read)
+            if case .some(.none) = updated {
+                skipped.append(.init(title: title, reason: badDate("updated_at")))
                 continue
             }
             var messages: [ImportedConversation.Entry] = []
+            var badMessageDate = false
             for message in conversation.messages {
+                var createdAt = created
+                if let text = message.createdAt {
+                    guard let date = dates.read(text) else {
+                        badMessageDate = true
+                        break
+                    }
+                    createdAt = date
+                }
                 guard let role = MessageRole(rawValue: message.role), !message.content.utf8.contains(0) else { continue }
                 var status = message.status.flatMap(MessageStatus.init(rawValue:)) ?? .completed
                 var error = message.error
                 if status == .processing { (status, error) = (.failed, "Imported before it had finished.") }
                 messages.append(.init(
                     role: role, content: message.content, status: role == .user ? .completed : status, error: error,
-                    createdAt: message.createdAt.flatMap(parseDate) ?? created))
+                    createdAt: createdAt))
             }
-            guard !messages.isEmpty else {
-                skipped.append(.init(title: String(title), reason: "it has no messages"))
+            if badMessageDate {
+                skipped.append(.init(title: title, reason: badDate("messages' created_at")))
                 continue
             }
-            let updated = updatedAt.flatMap { $0 } ?? messages.last?.createdAt ?? created
-            conversations.append(.init(title: String(title), createdAt: created, updatedAt: updated, messages: messages))
+            guard let last = messages.last else {
+                skipped.append(.init(title: title, reason: "it has no messages"))
+                continue
+            }
+            conversations.append(.init(title: title, createdAt: created, updatedAt: updated.flatMap { $0 } ?? last.createdAt, messages: messages))
         }
         return ("chatbox", conversations, skipped)
     }
 
-    /// An ISO 8601 date-time within `dateRange`, else nil.
-    static func parseDate(_ text: String) -> Millis? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return millis(seconds: date.timeIntervalSince1970) }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text).flatMap { millis(seconds: $0.timeIntervalSince1970) }
+    /// Reads ISO 8601 date-times (with or without fractional seconds) within `dateRange`; one per file, as its
+    /// formatters are costly to make.
+    final class DateReader {
+        private let fractional = ISO8601DateFormatter()
+        private let whole = ISO8601DateFormatter()
+
+        init() {
+            fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            whole.formatOptions = [.withInternetDateTime]
+        }
+
+        /// The date-time as milliseconds, or nil when it is not one or lies outside `dateRange`.
+        func read(_ text: String) -> Millis? {
+            guard let date = fractional.date(from: text) ?? whole.date(from: text) else { return nil }
+            return Transfer.millis(seconds: date.timeIntervalSince1970)
+        }
     }
 
     /// Seconds since the epoch (any Double: NaN, infinite, huge, fractional) as milliseconds within `dateRange`
