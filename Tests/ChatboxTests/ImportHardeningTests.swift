@@ -184,6 +184,7 @@ extension ImportHardeningTests {
             #expect(try await api.importHistory(token: token, file).json["imported"] as? Int == 300)
             let export = try await api.exportAll(token: token)
             #expect(export.status == .ok)
+            #expect(export.headers[.contentLength] == nil, "written as it is read, so its length is not known up front")
             #expect(export.json["format"] as? String == "chatbox-export")
             #expect(export.json["username"] as? String == "prolific")
             let conversations = export.json["conversations"] as? [[String: Any]] ?? []
