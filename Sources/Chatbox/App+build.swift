@@ -104,7 +104,8 @@ func buildRouter(
     ConversationController(store: store, body: body).addRoutes(to: signedIn.group("conversations"))
     ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(to: signedIn.group("conversations"))
     AccountController(
-        account: AccountService(store: store, hasher: auth.hasher), store: store, body: body,
+        account: AccountService(store: store, hasher: auth.hasher), store: store,
+        transfer: TransferService(store: store, maxMessageCharacters: config.maxMessageChars), body: body,
         importBody: JSONBody(maxBytes: config.maxImportBytes), cookies: cookies
     ).addRoutes(to: signedIn.group("account"))
     AdminController(admin: AdminService(store: store, auth: auth, settings: auth.settings), body: body)

@@ -77,11 +77,16 @@ public protocol ChatStore: Sendable {
     /// Stores a runtime setting.
     func setSetting(_ name: String, value: String) async throws
 
-    /// Every conversation of a user with its messages, newest first (for export).
-    func export(userID: Int64) async throws -> [(conversation: Conversation, messages: [Message])]
-    /// In one transaction, adds conversations that are not there yet (same title and creation time);
-    /// returns for each whether it was added.
-    func importConversations(userID: Int64, _ conversations: [ImportedConversation]) async throws -> [Bool]
+    /// Every conversation of a user without its messages, newest first (export reads the messages one by one).
+    func exportedConversations(userID: Int64) async throws -> [Conversation]
+    /// Adds the conversations that are not there yet (same title and creation time) in short transactions cut as
+    /// `batching` says, calling `afterBatch` with the batch number after each commit; all or nothing: when anything
+    /// throws (`afterBatch` too), the conversations this call added are deleted again. Returns for each whether it
+    /// was added.
+    func importConversations(
+        userID: Int64, _ conversations: [ImportedConversation], batching: ImportBatching,
+        afterBatch: @Sendable (Int) async throws -> Void
+    ) async throws -> [Bool]
 
     /// Marks every `processing` answer as failed with `error` (after a crash); returns how many.
     func failUnfinishedMessages(error: String) async throws -> Int

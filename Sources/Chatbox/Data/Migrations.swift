@@ -96,6 +96,12 @@ enum Migrations {
                 "INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE status != 'processing'",
             ]
         },
+        // The duplicate check of an import (same user, title and creation time) looks conversations up by creation
+        // time instead of scanning all of the user's conversations for each one.
+        Step(version: 4, name: "index of conversations by creation time (import duplicate check)") { flavor in
+            let ifNotExists = flavor == .sqlite ? "IF NOT EXISTS " : ""
+            return ["CREATE INDEX \(ifNotExists)ix_conversations_user_created ON conversations (user_id, created_at)"]
+        },
     ]
 
     /// Applies every step not yet recorded, each in order; a step's statements are not one transaction, so

@@ -6,33 +6,54 @@ public typealias Millis = Int64
 extension Millis {
     /// Now, in milliseconds since the epoch.
     public static func now() -> Millis { Millis((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
-    /// This instant as ISO 8601 UTC with milliseconds, e.g. `2026-11-22T01:02:03.456Z`.
+    /// This instant as ISO 8601 UTC with milliseconds, e.g. `2026-11-22T01:02:03.456Z`. Total over every value:
+    /// years 0000–9999 have four digits; others use ISO 8601's expanded form with a sign and at least six digits
+    /// (as JavaScript does), e.g. `+010000-01-01T00:00:00.000Z`, `-000001-12-31T23:59:59.999Z`, and for
+    /// `Int64.min` / `.max` `-292275055-05-16T16:47:04.192Z` / `+292278994-08-17T07:12:55.807Z`.
     public var iso8601: String {
-        let wholeSeconds = self >= 0 ? self / 1000 : (self - 999) / 1000  // floor, also before 1970
-        let milliseconds = Int(self - wholeSeconds * 1000)
-        var seconds = time_t(wholeSeconds)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        // Floor division without overflow (also for Int64.min): days since 1970 and milliseconds into the day.
+        var (days, inDay) = self.quotientAndRemainder(dividingBy: 86_400_000)
+        if inDay < 0 { (days, inDay) = (days - 1, inDay + 86_400_000) }
+        let (year, month, day) = Self.civil(fromDays: days)
+        let milliseconds = Int(inDay % 1000), seconds = Int(inDay / 1000)
         // Written digit by digit: this runs for every timestamp of every response.
-        return String(unsafeUninitializedCapacity: 24) { buffer in
+        return String(unsafeUninitializedCapacity: 32) { buffer in
             var index = 0
-            func put(_ value: Int, _ width: Int) {
+            func put(_ value: Int64, _ width: Int) {
+                var digits = 1, rest = value / 10
+                while rest > 0 { digits += 1; rest /= 10 }
+                let count = Swift.max(width, digits)
                 var value = value
-                for offset in stride(from: width - 1, through: 0, by: -1) {
+                for offset in stride(from: count - 1, through: 0, by: -1) {
                     buffer[index + offset] = UInt8(ascii: "0") + UInt8(value % 10)
                     value /= 10
                 }
-                index += width
+                index += count
             }
+            func put(_ value: Int, _ width: Int) { put(Int64(value), width) }
             func put(_ character: Unicode.Scalar) {
                 buffer[index] = UInt8(ascii: character)
                 index += 1
             }
-            put(Int(parts.tm_year) + 1900, 4); put("-"); put(Int(parts.tm_mon) + 1, 2); put("-")
-            put(Int(parts.tm_mday), 2); put("T"); put(Int(parts.tm_hour), 2); put(":"); put(Int(parts.tm_min), 2)
-            put(":"); put(Int(parts.tm_sec), 2); put("."); put(milliseconds, 3); put("Z")
+            if (0...9999).contains(year) { put(year, 4) } else { put(year < 0 ? "-" : "+"); put(abs(year), 6) }  // |year| < 3e8
+            put("-"); put(month, 2); put("-"); put(day, 2); put("T"); put(seconds / 3600, 2); put(":")
+            put(seconds / 60 % 60, 2); put(":"); put(seconds % 60, 2); put("."); put(milliseconds, 3); put("Z")
             return index
         }
+    }
+
+    /// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01 (H. Hinnant's `civil_from_days`);
+    /// year 0 is 1 BC. Exact for every day an Int64 of milliseconds can name (about ±1.1e11 days).
+    static func civil(fromDays days: Int64) -> (year: Int64, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097  // 0...146096
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365  // 0...399
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)  // 0...365, from March
+        let shiftedMonth = (5 * dayOfYear + 2) / 153  // 0...11, March first
+        let day = Int(dayOfYear - (153 * shiftedMonth + 2) / 5 + 1)
+        let month = Int(shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9)
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 
@@ -119,6 +140,18 @@ public struct ImportedConversation: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.messages = messages
+    }
+}
+
+/// How an import is cut into short transactions, so that other users' writes get the (SQLite: single) writer
+/// between them: at most `conversations` conversations or about `messages` messages each (a long conversation is
+/// split across transactions).
+public struct ImportBatching: Sendable, Equatable {
+    public var conversations: Int
+    public var messages: Int
+    public init(conversations: Int = 50, messages: Int = 2_000) {
+        self.conversations = Swift.max(1, conversations)
+        self.messages = Swift.max(1, messages)
     }
 }
 

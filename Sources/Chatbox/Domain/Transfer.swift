@@ -36,20 +36,35 @@ public enum Transfer {
         public var source: String
         public var imported: Int
         public var importedMessages: Int
+        /// Messages longer than the per-message limit, imported cut with a note saying so.
+        public var cutMessages: Int
         public var skipped: [Skipped]
     }
 
-    public static func export(username: String, _ history: [(conversation: Conversation, messages: [Message])]) -> Export {
-        Export(
-            format: "chatbox-export", version: 1, exportedAt: Millis.now().iso8601, username: username,
-            conversations: history.map { conversation, messages in
-                .init(
-                    id: conversation.id, title: conversation.title, createdAt: conversation.createdAt.iso8601,
-                    updatedAt: conversation.updatedAt.iso8601,
-                    messages: messages.map {
-                        .init(id: $0.id, role: $0.role.rawValue, status: $0.status.rawValue, content: $0.content,
-                              error: $0.error, createdAt: $0.createdAt.iso8601)
-                    })
+    /// The dates an import accepts: 1970-01-01T00:00:00.000Z through 9999-12-31T23:59:59.999Z. A conversation with
+    /// a date outside (or one that is not a date at all) is skipped with a reason that starts "skipped: bad date".
+    public static let dateRange: ClosedRange<Millis> = 0...253_402_300_799_999
+
+    static func badDate(_ field: String) -> String {
+        "skipped: bad date (its \(field) is not a time between 1970 and 9999)"
+    }
+
+    /// `content` cut to at most `limit` characters (the note included), or nil when it fits.
+    static func cut(_ content: String, to limit: Int) -> String? {
+        guard content.count > limit else { return nil }
+        let note = "\n\n…[cut: the message was longer than \(limit) characters]"
+        guard limit > note.count * 2 else { return String(content.prefix(limit)) }  // too small a limit for a note
+        return String(content.prefix(limit - note.count)) + note
+    }
+
+    /// One conversation of the export format with its messages.
+    public static func exported(_ conversation: Conversation, _ messages: [Message]) -> Export.ExportedConversation {
+        .init(
+            id: conversation.id, title: conversation.title, createdAt: conversation.createdAt.iso8601,
+            updatedAt: conversation.updatedAt.iso8601,
+            messages: messages.map {
+                .init(id: $0.id, role: $0.role.rawValue, status: $0.status.rawValue, content: $0.content,
+                      error: $0.error, createdAt: $0.createdAt.iso8601)
             })
     }
 
@@ -84,38 +99,76 @@ public enum Transfer {
         guard export.version == 1 else { throw ValidationError("Export version \(export.version) is not supported (only 1).") }
         var conversations: [ImportedConversation] = []
         var skipped: [Report.Skipped] = []
+        let dates = DateReader()
         for conversation in export.conversations {
-            let title = Rules.oneLine(conversation.title).prefix(Rules.titleMaxCharacters)
-            guard let created = parseDate(conversation.createdAt) else {
-                skipped.append(.init(title: String(title), reason: "its created_at is not a date"))
+            let title = String(Rules.oneLine(conversation.title).prefix(Rules.titleMaxCharacters))
+            guard let created = dates.read(conversation.createdAt) else {
+                skipped.append(.init(title: title, reason: badDate("created_at")))
+                continue
+            }
+            let updated = conversation.updatedAt.map(dates.read)
+            if case .some(.none) = updated {
+                skipped.append(.init(title: title, reason: badDate("updated_at")))
                 continue
             }
             var messages: [ImportedConversation.Entry] = []
+            var badMessageDate = false
             for message in conversation.messages {
+                var createdAt = created
+                if let text = message.createdAt {
+                    guard let date = dates.read(text) else {
+                        badMessageDate = true
+                        break
+                    }
+                    createdAt = date
+                }
                 guard let role = MessageRole(rawValue: message.role), !message.content.utf8.contains(0) else { continue }
                 var status = message.status.flatMap(MessageStatus.init(rawValue:)) ?? .completed
                 var error = message.error
                 if status == .processing { (status, error) = (.failed, "Imported before it had finished.") }
                 messages.append(.init(
                     role: role, content: message.content, status: role == .user ? .completed : status, error: error,
-                    createdAt: message.createdAt.flatMap(parseDate) ?? created))
+                    createdAt: createdAt))
             }
-            guard !messages.isEmpty else {
-                skipped.append(.init(title: String(title), reason: "it has no messages"))
+            if badMessageDate {
+                skipped.append(.init(title: title, reason: badDate("messages' created_at")))
                 continue
             }
-            let updated = conversation.updatedAt.flatMap(parseDate) ?? messages.last?.createdAt ?? created
-            conversations.append(.init(title: String(title), createdAt: created, updatedAt: updated, messages: messages))
+            guard let last = messages.last else {
+                skipped.append(.init(title: title, reason: "it has no messages"))
+                continue
+            }
+            conversations.append(.init(title: title, createdAt: created, updatedAt: updated.flatMap { $0 } ?? last.createdAt, messages: messages))
         }
         return ("chatbox", conversations, skipped)
     }
 
-    static func parseDate(_ text: String) -> Millis? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return Millis(date.timeIntervalSince1970 * 1000) }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text).map { Millis($0.timeIntervalSince1970 * 1000) }
+    /// Reads ISO 8601 date-times (with or without fractional seconds) within `dateRange`; one per file, as its
+    /// formatters are costly to make.
+    final class DateReader {
+        private let fractional = ISO8601DateFormatter()
+        private let whole = ISO8601DateFormatter()
+
+        init() {
+            fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            whole.formatOptions = [.withInternetDateTime]
+        }
+
+        /// The date-time as milliseconds, or nil when it is not one or lies outside `dateRange`.
+        func read(_ text: String) -> Millis? {
+            guard let date = fractional.date(from: text) ?? whole.date(from: text) else { return nil }
+            return Transfer.millis(seconds: date.timeIntervalSince1970)
+        }
+    }
+
+    /// Seconds since the epoch (any Double: NaN, infinite, huge, fractional) as milliseconds within `dateRange`
+    /// (rounded to the nearest millisecond), else nil. Never traps.
+    static func millis(seconds: Double) -> Millis? {
+        let milliseconds = (seconds * 1000).rounded()
+        guard milliseconds.isFinite, milliseconds >= Double(dateRange.lowerBound),
+            milliseconds <= Double(dateRange.upperBound), let value = Millis(exactly: milliseconds)
+        else { return nil }
+        return value
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -139,39 +192,55 @@ enum ChatGPTImport {
             guard let object = item as? [String: Any], let mapping = object["mapping"] as? [String: Any] else {
                 throw ValidationError("This looks like ChatGPT's conversations.json, but an entry has no message tree (mapping).")
             }
-            let title = Rules.oneLine(object["title"] as? String ?? "").prefix(Rules.titleMaxCharacters)
-            let created = millis(object["create_time"]) ?? .now()
+            let title = String(Rules.oneLine(object["title"] as? String ?? "").prefix(Rules.titleMaxCharacters))
+            guard case .some(let createTime) = stamp(object["create_time"]),
+                case .some(let updateTime) = stamp(object["update_time"])
+            else {
+                skipped.append(.init(title: title, reason: Transfer.badDate("create_time or update_time")))
+                continue
+            }
+            let created = createTime ?? .now()
             var messages: [ImportedConversation.Entry] = []
+            var badMessageDate = false
             var node = object["current_node"] as? String ?? leaf(of: mapping)
             var seen = Set<String>()
             while let id = node, !seen.contains(id), let entry = mapping[id] as? [String: Any] {
                 seen.insert(id)
-                if let message = entry["message"] as? [String: Any], let converted = convert(message, fallback: created) {
-                    messages.append(converted)
+                if let message = entry["message"] as? [String: Any] {
+                    switch convert(message, fallback: created) {
+                    case .some(.some(let converted)): messages.append(converted)
+                    case .some(.none): break
+                    case .none: badMessageDate = true
+                    }
                 }
                 node = entry["parent"] as? String
             }
             messages.reverse()
-            guard !messages.isEmpty else {
-                skipped.append(.init(title: String(title), reason: "it has no user or assistant text"))
+            if badMessageDate {
+                skipped.append(.init(title: title, reason: Transfer.badDate("messages' create_time")))
+                continue
+            }
+            guard let last = messages.last else {
+                skipped.append(.init(title: title, reason: "it has no user or assistant text"))
                 continue
             }
             conversations.append(.init(
-                title: String(title), createdAt: created, updatedAt: millis(object["update_time"]) ?? messages.last!.createdAt,
-                messages: messages))
+                title: title, createdAt: created, updatedAt: updateTime ?? last.createdAt, messages: messages))
         }
         return ("chatgpt", conversations, skipped)
     }
 
-    private static func convert(_ message: [String: Any], fallback: Millis) -> ImportedConversation.Entry? {
+    /// The message as an entry; `.some(nil)` when it is not user or assistant text, nil when its date is bad.
+    private static func convert(_ message: [String: Any], fallback: Millis) -> ImportedConversation.Entry?? {
+        guard case .some(let createTime) = stamp(message["create_time"]) else { return nil }
         guard let author = (message["author"] as? [String: Any])?["role"] as? String,
             let role = MessageRole(rawValue: author),
             let content = message["content"] as? [String: Any]
-        else { return nil }
+        else { return .some(nil) }
         let parts = (content["parts"] as? [Any] ?? []).compactMap { $0 as? String }
         let text = parts.joined(separator: "\n").replacingOccurrences(of: "\u{0}", with: "")
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
-        return .init(role: role, content: text, status: .completed, error: nil, createdAt: millis(message["create_time"]) ?? fallback)
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return .some(nil) }
+        return .init(role: role, content: text, status: .completed, error: nil, createdAt: createTime ?? fallback)
     }
 
     /// Without `current_node`, the deepest node reached by following first children from a root.
@@ -185,7 +254,18 @@ enum ChatGPTImport {
         return node
     }
 
-    private static func millis(_ value: Any?) -> Millis? {
-        (value as? Double).map { Millis($0 * 1000) } ?? (value as? Int).map { Millis($0) * 1000 }
+    /// A ChatGPT time (seconds since the epoch, fractional; a number or a string holding one): `.some(nil)` when
+    /// absent or null, `.some(millis)` when within `Transfer.dateRange`, nil when anything else (bad).
+    static func stamp(_ value: Any?) -> Millis?? {
+        switch value {
+        case .none, is NSNull:
+            return .some(nil)
+        case let number as NSNumber where String(cString: number.objCType) != "c":  // "c": true / false
+            return Transfer.millis(seconds: number.doubleValue).map { .some($0) }
+        case let text as String:
+            return Double(text.trimmingCharacters(in: .whitespaces)).flatMap(Transfer.millis(seconds:)).map { .some($0) }
+        default:
+            return nil
+        }
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 struct AccountController {
     let account: AccountService
     let store: any ChatStore
+    let transfer: TransferService
     let body: JSONBody
     let importBody: JSONBody
     let cookies: SessionCookie
@@ -51,8 +52,11 @@ struct AccountController {
         let source: String
         let imported: Int
         let importedMessages: Int
+        let cutMessages: Int
         let skipped: [Skipped]
-        enum CodingKeys: String, CodingKey { case source, imported, importedMessages = "imported_messages", skipped }
+        enum CodingKeys: String, CodingKey {
+            case source, imported, importedMessages = "imported_messages", cutMessages = "cut_messages", skipped
+        }
     }
 
     @Sendable func sessions(_ request: Request, context: AuthenticatedContext) async throws -> Sessions {
@@ -88,13 +92,43 @@ struct AccountController {
         return response
     }
 
+    /// Streams the export: the document's envelope, then each conversation as its messages are read (one
+    /// conversation in memory at a time), in pieces of about 64 KB. A failure midway is logged and ends the
+    /// response early (the client gets cut-off JSON, not a complete-looking file).
     @Sendable func exportAll(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let export = Transfer.export(username: context.user.username, try await store.export(userID: context.user.id))
-        let json = try APICoding.encoder.encode(export)
+        let plan = try await transfer.exportPlan(userID: context.user.id, username: context.user.username)
+        let encoder = APICoding.encoder
+        let envelope = String(decoding: try encoder.encode(plan.envelope), as: UTF8.self)
+        guard let slot = envelope.range(of: "\"conversations\":[]") else {
+            throw HTTPError(.internalServerError, message: "The export could not be written.")
+        }
+        let head = String(envelope[..<slot.lowerBound]) + "\"conversations\":["
+        let tail = "]" + envelope[slot.upperBound...]
+        let (transfer, logger, userID) = (self.transfer, context.logger, context.user.id)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"chatbox-export.json\""],
-            body: .init(byteBuffer: ByteBuffer(data: json)))
+            body: ResponseBody { writer in
+                var written = 0
+                do {
+                    var buffer = ByteBuffer(string: head)
+                    for (index, conversation) in plan.conversations.enumerated() {
+                        if index > 0 { buffer.writeString(",") }
+                        buffer.writeBytes(try encoder.encode(try await transfer.exported(conversation)))
+                        written += 1
+                        if buffer.readableBytes >= 1 << 16 {
+                            try await writer.write(buffer)
+                            buffer.clear()
+                        }
+                    }
+                    buffer.writeString(tail)
+                    try await writer.write(buffer)
+                    try await writer.finish(nil)
+                } catch {
+                    logger.error("export of user \(userID) stopped after \(written) of \(plan.conversations.count) conversations: \(error)")
+                    throw error
+                }
+            })
     }
 
     @Sendable func exportConversation(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -113,17 +147,17 @@ struct AccountController {
 
     @Sendable func importHistory(_ request: Request, context: AuthenticatedContext) async throws -> ImportReport {
         let data = try await importBody.rawJSON(from: request)
-        let parsed = try Transfer.parse(data)
-        let added = try await store.importConversations(userID: context.user.id, parsed.conversations)
-        var skipped = parsed.skipped.map { ImportReport.Skipped(title: $0.title, reason: $0.reason) }
-        var messages = 0
-        for (conversation, wasAdded) in zip(parsed.conversations, added) {
-            if wasAdded { messages += conversation.messages.count } else {
-                skipped.append(.init(title: conversation.title, reason: "it is already here"))
-            }
+        let report: Transfer.Report
+        do { report = try await transfer.importHistory(userID: context.user.id, data) } catch TransferError.importRunning {
+            throw HTTPError(.conflict, message: "An import into this account is already running; wait until it has finished.")
+        } catch TransferError.busy(let seconds) {
+            throw HTTPError(
+                .serviceUnavailable, headers: [.retryAfter: "\(seconds)"],
+                message: "The server is busy with other imports; try again in \(seconds) seconds.")
         }
         return ImportReport(
-            source: parsed.source, imported: added.filter { $0 }.count, importedMessages: messages, skipped: skipped)
+            source: report.source, imported: report.imported, importedMessages: report.importedMessages,
+            cutMessages: report.cutMessages, skipped: report.skipped.map { .init(title: $0.title, reason: $0.reason) })
     }
 }
 
