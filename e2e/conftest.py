@@ -146,6 +146,7 @@ def start_chatbox(name: str, llm_base_url: str | None, extra_env: dict | None = 
         "CHATBOX_LOG_LEVEL": "info",
         # every test logs in from 127.0.0.1: keep the per-address limit out of the way of the per-account one
         "CHATBOX_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
+        "CHATBOX_REGISTRATION_MAX_PER_ADDRESS": "100000",
     })
     if llm_base_url:
         env.update({
