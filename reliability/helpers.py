@@ -182,6 +182,7 @@ class Chatbox:
             "CHATBOX_HOST": "127.0.0.1", "CHATBOX_PORT": str(self.port), "CHATBOX_DATABASE_URL": self.database_url,
             "CHATBOX_BCRYPT_COST": "4", "CHATBOX_WEB_ROOT": str(ROOT / "web"), "CHATBOX_LOG_LEVEL": "info",
             "CHATBOX_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000", "CHATBOX_LOGIN_MAX_FAILURES": "1000",
+            "CHATBOX_REGISTRATION_MAX_PER_ADDRESS": "100000",
             "CHATBOX_TITLE_TIMEOUT": "5",
             # The fault suites drive many answers, streams and sign-ups from one account and address; the per-user
             # and per-address limits have their own module (test_user_limits.py), which sets them low.

@@ -1,13 +1,17 @@
 """One account must not stall or block others, on SQLite and MariaDB: another user hammering my conversation id gets
 404s and never makes my turns fail (ownership is checked before the conversation is reserved); running answers and
 open streams per user are capped (429 with a clear message, nothing stored for the refused question, other users
-unaffected); an answer that streams on forever is cut at the answer limit and ends failed with its text kept."""
+unaffected); an answer that streams on forever is cut at the answer limit and ends failed with its text kept; the
+streams of a user who is disabled or deleted end at once and their answers stop."""
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from helpers import FIGURES, QUICK, ask, client, new_conversation, register, retry_race, stream_turn, wait_until
+import pytest
+
+from helpers import (FIGURES, PASSWORD, QUICK, ask, client, new_conversation, register, retry_race, stream_turn,
+                     wait_until)
 
 MAX_RUNNING = 2
 MAX_STREAMS = 4
@@ -155,3 +159,41 @@ def test_stream_of_one_user_is_not_visible_to_another(app):
         assert r.status_code == 404
         a.post(f"/api/conversations/{cid}/stop")
         assert turn.result(timeout=30).done["status"] == "stopped"
+
+
+ENDLESS = "[[fake tokens=1000 delay_ms=2000]]"   # 300 characters would take over a minute
+
+
+@pytest.mark.parametrize("how", ["disabled by an admin", "deleted by an admin", "deleted by themselves"])
+def test_the_streams_of_a_disabled_or_deleted_user_end_at_once(app, how):
+    token, user = register(app.base)
+    other, _ = register(app.base)
+    with client(app.base, token, timeout=60) as c, client(app.base, other, timeout=60) as o, \
+            client(app.base, app.admin_token) as admin, ThreadPoolExecutor(3) as pool:
+        cid = new_conversation(c)
+        sent = pool.submit(ask, c, cid, ENDLESS)
+        assert wait_until(lambda: len(app.store.messages(cid)) == 2, 20), "the answer did not start"
+        attached = pool.submit(stream_turn, c, "GET", f"/api/conversations/{cid}/stream")
+        theirs_id = new_conversation(o)
+        theirs = pool.submit(ask, o, theirs_id, "[[fake tokens=20 delay_ms=100]]")
+        if how == "disabled by an admin":
+            r = admin.patch(f"/api/admin/users/{user['id']}", json={"disabled": True})
+        elif how == "deleted by an admin":
+            r = admin.delete(f"/api/admin/users/{user['id']}", params={"confirm": user["username"]})
+        else:
+            r = c.post("/api/account/delete", json={"password": PASSWORD})
+        assert r.status_code in (200, 204), r.text
+        # the endless answer would run for minutes: both streams end now
+        for stream in (sent, attached):
+            assert stream.result(timeout=30).status_code == 200
+        if how == "disabled by an admin":
+            answer = [m for m in app.store.messages(cid) if m["role"] == "assistant"][-1]
+            assert wait_until(lambda: [m for m in app.store.messages(cid)
+                                       if m["role"] == "assistant"][-1]["status"] == "failed", 10), answer
+            assert "disabled or deleted" in [m for m in app.store.messages(cid)
+                                             if m["role"] == "assistant"][-1]["error"]
+        else:
+            assert wait_until(lambda: app.store.messages(cid) == [], 10), "the conversation went with the account"
+        # another user's answer was not touched
+        assert theirs.result(timeout=30).done["status"] == "completed"
+    FIGURES.add("faults injected")

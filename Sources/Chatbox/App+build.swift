@@ -75,8 +75,8 @@ func makeAuthService(store: any ChatStore, config: AppConfig, logger: Logger) ->
         store: store, hasher: PasswordHasher(cost: config.bcryptCost),
         throttle: LoginThrottle(
             perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress,
-            window: config.loginWindow),
-        sessionLifetime: config.sessionLifetime,
+            registrationsPerAddress: config.registrationsPerAddress, window: config.loginWindow),
+        sessionLifetime: config.sessionLifetime, sessionMaxAge: config.sessionMaxAge,
         settings: RuntimeSettings(store: store, registrationDefault: config.registrationOpen), logger: logger)
 }
 
@@ -104,11 +104,11 @@ func buildRouter(
     ConversationController(store: store, body: body).addRoutes(to: signedIn.group("conversations"))
     ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(to: signedIn.group("conversations"))
     AccountController(
-        account: AccountService(store: store, hasher: auth.hasher), store: store,
+        account: AccountService(store: store, auth: auth, generations: chat.generations), store: store,
         transfer: TransferService(store: store, maxMessageCharacters: config.maxMessageChars), body: body,
         importBody: JSONBody(maxBytes: config.maxImportBytes), cookies: cookies
     ).addRoutes(to: signedIn.group("account"))
-    AdminController(admin: AdminService(store: store, auth: auth, settings: auth.settings), body: body)
+    AdminController(admin: AdminService(store: store, auth: auth, settings: auth.settings, generations: chat.generations), body: body)
         .addRoutes(to: signedIn.group("admin"))
     return router
 }

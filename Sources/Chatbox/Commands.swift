@@ -32,6 +32,8 @@ public enum Commands {
             fail("chatbox: \(error.message)\n\(usage)", code: 2)
         } catch let error as AuthError {
             fail("chatbox: \(ErrorMiddleware<AppRequestContext>.map(error).body ?? "\(error)")", code: 1)
+        } catch let error as AdminError {
+            fail("chatbox: \(ErrorMiddleware<AppRequestContext>.map(error).body ?? "\(error)")", code: 1)
         } catch {
             fail("chatbox: \(error)", code: 1)
         }

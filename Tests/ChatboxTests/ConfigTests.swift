@@ -108,6 +108,10 @@ struct ConfigTests {
         #expect(try await run(["user", "add", "weak"], stdin: "short\n").0 == 1)
         #expect(try await run(["user", "reset-password", "OPS"], stdin: "second-password\n").0 == 0)
         #expect(try await run(["user", "reset-password", "nobody"], stdin: "second-password\n") == (1, "chatbox: No user named nobody.\n"))
+        // There is always an admin, for operators too.
+        #expect(try await run(["user", "set-role", "ops", "user"], stdin: "")
+            == (1, "chatbox: There must always be an admin: this would remove the last one.\n"))
+        #expect(try await run(["user", "add", "deputy", "--admin"], stdin: "first-password\n").0 == 0)
         #expect(try await run(["user", "set-role", "ops", "user"], stdin: "") == (0, "ops is now a user.\n"))
         #expect(try await run(["frobnicate"], stdin: "").0 == 2)
     }

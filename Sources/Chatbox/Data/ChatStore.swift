@@ -10,14 +10,19 @@ public protocol ChatStore: Sendable {
 
     /// Inserts a user; throws `StoreError.duplicate` when the case-folded name is taken.
     func createUser(username: String, usernameKey: String, passwordHash: String, role: Role) async throws -> User
+    /// Inserts a user who is the admin if no user exists yet, else a plain user, decided atomically in the database
+    /// (of any number of concurrent first sign-ups exactly one is the admin); `StoreError.duplicate` as above.
+    func createUserAdminIfFirst(username: String, usernameKey: String, passwordHash: String) async throws -> User
     /// The user and password hash for a case-folded username, if any.
     func userCredentials(usernameKey: String) async throws -> (user: User, passwordHash: String)?
     /// The user with this id, if any.
     func user(id: Int64) async throws -> User?
     /// Replaces a user's password hash; throws `StoreError.notFound` for an unknown user.
     func setPasswordHash(userID: Int64, passwordHash: String) async throws
-    /// Makes a user an admin or a plain user; throws `StoreError.notFound` for an unknown user.
-    func setRole(userID: Int64, role: Role) async throws
+    /// Sets a user's role and/or disabled state in one transaction and returns the user as changed;
+    /// `StoreError.notFound` for an unknown user, `StoreError.lastAdmin` (nothing changed) when it would leave no
+    /// enabled admin.
+    func updateUser(userID: Int64, role: Role?, disabled: Bool?) async throws -> User
     /// How many users exist.
     func userCount() async throws -> Int
 
@@ -64,9 +69,8 @@ public protocol ChatStore: Sendable {
     func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool)
     /// How many enabled admins exist.
     func adminCount() async throws -> Int
-    /// Disables or enables an account; throws `StoreError.notFound` for an unknown user.
-    func setDisabled(userID: Int64, disabled: Bool) async throws
-    /// Deletes a user with their sessions, conversations and messages; `StoreError.notFound` if unknown.
+    /// Deletes a user with their sessions, conversations and messages; `StoreError.notFound` if unknown,
+    /// `StoreError.lastAdmin` (nothing deleted) when they are the last enabled admin.
     func deleteUser(userID: Int64) async throws
     /// A user's live sessions, most recently used first.
     func sessions(userID: Int64, now: Millis) async throws -> [Session]

@@ -102,6 +102,16 @@ enum Migrations {
             let ifNotExists = flavor == .sqlite ? "IF NOT EXISTS " : ""
             return ["CREATE INDEX \(ifNotExists)ix_conversations_user_created ON conversations (user_id, created_at)"]
         },
+        // A row to lock (SELECT … FOR UPDATE) around every change of who is admin, so "the first account is the
+        // admin" and "there is always an admin" hold under concurrent requests on MySQL. SQLite needs no row: its
+        // write transactions (BEGIN IMMEDIATE) already run one at a time; the table exists there too, unused.
+        Step(version: 5, name: "a lock row for changes of who is admin") { flavor in
+            let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+            return [
+                "CREATE TABLE IF NOT EXISTS locks (name VARCHAR(64) NOT NULL PRIMARY KEY)\(table)",
+                "INSERT \(flavor == .sqlite ? "OR IGNORE" : "IGNORE") INTO locks (name) VALUES ('users')",
+            ]
+        },
     ]
 
     /// Applies every step not yet recorded, each in order; a step's statements are not one transaction, so

@@ -185,4 +185,6 @@ public enum StoreError: Error, Equatable {
     case duplicate
     /// The row to change does not exist (or belongs to someone else).
     case notFound
+    /// The change would leave no enabled admin; nothing was changed.
+    case lastAdmin
 }

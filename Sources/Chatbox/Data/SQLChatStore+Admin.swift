@@ -22,19 +22,29 @@ extension SQLChatStore {
     }
 
     public func adminCount() async throws -> Int {
-        try await db.raw("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").first()?
+        try await Self.adminCount(on: db)
+    }
+
+    static func adminCount(on conn: any SQLDatabase) async throws -> Int {
+        try await conn.raw("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").first()?
             .decode(column: "n", as: Int.self) ?? 0
     }
 
-    public func setDisabled(userID: Int64, disabled: Bool) async throws {
-        try await updateOne("""
-            UPDATE users SET disabled = \(bind: disabled ? 1 : 0), updated_at = \(bind: Millis.now()) \
-            WHERE id = \(bind: userID)
-            """)
+    public func updateUser(userID: Int64, role: Role?, disabled: Bool?) async throws -> User {
+        try await changeUser(userID) { conn, before in
+            var user = before
+            user.role = role ?? user.role
+            user.disabled = disabled ?? user.disabled
+            try await conn.raw("""
+                UPDATE users SET role = \(bind: user.role.rawValue), disabled = \(bind: user.disabled ? 1 : 0), \
+                updated_at = \(bind: Millis.now()) WHERE id = \(bind: userID)
+                """).run()
+            return user
+        }
     }
 
     public func deleteUser(userID: Int64) async throws {
-        let changed = try await transaction { conn in
+        try await changeUser(userID) { conn, _ in
             // Explicit, so it does not depend on the foreign keys' cascade being switched on.
             try await conn.raw("""
                 DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = \(bind: userID))
@@ -42,9 +52,41 @@ extension SQLChatStore {
             try await conn.raw("DELETE FROM conversations WHERE user_id = \(bind: userID)").run()
             try await conn.raw("DELETE FROM sessions WHERE user_id = \(bind: userID)").run()
             try await conn.raw("DELETE FROM users WHERE id = \(bind: userID)").run()
-            return try await changedRows(conn)
         }
-        if changed == 0 { throw StoreError.notFound }
+    }
+
+    /// The one last-admin guard. Runs `change` on a user under the users lock, then, if the user was an enabled
+    /// admin, refuses with `StoreError.lastAdmin` (rolled back) when no enabled admin is left. Checked after the
+    /// change, in its transaction, so two admins demoting, disabling or deleting each other at once cannot both pass.
+    private func changeUser<T: Sendable>(
+        _ userID: Int64, _ change: @escaping @Sendable (any SQLDatabase, User) async throws -> T
+    ) async throws -> T {
+        let flavor = self.flavor
+        return try await withUsersLocked { conn in
+            guard let before = try await Self.user(id: userID, on: conn, forUpdate: flavor == .mysql) else {
+                throw StoreError.notFound
+            }
+            let result = try await change(conn, before)
+            if before.role == .admin, !before.disabled, try await Self.adminCount(on: conn) == 0 {
+                throw StoreError.lastAdmin
+            }
+            return result
+        }
+    }
+
+    /// Runs `body` in a transaction that no other change of who is admin runs beside: on SQLite the transaction
+    /// itself (`BEGIN IMMEDIATE` takes the database's write lock at once), on MySQL the `locks` row `users`
+    /// (migration 5), locked FOR UPDATE first, so the reads that follow see every earlier such change committed.
+    func withUsersLocked<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws
+        -> T
+    {
+        let flavor = self.flavor
+        return try await transaction { conn in
+            if flavor == .mysql {
+                try await conn.raw("SELECT name FROM locks WHERE name = 'users' FOR UPDATE").run()
+            }
+            return try await body(conn)
+        }
     }
 
     public func sessions(userID: Int64, now: Millis) async throws -> [Session] {

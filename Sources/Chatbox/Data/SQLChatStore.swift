@@ -41,6 +41,24 @@ public struct SQLChatStore: ChatStore {
         return User(id: id, username: username, role: role, disabled: false, createdAt: now)
     }
 
+    public func createUserAdminIfFirst(username: String, usernameKey: String, passwordHash: String) async throws
+        -> User
+    {
+        let now = Millis.now()
+        return try await mapDuplicate {
+            try await withUsersLocked { conn in
+                // The role is decided by the INSERT itself, under the users lock (see `withUsersLocked`).
+                let id = try await insert("""
+                    INSERT INTO users (username, username_key, hashed_password, role, disabled, created_at, updated_at) \
+                    SELECT \(bind: username), \(bind: usernameKey), \(bind: passwordHash), \
+                    CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'user' ELSE 'admin' END, 0, \(bind: now), \(bind: now)
+                    """, on: conn)
+                guard let user = try await Self.user(id: id, on: conn) else { throw StoreError.notFound }
+                return user
+            }
+        }
+    }
+
     public func userCredentials(usernameKey: String) async throws -> (user: User, passwordHash: String)? {
         guard let row = try await db.raw("""
             SELECT \(unsafeRaw: Self.userColumns), hashed_password FROM users WHERE username_key = \(bind: usernameKey)
@@ -50,20 +68,20 @@ public struct SQLChatStore: ChatStore {
     }
 
     public func user(id: Int64) async throws -> User? {
-        try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id = \(bind: id)").first()
-            .map(Self.user)
+        try await Self.user(id: id, on: db)
+    }
+
+    /// The user with this id on `conn`; `forUpdate` also locks the row (MySQL only: inside a transaction).
+    static func user(id: Int64, on conn: any SQLDatabase, forUpdate: Bool = false) async throws -> User? {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: userColumns) FROM users WHERE id = \(bind: id)"
+        if forUpdate { query.appendLiteral(" FOR UPDATE") }
+        return try await conn.raw(query).first().map(user)
     }
 
     public func setPasswordHash(userID: Int64, passwordHash: String) async throws {
         try await updateOne("""
             UPDATE users SET hashed_password = \(bind: passwordHash), updated_at = \(bind: Millis.now()) \
             WHERE id = \(bind: userID)
-            """)
-    }
-
-    public func setRole(userID: Int64, role: Role) async throws {
-        try await updateOne("""
-            UPDATE users SET role = \(bind: role.rawValue), updated_at = \(bind: Millis.now()) WHERE id = \(bind: userID)
             """)
     }
 

@@ -1,24 +1,35 @@
 /// What a signed-in user does with their own account: password, sessions, deletion.
 public struct AccountService: Sendable {
     let store: any ChatStore
-    let hasher: PasswordHasher
+    let auth: AuthService
+    /// The running answers and open streams, ended at once when the account is deleted.
+    let generations: Generations
 
-    public init(store: any ChatStore, hasher: PasswordHasher) {
+    public init(store: any ChatStore, auth: AuthService, generations: Generations) {
         self.store = store
-        self.hasher = hasher
+        self.auth = auth
+        self.generations = generations
     }
 
-    /// Changes the password after checking the current one; every other session is signed out.
+    /// Changes the password after checking the current one (throttled per account like logins); every other
+    /// session is signed out.
     public func changePassword(_ signedIn: Authenticated, current: String, new: String) async throws {
-        try await checkPassword(signedIn.user, current)
         do { try Rules.password(new) } catch { throw AuthError.invalid(error) }
-        try await store.setPasswordHash(userID: signedIn.user.id, passwordHash: try await hasher.hash(new))
+        try await auth.checkPassword(of: signedIn.user, current)
+        try await store.setPasswordHash(userID: signedIn.user.id, passwordHash: try await auth.hasher.hash(new))
         try await store.deleteSessions(userID: signedIn.user.id, except: signedIn.session.id)
     }
 
-    /// The user's live sessions.
+    /// The user's live sessions (none past the maximum age, none shown to expire after it).
     public func sessions(_ signedIn: Authenticated) async throws -> [Session] {
-        try await store.sessions(userID: signedIn.user.id, now: .now())
+        let now = auth.now()
+        return try await store.sessions(userID: signedIn.user.id, now: now).compactMap { session in
+            let end = session.createdAt + auth.sessionMaxAge
+            guard now < end else { return nil }
+            var session = session
+            session.expiresAt = min(session.expiresAt, end)
+            return session
+        }
     }
 
     /// Signs one of the user's sessions out.
@@ -26,18 +37,13 @@ public struct AccountService: Sendable {
         try await store.deleteSession(id: sessionID, userID: signedIn.user.id)
     }
 
-    /// Deletes the account and everything in it, after checking the password. The last admin cannot.
+    /// Deletes the account and everything in it, after checking the password (throttled like logins). The last
+    /// admin cannot (the store refuses it atomically).
     public func deleteAccount(_ signedIn: Authenticated, password: String) async throws {
-        try await checkPassword(signedIn.user, password)
-        if signedIn.user.role == .admin, try await store.adminCount() <= 1 {
+        try await auth.checkPassword(of: signedIn.user, password)
+        do { try await store.deleteUser(userID: signedIn.user.id) } catch StoreError.lastAdmin {
             throw AdminError.lastAdmin
         }
-        try await store.deleteUser(userID: signedIn.user.id)
-    }
-
-    private func checkPassword(_ user: User, _ password: String) async throws {
-        guard let credentials = try await store.userCredentials(usernameKey: Rules.usernameKey(user.username)),
-            try await hasher.verify(password, hash: credentials.passwordHash)
-        else { throw AdminError.wrongPassword }
+        generations.endAll(userID: signedIn.user.id)
     }
 }

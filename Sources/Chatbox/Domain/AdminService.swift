@@ -7,16 +7,20 @@ public enum AdminError: Error, Equatable {
 }
 
 /// What an admin does: list, create, reset, disable, delete and promote accounts, and open or close
-/// registration. There is always at least one enabled admin.
+/// registration. There is always at least one enabled admin: the store refuses, in the same transaction as the
+/// change, any demotion, disabling or deletion that would leave none.
 public struct AdminService: Sendable {
     let store: any ChatStore
     let auth: AuthService
     let settings: RuntimeSettings
+    /// The running answers and open streams, ended at once for a user who is disabled or deleted.
+    let generations: Generations
 
-    public init(store: any ChatStore, auth: AuthService, settings: RuntimeSettings) {
+    public init(store: any ChatStore, auth: AuthService, settings: RuntimeSettings, generations: Generations) {
         self.store = store
         self.auth = auth
         self.settings = settings
+        self.generations = generations
     }
 
     public func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool) {
@@ -37,17 +41,10 @@ public struct AdminService: Sendable {
 
     /// Changes a user's role or disabled state; refuses to leave no enabled admin.
     public func update(userID: Int64, role: Role?, disabled: Bool?) async throws -> User {
-        var user = try await existing(userID)
-        let losesAdmin = user.role == .admin && !user.disabled && (role == .user || disabled == true)
-        if losesAdmin, try await store.adminCount() <= 1 { throw AdminError.lastAdmin }
-        if let role, role != user.role {
-            try await store.setRole(userID: userID, role: role)
-            user.role = role
-        }
-        if let disabled, disabled != user.disabled {
-            try await store.setDisabled(userID: userID, disabled: disabled)
-            if disabled { try await store.deleteSessions(userID: userID, except: nil) }
-            user.disabled = disabled
+        let user = try await guarded { try await store.updateUser(userID: userID, role: role, disabled: disabled) }
+        if disabled == true {
+            try await store.deleteSessions(userID: userID, except: nil)
+            generations.endAll(userID: userID)
         }
         return user
     }
@@ -56,8 +53,8 @@ public struct AdminService: Sendable {
     public func delete(userID: Int64, confirm: String) async throws {
         let user = try await existing(userID)
         guard Rules.usernameKey(confirm) == Rules.usernameKey(user.username) else { throw AdminError.confirmationMismatch }
-        if user.role == .admin, !user.disabled, try await store.adminCount() <= 1 { throw AdminError.lastAdmin }
-        try await store.deleteUser(userID: userID)
+        try await guarded { try await store.deleteUser(userID: userID) }
+        generations.endAll(userID: userID)
     }
 
     public func registrationOpen() async throws -> Bool { try await settings.registrationOpen() }
@@ -67,5 +64,16 @@ public struct AdminService: Sendable {
     private func existing(_ userID: Int64) async throws -> User {
         guard let user = try await store.user(id: userID) else { throw AdminError.userNotFound }
         return user
+    }
+
+    /// The store's refusals in this service's words.
+    private func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch StoreError.lastAdmin {
+            throw AdminError.lastAdmin
+        } catch StoreError.notFound {
+            throw AdminError.userNotFound
+        }
     }
 }

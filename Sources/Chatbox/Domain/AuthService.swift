@@ -14,62 +14,109 @@ public enum AuthError: Error, Equatable {
 public struct Authenticated: Sendable {
     public let user: User
     public let session: Session
+
+    public init(user: User, session: Session) {
+        self.user = user
+        self.session = session
+    }
 }
 
 /// Accounts and sessions: registration, login with throttling, logout, and the operator's commands.
+///
+/// bcrypt is the expensive step, so everything cheap is checked before it (registration open, the rules, a taken
+/// name), and every bcrypt a client can cause is counted by `throttle` before it runs.
 public struct AuthService: Sendable {
     let store: any ChatStore
     let hasher: PasswordHasher
     let throttle: LoginThrottle
     let sessionLifetime: Millis
+    /// However often it is used, a session ends this long after it was created.
+    let sessionMaxAge: Millis
     let settings: RuntimeSettings
     let logger: Logger
+    let now: @Sendable () -> Millis
     /// A real hash of a random password at the configured cost, verified against when the user does not exist,
     /// so a wrong name costs as much time as a wrong password. Computed in the background at start-up.
     private let decoyHash: Task<String, Never>
 
     public init(
         store: any ChatStore, hasher: PasswordHasher, throttle: LoginThrottle, sessionLifetime: Millis,
-        settings: RuntimeSettings, logger: Logger
+        sessionMaxAge: Millis? = nil, settings: RuntimeSettings, logger: Logger,
+        now: @escaping @Sendable () -> Millis = { .now() }
     ) {
         self.store = store
         self.hasher = hasher
         self.throttle = throttle
         self.sessionLifetime = sessionLifetime
+        self.sessionMaxAge = sessionMaxAge ?? max(sessionLifetime, 90 * 24 * 3_600_000)
         self.settings = settings
         self.logger = logger
+        self.now = now
         self.decoyHash = Task { [hasher] in
             (try? await hasher.hash(SessionToken.generate())) ?? hasher.decoyHash()
         }
     }
 
-    /// Creates an account and signs it in. The first account on an empty database is the admin.
-    public func register(username rawName: String, password: String) async throws -> (Authenticated, token: String) {
+    /// Creates an account and signs it in; sign-ups that get as far as hashing are limited per client address.
+    /// The first account on an empty database is the admin.
+    public func register(username rawName: String, password: String, address: String) async throws
+        -> (Authenticated, token: String)
+    {
         guard try await settings.registrationOpen() else { throw AuthError.registrationClosed }
-        let user = try await createUser(username: rawName, password: password, role: nil)
+        let user = try await createUser(username: rawName, password: password, role: nil, address: address)
         logger.info("registered", metadata: ["user": "\(user.id)"])
         return try await startSession(for: user)
     }
 
-    /// Checks the password and signs in; throttled per account and per client address.
+    /// Checks the password and signs in; throttled per account and per client address. The attempt is counted
+    /// before bcrypt runs and given back only when the password was right.
     public func login(username rawName: String, password: String, address: String) async throws
         -> (Authenticated, token: String)
     {
         let key = Rules.usernameKey(rawName)
-        if let wait = throttle.retryAfter(account: key, address: address) {
-            throw AuthError.throttled(retryAfterSeconds: wait)
+        let account = Self.throttleKey(key)
+        let attempt = try reserve([.account(account), .address(address)])
+        let credentials: (user: User, passwordHash: String)?
+        let matches: Bool
+        do {
+            credentials = try await store.userCredentials(usernameKey: key)
+            let hash: String
+            if let known = credentials?.passwordHash { hash = known } else { hash = await decoyHash.value }
+            matches = try await hasher.verify(password, hash: hash)
+        } catch {
+            throttle.giveBack(attempt)  // nothing was checked
+            throw error
         }
-        let credentials = try await store.userCredentials(usernameKey: key)
-        let hash: String
-        if let known = credentials?.passwordHash { hash = known } else { hash = await decoyHash.value }
-        let matches = try await hasher.verify(password, hash: hash)
         guard let credentials, matches, !credentials.user.disabled else {
-            throttle.recordFailure(account: key, address: address)
+            // The attempt stays counted.
             logger.notice("login failed", metadata: ["address": "\(address)"])
             throw AuthError.invalidCredentials
         }
-        throttle.recordSuccess(account: key)
+        throttle.giveBack(attempt)
+        throttle.clear(.account(account))
         return try await startSession(for: credentials.user)
+    }
+
+    /// Checks a signed-in user's current password (before a password change or account deletion), counted in
+    /// the same per-account budget as logins: a wrong one is throttled like a failed login.
+    public func checkPassword(of user: User, _ password: String) async throws {
+        let key = Rules.usernameKey(user.username)
+        let account = Self.throttleKey(key)
+        let attempt = try reserve([.account(account)])
+        let matches: Bool
+        do {
+            if let hash = try await store.userCredentials(usernameKey: key)?.passwordHash {
+                matches = try await hasher.verify(password, hash: hash)
+            } else {
+                matches = false  // deleted meanwhile
+            }
+        } catch {
+            throttle.giveBack(attempt)
+            throw error
+        }
+        guard matches else { throw AdminError.wrongPassword }  // stays counted
+        throttle.giveBack(attempt)
+        throttle.clear(.account(account))
     }
 
     /// Revokes the session behind `token`.
@@ -77,17 +124,23 @@ public struct AuthService: Sendable {
         try await store.deleteSession(tokenHash: SessionToken.hash(token))
     }
 
-    /// The user and live session behind a token; moves the expiry forward (at most once a minute).
+    /// The user and live session behind a token; moves the expiry forward (at most once a minute), never past
+    /// `sessionMaxAge` after the session was created.
     public func authenticate(token: String) async throws -> Authenticated? {
         guard token.utf8.count <= 128 else { return nil }
-        let now = Millis.now()
+        let now = self.now()
         guard let found = try await store.session(tokenHash: SessionToken.hash(token), now: now),
             !found.user.disabled
         else { return nil }
         var session = found.session
+        let end = session.createdAt + sessionMaxAge
+        guard now < end else {
+            try await store.deleteSession(tokenHash: SessionToken.hash(token))
+            return nil
+        }
         if now - session.lastUsedAt > 60_000 {
             session.lastUsedAt = now
-            session.expiresAt = now + sessionLifetime
+            session.expiresAt = min(now + sessionLifetime, end)
             try await store.touchSession(id: session.id, now: now, expiresAt: session.expiresAt)
         }
         return Authenticated(user: found.user, session: session)
@@ -95,7 +148,7 @@ public struct AuthService: Sendable {
 
     /// Operator command: adds a user (role given, or admin for the very first account).
     public func addUser(username: String, password: String, role: Role?) async throws -> User {
-        try await createUser(username: username, password: password, role: role)
+        try await createUser(username: username, password: password, role: role, address: nil)
     }
 
     /// Operator command: sets a new password and signs the user out everywhere.
@@ -109,34 +162,58 @@ public struct AuthService: Sendable {
         return credentials.user
     }
 
-    /// Operator command: makes a user an admin or a plain user.
+    /// Operator command: makes a user an admin or a plain user (never the last admin a plain user).
     public func setRole(username: String, role: Role) async throws -> User {
-        guard var user = try await store.userCredentials(usernameKey: Rules.usernameKey(username))?.user else {
+        guard let user = try await store.userCredentials(usernameKey: Rules.usernameKey(username))?.user else {
             throw AuthError.unknownUser(username)
         }
-        try await store.setRole(userID: user.id, role: role)
-        user.role = role
-        return user
+        do { return try await store.updateUser(userID: user.id, role: role, disabled: nil) } catch StoreError.lastAdmin {
+            throw AdminError.lastAdmin
+        }
     }
 
-    private func createUser(username rawName: String, password: String, role: Role?) async throws -> User {
+    /// The cheap checks, then (for a sign-up) the address's budget, then bcrypt, then the insert, which decides
+    /// the first admin atomically when no role is given.
+    private func createUser(username rawName: String, password: String, role: Role?, address: String?) async throws
+        -> User
+    {
         let username = try validate { () throws(ValidationError) in try Rules.username(rawName) }
         try validate { () throws(ValidationError) in try Rules.password(password) }
+        let key = Rules.usernameKey(username)
+        if try await store.userCredentials(usernameKey: key) != nil { throw AuthError.usernameTaken }
+        if let address {
+            // Stays counted whatever follows: the hash is spent.
+            _ = try reserve([.registrations(address: address)])
+        }
         let hash = try await hasher.hash(password)
-        let isFirst = try await store.userCount() == 0
-        let assigned = role ?? (isFirst ? .admin : .user)
         do {
-            return try await store.createUser(
-                username: username, usernameKey: Rules.usernameKey(username), passwordHash: hash, role: assigned)
+            if let role {
+                return try await store.createUser(username: username, usernameKey: key, passwordHash: hash, role: role)
+            }
+            return try await store.createUserAdminIfFirst(username: username, usernameKey: key, passwordHash: hash)
         } catch StoreError.duplicate {
             throw AuthError.usernameTaken
         }
     }
 
+    private func reserve(_ buckets: [LoginThrottle.Bucket]) throws(AuthError) -> LoginThrottle.Attempt {
+        switch throttle.reserve(buckets) {
+        case .success(let attempt): return attempt
+        case .failure(let refused): throw AuthError.throttled(retryAfterSeconds: refused.retryAfterSeconds)
+        }
+    }
+
+    /// The throttle's key for a username key: itself, or its digest when it is longer than any real name's
+    /// (so a megabyte of "name" is not kept in memory per failed attempt).
+    static func throttleKey(_ usernameKey: String) -> String {
+        usernameKey.utf8.count <= 4 * Rules.usernameMaxBytes ? usernameKey : "sha256:" + SessionToken.hash(usernameKey)
+    }
+
     private func startSession(for user: User) async throws -> (Authenticated, token: String) {
         let token = SessionToken.generate()
+        let now = self.now()
         let session = try await store.createSession(
-            userID: user.id, tokenHash: SessionToken.hash(token), expiresAt: .now() + sessionLifetime)
+            userID: user.id, tokenHash: SessionToken.hash(token), expiresAt: now + min(sessionLifetime, sessionMaxAge))
         return (Authenticated(user: user, session: session), token)
     }
 

@@ -10,39 +10,83 @@ public struct ValidationError: Error, Equatable, CustomStringConvertible {
 /// The rules for names, passwords, titles and messages, in one place.
 public enum Rules {
     public static let usernameMaxCharacters = 32
+    /// The MariaDB column is VARCHAR(64) (code points): 64 bytes of UTF-8 always fit.
+    public static let usernameMaxBytes = 64
     public static let passwordBytes = 8...72
     public static let titleMaxCharacters = 200
 
-    /// A username in canonical form (NFC), or why it is not acceptable: 1–32 characters of letters (any
-    /// script), digits, `_`, `.`, `-`.
+    /// A username in canonical form (trimmed, NFC), or why it is not acceptable: 1–32 characters and at most
+    /// 64 bytes of letters (any script, with their combining marks), digits, `_`, `.`, `-`; nothing invisible.
     public static func username(_ raw: String) throws(ValidationError) -> String {
-        let name = raw.precomposedStringWithCanonicalMapping
+        let name = canonical(raw)
         guard !name.isEmpty else { throw ValidationError("Username is required.") }
         guard name.count <= usernameMaxCharacters else {
             throw ValidationError("Username must be at most \(usernameMaxCharacters) characters.")
         }
-        for scalar in name.unicodeScalars where !isUsernameScalar(scalar) {
-            let shown = scalar.properties.isWhitespace ? "spaces" : "\"\(Character(scalar))\""
+        guard name.utf8.count <= usernameMaxBytes else {
             throw ValidationError(
-                "Username may contain letters, digits, '_', '.' and '-' only (not \(shown)).")
+                "Username must be at most \(usernameMaxBytes) bytes in UTF-8 (\(usernameMaxBytes / 3) characters in Chinese).")
+        }
+        var previous: Unicode.Scalar?
+        for scalar in name.unicodeScalars {
+            if isInvisible(scalar) {
+                throw ValidationError(
+                    "Username must not contain invisible or formatting characters (U+\(hex(scalar)) is one).")
+            }
+            if isMark(scalar), !(previous.map { isMark($0) || isLetterOrDigit($0) } ?? false) {
+                throw ValidationError(
+                    "Username must not have a combining mark (U+\(hex(scalar))) that does not follow a letter or digit.")
+            }
+            guard isUsernameScalar(scalar) else {
+                let shown = scalar.properties.isWhitespace ? "spaces" : "\"\(Character(scalar))\""
+                throw ValidationError("Username may contain letters, digits, '_', '.' and '-' only (not \(shown)).")
+            }
+            previous = scalar
         }
         return name
     }
 
-    /// The form usernames are compared in: unique without regard to case.
+    /// The form usernames are compared in (unique without regard to case): trimmed, NFC, lower case. Login input
+    /// goes through exactly this too, so every spelling of a name meets the same account and the same throttle.
     public static func usernameKey(_ name: String) -> String {
-        name.precomposedStringWithCanonicalMapping.lowercased()
+        canonical(name).lowercased()
+    }
+
+    /// Surrounding white space removed, then NFC.
+    private static func canonical(_ raw: String) -> String {
+        raw.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping
+    }
+
+    /// Characters that show nothing or steer the text: Hangul fillers, zero-width and other default-ignorable
+    /// code points, format (Cf) characters, bidi controls.
+    private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        return properties.isDefaultIgnorableCodePoint || properties.generalCategory == .format
+            || properties.isBidiControl || [0x115F, 0x1160, 0x3164, 0xFFA0].contains(scalar.value)
+    }
+
+    private static func isMark(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark: true
+        default: false
+        }
+    }
+
+    private static func isLetterOrDigit(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber: true
+        default: false
+        }
+    }
+
+    private static func hex(_ scalar: Unicode.Scalar) -> String {
+        let digits = String(scalar.value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     private static func isUsernameScalar(_ scalar: Unicode.Scalar) -> Bool {
         if scalar == "_" || scalar == "." || scalar == "-" { return true }
-        switch scalar.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-            .nonspacingMark, .spacingMark, .decimalNumber:
-            return true
-        default:
-            return false
-        }
+        return isLetterOrDigit(scalar) || (isMark(scalar) && scalar.properties.generalCategory != .enclosingMark)
     }
 
     /// Checks a new password: 8 to 72 bytes (bcrypt reads no further than 72).

@@ -80,16 +80,25 @@ struct AccountController {
 
     @Sendable func changePassword(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let input = try await body.decode(PasswordChange.self, from: request)
-        try await account.changePassword(context.signedIn, current: input.currentPassword, new: input.newPassword)
+        try await throttled {
+            try await account.changePassword(context.signedIn, current: input.currentPassword, new: input.newPassword)
+        }
         return .noContent
     }
 
     @Sendable func deleteAccount(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let input = try await body.decode(Confirmation.self, from: request)
-        try await account.deleteAccount(context.signedIn, password: input.password)
+        try await throttled { try await account.deleteAccount(context.signedIn, password: input.password) }
         var response = Response.noContent
         response.headers[.setCookie] = cookies.clearing()
         return response
+    }
+
+    /// Checking the current password is throttled per account like logins, and says so.
+    private func throttled(_ body: () async throws -> Void) async throws {
+        do { try await body() } catch AuthError.throttled(let seconds) {
+            throw HTTPError.tooManyRequests(retryAfter: seconds, "Too many wrong passwords for this account.")
+        }
     }
 
     /// Streams the export: the document's envelope, then each conversation as its messages are read (one

@@ -30,7 +30,13 @@ struct AuthController {
 
     @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await body.decode(Credentials.self, from: request)
-        let (signedIn, token) = try await auth.register(username: input.username, password: input.password)
+        let (signedIn, token): (Authenticated, String)
+        do {
+            (signedIn, token) = try await auth.register(
+                username: input.username, password: input.password, address: addresses.of(request, context: context))
+        } catch AuthError.throttled(let seconds) {
+            throw HTTPError.tooManyRequests(retryAfter: seconds, "Too many sign-ups from your address.")
+        }
         return try signedInResponse(signedIn, token: token, status: .created, request: request, context: context)
     }
 
@@ -61,5 +67,13 @@ struct AuthController {
         response.status = status
         response.headers[.setCookie] = cookies.setting(token, expiresAt: signedIn.session.expiresAt)
         return response
+    }
+}
+
+extension HTTPError {
+    /// 429 with `Retry-After`, saying what was too many and when to try again.
+    static func tooManyRequests(retryAfter seconds: Int, _ what: String) -> HTTPError {
+        HTTPError(
+            .tooManyRequests, headers: [.retryAfter: "\(seconds)"], message: "\(what) Try again in \(seconds) seconds.")
     }
 }

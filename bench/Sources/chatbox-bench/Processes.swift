@@ -115,6 +115,7 @@ struct Server: Sendable {
             "CHATBOX_HOST": "127.0.0.1", "CHATBOX_PORT": "\(port)", "CHATBOX_DATABASE_URL": databaseURL,
             "CHATBOX_LLM_BASE_URL": upstream, "CHATBOX_LLM_MODEL": "fake", "CHATBOX_BCRYPT_COST": "4",
             "CHATBOX_LOG_LEVEL": "warning", "CHATBOX_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
+            "CHATBOX_REGISTRATION_MAX_PER_ADDRESS": "100000",
             "CHATBOX_REGISTRATION_OPEN": "true", "CHATBOX_SHUTDOWN_GRACE_SECONDS": "2",
             // The load runs hundreds of streams per account and signs every account up from one address.
             "CHATBOX_CHAT_MAX_RUNNING_PER_USER": "10000", "CHATBOX_CHAT_MAX_STREAMS_PER_USER": "100000",
