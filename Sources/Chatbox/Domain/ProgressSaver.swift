@@ -69,8 +69,10 @@ struct ProgressSaver: Service {
                 }
                 return
             }
+            // A refused statement may have cost MariaDB its connection, and the pool may hand that one out next:
+            // the database counts as down only when a second ping fails too.
             do {
-                try await store.ping()
+                do { try await store.ping() } catch { try await store.ping() }
             } catch {
                 logger.warning("could not save the progress of \(answers.count) answers (will retry): \(error)")
                 return
