@@ -304,7 +304,8 @@ final class CommandRun: Sendable {
         let rest = decoder.flush()
         if !rest.isEmpty { output.piece(rest) }
         // Redacted whole before the cut, so no cut leaves half a secret behind (the tail is at most 8 KB).
-        let text = errors.redact(String(decoding: errTail, as: UTF8.self)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = errors.redact(String(decoding: errTail, as: UTF8.self))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         return text.count > 1000 ? "…" + String(text.suffix(1000)) : text
     }
 }

@@ -22,7 +22,8 @@ import NIOPosix
 ///
 /// Limits on what the model sends (a hostile or broken model must not exhaust memory): `SSEParser.Limits.model`
 /// per line and per event, `OpenAIStreamDelegate.maxErrorBody` of an error body, `maxJSONBody` of a non-streamed
-/// answer; past them the answer fails with a clear message and the connection is dropped.
+/// answer; past them the answer fails with a clear message and the connection is dropped. (`limits` is there for
+/// tests, which reach smaller ones with less work.)
 ///
 /// The only timeout here is `connectTimeout` (until the request head is sent on a connection). First-token and
 /// stall timeouts belong to the caller, which cancels the consuming task; that cancels the HTTP request at once.
@@ -35,23 +36,25 @@ public struct OpenAICompatibleModel: ChatModel {
     private let connectTimeout: Duration
     private let errors: ModelErrorText
     private let logger: Logger
+    private let limits: SSEParser.Limits
 
     public var displayName: String { model }
 
     public init(
         baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
         httpClient: HTTPClient, connectTimeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "chatbox.model")
+        logger: Logger = Logger(label: "chatbox.model"), limits: SSEParser.Limits = .model
     ) {
         self.init(
             baseURL: baseURL, apiKey: apiKey, model: model, extraHeaders: extraHeaders,
-            httpClients: HTTPClientShards([httpClient]), connectTimeout: connectTimeout, logger: logger)
+            httpClients: HTTPClientShards([httpClient]), connectTimeout: connectTimeout, logger: logger,
+            limits: limits)
     }
 
     public init(
         baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
         httpClients: HTTPClientShards, connectTimeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "chatbox.model")
+        logger: Logger = Logger(label: "chatbox.model"), limits: SSEParser.Limits = .model
     ) {
         self.baseURL = baseURL
         self.apiKey = apiKey
@@ -60,6 +63,7 @@ public struct OpenAICompatibleModel: ChatModel {
         self.httpClients = httpClients
         self.connectTimeout = connectTimeout
         self.logger = logger
+        self.limits = limits
         self.errors = ModelErrorText(url: baseURL, secrets: [apiKey] + extraHeaders.map(\.1))
     }
 
@@ -171,7 +175,8 @@ public struct OpenAICompatibleModel: ChatModel {
             }
         }
         let delegate = OpenAIStreamDelegate(
-            errors: errors, logger: logger, output: output, eventLoop: eventLoop, retryOnStaleConnection: retry)
+            errors: errors, logger: logger, limits: limits, output: output, eventLoop: eventLoop,
+            retryOnStaleConnection: retry)
         let task = httpClient.execute(request: request, delegate: delegate, eventLoop: .delegate(on: eventLoop))
         let cancelledMeanwhile = current.withLockedValue { attempt -> Bool in
             attempt.task = task

@@ -44,7 +44,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
 
     private var mode = Mode.sniffing
     private var status: HTTPResponseStatus = .ok
-    private var parser = SSEParser(limits: .model)
+    private var parser: SSEParser
     private var collected = ByteBuffer()
     private var connected = false
     private var receivedHead = false
@@ -59,9 +59,10 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private let retryOnStaleConnection: (@Sendable () -> Void)?
 
     init(
-        errors: ModelErrorText, logger: Logger, output: Output, eventLoop: any EventLoop,
-        retryOnStaleConnection: (@Sendable () -> Void)? = nil
+        errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model, output: Output,
+        eventLoop: any EventLoop, retryOnStaleConnection: (@Sendable () -> Void)? = nil
     ) {
+        self.parser = SSEParser(limits: limits)
         self.errors = errors
         self.logger = logger
         self.output = output
@@ -130,10 +131,8 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         case .errorBody:
             // Only the start is kept; once it is full the rest is not waited for: the connection is dropped.
             var part = buffer
-            if let slice = part.readSlice(length: min(part.readableBytes, Self.maxErrorBody - collected.readableBytes)) {
-                var slice = slice
-                collected.writeBuffer(&slice)
-            }
+            let room = Self.maxErrorBody - collected.readableBytes
+            if var slice = part.readSlice(length: min(part.readableBytes, room)) { collected.writeBuffer(&slice) }
             if collected.readableBytes >= Self.maxErrorBody {
                 finish(httpError())
                 task.cancel()
@@ -191,7 +190,8 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             if sawFinishReason {
                 finish(nil)
             } else if !sawEvent {
-                finish(ModelError(.malformed, "The model's answer is not an event stream: \(errors.quote(firstBytes))"))
+                finish(ModelError(.malformed,
+                    "The model's answer is not an event stream: \(errors.quote(firstBytes))"))
             } else {
                 finish(ModelError(.malformed,
                     "The model's stream ended before the answer was finished (no [DONE] and no finish_reason)."))
@@ -258,7 +258,8 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
 
     private func httpError() -> ModelError {
         let message = errors.quote(providerMessage(fromErrorBody: collected))
-        let reason = status.reasonPhrase.isEmpty ? "" : " \(status.reasonPhrase)"
+        let phrase = errors.quote(status.reasonPhrase, limit: 100)   // the server's own words for odd codes
+        let reason = phrase.isEmpty ? "" : " \(phrase)"
         return ModelError(.http, message.isEmpty
             ? "The model provider answered \(status.code)\(reason)."
             : "The model provider answered \(status.code): \(message)")
