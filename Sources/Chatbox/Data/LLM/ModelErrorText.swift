@@ -94,7 +94,12 @@ func describeConnectError(_ error: any Error) -> String {
         for failure in connectionError.connectionErrors {
             if let io = failure.error as? IOError { return describe(errno: io.errnoCode) }
         }
-        return "the host name could not be resolved"
+        if connectionError.dnsAError != nil || connectionError.dnsAAAAError != nil
+            || connectionError.connectionErrors.isEmpty
+        {
+            return "the host name could not be resolved"
+        }
+        return "the connection failed"
     }
     if let io = error as? IOError { return describe(errno: io.errnoCode) }
     if let client = error as? HTTPClientError {
