@@ -17,7 +17,11 @@
 //   hang                 send the 200 head and then nothing (a model that never starts)
 //   malformed[=N]        N good tokens (default 3), then a `data:` line that is not JSON
 //   stream_error="msg"   3 tokens, then an in-stream {"error":{"message":"msg"}} event
-//   huge_kb=N            one single token of N KiB (letters), then the normal end
+//   huge_kb=N            one single token of N KiB (letters), then the normal end (with tokens=M: M such tokens)
+//   deep_nest=N          3 tokens, then one chunk nested N levels deep ([[[[…]]]]), then the normal end
+//   endless_line         3 tokens, then a `data:` line that never ends (until the client leaves)
+//   endless_event        3 tokens, then `data:` lines without the blank line that ends the event, forever
+//   endless_error=N      HTTP N (e.g. 500) with a JSON error body that never ends
 //   json                 answer with a non-streamed chat.completion JSON document
 //   echo                 reply with the conversation received: "N messages: role: text | role: text …"
 //
@@ -132,13 +136,17 @@ extension FakeUpstream {
             return .error(status, message: d["message"] ?? "Fake upstream error \(status)")
         }
         if d["hang"] != nil { return .hang }
+        if let depth = int("deep_nest") { return .hostile(.deepNesting(depth: depth)) }
+        if d["endless_line"] != nil { return .hostile(.endlessLine) }
+        if d["endless_event"] != nil { return .hostile(.endlessEvent) }
+        if let status = int("endless_error") { return .hostile(.endlessErrorBody(status: status)) }
         if let malformed = d["malformed"] { return .malformed(afterTokens: Int(malformed) ?? 3) }
         if let message = d["stream_error"] { return .streamError(afterTokens: 3, message: message) }
 
         var tokens: [String]
         if let kb = int("huge_kb") {
             let letters = String(repeating: "abcdefghijklmnopqrstuvwxyz", count: kb * 1024 / 26 + 1)
-            tokens = [String(letters.utf8.prefix(kb * 1024))!]
+            tokens = Array(repeating: String(letters.utf8.prefix(kb * 1024))!, count: max(int("tokens") ?? 1, 1))
         } else if let count = int("tokens") {
             tokens = FakeReply.numberedTokens(count)
         } else if let text = d["reply"] {

@@ -64,6 +64,20 @@ public enum FakeReply: Sendable {
     case json(content: String)
     /// This exact body with this content type, cut into `chunkSize`-byte writes with `delay` between them.
     case raw(body: String, contentType: String = "text/event-stream", chunkSize: Int? = nil, delay: Duration = .zero)
+    /// `afterTokens` good tokens, then something a hostile or broken model might send (see `Hostile`).
+    case hostile(Hostile, afterTokens: Int = 3)
+
+    /// Model behaviours that must not crash the server or make it hold unbounded memory.
+    public enum Hostile: Sendable, Equatable {
+        /// One chunk `{"choices":[{"delta":{"content":"x"},"extra":[[[[…]]]]}]}` nested `depth` levels deep.
+        case deepNesting(depth: Int)
+        /// A `data:` line that never ends: 64 KiB writes of letters, until the client leaves.
+        case endlessLine
+        /// An event that never ends: short `data:` lines and no blank line, until the client leaves.
+        case endlessEvent
+        /// HTTP `status` with a JSON error body that never ends (64 KiB writes), until the client leaves.
+        case endlessErrorBody(status: Int)
+    }
 
     /// An OpenAI-style error: `{"error":{"message":…,"type":…,"code":…}}` with the given status.
     public static func error(_ status: Int, message: String, type: String? = nil) -> FakeReply {

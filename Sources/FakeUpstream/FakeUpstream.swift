@@ -159,6 +159,8 @@ struct Handler: Sendable {
             }
         case .hang:
             return streaming(request) { _ in try await Task.sleep(for: .seconds(24 * 3600)) }
+        case .hostile(let kind, let afterTokens):
+            return hostile(kind, afterTokens: afterTokens, request: request, framer: framer)
         case .malformed(let afterTokens):
             return streaming(request) { writer in
                 try await Self.writeTokens(FakeReply.numberedTokens(afterTokens), framer: framer, writer: &writer)
@@ -207,15 +209,49 @@ struct Handler: Sendable {
         }
     }
 
+    private func hostile(_ kind: FakeReply.Hostile, afterTokens: Int, request: Request, framer: ChunkFramer) -> Response {
+        let filler = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
+        switch kind {
+        case .deepNesting(let depth):
+            return streaming(request) { writer in
+                try await Self.writeTokens(FakeReply.numberedTokens(afterTokens), framer: framer, writer: &writer)
+                var chunk = ByteBuffer(string: #"data: {"choices":[{"delta":{"content":"x"},"extra":"#)
+                chunk.writeRepeatingByte(UInt8(ascii: "["), count: depth)
+                chunk.writeRepeatingByte(UInt8(ascii: "]"), count: depth)
+                chunk.writeString("}]}\n\n")
+                try await writer.write(chunk)
+                try await writer.write(framer.finish())
+            }
+        case .endlessLine:
+            return streaming(request) { writer in
+                try await Self.writeTokens(FakeReply.numberedTokens(afterTokens), framer: framer, writer: &writer)
+                try await writer.write(ByteBuffer(string: #"data: {"choices":[{"delta":{"content":""#))
+                while true { try await writer.write(filler) }
+            }
+        case .endlessEvent:
+            return streaming(request) { writer in
+                try await Self.writeTokens(FakeReply.numberedTokens(afterTokens), framer: framer, writer: &writer)
+                var lines = ByteBuffer()
+                for _ in 0..<4096 { lines.writeStaticString("data: xxxxxxxxxx\n") }
+                while true { try await writer.write(lines) }
+            }
+        case .endlessErrorBody(let status):
+            return streaming(request, status: .init(code: status), contentType: "application/json") { writer in
+                try await writer.write(ByteBuffer(string: #"{"error":{"message":"The fake model is broken: "#))
+                while true { try await writer.write(filler) }
+            }
+        }
+    }
+
     /// A streamed response that counts as open while `produce` runs and stops when the client goes away.
     private func streaming(
-        _ request: Request, contentType: String = "text/event-stream",
+        _ request: Request, status: HTTPResponse.Status = .ok, contentType: String = "text/event-stream",
         _ produce: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> Void
     ) -> Response {
         var headers = Self.sseHeaders
         headers[.contentType] = contentType
         let recorder = self.recorder
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+        return Response(status: status, headers: headers, body: ResponseBody { writer in
             recorder.streamOpened()
             defer { recorder.streamClosed() }
             try await request.body.consumeWithCancellationOnInboundClose { _ in

@@ -183,12 +183,12 @@ extension SQLChatStore {
     }
 
     /// Up to 200 answers per UPDATE (a CASE on the id): thousands of streaming answers cost a few statements a
-    /// second, not thousands.
+    /// second, not thousands. A statement also carries at most `progressStatementBytes` of text (an answer longer
+    /// than that goes alone), so that long answers together never exceed the server's packet limit.
     public func saveProgress(_ answers: [AnswerProgress]) async throws {
         let now = Millis.now()
         try await transaction { conn in
-            for start in stride(from: 0, to: answers.count, by: 200) {
-                let batch = answers[start..<min(start + 200, answers.count)]
+            for batch in Self.progressBatches(answers) {
                 let cases = batch.map { answer -> SQLQueryString in
                     "WHEN \(bind: answer.messageID) THEN \(bind: answer.content)"
                 }
@@ -199,6 +199,29 @@ extension SQLChatStore {
                     """).run()
             }
         }
+    }
+
+    /// MariaDB refuses a statement larger than `max_allowed_packet` (16 MiB by default, binds included), and
+    /// would then refuse every batch holding one long answer; 4 MiB stays well under it.
+    static let progressStatementBytes = 4 << 20
+    static let progressStatementAnswers = 200
+
+    /// `answers` cut into statements of at most 200 answers and 4 MiB of text (an answer longer goes alone).
+    static func progressBatches(_ answers: [AnswerProgress]) -> [ArraySlice<AnswerProgress>] {
+        var batches: [ArraySlice<AnswerProgress>] = []
+        var start = answers.startIndex
+        var bytes = 0
+        for index in answers.indices {
+            let size = answers[index].content.utf8.count
+            if index > start, index - start >= progressStatementAnswers || bytes + size > progressStatementBytes {
+                batches.append(answers[start..<index])
+                start = index
+                bytes = 0
+            }
+            bytes += size
+        }
+        if start < answers.endIndex { batches.append(answers[start...]) }
+        return batches
     }
 
     public func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)

@@ -1,12 +1,18 @@
 /// Reads the two things the relay needs from a `chat.completion.chunk` — `choices[0].delta.content` (or
 /// `message.content`) and whether `finish_reason` is set — in one pass over the bytes, without JSONDecoder: this
 /// runs once per token. Everything else in the chunk is skipped. Returns nil for anything unusual (not an object,
-/// an `error` member, bad JSON), and the caller then decodes the chunk properly to say what is wrong.
+/// an `error` member, bad JSON, nesting deeper than `maxDepth`), and the caller then decodes the chunk properly to say
+/// what is wrong.
 enum ChunkScanner {
     struct Chunk: Equatable {
         var content: String?
         var finished = false
     }
+
+    /// The scan recurses once per nested `{`/`[`: without a bound, one hostile chunk `[[[[…` a megabyte deep
+    /// overflows the thread's stack and kills the server. A real chunk nests 4 levels; 64 leaves room for any
+    /// provider's extras. Deeper chunks go to the caller's decoder, which has its own bound (see `JSONDepth`).
+    static let maxDepth = 64
 
     static func scan(_ bytes: UnsafeRawBufferPointer) -> Chunk? {
         var reader = Reader(bytes: bytes)
@@ -31,6 +37,8 @@ private enum Key {
 private struct Reader {
     let bytes: UnsafeRawBufferPointer
     var index = 0
+    /// Objects and arrays open around the reader (bounded by `ChunkScanner.maxDepth`).
+    var depth = 0
 
     var atEnd: Bool { index >= bytes.count }
 
@@ -49,7 +57,8 @@ private struct Reader {
 
     /// `{ "key": value, … }`, calling `member` for each key with the reader at its value.
     mutating func object(_ member: (inout Reader, Key) -> Bool) -> Bool {
-        guard take(UInt8(ascii: "{")) else { return false }
+        guard take(UInt8(ascii: "{")), enter() else { return false }
+        defer { depth -= 1 }
         if take(UInt8(ascii: "}")) { return true }
         repeat {
             skipWhitespace()
@@ -58,10 +67,18 @@ private struct Reader {
         return take(UInt8(ascii: "}"))
     }
 
+    /// One level deeper; false past `ChunkScanner.maxDepth` (the caller then gives up on the chunk).
+    private mutating func enter() -> Bool {
+        guard depth < ChunkScanner.maxDepth else { return false }
+        depth += 1
+        return true
+    }
+
     /// `choices`: an array whose first element is read; the rest are skipped.
     mutating func firstChoice(into chunk: inout ChunkScanner.Chunk) -> Bool {
         if take(UInt8(ascii: "n")) { return literal("ull") }
-        guard take(UInt8(ascii: "[")) else { return false }
+        guard take(UInt8(ascii: "[")), enter() else { return false }
+        defer { depth -= 1 }
         if take(UInt8(ascii: "]")) { return true }
         var first = true
         repeat {
@@ -237,6 +254,8 @@ private struct Reader {
         case UInt8(ascii: "{"): return object { reader, _ in reader.skipValue() }
         case UInt8(ascii: "["):
             index += 1
+            guard enter() else { return false }
+            defer { depth -= 1 }
             if take(UInt8(ascii: "]")) { return true }
             repeat { guard skipValue() else { return false } } while take(UInt8(ascii: ","))
             return take(UInt8(ascii: "]"))
@@ -255,5 +274,38 @@ private struct Reader {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
             || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e")
             || byte == UInt8(ascii: "E")
+    }
+}
+
+extension ChunkScanner {
+    /// Whether `bytes` open more than `limit` objects/arrays at once (strings skipped), counted in one loop without
+    /// recursion, so any input is safe to ask about. Used before a chunk the scan gave up on goes to JSONDecoder:
+    /// Foundation bounds nesting itself (512 levels, then it throws; checked with Swift 6.3 on Linux), but the
+    /// user then learns more from "nested too deeply" than from "not valid JSON".
+    static func nestingExceeds(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Bool {
+        var depth = 0
+        var inString = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if byte == UInt8(ascii: "\\") {
+                    index += 1
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+            } else {
+                switch byte {
+                case UInt8(ascii: "\""): inString = true
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    depth += 1
+                    if depth > limit { return true }
+                case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+                default: break
+                }
+            }
+            index += 1
+        }
+        return false
     }
 }

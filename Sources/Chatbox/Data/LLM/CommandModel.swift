@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -15,6 +16,10 @@ import Darwin
 /// whatever it writes to stdout is the answer, streamed as it arrives; exit status 0 means the answer is complete.
 /// A non-zero exit is `.process` with the status and the end of stderr. `PYTHONUNBUFFERED=1` is set unless given.
 ///
+/// The program gets a minimal environment (`baseEnvironment` plus the names the operator lists), not the server's:
+/// the database URL and API keys stay with the server. Memory per run is bounded whatever the program writes: stdout
+/// is read 64 KB at a time and handed on at once (no line is assembled), stderr keeps its last 8 KB.
+///
 /// Cancelling the consumer sends SIGTERM to the program's process group (the child gets its own group, so helpers
 /// it spawned go too), then SIGKILL after 2 s if it is still there. The program is started with `posix_spawn`
 /// rather than Foundation's `Process`, which cannot give the child a clean signal state: see `ChildProcess`.
@@ -26,7 +31,14 @@ import Darwin
 /// a self-hosted app's scale; NIO's pipe bootstrap would do the I/O but not the reaping.
 public struct CommandModel: ChatModel {
     public let command: String
-    private let environment: [String: String]?
+    private let environment: [String: String]
+    private let errors: ModelErrorText
+    private let logger: Logger
+
+    /// What every program gets from the server's environment (when set there), whatever the operator lists: enough
+    /// to find programs, write files at home, and read and write text in the right encoding and time zone. The
+    /// rest (the database URL, API keys…) stays with the server unless listed by name.
+    public static let baseEnvironment = ["PATH", "HOME", "LANG", "LC_ALL", "TZ"]
 
     /// What the UI shows: the program's first word, e.g. `command: python3`.
     public var displayName: String {
@@ -36,35 +48,89 @@ public struct CommandModel: ChatModel {
 
     /// - Parameters:
     ///   - command: run with `/bin/sh -c`, in the server's working directory.
-    ///   - environment: the program's whole environment; nil inherits the server's.
-    public init(command: String, environment: [String: String]? = nil) {
+    ///   - passingEnvironment: names of the server's environment variables the program also gets, besides
+    ///     `baseEnvironment` (`CHATBOX_LLM_COMMAND_ENV`). Their values are redacted from error messages.
+    ///   - environment: the program's whole environment instead (tests); nil: the minimal one described above.
+    ///   - logger: where raw errors go.
+    public init(
+        command: String, passingEnvironment names: [String] = [], environment: [String: String]? = nil,
+        logger: Logger = Logger(label: "chatbox.model")
+    ) {
         self.command = command
-        self.environment = environment
+        let server = ProcessInfo.processInfo.environment
+        self.environment = environment ?? Self.minimalEnvironment(from: server, passing: names)
+        self.errors = ModelErrorText(secrets: names.filter { !Self.baseEnvironment.contains($0) }.map { server[$0] })
+        self.logger = logger
+    }
+
+    /// `baseEnvironment` and `names` taken from `server` (those set there), plus `PYTHONUNBUFFERED=1` unless given.
+    static func minimalEnvironment(from server: [String: String], passing names: [String]) -> [String: String] {
+        var env: [String: String] = [:]
+        for name in baseEnvironment + names {
+            if let value = server[name] { env[name] = value }
+        }
+        return env
     }
 
     public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { continuation in
-            let input: Data
-            do {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]   // the same bytes for the same conversation
-                var data = try encoder.encode(CommandInput(messages: messages))
-                data.append(0x0A)
-                input = data
-            } catch {
-                continuation.finish(throwing: ModelError(.process, "Could not encode the conversation: \(error)"))
-                return
-            }
-            var env = environment ?? ProcessInfo.processInfo.environment
-            if env["PYTHONUNBUFFERED"] == nil { env["PYTHONUNBUFFERED"] = "1" }
-            let run = CommandRun(command: command, environment: env, input: input, continuation: continuation)
+            let output = CommandRun.Output(
+                piece: { continuation.yield($0) },
+                end: { error in
+                    if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+                })
+            guard let run = makeRun(messages, output: output) else { return }
             continuation.onTermination = { termination in
                 if case .cancelled = termination { run.cancel() }
             }
-            let thread = Thread { run.main() }
-            thread.name = "chatbox-command-model"
-            thread.start()
+            run.start()
         }
+    }
+
+    /// The relay's path: each piece goes to `onPiece` right on the thread that read it from the program, so
+    /// nothing queues between the program and the answer however fast it writes (a stream would buffer without
+    /// bound). Cancelling the calling task stops the program; the answer then simply ends.
+    public func answer(to messages: [ChatMessage], onPiece: @escaping @Sendable (String) -> Void) async throws {
+        let current = Mutex<(run: CommandRun?, cancelled: Bool)>((nil, false))
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                let output = CommandRun.Output(piece: onPiece, end: { error in
+                    if let error { done.resume(throwing: error) } else { done.resume() }
+                })
+                guard let run = makeRun(messages, output: output) else { return }
+                let cancelled = current.withLock { state -> Bool in
+                    state.run = run
+                    return state.cancelled
+                }
+                if cancelled { run.cancel() }
+                run.start()
+            }
+        } onCancel: {
+            current.withLock { state -> CommandRun? in
+                state.cancelled = true
+                return state.run
+            }?.cancel()
+        }
+    }
+
+    /// A run ready to start, or nil after ending `output` with the error.
+    private func makeRun(_ messages: [ChatMessage], output: CommandRun.Output) -> CommandRun? {
+        let input: Data
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]   // the same bytes for the same conversation
+            var data = try encoder.encode(CommandInput(messages: messages))
+            data.append(0x0A)
+            input = data
+        } catch {
+            errors.log(logger, "could not encode the conversation for the model command", error)
+            output.end(ModelError(.process, "Could not encode the conversation for the model command."))
+            return nil
+        }
+        var env = environment
+        if env["PYTHONUNBUFFERED"] == nil { env["PYTHONUNBUFFERED"] = "1" }
+        return CommandRun(
+            command: command, environment: env, input: input, output: output, errors: errors, logger: logger)
     }
 }
 
@@ -74,6 +140,12 @@ struct CommandInput: Encodable {
 
 /// One run of the program. `main()` runs on its own thread; `cancel()` may come from any thread.
 final class CommandRun: Sendable {
+    /// Where the answer goes: every piece in order (on the run's thread), then exactly one end (nil: complete).
+    struct Output: Sendable {
+        let piece: @Sendable (String) -> Void
+        let end: @Sendable ((any Error)?) -> Void
+    }
+
     private struct Shared {
         var pid: pid_t = 0
         var cancelled = false
@@ -83,15 +155,26 @@ final class CommandRun: Sendable {
     private let command: String
     private let environment: [String: String]
     private let input: Data
-    private let continuation: AsyncThrowingStream<String, any Error>.Continuation
+    private let output: Output
+    private let errors: ModelErrorText
+    private let logger: Logger
     private let shared = Mutex(Shared())
 
-    init(command: String, environment: [String: String], input: Data,
-         continuation: AsyncThrowingStream<String, any Error>.Continuation) {
+    init(command: String, environment: [String: String], input: Data, output: Output, errors: ModelErrorText,
+         logger: Logger) {
         self.command = command
         self.environment = environment
         self.input = input
-        self.continuation = continuation
+        self.output = output
+        self.errors = errors
+        self.logger = logger
+    }
+
+    /// Runs `main()` on a thread of its own.
+    func start() {
+        let thread = Thread { self.main() }
+        thread.name = "chatbox-command-model"
+        thread.start()
     }
 
     /// SIGTERM to the process group now, SIGKILL in 2 s if the run has not ended by then.
@@ -114,7 +197,9 @@ final class CommandRun: Sendable {
             child = try ChildProcess.spawn(shellCommand: command, environment: environment)
         } catch {
             shared.withLock { $0.done = true }
-            continuation.finish(throwing: ModelError(.process, "The model command could not be started: \(error)"))
+            errors.log(logger, "the model command could not be started", error)
+            let reason = (error as? ChildProcess.SpawnError).map { " (\($0.description))" } ?? ""
+            output.end(ModelError(.process, "The model command could not be started\(reason)."))
             return
         }
         let cancelledEarly = shared.withLock { state -> Bool in
@@ -143,15 +228,15 @@ final class CommandRun: Sendable {
         }
         switch termination {
         case _ where cancelled:
-            continuation.finish()   // nobody is listening any more
+            output.end(nil)   // nobody is listening any more
         case .exited(0):
-            continuation.finish()
+            output.end(nil)
         case .exited(let status):
             let hint = status == 127 ? " (command not found)" : status == 126 ? " (not executable)" : ""
-            continuation.finish(throwing: ModelError(.process,
+            output.end(ModelError(.process,
                 "The model command exited with status \(status)\(hint)\(Self.suffix(errorTail))"))
         case .signaled(let signal):
-            continuation.finish(throwing: ModelError(.process,
+            output.end(ModelError(.process,
                 "The model command was killed by signal \(signal)\(Self.suffix(errorTail))"))
         }
     }
@@ -200,7 +285,7 @@ final class CommandRun: Sendable {
                 let n = read(stdoutFD, &buffer, buffer.count)
                 if n > 0 {
                     let text = decoder.decode(buffer[0..<n])
-                    if !text.isEmpty { continuation.yield(text) }
+                    if !text.isEmpty { output.piece(text) }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     outOpen = false
                 }
@@ -217,8 +302,10 @@ final class CommandRun: Sendable {
         }
         finishStdin()
         let rest = decoder.flush()
-        if !rest.isEmpty { continuation.yield(rest) }
-        let text = String(decoding: errTail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty { output.piece(rest) }
+        // Redacted whole before the cut, so no cut leaves half a secret behind (the tail is at most 8 KB).
+        let text = errors.redact(String(decoding: errTail, as: UTF8.self))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         return text.count > 1000 ? "…" + String(text.suffix(1000)) : text
     }
 }

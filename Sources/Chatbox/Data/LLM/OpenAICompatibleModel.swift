@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOConcurrencyHelpers
@@ -15,7 +16,14 @@ import NIOPosix
 /// - a body that is one JSON document instead of SSE is accepted when it is a full `chat.completion`.
 ///
 /// Errors are `ModelError`: `.unreachable` (refused, DNS, connect timeout), `.http` (non-2xx status, or an
-/// `{"error":…}` object inside the stream; the provider's own message is passed on), `.malformed`.
+/// `{"error":…}` object inside the stream; the provider's own message is passed on), `.malformed`. Their messages
+/// name the model by `host:port` and never carry the API key, the URL's credentials or a raw error dump (see
+/// `ModelErrorText`); raw errors go to `logger`.
+///
+/// Limits on what the model sends (a hostile or broken model must not exhaust memory): `SSEParser.Limits.model`
+/// per line and per event, `OpenAIStreamDelegate.maxErrorBody` of an error body, `maxJSONBody` of a non-streamed
+/// answer; past them the answer fails with a clear message and the connection is dropped. (`limits` is there for
+/// tests, which reach smaller ones with less work.)
 ///
 /// The only timeout here is `connectTimeout` (until the request head is sent on a connection). First-token and
 /// stall timeouts belong to the caller, which cancels the consuming task; that cancels the HTTP request at once.
@@ -26,21 +34,27 @@ public struct OpenAICompatibleModel: ChatModel {
     private let extraHeaders: [(String, String)]
     private let httpClients: HTTPClientShards
     private let connectTimeout: Duration
+    private let errors: ModelErrorText
+    private let logger: Logger
+    private let limits: SSEParser.Limits
 
     public var displayName: String { model }
 
     public init(
         baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
-        httpClient: HTTPClient, connectTimeout: Duration = .seconds(10)
+        httpClient: HTTPClient, connectTimeout: Duration = .seconds(10),
+        logger: Logger = Logger(label: "chatbox.model"), limits: SSEParser.Limits = .model
     ) {
         self.init(
             baseURL: baseURL, apiKey: apiKey, model: model, extraHeaders: extraHeaders,
-            httpClients: HTTPClientShards([httpClient]), connectTimeout: connectTimeout)
+            httpClients: HTTPClientShards([httpClient]), connectTimeout: connectTimeout, logger: logger,
+            limits: limits)
     }
 
     public init(
         baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
-        httpClients: HTTPClientShards, connectTimeout: Duration = .seconds(10)
+        httpClients: HTTPClientShards, connectTimeout: Duration = .seconds(10),
+        logger: Logger = Logger(label: "chatbox.model"), limits: SSEParser.Limits = .model
     ) {
         self.baseURL = baseURL
         self.apiKey = apiKey
@@ -48,6 +62,9 @@ public struct OpenAICompatibleModel: ChatModel {
         self.extraHeaders = extraHeaders
         self.httpClients = httpClients
         self.connectTimeout = connectTimeout
+        self.logger = logger
+        self.limits = limits
+        self.errors = ModelErrorText(url: baseURL, secrets: [apiKey] + extraHeaders.map(\.1))
     }
 
     /// The endpoint: `baseURL` without trailing slashes + `/chat/completions` (no `/v1` is added).
@@ -127,7 +144,9 @@ public struct OpenAICompatibleModel: ChatModel {
         do {
             request = try makeRequest(url: url, messages: messages)
         } catch {
-            output.end(ModelError(.unreachable, "The model URL \(url) is not valid (\(error))."))
+            errors.log(logger, "the model request could not be made", error)
+            output.end(ModelError(.unreachable,
+                "The model URL for \(errors.location) is not valid (\(describeConnectError(error)))."))
             return
         }
         let (client, shard) = httpClients.acquire()
@@ -149,14 +168,15 @@ public struct OpenAICompatibleModel: ChatModel {
         if retriesLeft > 0 {
             retry = { @Sendable [self] in
                 guard let again = try? makeRequest(url: url, messages: messages) else {
-                    output.end(ModelError(.unreachable, "The model at \(url) closed the connection."))
+                    output.end(ModelError(.unreachable, "The model at \(errors.location) closed the connection."))
                     return
                 }
                 send(again, on: httpClient, messages: messages, url: url, to: output, current: current, retriesLeft: retriesLeft - 1)
             }
         }
         let delegate = OpenAIStreamDelegate(
-            url: url, output: output, eventLoop: eventLoop, retryOnStaleConnection: retry)
+            errors: errors, logger: logger, limits: limits, output: output, eventLoop: eventLoop,
+            retryOnStaleConnection: retry)
         let task = httpClient.execute(request: request, delegate: delegate, eventLoop: .delegate(on: eventLoop))
         let cancelledMeanwhile = current.withLockedValue { attempt -> Bool in
             attempt.task = task
@@ -235,7 +255,7 @@ struct ProviderError: Decodable {
 }
 
 /// The message of an error body: `{"error":{"message":…}}`, `{"error":"…"}`, `{"message":…}`, `{"detail":…}`,
-/// or the text itself; trimmed and cut to about 500 characters.
+/// or the text itself, trimmed. The caller redacts and cuts it (`ModelErrorText.quote`).
 func providerMessage(fromErrorBody body: ByteBuffer) -> String {
     struct ErrorBody: Decodable {
         var error: ProviderError?
@@ -248,30 +268,5 @@ func providerMessage(fromErrorBody body: ByteBuffer) -> String {
     {
         text = message.trimmingCharacters(in: .whitespacesAndNewlines)
     }
-    return text.count > 500 ? String(text.prefix(500)) + "…" : text
-}
-
-/// Why the connection failed, in words: "connection refused", "the host name could not be resolved"…
-func describeConnectError(_ error: any Error) -> String {
-    if let connectionError = error as? NIOConnectionError {
-        for failure in connectionError.connectionErrors {
-            if let io = failure.error as? IOError {
-                switch io.errnoCode {
-                case ECONNREFUSED: return "connection refused"
-                case ENETUNREACH, EHOSTUNREACH: return "network unreachable"
-                case ETIMEDOUT: return "connection timed out"
-                default: return io.description
-                }
-            }
-        }
-        if connectionError.dnsAError != nil || connectionError.dnsAAAAError != nil || connectionError.connectionErrors.isEmpty {
-            return "the host name could not be resolved"
-        }
-    }
-    if let io = error as? IOError, io.errnoCode == ECONNREFUSED { return "connection refused" }
-    if let client = error as? HTTPClientError, client == .connectTimeout { return "connection timed out" }
-    if error is NIOConnectionError || "\(error)".contains("DNS") || "\(error)".contains("getaddrinfo") {
-        return "the host name could not be resolved"
-    }
-    return String(describing: error)
+    return text
 }

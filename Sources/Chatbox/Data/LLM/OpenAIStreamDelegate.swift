@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -28,10 +29,14 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         case errorBody     // non-2xx: collect the body for its message
     }
 
-    private static let maxErrorBody = 64 * 1024
-    private static let maxJSONBody = 32 * 1024 * 1024
+    /// How much of a failing model's body is read for its message (then the connection is dropped): a provider's
+    /// error is a few hundred bytes; a hostile or broken server may send a gigabyte.
+    static let maxErrorBody = 16 * 1024
+    /// A non-streamed answer is one JSON document held whole until it ends: 32 MiB is far beyond any real answer.
+    static let maxJSONBody = 32 * 1024 * 1024
 
-    private let url: String
+    private let errors: ModelErrorText
+    private let logger: Logger
     private let output: Output
     private let eventLoop: any EventLoop
     /// Only for chunks the byte scan leaves alone, the non-streamed answer and errors: made on first use.
@@ -39,7 +44,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
 
     private var mode = Mode.sniffing
     private var status: HTTPResponseStatus = .ok
-    private var parser = SSEParser()
+    private var parser: SSEParser
     private var collected = ByteBuffer()
     private var connected = false
     private var receivedHead = false
@@ -54,10 +59,12 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private let retryOnStaleConnection: (@Sendable () -> Void)?
 
     init(
-        url: String, output: Output, eventLoop: any EventLoop,
-        retryOnStaleConnection: (@Sendable () -> Void)? = nil
+        errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model, output: Output,
+        eventLoop: any EventLoop, retryOnStaleConnection: (@Sendable () -> Void)? = nil
     ) {
-        self.url = url
+        self.parser = SSEParser(limits: limits)
+        self.errors = errors
+        self.logger = logger
         self.output = output
         self.eventLoop = eventLoop
         self.retryOnStaleConnection = retryOnStaleConnection
@@ -73,7 +80,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             let tenths = (timeout.nanoseconds + 50_000_000) / 100_000_000
             let seconds = tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
             finish(ModelError(.unreachable,
-                "Cannot reach the model at \(url): no connection after \(seconds) s (connect timeout)."))
+                "Cannot reach the model at \(errors.location): no connection after \(seconds) s (connect timeout)."))
             task.cancel()
         }
     }
@@ -107,20 +114,27 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         case .sse:
             do {
                 try parser.feed(buffer) { try handle($0) }
-            } catch let error as ModelError {
-                finish(error)
-                task.cancel()
+                if let overflow = parser.overflow { throw Self.error(overflow) }
             } catch {
-                finish(ModelError(.malformed, "The model's stream could not be read: \(error)"))
+                finish(error as? ModelError ?? unexpected(error))
                 task.cancel()
             }
-        case .json, .errorBody:
-            let limit = mode == .json ? Self.maxJSONBody : Self.maxErrorBody
-            if collected.readableBytes < limit {
-                var part = buffer
-                collected.writeBuffer(&part)
-            } else if mode == .json {
-                finish(ModelError(.malformed, "The model answered with a JSON document larger than 32 MB."))
+        case .json:
+            guard collected.readableBytes + buffer.readableBytes <= Self.maxJSONBody else {
+                finish(ModelError(.malformed,
+                    "The model answered with a JSON document larger than \(Self.size(Self.maxJSONBody))."))
+                task.cancel()
+                break
+            }
+            var part = buffer
+            collected.writeBuffer(&part)
+        case .errorBody:
+            // Only the start is kept; once it is full the rest is not waited for: the connection is dropped.
+            var part = buffer
+            let room = Self.maxErrorBody - collected.readableBytes
+            if var slice = part.readSlice(length: min(part.readableBytes, room)) { collected.writeBuffer(&slice) }
+            if collected.readableBytes >= Self.maxErrorBody {
+                finish(httpError())
                 task.cancel()
             }
         case .sniffing:
@@ -139,15 +153,20 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             connectTimer = nil
             retry()
         } else if !connected {
-            finish(ModelError(.unreachable, "Cannot reach the model at \(url): \(describeConnectError(error))"))
+            errors.log(logger, "could not connect to the model", error)
+            finish(ModelError(.unreachable,
+                "Cannot reach the model at \(errors.location): \(describeConnectError(error))"))
         } else if mode == .errorBody {
+            errors.log(logger, "the model's error answer was cut off", error)
             finish(httpError())
         } else if !receivedHead {
-            finish(ModelError(.unreachable,
-                "The model at \(url) closed the connection without answering (\(describeConnectError(error)))."))
+            errors.log(logger, "the model closed the connection without answering", error)
+            finish(ModelError(.unreachable, "The model at \(errors.location) closed the connection without answering "
+                + "(\(describeConnectError(error)))."))
         } else {
-            finish(ModelError(.malformed,
-                "The model's stream ended before the answer was finished (the connection was lost: \(error))."))
+            errors.log(logger, "the model's stream was cut off", error)
+            finish(ModelError(.malformed, "The model's stream ended before the answer was finished "
+                + "(the connection was lost: \(describeConnectError(error)))."))
         }
     }
 
@@ -163,19 +182,16 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         case .sse:
             do {
                 try parser.finish { try handle($0) }
-            } catch let error as ModelError {
-                finish(error)
-                return
             } catch {
-                finish(ModelError(.malformed, "The model's stream could not be read: \(error)"))
+                finish(error as? ModelError ?? unexpected(error))
                 return
             }
             guard !finished else { return }
             if sawFinishReason {
                 finish(nil)
             } else if !sawEvent {
-                let text = firstBytes.trimmingCharacters(in: .whitespacesAndNewlines)
-                finish(ModelError(.malformed, "The model's answer is not an event stream: \(text)"))
+                finish(ModelError(.malformed,
+                    "The model's answer is not an event stream: \(errors.quote(firstBytes))"))
             } else {
                 finish(ModelError(.malformed,
                     "The model's stream ended before the answer was finished (no [DONE] and no finish_reason)."))
@@ -199,15 +215,19 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             if let piece = chunk.content, !piece.isEmpty { output.piece(piece) }
             return
         }
+        if event.data.withUnsafeBytes({ ChunkScanner.nestingExceeds($0, limit: ChunkScanner.maxDepth) }) {
+            throw ModelError(.malformed,
+                "The model sent a chunk nested more than \(ChunkScanner.maxDepth) levels deep; it was not read.")
+        }
         let chunk: ChatChunk
         do {
             chunk = try decoder.decode(ChatChunk.self, from: event.data)
         } catch {
             let text = String(decoding: event.data.prefix(200), as: UTF8.self)
-            throw ModelError(.malformed, "The model sent a chunk that is not valid JSON: \(text)")
+            throw ModelError(.malformed, "The model sent a chunk that is not valid JSON: \(errors.quote(text))")
         }
         if let error = chunk.error {
-            throw ModelError(.http, "The model provider reported an error: \(Self.cut(error.message))")
+            throw ModelError(.http, "The model provider reported an error: \(errors.quote(error.message))")
         }
         guard let choice = chunk.choices?.first else { return }
         if choice.finish_reason != nil { sawFinishReason = true }
@@ -222,10 +242,11 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             chunk = try decoder.decode(ChatChunk.self, from: Data(collected.readableBytesView))
         } catch {
             let text = String(decoding: collected.readableBytesView.prefix(200), as: UTF8.self)
-            return ModelError(.malformed, "The model answered with JSON that is not a chat completion: \(text)")
+            return ModelError(.malformed,
+                "The model answered with JSON that is not a chat completion: \(errors.quote(text))")
         }
         if let error = chunk.error {
-            return ModelError(.http, "The model provider reported an error: \(Self.cut(error.message))")
+            return ModelError(.http, "The model provider reported an error: \(errors.quote(error.message))")
         }
         guard let choice = chunk.choices?.first, let content = choice.message?.content ?? choice.delta?.content
         else {
@@ -236,8 +257,9 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     }
 
     private func httpError() -> ModelError {
-        let message = providerMessage(fromErrorBody: collected)
-        let reason = status.reasonPhrase.isEmpty ? "" : " \(status.reasonPhrase)"
+        let message = errors.quote(providerMessage(fromErrorBody: collected))
+        let phrase = errors.quote(status.reasonPhrase, limit: 100)   // the server's own words for odd codes
+        let reason = phrase.isEmpty ? "" : " \(phrase)"
         return ModelError(.http, message.isEmpty
             ? "The model provider answered \(status.code)\(reason)."
             : "The model provider answered \(status.code): \(message)")
@@ -266,7 +288,27 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
     }
 
-    private static func cut(_ text: String) -> String {
-        text.count > 500 ? String(text.prefix(500)) + "…" : text
+    /// An error that is not a `ModelError` (none is thrown today): logged, and a plain sentence for the user.
+    private func unexpected(_ error: any Error) -> ModelError {
+        errors.log(logger, "the model's stream could not be read", error)
+        return ModelError(.malformed, "The model's stream could not be read.")
+    }
+
+    static func error(_ overflow: SSEParser.Overflow) -> ModelError {
+        switch overflow {
+        case .line(let limit):
+            return ModelError(.malformed,
+                "The model sent a line longer than \(size(limit)) without ending it; the answer was stopped there.")
+        case .event(let limit):
+            return ModelError(.malformed,
+                "The model sent an event larger than \(size(limit)); the answer was stopped there.")
+        }
+    }
+
+    /// `4 MB`, `16 KB` or `100 bytes` (binary units, named as people say them).
+    static func size(_ bytes: Int) -> String {
+        if bytes >= 1 << 20, bytes % (1 << 20) == 0 { return "\(bytes >> 20) MB" }
+        if bytes >= 1 << 10, bytes % (1 << 10) == 0 { return "\(bytes >> 10) KB" }
+        return "\(bytes) bytes"
     }
 }

@@ -37,7 +37,39 @@ public struct SSERawEvent: Sendable {
 /// - `:` lines are comments (keep-alives) and ignored; several `data:` lines join with "\n"; one space after the
 ///   colon is dropped; `event:` and `id:` are kept, `retry:` and unknown fields ignored; a leading BOM is skipped.
 /// - An event is dispatched at a blank line and only if it had a `data:` line.
+/// - With limits (`SSEParser(limits: .model)`), a line or an event's data growing past them stops the parser:
+///   `overflow` says which, and every later byte is ignored. Without limits (the default, for streams we trust,
+///   such as our own server's in tests), buffers grow as needed.
 public struct SSEParser: Sendable {
+    /// The most bytes one line and one event's data (its `data:` lines joined) may hold.
+    public struct Limits: Sendable, Equatable {
+        public var lineBytes: Int
+        public var eventBytes: Int
+        public init(lineBytes: Int, eventBytes: Int) {
+            self.lineBytes = lineBytes
+            self.eventBytes = eventBytes
+        }
+
+        /// No limit.
+        public static let none = Limits(lineBytes: .max, eventBytes: .max)
+
+        /// For a model's stream. One chunk of a real model is well under 1 KB (one token plus its framing); 4 MiB
+        /// leaves room for a model that sends a whole answer in one event (the reliability suite's 1 MiB token,
+        /// even with every character escaped), while a hostile model can make the server hold at most ~8 MiB per
+        /// answer (an unfinished line plus an event's data) instead of growing until memory runs out.
+        public static let model = Limits(lineBytes: 4 << 20, eventBytes: 4 << 20)
+    }
+
+    /// What went past the limits.
+    public enum Overflow: Sendable, Equatable {
+        case line(limit: Int)
+        case event(limit: Int)
+    }
+
+    public let limits: Limits
+    /// Set when a line or an event grew past `limits`; the parser has then stopped.
+    public private(set) var overflow: Overflow?
+
     private var line: [UInt8] = []       // the current line while it spans chunks
     private var pendingCR = false        // the previous chunk ended with CR: a leading LF belongs to it
     private var firstLine = true         // a UTF-8 BOM may start the stream
@@ -46,7 +78,9 @@ public struct SSEParser: Sendable {
     private var eventType: String?
     private var lastEventID: String?
 
-    public init() {}
+    public init(limits: Limits = .none) {
+        self.limits = limits
+    }
 
     /// Feeds one chunk and returns the events it completed.
     public mutating func feed(_ buffer: ByteBuffer) -> [SSEEvent] {
@@ -78,10 +112,11 @@ public struct SSEParser: Sendable {
 
     /// `finish()` for the raw API.
     public mutating func finish(onEvent: (SSERawEvent) throws -> Void) rethrows {
+        guard overflow == nil else { return }
         if !line.isEmpty {
             var current: [UInt8] = []
             swap(&current, &line)
-            current.withUnsafeBytes { processLine($0) }
+            _ = current.withUnsafeBytes { processLine($0) }
         }
         pendingCR = false
         if let event = takeEvent() { try onEvent(event) }
@@ -90,6 +125,7 @@ public struct SSEParser: Sendable {
     // MARK: - Scanning
 
     private mutating func scan(_ bytes: UnsafeRawBufferPointer, onEvent: (SSERawEvent) throws -> Void) rethrows {
+        guard overflow == nil else { return }
         let n = bytes.count
         var i = 0
         if pendingCR, n > 0 {
@@ -103,6 +139,8 @@ public struct SSEParser: Sendable {
                 if b == 0x0A || b == 0x0D { break }
                 j += 1
             }
+            // Overflow-safe: both counts are sizes of buffers in memory.
+            guard line.count + (j - i) <= limits.lineBytes else { return stop(.line(limit: limits.lineBytes)) }
             if j == n {   // the line goes on in the next chunk: keep its bytes
                 line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<n]))
                 return
@@ -128,8 +166,20 @@ public struct SSEParser: Sendable {
             } else {
                 i = j + 1
             }
+            if overflow != nil {
+                line = []   // the swap above gave the stopped line's buffer back
+                return
+            }
             if dispatch, let event = takeEvent() { try onEvent(event) }
         }
+    }
+
+    /// Stops the parser for good and lets go of what it held.
+    private mutating func stop(_ reason: Overflow) {
+        overflow = reason
+        line = []
+        data = Data()
+        hasData = false
     }
 
     /// Handles one complete line; returns true when it is the blank line that ends an event.
@@ -152,6 +202,10 @@ public struct SSEParser: Sendable {
             value = UnsafeRawBufferPointer(rebasing: lineBytes[start...])
         }
         if Self.equals(name, "data") {
+            guard data.count + (hasData ? 1 : 0) + value.count <= limits.eventBytes else {
+                stop(.event(limit: limits.eventBytes))
+                return false
+            }
             if hasData { data.append(0x0A) }
             data.append(contentsOf: value)
             hasData = true
