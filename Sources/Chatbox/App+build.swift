@@ -21,7 +21,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let auth = makeAuthService(store: store, config: config, logger: logger)
     // Up to 16 × 1,024 concurrent model streams per host.
     let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)
-    let models = makeModels(config.model, httpClients: httpClients)
+    let models = makeModels(config.model, httpClients: httpClients, logger: logger)
     let generations = Generations(limits: .init(
         runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
         answerCharacters: config.maxAnswerChars))
@@ -115,13 +115,16 @@ func buildRouter(
 
 /// The chat model from the settings (a command, an OpenAI-compatible endpoint, or the built-in demo), and the
 /// model for titles (its own settings where given, else the chat model).
-func makeModels(_ settings: ModelSettings, httpClients: HTTPClientShards) -> (chat: any ChatModel, title: any ChatModel) {
+func makeModels(_ settings: ModelSettings, httpClients: HTTPClientShards, logger: Logger)
+    -> (chat: any ChatModel, title: any ChatModel)
+{
     let chat: any ChatModel
     if let command = settings.command {
-        chat = CommandModel(command: command)
+        chat = CommandModel(command: command, passingEnvironment: settings.commandEnvironment, logger: logger)
     } else if let baseURL = settings.baseURL, let model = settings.model {
         chat = OpenAICompatibleModel(
-            baseURL: baseURL, apiKey: settings.apiKey, model: model, extraHeaders: settings.headers, httpClients: httpClients)
+            baseURL: baseURL, apiKey: settings.apiKey, model: model, extraHeaders: settings.headers,
+            httpClients: httpClients, logger: logger)
     } else {
         chat = DemoModel(tokenDelay: settings.demoTokenDelay)
     }
@@ -130,7 +133,7 @@ func makeModels(_ settings: ModelSettings, httpClients: HTTPClientShards) -> (ch
     else { return (chat, chat) }
     let title = OpenAICompatibleModel(
         baseURL: baseURL, apiKey: settings.titleAPIKey ?? settings.apiKey, model: model,
-        extraHeaders: settings.headers, httpClients: httpClients)
+        extraHeaders: settings.headers, httpClients: httpClients, logger: logger)
     return (chat, title)
 }
 

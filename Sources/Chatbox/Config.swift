@@ -44,7 +44,7 @@ public struct ModelSettings: Sendable {
     public var model: String?
     public var headers: [(String, String)] = []
     public var command: String?
-    /// Names of the server's environment variables the command also gets (besides PATH, HOME and LANG).
+    /// Names of the server's environment variables the command also gets (besides PATH, HOME, LANG, LC_ALL and TZ).
     public var commandEnvironment: [String] = []
     public var systemPrompt: String?
     /// The newest turns sent to the model fit in this many characters (the system prompt and question always go).
