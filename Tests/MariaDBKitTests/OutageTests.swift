@@ -28,7 +28,13 @@ struct PrivateServer {
     /// Starts (or restarts, same port) the server; returns its URL.
     @discardableResult
     func start() async throws -> String {
-        let out = try await Self.onThread { [dir] in try Self.run("start-mariadb.sh", dir) }
+        // One more try when the first fails: on a busy machine another test can take the port picked for the
+        // server between the pick and the bind, or the first start can die while the machine is loaded.
+        let out: String
+        do { out = try await Self.onThread { [dir] in try Self.run("start-mariadb.sh", dir) } } catch {
+            print("start-mariadb.sh failed once, trying again: \(error)")
+            out = try await Self.onThread { [dir] in try Self.run("start-mariadb.sh", dir) }
+        }
         guard let url = out.split(separator: "\n").last.map(String.init), url.hasPrefix("mysql://") else {
             throw MariaDBConfigurationError(message: "start-mariadb.sh printed no URL: \(out)")
         }
@@ -59,6 +65,7 @@ struct PrivateServer {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)   // its reasons too, for the error message
         posix_spawn_file_actions_addclose(&actions, fds[0])
         posix_spawn_file_actions_addclose(&actions, fds[1])
         let argv = ["/bin/bash", scripts.appendingPathComponent(script).path, argument]

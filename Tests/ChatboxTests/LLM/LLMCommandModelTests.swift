@@ -23,9 +23,9 @@ struct LLMCommandModelTests {
         ]))
         #expect(result.error == nil)
         #expect(result.text == "You said 4 words (this is message 3 of the conversation).\n\nBackwards: four three two one\n")
+        // Streamed, not collected until exit: each flush was read and handed on as its own piece. (Counted in pieces,
+        // not in arrival times: a busy machine delays the consumer, which then takes several pieces at once.)
         #expect(result.pieces.count >= 5)
-        // 10 pieces after the first, 80 ms apart: nominally 0.8 s; allow for a busy machine delaying the consumer.
-        #expect(result.times.last! - result.times.first! >= .milliseconds(300))
     }
 
     @Test("exit status 1 is an error carrying the end of stderr")

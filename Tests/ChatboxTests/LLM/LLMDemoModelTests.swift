@@ -60,7 +60,6 @@ struct LLMDemoModelTests {
         let result = await LLMTest.drain(slow.streamAnswer(to: messages))
         #expect(result.pieces.count > 50)
         #expect(result.text == DemoModel.reply(to: messages))
-        #expect(result.times.last! - result.times.first! >= .milliseconds(100))
     }
 
     @Test("cutting Chinese text keeps every character")

@@ -16,7 +16,7 @@ struct LLMProgressSaverTests {
         try await backend.withStore { store in
             try await Self.addPoisonTrigger(store)
             let logs = LogCollector()
-            let generations = Generations()
+            let generations = Generations(limits: .init(runningPerUser: 100, answerCharacters: 50_000_000))
             let saver = ProgressSaver(
                 generations: generations, store: store, interval: .seconds(1), logger: logs.logger)
             let user = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
@@ -24,8 +24,9 @@ struct LLMProgressSaverTests {
             for index in 0..<9 {
                 let conversation = try await store.createConversation(userID: user.id, title: "c\(index)")
                 let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
-                let entry = try #require(generations.reserve(conversation.id))
-                _ = generations.begin(entry, user: turn.user, assistant: turn.assistant)
+                let entry = try generations.reserve(conversation.id, userID: user.id)
+                generations.begin(
+                    entry, user: turn.user, assistant: turn.assistant, listener: try generations.openStream(userID: user.id))
                 entries.append((turn.assistant.id, entry))
             }
             let bad = 4
@@ -80,15 +81,16 @@ struct LLMProgressSaverTests {
     func tooLongForTheColumnOnMariaDB() async throws {
         try await Backend.mariadb.withStore { store in
             let logs = LogCollector()
-            let generations = Generations()
+            let generations = Generations(limits: .init(runningPerUser: 100, answerCharacters: 50_000_000))
             let saver = ProgressSaver(generations: generations, store: store, interval: .seconds(1), logger: logs.logger)
             let user = try await store.createUser(username: "m", usernameKey: "m", passwordHash: "h", role: .user)
             var entries: [(id: Int64, entry: Generations.Entry)] = []
             for index in 0..<3 {
                 let conversation = try await store.createConversation(userID: user.id, title: "c\(index)")
                 let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
-                let entry = try #require(generations.reserve(conversation.id))
-                _ = generations.begin(entry, user: turn.user, assistant: turn.assistant)
+                let entry = try generations.reserve(conversation.id, userID: user.id)
+                generations.begin(
+                    entry, user: turn.user, assistant: turn.assistant, listener: try generations.openStream(userID: user.id))
                 entries.append((turn.assistant.id, entry))
             }
             entries[0].entry.append("short 0")
