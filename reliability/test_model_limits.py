@@ -101,7 +101,8 @@ def test_one_answer_too_long_for_the_database_does_not_stop_the_others_progress(
     """An answer of 17 MB that then stalls: on MariaDB it cannot be stored (MEDIUMTEXT, max_allowed_packet), on
     SQLite it can. Either way, the other running answers' progress goes on being saved meanwhile."""
     url = new_database(backend, mariadb, tmp)
-    server = Chatbox(f"model-limits-progress-{backend}", url, fake.url, env={"CHATBOX_CHAT_FLUSH_INTERVAL_MS": "200"})
+    server = Chatbox(f"model-limits-progress-{backend}", url, fake.url, env={
+            "CHATBOX_CHAT_FLUSH_INTERVAL_MS": "200", "CHATBOX_CHAT_MAX_ANSWER_CHARS": "30000000"})  # past MEDIUMTEXT
     try:
         store = Store(url)
         token, _ = register(server.base)

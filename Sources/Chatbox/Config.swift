@@ -127,7 +127,7 @@ public struct AppConfig: Sendable {
         maxBodyBytes = try read.int("http.maxBodyBytes", in: 1024...(1 << 30)) ?? maxBodyBytes
         maxImportBytes = try read.int("http.maxImportBytes", in: 1024...(1 << 31)) ?? maxImportBytes
         maxMessageChars = try read.int("chat.maxMessageChars", in: 1...10_000_000) ?? maxMessageChars
-        maxAnswerChars = try read.int("chat.maxAnswerChars", in: 1...10_000_000) ?? maxAnswerChars
+        maxAnswerChars = try read.int("chat.maxAnswerChars", in: 1...100_000_000) ?? maxAnswerChars
         maxRunningPerUser = try read.int("chat.maxRunningPerUser", in: 1...10_000) ?? maxRunningPerUser
         maxStreamsPerUser = try read.int("chat.maxStreamsPerUser", in: 1...100_000) ?? maxStreamsPerUser
         loginFailuresPerAccount = try read.int("login.maxFailures", in: 1...1000) ?? loginFailuresPerAccount
