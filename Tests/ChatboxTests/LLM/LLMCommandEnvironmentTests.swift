@@ -73,7 +73,7 @@ struct LLMCommandEnvironmentTests {
         let model = CommandModel(command: "echo started; exec sleep 30")
         let pieces = PieceBox()
         let task = Task { try await model.answer(to: []) { pieces.add($0) } }
-        #expect(await LLMTest.eventually(within: .seconds(5)) { pieces.text.contains("started") })
+        #expect(await LLMTest.eventually(within: .seconds(20)) { pieces.text.contains("started") })
         let started = ContinuousClock.now
         task.cancel()
         _ = try? await task.value

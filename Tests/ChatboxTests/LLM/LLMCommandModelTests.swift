@@ -124,19 +124,21 @@ struct LLMCommandModelTests {
     func sigkillAfterGracePeriod() async throws {
         let consumer = Task {
             var pid: Int32?
+            var dropped = ContinuousClock.now
             let command = "trap '' TERM; echo $$; while true; do sleep 0.1; done"
             for try await piece in CommandModel(command: command).streamAnswer(to: []) {
                 pid = Int32(piece.trimmingCharacters(in: .whitespacesAndNewlines))
-                break   // dropping the stream cancels the run
+                dropped = ContinuousClock.now
+                break   // dropping the stream cancels the run: SIGTERM now, SIGKILL 2 s later
             }
-            return pid
+            return (pid, dropped)
         }
-        let pid = try #require(try await consumer.value)
-        let start = ContinuousClock.now
-        try await Task.sleep(for: .milliseconds(800))
-        #expect(LLMTest.processIsAlive(pid), "SIGTERM is ignored, so it should still be running")
-        #expect(await LLMTest.eventually(within: .seconds(4)) { !LLMTest.processIsAlive(pid) })
-        #expect(ContinuousClock.now - start >= .seconds(1.5))
+        let (pid, dropped) = try await consumer.value
+        let child = try #require(pid)
+        #expect(await LLMTest.eventually { !LLMTest.processIsAlive(child) }, "SIGKILL ends it")
+        // Lower bounds only (a loaded machine makes every span longer, never shorter): the program, which ignores
+        // SIGTERM, lived on until the SIGKILL of the grace period.
+        #expect(ContinuousClock.now - dropped >= .seconds(1.5), "it outlived the SIGTERM")
     }
 
     @Test("the display name shows the program")

@@ -94,7 +94,7 @@ struct LLMFakeUpstreamTests {
             request.headers.add(name: "X-Test", value: "yes")
             request.body = .bytes(ByteBuffer(string:
                 #"{"model":"m","stream":false,"messages":[{"role":"user","content":[{"type":"text","text":"[[fake tokens=2]]"}]}]}"#))
-            let response = try await client.execute(request, timeout: .seconds(5))
+            let response = try await client.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 20)
             #expect(response.status == .ok)
             #expect(String(buffer: body).contains(#""content":"word1 word2""#))

@@ -27,7 +27,7 @@ struct LLMHostileModelTests {
             let model = OpenAICompatibleModel(
                 baseURL: upstream.baseURL, apiKey: apiKey, model: "m", httpClient: client, limits: limits)
             result = await LLMTest.drain(model.streamAnswer(to: question))
-            closed = await LLMTest.eventually(within: .seconds(5)) { upstream.openStreams == 0 }
+            closed = await LLMTest.eventually(within: .seconds(20)) { upstream.openStreams == 0 }
         }
         return (result, closed)
     }
