@@ -3,20 +3,20 @@
 import { reactive } from 'vue'
 import { api } from './api.js'
 import { saveBlob } from './download.js'
-import { forgetSession } from './useAuth.js'
-import { useConversations } from './useConversations.js'
+import { forgetSession } from './auth.js'
+import { reloadConversations } from './conversations.js'
 
 /** The largest file the server takes (50 MB); bigger ones are refused before they are read. */
-export const MAX_IMPORT_BYTES = 50 * 1024 * 1024
+const MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 /** Reads one file as text (File.text(), with FileReader for older browsers). */
 function readText(file) {
   if (typeof file.text === 'function') return file.text()
   return new Promise((resolve, reject) => {
-    const r = new FileReader()
-    r.onload = () => resolve(String(r.result))
-    r.onerror = () => reject(r.error || new Error('read failed'))
-    r.readAsText(file)
+    const reader = new FileReader()
+    reader.onload = () => resolve(String(reader.result))
+    reader.onerror = () => reject(reader.error || new Error('read failed'))
+    reader.readAsText(file)
   })
 }
 
@@ -26,7 +26,6 @@ export class ImportTooLarge extends Error {
 
 export function useAccount() {
   const sessions = reactive({ list: [], loading: false, loaded: false, error: null })
-  const convs = useConversations()
 
   async function loadSessions() {
     sessions.loading = true
@@ -47,8 +46,8 @@ export function useAccount() {
     loadSessions,
     async revokeSession(id) {
       await api.revokeSession(id)
-      const i = sessions.list.findIndex((s) => String(s.id) === String(id))
-      if (i !== -1) sessions.list.splice(i, 1)
+      const index = sessions.list.findIndex((session) => String(session.id) === String(id))
+      if (index !== -1) sessions.list.splice(index, 1)
     },
     async changePassword(current, next) {
       await api.changePassword(current, next)
@@ -67,7 +66,7 @@ export function useAccount() {
       if (file.size > MAX_IMPORT_BYTES) throw new ImportTooLarge(file.size)
       const text = await readText(file)
       const report = await api.importHistory(text)
-      if (report?.imported) convs.reload()
+      if (report?.imported) reloadConversations()
       return report
     },
   }

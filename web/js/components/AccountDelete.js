@@ -1,8 +1,8 @@
 // Account: delete it (the password, then a confirmation). The server clears the cookie; the page goes to login.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { store } from '../store.js'
-import { errorText } from '../errorText.js'
+import { errorText, isUnauthorized } from '../errors.js'
 import ConfirmDialog from './ConfirmDialog.js'
 
 export default {
@@ -22,7 +22,7 @@ export default {
       try {
         await props.remove(password.value)
       } catch (e) {
-        if (e?.status !== 401) error.value = errorText(e, { 403: 'account.wrongPassword', 409: 'account.lastAdmin' })
+        if (!isUnauthorized(e)) error.value = errorText(e, { 403: 'account.wrongPassword', 409: 'account.lastAdmin' })
       } finally {
         busy.value = false
       }

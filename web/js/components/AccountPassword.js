@@ -1,8 +1,8 @@
 // Account: change the password (the current one, the new one twice). The server signs out the other sessions.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { store, toast } from '../store.js'
-import { errorText } from '../errorText.js'
+import { errorText, isUnauthorized } from '../errors.js'
 
 export default {
   name: 'AccountPassword',
@@ -28,7 +28,7 @@ export default {
         done.value = t('account.passwordChanged')
         toast(t('account.passwordChanged'))
       } catch (e) {
-        if (e?.status !== 401) error.value = errorText(e, { 403: 'account.wrongPassword' })
+        if (!isUnauthorized(e)) error.value = errorText(e, { 403: 'account.wrongPassword' })
       } finally {
         busy.value = false
       }

@@ -1,8 +1,8 @@
 // Account: the signed-in sessions (this device first and marked), each but this one with a Revoke button.
 import { ref, computed } from 'vue'
-import { t, formatDateTime, formatRelative } from '../useI18n.js'
+import { t, formatDateTime, formatRelative } from '../i18n.js'
 import { toast } from '../store.js'
-import { errorText } from '../errorText.js'
+import { errorText, isUnauthorized } from '../errors.js'
 
 export default {
   name: 'AccountSessions',
@@ -23,12 +23,12 @@ export default {
         await props.revoke(s.id)
         toast(t('account.sessionRevoked'))
       } catch (e) {
-        if (e?.status !== 401) error.value = errorText(e)
+        if (!isUnauthorized(e)) error.value = errorText(e)
       } finally {
         busyId.value = null
       }
     }
-    return { t, formatDateTime, formatRelative, ordered, busyId, error, revokeOne, errorText }
+    return { t, formatDateTime, formatRelative, ordered, busyId, error, revokeOne, errorText, isUnauthorized }
   },
   template: /*html*/ `
     <div>
@@ -49,7 +49,7 @@ export default {
         </li>
       </ul>
       <p v-if="sessions.loading && !sessions.loaded" class="conv-loading"><span class="spinner small"></span></p>
-      <p v-if="sessions.error && sessions.error.status !== 401" class="form-error" role="alert">
+      <p v-if="sessions.error && !isUnauthorized(sessions.error)" class="form-error" role="alert">
         {{ errorText(sessions.error) }} <button type="button" class="link-btn" @click="reload">{{ t('common.retry') }}</button>
       </p>
       <p v-if="error" class="form-error" role="alert">{{ error }}</p>

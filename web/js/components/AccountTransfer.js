@@ -1,8 +1,8 @@
 // Account: take the history out (all conversations as JSON) and bring it in (a Chatbox export or ChatGPT's
 // conversations.json), with the server's report: how many came in, and which were skipped and why.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
-import { errorText } from '../errorText.js'
+import { t } from '../i18n.js'
+import { errorText, isUnauthorized } from '../errors.js'
 import { ImportTooLarge } from '../useAccount.js'
 import AppIcon from './AppIcon.js'
 
@@ -34,7 +34,7 @@ export default {
       try {
         await props.exportAll()
       } catch (e) {
-        if (e?.status !== 401) exportError.value = errorText(e)
+        if (!isUnauthorized(e)) exportError.value = errorText(e)
       } finally {
         exporting.value = false
       }
@@ -52,7 +52,7 @@ export default {
         report.value = await props.importFile(file)
       } catch (err) {
         if (err instanceof ImportTooLarge) importError.value = t('account.importTooLargeClient')
-        else if (err?.status !== 401) importError.value = errorText(err, { 413: 'account.importTooLarge', 400: 'account.importMalformed', 422: 'account.importMalformed' })
+        else if (!isUnauthorized(err)) importError.value = errorText(err, { 413: 'account.importTooLarge', 400: 'account.importMalformed', 422: 'account.importMalformed' })
       } finally {
         importing.value = false
       }

@@ -2,7 +2,7 @@
 import { computed, onMounted } from 'vue'
 import '../pageMessages.js'
 import { store } from '../store.js'
-import { t, formatDateTime } from '../useI18n.js'
+import { t, formatDateTime } from '../i18n.js'
 import { useAccount } from '../useAccount.js'
 import AppIcon from './AppIcon.js'
 import PageHeader from './PageHeader.js'

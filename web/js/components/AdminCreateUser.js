@@ -1,7 +1,7 @@
 // Admin: create an account with a name, a password and a role. The server's refusal (name taken, a rule) is shown.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
-import { errorText } from '../errorText.js'
+import { t } from '../i18n.js'
+import { errorText } from '../errors.js'
 
 export default {
   name: 'AdminCreateUser',

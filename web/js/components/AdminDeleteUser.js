@@ -1,7 +1,7 @@
 // Admin: delete a user after a confirmation that names them — their name must be typed, and is sent as `confirm`.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
-import { errorText } from '../errorText.js'
+import { t } from '../i18n.js'
+import { errorText } from '../errors.js'
 import ModalDialog from './ModalDialog.js'
 
 export default {

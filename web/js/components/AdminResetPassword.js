@@ -1,7 +1,7 @@
 // Admin: set a new password for a user (the server signs them out everywhere).
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
-import { errorText } from '../errorText.js'
+import { t } from '../i18n.js'
+import { errorText } from '../errors.js'
 import ModalDialog from './ModalDialog.js'
 
 export default {

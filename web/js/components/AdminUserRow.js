@@ -2,7 +2,7 @@
 // (reset password, disable / enable, make / unmake admin, delete). The menu is keyboard-operable (arrows, Esc).
 import { ref, computed, nextTick, onBeforeUnmount } from 'vue'
 import { store } from '../store.js'
-import { t, formatDateTime, formatRelative } from '../useI18n.js'
+import { t, formatDateTime, formatRelative } from '../i18n.js'
 import AppIcon from './AppIcon.js'
 
 export default {

@@ -2,11 +2,12 @@
 // long histories mounted a page at a time from the bottom), and the composer.
 import { ref, computed, watch, nextTick, onMounted, onBeforeUnmount } from 'vue'
 import { store, toast } from '../store.js'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { navigate } from '../router.js'
-import { regenerate, openConversation, isGenerating, exportMarkdown as downloadMarkdown } from '../useChat.js'
-import { preloadFor } from '../markdown.js'
-import { errorText } from '../errorText.js'
+import { chat, regenerate, openConversation, setDraft, isGenerating, exportMarkdown as downloadMarkdown } from '../chat.js'
+import { openDrawer } from '../conversations.js'
+import { preloadFor } from '../markdown/libraries.js'
+import { errorText, isUnauthorized } from '../errors.js'
 import AppIcon from './AppIcon.js'
 import ChatMessage from './ChatMessage.js'
 import ChatComposer from './ChatComposer.js'
@@ -18,7 +19,6 @@ export default {
   name: 'ChatView',
   components: { AppIcon, ChatMessage, ChatComposer, DemoBanner },
   setup() {
-    const chat = store.chat
     const scroller = ref(null)
     const content = ref(null)
     const topSentinel = ref(null)
@@ -82,14 +82,14 @@ export default {
       try {
         await downloadMarkdown()
       } catch (e) {
-        if (e?.status !== 401) toast(errorText(e, { 404: 'conv.notFound' }), 'error')
+        if (!isUnauthorized(e)) toast(errorText(e, { 404: 'conv.notFound' }), 'error')
       } finally {
         exporting.value = false
       }
     }
 
     function useSuggestion(text) {
-      chat.draft = text
+      setDraft(text, { save: false })
       nextTick(() => composer.value?.focus())
     }
 
@@ -108,7 +108,7 @@ export default {
       store, chat, t, scroller, content, topSentinel, composer, stick, blank, title, busy, shown, hiddenCount,
       lastAssistant, suggestions, exporting, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
       reload: () => openConversation(chat.id, { force: true }),
-      openDrawer: () => { store.sidebar.drawerOpen = true },
+      openDrawer,
       newChat: () => navigate('/'),
     }
   },

@@ -1,6 +1,6 @@
 // A small modal asking to confirm (Esc or a click outside cancels; the confirm button has the focus).
 import { ref, onMounted, onBeforeUnmount } from 'vue'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 
 export default {
   name: 'ConfirmDialog',

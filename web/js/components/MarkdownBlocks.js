@@ -1,4 +1,4 @@
-// Finished blocks of sanitised HTML (from markdown.js, which runs everything through DOMPurify).
+// Finished blocks of sanitised HTML (from markdown/render.js, which runs everything through DOMPurify).
 // Its own component so a streaming answer's growing tail does not re-render the finished part.
 export default {
   name: 'MarkdownBlocks',

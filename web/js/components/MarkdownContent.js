@@ -2,10 +2,13 @@
 // unfinished last block is re-rendered (finished ones are kept); when the stream ends: one full render.
 // Code-block Copy buttons are handled here by event delegation (the rendered HTML carries no handlers).
 import { shallowRef, ref, computed, watch, nextTick, onBeforeUnmount } from 'vue'
-import { createStreamRenderer, renderBlocks, renderMessage, libsVersion, perf } from '../markdown.js'
+import { renderBlocks, renderMessage } from '../markdown/render.js'
+import { createStreamRenderer } from '../markdown/streamRenderer.js'
+import { libsVersion } from '../markdown/libraries.js'
+import { perf } from '../markdown/perf.js'
 import { copyText } from '../clipboard.js'
-import { patchTail } from '../dom-morph.js'
-import { t } from '../useI18n.js'
+import { patchTail } from '../markdown/domMorph.js'
+import { t } from '../i18n.js'
 import MarkdownBlocks from './MarkdownBlocks.js'
 
 const GROUP = 32

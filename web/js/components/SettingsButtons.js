@@ -1,18 +1,17 @@
 // Theme (system → dark → light) and language switches, used in the sidebar footer and on the login page.
 import { computed } from 'vue'
 import { store } from '../store.js'
-import { t, setLocale, LOCALES } from '../useI18n.js'
-import { useTheme } from '../useTheme.js'
+import { t, setLocale, LOCALES } from '../i18n.js'
+import { cycleTheme } from '../theme.js'
 import AppIcon from './AppIcon.js'
 
 export default {
   name: 'SettingsButtons',
   components: { AppIcon },
   setup() {
-    const { cycleTheme } = useTheme()
     const themeIcon = computed(() => ({ system: 'monitor', dark: 'moon', light: 'sun' })[store.theme])
     const themeLabel = computed(() => t({ system: 'settings.themeSystem', dark: 'settings.themeDark', light: 'settings.themeLight' }[store.theme]))
-    const locale = computed({ get: () => store.locale, set: (v) => setLocale(v) })
+    const locale = computed({ get: () => store.locale, set: (locale) => setLocale(locale) })
     return { t, cycleTheme, themeIcon, themeLabel, locale, LOCALES }
   },
   template: /*html*/ `

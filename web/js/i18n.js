@@ -194,8 +194,8 @@ function detect() {
   const saved = localStorage.getItem(KEY)
   if (saved && dictionaries[saved]) return saved
   const langs = navigator.languages?.length ? navigator.languages : [navigator.language || 'en']
-  for (const l of langs) {
-    const lower = String(l).toLowerCase()
+  for (const lang of langs) {
+    const lower = String(lang).toLowerCase()
     if (lower.startsWith('zh')) return 'zh-CN'
     if (lower.startsWith('en')) return 'en'
   }
@@ -223,28 +223,23 @@ export function setLocale(locale) {
 /** t('key', {name: value}) in the current locale; falls back to English, then to the key. */
 export function t(key, params) {
   const dict = dictionaries[store.locale] || en
-  let s = dict[key] ?? en[key] ?? key
-  if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (params[k] != null ? String(params[k]) : m))
-  return s
-}
-
-export function useI18n() {
-  return { t, setLocale, formatDateTime, locales: LOCALES, locale: () => store.locale }
+  const text = dict[key] ?? en[key] ?? key
+  return params ? text.replace(/\{(\w+)\}/g, (whole, name) => (params[name] != null ? String(params[name]) : whole)) : text
 }
 
 const dateFormats = new Map()
 /** A date (ISO string) for people, in the UI language and the user's time zone; '' for nothing or a bad date. */
 export function formatDateTime(iso, { time = true } = {}) {
   if (!iso) return ''
-  const d = new Date(iso)
-  if (Number.isNaN(d.getTime())) return String(iso)
+  const date = new Date(iso)
+  if (Number.isNaN(date.getTime())) return String(iso)
   const key = `${store.locale}|${time}`
-  let f = dateFormats.get(key)
-  if (!f) {
-    f = new Intl.DateTimeFormat(store.locale, time ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'medium' })
-    dateFormats.set(key, f)
+  let format = dateFormats.get(key)
+  if (!format) {
+    format = new Intl.DateTimeFormat(store.locale, time ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'medium' })
+    dateFormats.set(key, format)
   }
-  return f.format(d)
+  return format.format(date)
 }
 
 const relFormats = new Map()
@@ -252,12 +247,12 @@ const relFormats = new Map()
 export function formatRelative(iso, now = Date.now()) {
   const ts = Date.parse(iso)
   if (Number.isNaN(ts)) return iso ? String(iso) : ''
-  const s = Math.round((now - ts) / 1000)
-  if (s < 45) return t('time.justNow')
-  let f = relFormats.get(store.locale)
-  if (!f) { f = new Intl.RelativeTimeFormat(store.locale, { numeric: 'auto' }); relFormats.set(store.locale, f) }
-  if (s < 3600) return f.format(-Math.max(1, Math.round(s / 60)), 'minute')
-  if (s < 86400) return f.format(-Math.round(s / 3600), 'hour')
-  if (s < 30 * 86400) return f.format(-Math.round(s / 86400), 'day')
+  const seconds = Math.round((now - ts) / 1000)
+  if (seconds < 45) return t('time.justNow')
+  let format = relFormats.get(store.locale)
+  if (!format) { format = new Intl.RelativeTimeFormat(store.locale, { numeric: 'auto' }); relFormats.set(store.locale, format) }
+  if (seconds < 3600) return format.format(-Math.max(1, Math.round(seconds / 60)), 'minute')
+  if (seconds < 86400) return format.format(-Math.round(seconds / 3600), 'hour')
+  if (seconds < 30 * 86400) return format.format(-Math.round(seconds / 86400), 'day')
   return formatDateTime(iso, { time: false })
 }
