@@ -46,9 +46,9 @@ async function request(method, path, body, { quiet401 = false, signal, rawJSON =
   let res
   try {
     res = await fetch(path, init)
-  } catch (e) {
-    if (e?.name === 'AbortError') throw e
-    throw new ApiError(0, e?.message || 'network error', { network: true })
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error
+    throw new ApiError(0, error?.message || 'network error', { network: true })
   }
   if (!res.ok) throw handle401(await errorFrom(res), quiet401)
   if (res.status === 204) return null
@@ -71,8 +71,8 @@ async function download(path, fallbackName) {
   let res
   try {
     res = await fetch(path, { credentials: 'same-origin', cache: 'no-store' })
-  } catch (e) {
-    throw new ApiError(0, e?.message || 'network error', { network: true })
+  } catch (error) {
+    throw new ApiError(0, error?.message || 'network error', { network: true })
   }
   if (!res.ok) throw handle401(await errorFrom(res), false)
   const blob = await res.blob()
@@ -199,9 +199,9 @@ async function stream(method, path, body, { onEvent, signal } = {}) {
   let res
   try {
     res = await fetch(path, init)
-  } catch (e) {
-    if (e?.name === 'AbortError') throw e
-    throw new ApiError(0, e?.message || 'network error', { network: true })
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error
+    throw new ApiError(0, error?.message || 'network error', { network: true })
   }
   if (res.status === 204) return false
   if (!res.ok) throw handle401(await errorFrom(res), false)
@@ -224,9 +224,9 @@ async function stream(method, path, body, { onEvent, signal } = {}) {
     }
     parser.push(decoder.decode())
     parser.end()
-  } catch (e) {
-    if (e?.name === 'AbortError') throw e
-    throw new ApiError(0, e?.message || 'the connection was interrupted', { network: true })
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error
+    throw new ApiError(0, error?.message || 'the connection was interrupted', { network: true })
   } finally {
     try { reader.releaseLock() } catch { /* already released */ }
   }

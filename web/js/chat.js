@@ -89,10 +89,10 @@ export async function openConversation(id, { force = false } = {}) {
     if (!isCurrent(id) || ctrl.signal.aborted) return
     chat.conversation = res.conversation
     chat.messages = res.messages || []
-  } catch (e) {
-    if (e?.name === 'AbortError' || !isCurrent(id)) return
-    if (e?.status === 404) chat.notFound = true
-    else if (!isUnauthorized(e)) chat.loadError = e?.message || 'error'
+  } catch (error) {
+    if (error?.name === 'AbortError' || !isCurrent(id)) return
+    if (error?.status === 404) chat.notFound = true
+    else if (!isUnauthorized(error)) chat.loadError = error?.message || 'error'
     return
   } finally {
     if (isCurrent(id)) chat.loading = false
@@ -177,9 +177,9 @@ async function recover(id) {
       const result = await runStream(id, (o) => api.attach(id, o), ctx)
       if (result.aborted) return
       if (!result.attached || result.done) break
-    } catch (e) {
-      if (e?.name === 'AbortError') return
-      if (isUnauthorized(e)) return
+    } catch (error) {
+      if (error?.name === 'AbortError') return
+      if (isUnauthorized(error)) return
     }
   }
   if (isCurrent(id) && !chat.streaming) await refresh(id)
@@ -193,9 +193,9 @@ async function attach(id) {
     if (result.aborted) return
     if (!result.attached) return refresh(id) // finished in the meantime
     if (!result.done) return recover(id)
-  } catch (e) {
-    if (e?.name === 'AbortError') return
-    if (!isUnauthorized(e)) recover(id)
+  } catch (error) {
+    if (error?.name === 'AbortError') return
+    if (!isUnauthorized(error)) recover(id)
   }
 }
 
@@ -220,8 +220,8 @@ export async function send(text) {
       upsertConversation(conv, { toTop: true })
       Object.assign(chat, { id, conversation: conv, messages: [], loading: false, notFound: false })
       navigate(chatPath(id))
-    } catch (e) {
-      restore(e)
+    } catch (error) {
+      restore(error)
       return false
     }
   }
@@ -237,15 +237,15 @@ export async function send(text) {
   try {
     const result = await runStream(id, (o) => api.sendMessage(id, content, o), ctx)
     if (!result.aborted && !result.done && ctx.started) recover(id)
-  } catch (e) {
-    if (e?.name === 'AbortError') return true
+  } catch (error) {
+    if (error?.name === 'AbortError') return true
     if (!ctx.started) {
       const list = chat.messages
       for (const message of [assistant, user]) { const index = list.indexOf(message); if (index !== -1) list.splice(index, 1) }
-      restore(e)
+      restore(error)
       return false
     }
-    if (!isUnauthorized(e)) recover(id)
+    if (!isUnauthorized(error)) recover(id)
   }
   return true
 }
@@ -270,15 +270,15 @@ export async function regenerate() {
   try {
     const result = await runStream(id, (o) => api.regenerate(id, o), ctx)
     if (!result.aborted && !result.done && ctx.started) recover(id)
-  } catch (e) {
-    if (e?.name === 'AbortError') return
+  } catch (error) {
+    if (error?.name === 'AbortError') return
     if (!ctx.started) {
       if (previous) Object.assign(assistant, previous)
       else msgs.splice(msgs.indexOf(assistant), 1)
-      if (!isUnauthorized(e)) chat.sendError = describe(e)
+      if (!isUnauthorized(error)) chat.sendError = describe(error)
       return
     }
-    if (!isUnauthorized(e)) recover(id)
+    if (!isUnauthorized(error)) recover(id)
   }
 }
 
@@ -290,8 +290,8 @@ export async function stop() {
   try {
     await api.stop(id)
     if (!chat.streaming) await refresh(id) // nothing attached: read the stopped answer
-  } catch (e) {
-    if (!isUnauthorized(e)) toast(describe(e), 'error')
+  } catch (error) {
+    if (!isUnauthorized(error)) toast(describe(error), 'error')
   } finally {
     if (!chat.streaming) chat.stopping = false
   }

@@ -34,8 +34,8 @@ export function useAccount() {
       const res = await api.sessions()
       sessions.list = res?.sessions ?? []
       sessions.loaded = true
-    } catch (e) {
-      sessions.error = e
+    } catch (failure) {
+      sessions.error = failure
     } finally {
       sessions.loading = false
     }

@@ -44,9 +44,9 @@ export function useAdmin() {
         role: saved.role ?? patch.role ?? user.role,
         disabled: typeof saved.disabled === 'boolean' ? saved.disabled : patch.disabled ?? user.disabled,
       })
-    } catch (e) {
-      refused(e)
-      throw e
+    } catch (error) {
+      refused(error)
+      throw error
     }
   }
 
@@ -72,8 +72,8 @@ export function useAdmin() {
       try {
         const res = await api.adminSettings()
         registrationOpen.value = !!res?.registration_open
-      } catch (e) {
-        if (!refused(e)) throw e
+      } catch (error) {
+        if (!refused(error)) throw error
       }
     },
     async setRegistrationOpen(open) {
@@ -82,9 +82,9 @@ export function useAdmin() {
         const res = await api.adminUpdateSettings({ registration_open: open })
         registrationOpen.value = !!res?.registration_open
         if (store.config) store.config.registration_open = registrationOpen.value
-      } catch (e) {
-        refused(e)
-        throw e
+      } catch (error) {
+        refused(error)
+        throw error
       } finally {
         savingRegistration.value = false
       }

@@ -34,9 +34,9 @@ export function useCursorList(fetchPage, { pageSize = 30, onError = () => false 
       }
       nextCursor.value = page.nextCursor ?? null
       loaded.value = true
-    } catch (e) {
-      if (mine !== seq || e?.name === 'AbortError') return
-      if (!onError(e)) error.value = e
+    } catch (failure) {
+      if (mine !== seq || failure?.name === 'AbortError') return
+      if (!onError(failure)) error.value = failure
     } finally {
       if (mine === seq) loading.value = false
     }

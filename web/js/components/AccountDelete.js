@@ -21,8 +21,8 @@ export default {
       busy.value = true
       try {
         await props.remove(password.value)
-      } catch (e) {
-        if (!isUnauthorized(e)) error.value = errorText(e, { 403: 'account.wrongPassword', 409: 'account.lastAdmin' })
+      } catch (failure) {
+        if (!isUnauthorized(failure)) error.value = errorText(failure, { 403: 'account.wrongPassword', 409: 'account.lastAdmin' })
       } finally {
         busy.value = false
       }

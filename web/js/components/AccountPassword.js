@@ -27,8 +27,8 @@ export default {
         current.value = next.value = repeat.value = ''
         done.value = t('account.passwordChanged')
         toast(t('account.passwordChanged'))
-      } catch (e) {
-        if (!isUnauthorized(e)) error.value = errorText(e, { 403: 'account.wrongPassword' })
+      } catch (failure) {
+        if (!isUnauthorized(failure)) error.value = errorText(failure, { 403: 'account.wrongPassword' })
       } finally {
         busy.value = false
       }

@@ -22,7 +22,7 @@ export default {
     const fileName = ref('')
     const input = ref(null)
     // the server's reasons are English sentences; the known ones are shown in the UI language
-    const reason = (text) => { const k = `skip.${text}`; const r = t(k); return r === k ? text : r }
+    const reason = (text) => { const key = `skip.${text}`; const translated = t(key); return translated === key ? text : translated }
     const count = (key, n) => t(n === 1 ? `${key}One` : key, { n })
     const summary = computed(() => report.value && t(report.value.source === 'chatgpt' ? 'account.importedChatGPT' : 'account.importedChatbox', {
       chats: count('account.chats', report.value.imported), messages: count('account.messages', report.value.imported_messages),
@@ -33,16 +33,16 @@ export default {
       exportError.value = ''
       try {
         await props.exportAll()
-      } catch (e) {
-        if (!isUnauthorized(e)) exportError.value = errorText(e)
+      } catch (error) {
+        if (!isUnauthorized(error)) exportError.value = errorText(error)
       } finally {
         exporting.value = false
       }
     }
 
-    async function onFile(e) {
-      const file = e.target.files?.[0]
-      e.target.value = '' // the same file can be chosen again
+    async function onFile(event) {
+      const file = event.target.files?.[0]
+      event.target.value = '' // the same file can be chosen again
       if (!file) return
       fileName.value = file.name
       importing.value = true
@@ -87,7 +87,7 @@ export default {
           <template v-if="report.skipped && report.skipped.length">
             <p class="muted">{{ t('account.skippedCount', { n: report.skipped.length }) }}</p>
             <ul class="skipped-list">
-              <li v-for="(s, i) in report.skipped" :key="i"><strong>{{ s.title || t('conv.untitled') }}</strong> — {{ reason(s.reason) }}</li>
+              <li v-for="(skipped, index) in report.skipped" :key="index"><strong>{{ skipped.title || t('conv.untitled') }}</strong> — {{ reason(skipped.reason) }}</li>
             </ul>
           </template>
         </div>

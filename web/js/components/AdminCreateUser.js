@@ -28,8 +28,8 @@ export default {
         password.value = ''
         role.value = 'user'
         emit('created', user)
-      } catch (e) {
-        error.value = errorText(e, { 409: 'auth.nameTaken' })
+      } catch (failure) {
+        error.value = errorText(failure, { 409: 'auth.nameTaken' })
       } finally {
         busy.value = false
       }

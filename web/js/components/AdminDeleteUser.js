@@ -29,8 +29,8 @@ export default {
       try {
         await props.remove(props.user, typed.value.trim())
         emit('done')
-      } catch (e) {
-        error.value = errorText(e, { 409: 'admin.lastAdmin', 422: 'admin.confirmMismatch' })
+      } catch (failure) {
+        error.value = errorText(failure, { 409: 'admin.lastAdmin', 422: 'admin.confirmMismatch' })
       } finally {
         busy.value = false
       }

@@ -25,8 +25,8 @@ export default {
       try {
         await props.reset(props.user, password.value)
         emit('done')
-      } catch (e) {
-        error.value = errorText(e)
+      } catch (failure) {
+        error.value = errorText(failure)
       } finally {
         busy.value = false
       }

@@ -48,8 +48,8 @@ export default {
       busyId.value = user.id
       try {
         await fn()
-      } catch (e) {
-        showError(e, known)
+      } catch (error) {
+        showError(error, known)
       } finally {
         busyId.value = null
       }

@@ -78,19 +78,19 @@ export default {
     // Copy-button labels inside rendered Markdown are in the UI language.
     watch(() => store.locale, () => invalidate())
 
-    function onKeydown(e) {
+    function onKeydown(event) {
       if (!store.user) return
-      const mod = e.ctrlKey || e.metaKey
-      if (mod && e.shiftKey && (e.key === 'o' || e.key === 'O' || e.code === 'KeyO')) {
-        e.preventDefault()
+      const mod = event.ctrlKey || event.metaKey
+      if (mod && event.shiftKey && (event.key === 'o' || event.key === 'O' || event.code === 'KeyO')) {
+        event.preventDefault()
         closeDrawer()
         navigate('/')
         return
       }
-      if (e.key === 'Escape' && !e.defaultPrevented && !document.querySelector('.modal-backdrop')) {
+      if (event.key === 'Escape' && !event.defaultPrevented && !document.querySelector('.modal-backdrop')) {
         if (sidebar.drawerOpen) { closeDrawer(); return }
         if (isGenerating()) {
-          e.preventDefault()
+          event.preventDefault()
           stop()
         }
       }

@@ -46,8 +46,8 @@ export default {
       try {
         await deleteConversation(conv.id)
         if (String(chat.id) === String(conv.id)) navigate('/', { replace: true })
-      } catch (e) {
-        if (!isUnauthorized(e)) toast(errorText(e), 'error')
+      } catch (error) {
+        if (!isUnauthorized(error)) toast(errorText(error), 'error')
       }
     }
 
@@ -77,11 +77,11 @@ export default {
         <input v-model="query" type="search" :placeholder="t('sidebar.search')" :aria-label="t('sidebar.search')" data-testid="search" />
       </div>
       <nav class="conv-list" :aria-label="t('sidebar.conversations')">
-        <section v-for="g in groups" :key="g.key" class="conv-group">
-          <h2 class="conv-group-title">{{ t(g.label) }}</h2>
+        <section v-for="group in groups" :key="group.key" class="conv-group">
+          <h2 class="conv-group-title">{{ t(group.label) }}</h2>
           <ul>
-            <ConversationItem v-for="c in g.items" :key="c.id" :conv="c" :active="activeId === String(c.id)"
-                              @delete="pendingDelete = c" />
+            <ConversationItem v-for="conv in group.items" :key="conv.id" :conv="conv" :active="activeId === String(conv.id)"
+                              @delete="pendingDelete = conv" />
           </ul>
         </section>
         <p v-if="sidebar.loaded && !sidebar.conversations.length && !sidebar.loading" class="conv-empty">

@@ -35,8 +35,8 @@ export default {
     const hiddenCount = computed(() => Math.max(0, chat.messages.length - shownCount.value))
     const shown = computed(() => (hiddenCount.value ? chat.messages.slice(hiddenCount.value) : chat.messages))
     const lastAssistant = computed(() => {
-      const m = chat.messages.at(-1)
-      return m?.role === 'assistant' ? m : null
+      const last = chat.messages.at(-1)
+      return last?.role === 'assistant' ? last : null
     })
     const suggestions = computed(() => [1, 2, 3, 4].map((n) => t(`chat.suggest${n}`)))
 
@@ -52,7 +52,7 @@ export default {
       else if (fromBottom < 40) stick.value = true //                           back at the end
       lastTop = el.scrollTop
     }
-    function onWheel(e) { if (e.deltaY < 0) stick.value = false }
+    function onWheel(event) { if (event.deltaY < 0) stick.value = false }
     function jumpDown() { stick.value = true; toBottom() }
 
     // New conversation opened: mount the last page, stick to the bottom.
@@ -81,8 +81,8 @@ export default {
       exporting.value = true
       try {
         await downloadMarkdown()
-      } catch (e) {
-        if (!isUnauthorized(e)) toast(errorText(e, { 404: 'conv.notFound' }), 'error')
+      } catch (error) {
+        if (!isUnauthorized(error)) toast(errorText(error, { 404: 'conv.notFound' }), 'error')
       } finally {
         exporting.value = false
       }
@@ -134,7 +134,7 @@ export default {
             <span class="brand-mark large"><AppIcon name="logo" :size="30" /></span>
             <h2>{{ t('chat.greeting') }}</h2>
             <div class="suggestions">
-              <button v-for="s in suggestions" :key="s" type="button" class="suggestion" @click="useSuggestion(s)">{{ s }}</button>
+              <button v-for="suggestion in suggestions" :key="suggestion" type="button" class="suggestion" @click="useSuggestion(suggestion)">{{ suggestion }}</button>
             </div>
           </div>
           <div v-else-if="chat.notFound" class="center-note">
@@ -148,8 +148,8 @@ export default {
           <div v-else-if="chat.loading" class="center-note"><span class="spinner"></span></div>
           <div v-else class="messages" data-testid="messages">
             <div v-if="hiddenCount" ref="topSentinel" class="older-sentinel">{{ t('chat.loadingOlder') }}</div>
-            <ChatMessage v-for="m in shown" :key="m._key || m.id" :message="m" :busy="busy"
-                         :is-last="m === lastAssistant" @regenerate="regenerate" />
+            <ChatMessage v-for="message in shown" :key="message._key || message.id" :message="message" :busy="busy"
+                         :is-last="message === lastAssistant" @regenerate="regenerate" />
           </div>
         </div>
       </div>

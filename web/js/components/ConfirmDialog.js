@@ -14,8 +14,8 @@ export default {
   setup(props, { emit }) {
     const confirmBtn = ref(null)
     const previous = document.activeElement
-    function onKeydown(e) {
-      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); emit('cancel') }
+    function onKeydown(event) {
+      if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); emit('cancel') }
     }
     onMounted(() => {
       confirmBtn.value?.focus()

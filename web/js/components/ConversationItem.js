@@ -35,8 +35,8 @@ export default {
       try {
         await renameConversation(props.conv.id, next)
         editing.value = false
-      } catch (e) {
-        if (!isUnauthorized(e)) toast(errorText(e), 'error')
+      } catch (error) {
+        if (!isUnauthorized(error)) toast(errorText(error), 'error')
         editing.value = false
       } finally {
         saving = false

@@ -49,10 +49,10 @@ export default {
       try {
         if (mode.value === 'login') await login(username.value.trim(), password.value)
         else await register(username.value.trim(), password.value)
-      } catch (e) {
-        error.value = authErrorText(e, mode.value)
-        if (e?.status === 429 && e.retryAfter) startCountdown(e.retryAfter)
-        if (e?.status === 403 && mode.value === 'register') noteRegistrationClosed()
+      } catch (failure) {
+        error.value = authErrorText(failure, mode.value)
+        if (failure?.status === 429 && failure.retryAfter) startCountdown(failure.retryAfter)
+        if (failure?.status === 403 && mode.value === 'register') noteRegistrationClosed()
       } finally {
         busy.value = false
       }

@@ -3,5 +3,5 @@
 export default {
   name: 'MarkdownBlocks',
   props: { blocks: { type: Array, required: true } },
-  template: /*html*/ `<div v-for="b in blocks" :key="b.key" class="md-block" v-html="b.html"></div>`,
+  template: /*html*/ `<div v-for="block in blocks" :key="block.key" class="md-block" v-html="block.html"></div>`,
 }

@@ -11,7 +11,7 @@ export default {
   setup() {
     const themeIcon = computed(() => ({ system: 'monitor', dark: 'moon', light: 'sun' })[store.theme])
     const themeLabel = computed(() => t({ system: 'settings.themeSystem', dark: 'settings.themeDark', light: 'settings.themeLight' }[store.theme]))
-    const locale = computed({ get: () => store.locale, set: (locale) => setLocale(locale) })
+    const locale = computed({ get: () => store.locale, set: (code) => setLocale(code) })
     return { t, cycleTheme, themeIcon, themeLabel, locale, LOCALES }
   },
   template: /*html*/ `
@@ -22,7 +22,7 @@ export default {
       <label class="lang-select" :title="t('settings.language')">
         <AppIcon name="globe" :size="16" />
         <select v-model="locale" :aria-label="t('settings.language')" data-testid="language">
-          <option v-for="l in LOCALES" :key="l.code" :value="l.code">{{ l.label }}</option>
+          <option v-for="option in LOCALES" :key="option.code" :value="option.code">{{ option.label }}</option>
         </select>
       </label>
     </div>`,
