@@ -28,9 +28,19 @@ async function errorFrom(res) {
   return new ApiError(res.status, message || res.statusText || `HTTP ${res.status}`, { retryAfter })
 }
 
-function handle401(err, quiet) {
-  if (err.status === 401 && !quiet && unauthorizedHandler) unauthorizedHandler(err)
-  return err
+function handle401(error, quiet) {
+  if (error.status === 401 && !quiet && unauthorizedHandler) unauthorizedHandler(error)
+  return error
+}
+
+/** fetch(), with a failure to reach the server as an ApiError (`network`); an abort stays an AbortError. */
+async function reach(path, init) {
+  try {
+    return await fetch(path, init)
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error
+    throw new ApiError(0, error?.message || 'network error', { network: true })
+  }
 }
 
 /**
@@ -43,13 +53,7 @@ async function request(method, path, body, { quiet401 = false, signal, rawJSON =
     init.headers = JSON_HEADERS
     init.body = rawJSON ? body : JSON.stringify(body ?? {}) // rawJSON: the body is already JSON text (an import file)
   }
-  let res
-  try {
-    res = await fetch(path, init)
-  } catch (error) {
-    if (error?.name === 'AbortError') throw error
-    throw new ApiError(0, error?.message || 'network error', { network: true })
-  }
+  const res = await reach(path, init)
   if (!res.ok) throw handle401(await errorFrom(res), quiet401)
   if (res.status === 204) return null
   const type = res.headers.get('Content-Type') || ''
@@ -68,12 +72,7 @@ function fileNameFrom(disposition) {
 
 /** GET a file the server sends as an attachment: resolves to {blob, filename}. */
 async function download(path, fallbackName) {
-  let res
-  try {
-    res = await fetch(path, { credentials: 'same-origin', cache: 'no-store' })
-  } catch (error) {
-    throw new ApiError(0, error?.message || 'network error', { network: true })
-  }
+  const res = await reach(path, { credentials: 'same-origin', cache: 'no-store' })
   if (!res.ok) throw handle401(await errorFrom(res), false)
   const blob = await res.blob()
   return { blob, filename: fileNameFrom(res.headers.get('Content-Disposition')) || fallbackName }
@@ -196,13 +195,7 @@ async function stream(method, path, body, { onEvent, signal } = {}) {
     init.headers = { ...JSON_HEADERS, Accept: 'text/event-stream' }
     init.body = JSON.stringify(body ?? {})
   }
-  let res
-  try {
-    res = await fetch(path, init)
-  } catch (error) {
-    if (error?.name === 'AbortError') throw error
-    throw new ApiError(0, error?.message || 'network error', { network: true })
-  }
+  const res = await reach(path, init)
   if (res.status === 204) return false
   if (!res.ok) throw handle401(await errorFrom(res), false)
   const type = res.headers.get('Content-Type') || ''

@@ -6,7 +6,9 @@ import { toast } from './store.js'
 import { navigate, chatPath } from './router.js'
 import { t } from './i18n.js'
 import { errorText, isUnauthorized } from './errors.js'
-import { upsertConversation, touchConversation, setConversationTitle, onTitleChange } from './conversations.js'
+import { upsertConversation, touchConversation, onTitleChange } from './conversations.js'
+import { createAnswerStreams, same } from './answerStream.js'
+import { loadDraft, saveDraft } from './drafts.js'
 import { saveBlob } from './download.js'
 
 const blankChat = () => ({
@@ -22,27 +24,13 @@ const blankChat = () => ({
   draft: '', //           the composer's text (also kept per conversation in sessionStorage)
 })
 export const chat = reactive(blankChat())
+const streams = createAnswerStreams(chat)
 
-let streamCtrl = null // the AbortController of the stream being read (closing it leaves the server job running)
 let loadCtrl = null
-
-// ---- drafts: the composer's text per conversation, in sessionStorage, so a re-login or reload keeps it ----
-const draftKey = (id) => `chatbox.draft.${id ?? 'new'}`
-function loadDraft(id) { try { return sessionStorage.getItem(draftKey(id)) || '' } catch { return '' } }
-function saveDraft(id, text) {
-  try { text ? sessionStorage.setItem(draftKey(id), text) : sessionStorage.removeItem(draftKey(id)) } catch { /* full */ }
-}
-
-function abortStream() {
-  streamCtrl?.abort()
-  streamCtrl = null
-  chat.streaming = false
-  chat.stopping = false
-}
 
 /** The one way the chat starts over: the stream and the load under way are dropped, then `fields` are set. */
 function reset(fields = {}) {
-  abortStream()
+  streams.abort()
   loadCtrl?.abort()
   Object.assign(chat, blankChat(), fields)
 }
@@ -66,7 +54,6 @@ const isLive = (m) => m?.role === 'assistant' && m.status === 'processing' && !m
 /** A generation runs in the open conversation: the composer's button is Stop, Esc stops. */
 export const isGenerating = () => chat.streaming || isLive(chat.messages.at(-1))
 
-const same = (a, b) => a != null && b != null && String(a) === String(b)
 const isCurrent = (id) => same(chat.id, id)
 
 /** A send, regenerate or stop that was refused, in the words the composer shows. */
@@ -98,105 +85,12 @@ export async function openConversation(id, { force = false } = {}) {
     if (isCurrent(id)) chat.loading = false
   }
   const last = chat.messages.at(-1)
-  if (last && last.role === 'assistant' && last.status === 'processing') attach(id)
+  if (last && last.role === 'assistant' && last.status === 'processing') streams.attach(id)
 }
 
 /** The blank "new chat" page. */
 export function openBlank() {
   reset({ draft: loadDraft(null) })
-}
-
-async function refresh(id) {
-  try {
-    const res = await api.getConversation(id)
-    if (!isCurrent(id) || chat.streaming) return
-    chat.conversation = res.conversation
-    chat.messages = res.messages || []
-    // No generation runs (the server said 204) yet the answer is stored as `processing`: do not wait for it.
-    const last = chat.messages.at(-1)
-    if (last?.role === 'assistant' && last.status === 'processing') last._orphan = true
-  } catch { /* keep what is shown */ }
-}
-
-/**
- * Reads one stream into the open conversation. `ctx.assistant` is the message the deltas go to.
- * Returns {done} — false when the stream closed without a `done` event (dropped connection).
- */
-async function runStream(id, open, ctx) {
-  abortStream()
-  const ctrl = new AbortController()
-  streamCtrl = ctrl
-  chat.streaming = true
-  let gotDone = false
-  const onEvent = (name, data) => {
-    if (ctrl.signal.aborted || !isCurrent(id)) return
-    const msgs = chat.messages
-    if (name === 'start') {
-      ctx.started = true
-      const um = data?.user_message
-      if (um) {
-        if (ctx.user) Object.assign(ctx.user, um)
-        else if (!msgs.some((m) => same(m.id, um.id))) msgs.splice(Math.max(0, msgs.indexOf(ctx.assistant)), 0, um)
-      }
-      const am = data?.assistant_message
-      if (am) {
-        if (!ctx.assistant) {
-          ctx.assistant = msgs.find((m) => same(m.id, am.id)) || null
-          if (!ctx.assistant) { msgs.push({ ...am }); ctx.assistant = msgs.at(-1) }
-        }
-        Object.assign(ctx.assistant, am, { content: am.content ?? '' })
-      }
-      ctx.onStart?.()
-    } else if (name === 'delta') {
-      if (ctx.assistant && typeof data?.text === 'string') ctx.assistant.content += data.text
-    } else if (name === 'done') {
-      gotDone = true
-      if (data?.message && ctx.assistant) Object.assign(ctx.assistant, data.message)
-      chat.stopping = false
-    } else if (name === 'title') {
-      if (data?.title) setConversationTitle(data.conversation_id ?? id, data.title)
-    }
-  }
-  let attached = true
-  try {
-    attached = await open({ onEvent, signal: ctrl.signal })
-  } finally {
-    if (streamCtrl === ctrl) { streamCtrl = null; chat.streaming = false; chat.stopping = false }
-  }
-  return { done: gotDone, attached, aborted: ctrl.signal.aborted }
-}
-
-/** After a dropped connection: re-attach a few times, then fall back to reading the stored messages. */
-async function recover(id) {
-  for (let attempt = 0; attempt < 3 && isCurrent(id); attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)))
-    if (!isCurrent(id) || chat.streaming) return
-    try {
-      const last = chat.messages.at(-1)
-      const ctx = { assistant: last?.role === 'assistant' ? last : null }
-      const result = await runStream(id, (o) => api.attach(id, o), ctx)
-      if (result.aborted) return
-      if (!result.attached || result.done) break
-    } catch (error) {
-      if (error?.name === 'AbortError') return
-      if (isUnauthorized(error)) return
-    }
-  }
-  if (isCurrent(id) && !chat.streaming) await refresh(id)
-}
-
-async function attach(id) {
-  const last = chat.messages.at(-1)
-  const ctx = { assistant: last?.role === 'assistant' ? last : null }
-  try {
-    const result = await runStream(id, (o) => api.attach(id, o), ctx)
-    if (result.aborted) return
-    if (!result.attached) return refresh(id) // finished in the meantime
-    if (!result.done) return recover(id)
-  } catch (error) {
-    if (error?.name === 'AbortError') return
-    if (!isUnauthorized(error)) recover(id)
-  }
 }
 
 export async function send(text) {
@@ -235,8 +129,8 @@ export async function send(text) {
     onStart: () => { saveDraft(draftId, ''); if (draftId == null) saveDraft(id, ''); touchConversation(id, { conversation: chat.conversation }) },
   }
   try {
-    const result = await runStream(id, (o) => api.sendMessage(id, content, o), ctx)
-    if (!result.aborted && !result.done && ctx.started) recover(id)
+    const result = await streams.run(id, (o) => api.sendMessage(id, content, o), ctx)
+    if (!result.aborted && !result.done && ctx.started) streams.recover(id)
   } catch (error) {
     if (error?.name === 'AbortError') return true
     if (!ctx.started) {
@@ -245,7 +139,7 @@ export async function send(text) {
       restore(error)
       return false
     }
-    if (!isUnauthorized(error)) recover(id)
+    if (!isUnauthorized(error)) streams.recover(id)
   }
   return true
 }
@@ -268,8 +162,8 @@ export async function regenerate() {
   }
   const ctx = { assistant, onStart: () => touchConversation(id) }
   try {
-    const result = await runStream(id, (o) => api.regenerate(id, o), ctx)
-    if (!result.aborted && !result.done && ctx.started) recover(id)
+    const result = await streams.run(id, (o) => api.regenerate(id, o), ctx)
+    if (!result.aborted && !result.done && ctx.started) streams.recover(id)
   } catch (error) {
     if (error?.name === 'AbortError') return
     if (!ctx.started) {
@@ -278,7 +172,7 @@ export async function regenerate() {
       if (!isUnauthorized(error)) chat.sendError = describe(error)
       return
     }
-    if (!isUnauthorized(error)) recover(id)
+    if (!isUnauthorized(error)) streams.recover(id)
   }
 }
 
@@ -289,7 +183,7 @@ export async function stop() {
   chat.stopping = true
   try {
     await api.stop(id)
-    if (!chat.streaming) await refresh(id) // nothing attached: read the stopped answer
+    if (!chat.streaming) await streams.refresh(id) // nothing attached: read the stopped answer
   } catch (error) {
     if (!isUnauthorized(error)) toast(describe(error), 'error')
   } finally {
