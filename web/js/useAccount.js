@@ -1,6 +1,6 @@
 // The signed-in user's own account: password, sessions, deleting the account, and taking the history out
 // (a JSON export of everything) and back in (import). Downloads are saved with download.js.
-import { reactive } from 'vue'
+import { ref } from 'vue'
 import { api } from './api.js'
 import { saveBlob } from './download.js'
 import { forgetSession } from './auth.js'
@@ -25,29 +25,32 @@ export class ImportTooLarge extends Error {
 }
 
 export function useAccount() {
-  const sessions = reactive({ list: [], loading: false, loaded: false, error: null })
+  const sessions = ref([]) //         the signed-in sessions, as the server lists them
+  const sessionsLoading = ref(false)
+  const sessionsLoaded = ref(false)
+  const sessionsError = ref(null) //  an ApiError from loading them
 
   async function loadSessions() {
-    sessions.loading = true
-    sessions.error = null
+    sessionsLoading.value = true
+    sessionsError.value = null
     try {
       const res = await api.sessions()
-      sessions.list = res?.sessions ?? []
-      sessions.loaded = true
-    } catch (failure) {
-      sessions.error = failure
+      sessions.value = res?.sessions ?? []
+      sessionsLoaded.value = true
+    } catch (error) {
+      sessionsError.value = error
     } finally {
-      sessions.loading = false
+      sessionsLoading.value = false
     }
   }
 
   return {
-    sessions,
+    sessions, sessionsLoading, sessionsLoaded, sessionsError,
     loadSessions,
     async revokeSession(id) {
       await api.revokeSession(id)
-      const index = sessions.list.findIndex((session) => String(session.id) === String(id))
-      if (index !== -1) sessions.list.splice(index, 1)
+      const index = sessions.value.findIndex((session) => String(session.id) === String(id))
+      if (index !== -1) sessions.value.splice(index, 1)
     },
     async changePassword(current, next) {
       await api.changePassword(current, next)

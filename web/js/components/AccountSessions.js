@@ -7,14 +7,17 @@ import { errorText, isUnauthorized } from '../errors.js'
 export default {
   name: 'AccountSessions',
   props: {
-    sessions: { type: Object, required: true }, // {list, loading, loaded, error}
+    sessions: { type: Array, required: true },
+    loading: { type: Boolean, default: false },
+    loaded: { type: Boolean, default: false },
+    loadError: { default: null }, // what loading the list threw (an ApiError), or null
     revoke: { type: Function, required: true },
     reload: { type: Function, required: true },
   },
   setup(props) {
     const busyId = ref(null)
     // this device first, then the others as the server lists them (most recently used first)
-    const ordered = computed(() => [...props.sessions.list].sort((first, second) => (second.current ? 1 : 0) - (first.current ? 1 : 0)))
+    const ordered = computed(() => [...props.sessions].sort((first, second) => (second.current ? 1 : 0) - (first.current ? 1 : 0)))
     const error = ref('')
     async function revokeOne(session) {
       busyId.value = session.id
@@ -48,9 +51,9 @@ export default {
                   :aria-label="t('account.revokeSession', { date: formatDateTime(session.created_at) })" @click="revokeOne(session)">{{ t('account.revoke') }}</button>
         </li>
       </ul>
-      <p v-if="sessions.loading && !sessions.loaded" class="conv-loading"><span class="spinner small"></span></p>
-      <p v-if="sessions.error && !isUnauthorized(sessions.error)" class="form-error" role="alert">
-        {{ errorText(sessions.error) }} <button type="button" class="link-btn" @click="reload">{{ t('common.retry') }}</button>
+      <p v-if="loading && !loaded" class="conv-loading"><span class="spinner small"></span></p>
+      <p v-if="loadError && !isUnauthorized(loadError)" class="form-error" role="alert">
+        {{ errorText(loadError) }} <button type="button" class="link-btn" @click="reload">{{ t('common.retry') }}</button>
       </p>
       <p v-if="error" class="form-error" role="alert">{{ error }}</p>
     </div>`,
