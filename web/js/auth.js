@@ -42,9 +42,14 @@ export const authErrorText = (error, mode) => errorText(error, {
   other: (refused) => refused.message, // 422: the server says which rule failed
 })
 
-/** The server said registration is closed (a refused sign-up): the login page stops offering it. */
-export function noteRegistrationClosed() {
-  if (store.config) store.config.registration_open = false
+/** The server says registration is open or closed (an admin's switch, a refused sign-up): the login page follows. */
+export function noteRegistration(open) {
+  if (store.config) store.config.registration_open = open
+}
+
+/** The signed-in user's role changed (made or unmade admin by an admin, maybe themselves). */
+export function noteOwnRole(role) {
+  if (store.user) store.user.role = role
 }
 
 function safeNext(next) {

@@ -4,6 +4,7 @@
 import { ref } from 'vue'
 import { api } from './api.js'
 import { store } from './store.js'
+import { noteRegistration, noteOwnRole } from './auth.js'
 import { useCursorList } from './useCursorList.js'
 
 export function useAdmin() {
@@ -14,7 +15,7 @@ export function useAdmin() {
   function refused(error) {
     if (error?.status === 403) {
       forbidden.value = true
-      if (store.user?.role === 'admin') store.user.role = 'user' // demoted meanwhile
+      if (store.user?.role === 'admin') noteOwnRole('user') // demoted meanwhile
       return true
     }
     return false
@@ -32,7 +33,7 @@ export function useAdmin() {
   function patchRow(id, fields) {
     const row = users.items.value.find((user) => String(user.id) === String(id))
     if (row) Object.assign(row, fields)
-    if (store.user && String(store.user.id) === String(id) && fields.role) store.user.role = fields.role
+    if (store.user && String(store.user.id) === String(id) && fields.role) noteOwnRole(fields.role)
     return row
   }
 
@@ -81,7 +82,7 @@ export function useAdmin() {
       try {
         const res = await api.adminUpdateSettings({ registration_open: open })
         registrationOpen.value = !!res?.registration_open
-        if (store.config) store.config.registration_open = registrationOpen.value
+        noteRegistration(registrationOpen.value)
       } catch (error) {
         refused(error)
         throw error

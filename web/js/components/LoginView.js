@@ -3,7 +3,7 @@
 import { ref, computed, onBeforeUnmount, nextTick, onMounted } from 'vue'
 import { store } from '../store.js'
 import { t } from '../i18n.js'
-import { login, register, authErrorText, noteRegistrationClosed } from '../auth.js'
+import { login, register, authErrorText, noteRegistration } from '../auth.js'
 import AppIcon from './AppIcon.js'
 import SettingsButtons from './SettingsButtons.js'
 
@@ -52,7 +52,7 @@ export default {
       } catch (failure) {
         error.value = authErrorText(failure, mode.value)
         if (failure?.status === 429 && failure.retryAfter) startCountdown(failure.retryAfter)
-        if (failure?.status === 403 && mode.value === 'register') noteRegistrationClosed()
+        if (failure?.status === 403 && mode.value === 'register') noteRegistration(false)
       } finally {
         busy.value = false
       }
