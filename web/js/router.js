@@ -1,7 +1,7 @@
 // A tiny history-API router: "/", "/login", "/c/:id", "/account", "/admin". main.js installs it; the route lives in the store.
 import { store } from './store.js'
 
-export function parse(location) {
+function parse(location) {
   const path = location.pathname.replace(/\/+$/, '') || '/'
   const query = Object.fromEntries(new URLSearchParams(location.search))
   let match

@@ -1,5 +1,5 @@
-// The performance probe: the timings of streamed updates and final renders, read by the benchmark and the
-// browser tests (e2e/test_perf.py) as window.__chatboxPerf.
+// The performance probe: the timings of streamed updates and final renders, read by the browser tests
+// (e2e/test_perf.py) as window.__chatboxPerf.
 export const perf = {
   updates: [], // {ms, renderMs, length}: one per streamed update (one animation frame)
   finals: [], //  {ms, length}: the full render when a stream ends
@@ -9,10 +9,5 @@ export const perf = {
     if (list.length > 20000) list.splice(0, list.length - 20000)
   },
   reset() { this.updates.length = 0; this.finals.length = 0 },
-  /** average ms per update over the last n updates */
-  lastAverage(count = 50) {
-    const recent = this.updates.slice(-count)
-    return recent.length ? recent.reduce((sum, update) => sum + update.ms, 0) / recent.length : 0
-  },
 }
 window.__chatboxPerf = perf
