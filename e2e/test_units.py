@@ -31,8 +31,9 @@ def test_sse_parser_handles_events_split_anywhere(app_page):
 
 def test_streamed_rendering_ends_identical_to_a_full_render(app_page):
     same = app_page.evaluate(r"""async () => {
-        const md = await import('/js/markdown.js')
-        const { patchTail } = await import('/js/dom-morph.js')
+        const md = await import('/js/markdown/render.js')
+        const { createStreamRenderer } = await import('/js/markdown/streamRenderer.js')
+        const { patchTail } = await import('/js/markdown/domMorph.js')
         md.renderBlocks('$x$ warm up'); await new Promise(r => setTimeout(r, 1500))  // KaTeX
         const texts = [
           "# T\n\npara with $x^2$ and \\(y\\)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```js\nlet a = 1\n\n\nlet b = 2\n```\n\nend",
@@ -44,7 +45,7 @@ def test_streamed_rendering_ends_identical_to_a_full_render(app_page):
         ]
         const out = []
         for (const text of texts) {
-            const sr = md.createStreamRenderer()
+            const sr = createStreamRenderer()
             const tail = document.createElement('div')
             for (let i = 1; i <= text.length; i += 3) patchTail(tail, sr.update(text.slice(0, i)).tail)
             const r = sr.update(text)
@@ -63,7 +64,7 @@ def test_streamed_rendering_ends_identical_to_a_full_render(app_page):
 
 def test_math_delimiters_and_money(app_page):
     html = app_page.evaluate(r"""async () => {
-        const md = await import('/js/markdown.js')
+        const md = await import('/js/markdown/render.js')
         md.renderBlocks('warm up $x$')
         await new Promise(r => setTimeout(r, 1500))  // KaTeX loads on first need
         return md.renderBlocks('a $x$ b \\(y\\) c $$z$$ d \\[w\\] it costs $5 and $10 today').map(b => b.html).join('')
@@ -75,7 +76,7 @@ def test_math_delimiters_and_money(app_page):
 
 def test_sanitiser_keeps_katex_mathml_and_strips_scripts(app_page):
     result = app_page.evaluate(r"""async () => {
-        const md = await import('/js/markdown.js')
+        const md = await import('/js/markdown/sanitize.js')
         return {
           mathml: md.sanitize('<span class="katex"><math><semantics><mi>x</mi><annotation encoding="application/x-tex">x</annotation></semantics></math></span>'),
           evil: md.sanitize('<a href="javascript:alert(1)">a</a><img src=x onerror=alert(1)><svg><script>alert(1)</script></svg><iframe></iframe><style>*{}</style><a href="https://e.com">ok</a>'),
@@ -93,7 +94,7 @@ def test_sanitiser_keeps_katex_mathml_and_strips_scripts(app_page):
 
 def test_sidebar_groups_by_day_in_the_users_time_zone(app_page):
     groups = app_page.evaluate("""async () => {
-        const { groupConversations } = await import('/js/useConversations.js')
+        const { groupConversations } = await import('/js/conversations.js')
         const now = new Date(2026, 10, 22, 9, 30)  // local time
         const at = (d, h) => new Date(2026, 10, 22 - d, h, 0).toISOString()
         const list = [

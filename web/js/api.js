@@ -23,33 +23,37 @@ async function errorFrom(res) {
     const body = await res.json()
     message = body?.error?.message || ''
   } catch { /* not JSON */ }
-  const ra = res.headers.get('Retry-After')
-  const retryAfter = ra != null && /^\d+$/.test(ra.trim()) ? Number(ra) : null
+  const header = res.headers.get('Retry-After')
+  const retryAfter = header != null && /^\d+$/.test(header.trim()) ? Number(header) : null
   return new ApiError(res.status, message || res.statusText || `HTTP ${res.status}`, { retryAfter })
 }
 
-function handle401(err, quiet) {
-  if (err.status === 401 && !quiet && unauthorizedHandler) unauthorizedHandler(err)
-  return err
+function handle401(error, quiet) {
+  if (error.status === 401 && !quiet && unauthorizedHandler) unauthorizedHandler(error)
+  return error
+}
+
+/** fetch(), with a failure to reach the server as an ApiError (`network`); an abort stays an AbortError. */
+async function reach(path, init) {
+  try {
+    return await fetch(path, init)
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error
+    throw new ApiError(0, error?.message || 'network error', { network: true })
+  }
 }
 
 /**
  * JSON request. State-changing methods always send a JSON body ({} when there is none), as the server demands.
  * `quiet401`: this request expects a 401 as an ordinary answer (login, the boot-time /me).
  */
-export async function request(method, path, body, { quiet401 = false, signal, rawJSON = false } = {}) {
+async function request(method, path, body, { quiet401 = false, signal, rawJSON = false } = {}) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal }
   if (method !== 'GET' && method !== 'HEAD') {
     init.headers = JSON_HEADERS
     init.body = rawJSON ? body : JSON.stringify(body ?? {}) // rawJSON: the body is already JSON text (an import file)
   }
-  let res
-  try {
-    res = await fetch(path, init)
-  } catch (e) {
-    if (e?.name === 'AbortError') throw e
-    throw new ApiError(0, e?.message || 'network error', { network: true })
-  }
+  const res = await reach(path, init)
   if (!res.ok) throw handle401(await errorFrom(res), quiet401)
   if (res.status === 204) return null
   const type = res.headers.get('Content-Type') || ''
@@ -57,7 +61,7 @@ export async function request(method, path, body, { quiet401 = false, signal, ra
 }
 
 /** Content-Disposition's file name (filename*=UTF-8''… first, then filename="…"), or null. */
-export function fileNameFrom(disposition) {
+function fileNameFrom(disposition) {
   if (!disposition) return null
   const star = disposition.match(/filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/)
   if (star) { try { return decodeURIComponent(star[1].trim()) } catch { /* fall through */ } }
@@ -68,22 +72,17 @@ export function fileNameFrom(disposition) {
 
 /** GET a file the server sends as an attachment: resolves to {blob, filename}. */
 async function download(path, fallbackName) {
-  let res
-  try {
-    res = await fetch(path, { credentials: 'same-origin', cache: 'no-store' })
-  } catch (e) {
-    throw new ApiError(0, e?.message || 'network error', { network: true })
-  }
+  const res = await reach(path, { credentials: 'same-origin', cache: 'no-store' })
   if (!res.ok) throw handle401(await errorFrom(res), false)
   const blob = await res.blob()
   return { blob, filename: fileNameFrom(res.headers.get('Content-Disposition')) || fallbackName }
 }
 
-const q = (params) => {
-  const s = new URLSearchParams()
-  for (const [k, v] of Object.entries(params)) if (v != null && v !== '') s.set(k, String(v))
-  const str = s.toString()
-  return str ? `?${str}` : ''
+const queryString = (params) => {
+  const search = new URLSearchParams()
+  for (const [name, value] of Object.entries(params)) if (value != null && value !== '') search.set(name, String(value))
+  const text = search.toString()
+  return text ? `?${text}` : ''
 }
 const enc = encodeURIComponent
 
@@ -95,7 +94,7 @@ export const api = {
   logout: () => request('POST', '/api/auth/logout', {}, { quiet401: true }),
 
   listConversations: ({ limit, cursor, q: query } = {}, signal) =>
-    request('GET', `/api/conversations${q({ limit, cursor, q: query })}`, undefined, { signal }),
+    request('GET', `/api/conversations${queryString({ limit, cursor, q: query })}`, undefined, { signal }),
   createConversation: (title) => request('POST', '/api/conversations', title ? { title } : {}),
   getConversation: (id, signal) => request('GET', `/api/conversations/${enc(id)}`, undefined, { signal }),
   renameConversation: (id, title) => request('PATCH', `/api/conversations/${enc(id)}`, { title }),
@@ -110,11 +109,11 @@ export const api = {
 
   // admin (403 for non-admins)
   adminUsers: ({ limit, cursor, q: query } = {}, signal) =>
-    request('GET', `/api/admin/users${q({ limit, cursor, q: query })}`, undefined, { signal }),
+    request('GET', `/api/admin/users${queryString({ limit, cursor, q: query })}`, undefined, { signal }),
   adminCreateUser: (username, password, role) => request('POST', '/api/admin/users', { username, password, role }),
   adminUpdateUser: (id, patch) => request('PATCH', `/api/admin/users/${enc(id)}`, patch),
   adminResetPassword: (id, password) => request('POST', `/api/admin/users/${enc(id)}/password`, { password }),
-  adminDeleteUser: (id, confirm) => request('DELETE', `/api/admin/users/${enc(id)}${q({ confirm })}`, {}),
+  adminDeleteUser: (id, confirm) => request('DELETE', `/api/admin/users/${enc(id)}${queryString({ confirm })}`, {}),
   adminSettings: () => request('GET', '/api/admin/settings'),
   adminUpdateSettings: (patch) => request('PATCH', '/api/admin/settings', patch),
 
@@ -153,10 +152,10 @@ export class SSEParser {
     let start = 0
     const buf = this.buf
     for (let i = 0; i < buf.length; i++) {
-      const c = buf.charCodeAt(i)
-      if (c !== 10 && c !== 13) continue
+      const code = buf.charCodeAt(i)
+      if (code !== 10 && code !== 13) continue
       this.line(buf.slice(start, i))
-      if (c === 13) {
+      if (code === 13) {
         if (i + 1 < buf.length) { if (buf.charCodeAt(i + 1) === 10) i++ } else this.pendingCR = true
       }
       start = i + 1
@@ -196,13 +195,7 @@ async function stream(method, path, body, { onEvent, signal } = {}) {
     init.headers = { ...JSON_HEADERS, Accept: 'text/event-stream' }
     init.body = JSON.stringify(body ?? {})
   }
-  let res
-  try {
-    res = await fetch(path, init)
-  } catch (e) {
-    if (e?.name === 'AbortError') throw e
-    throw new ApiError(0, e?.message || 'network error', { network: true })
-  }
+  const res = await reach(path, init)
   if (res.status === 204) return false
   if (!res.ok) throw handle401(await errorFrom(res), false)
   const type = res.headers.get('Content-Type') || ''
@@ -224,9 +217,9 @@ async function stream(method, path, body, { onEvent, signal } = {}) {
     }
     parser.push(decoder.decode())
     parser.end()
-  } catch (e) {
-    if (e?.name === 'AbortError') throw e
-    throw new ApiError(0, e?.message || 'the connection was interrupted', { network: true })
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error
+    throw new ApiError(0, error?.message || 'the connection was interrupted', { network: true })
   } finally {
     try { reader.releaseLock() } catch { /* already released */ }
   }

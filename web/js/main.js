@@ -3,9 +3,9 @@ import { createApp } from 'vue'
 import App from './components/App.js'
 import { store } from './store.js'
 import { installRouter } from './router.js'
-import { initI18n } from './useI18n.js'
-import { initTheme } from './useTheme.js'
-import { bootAuth } from './useAuth.js'
+import { initI18n } from './i18n.js'
+import { initTheme } from './theme.js'
+import { bootAuth } from './auth.js'
 
 initTheme()
 initI18n()

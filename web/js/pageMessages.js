@@ -1,5 +1,5 @@
 // The strings of the account and admin pages, loaded with those pages (not on the chat's first load).
-import { addMessages } from './useI18n.js'
+import { addMessages } from './i18n.js'
 
 const en = {
   'page.backToChat': 'Back to chat',

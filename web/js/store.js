@@ -1,4 +1,6 @@
-// The one piece of shared state. Composables read and change it; components read it through them.
+// The page's shared session state: who is signed in, the route, language and theme, toasts. The open chat and the
+// sidebar's list have their own store modules (chat.js, conversations.js). Components read these states and change
+// them only through the modules' named actions.
 import { reactive } from 'vue'
 
 export const store = reactive({
@@ -14,29 +16,6 @@ export const store = reactive({
   theme: 'system', //        'system' | 'light' | 'dark' (the chosen setting)
   resolvedTheme: 'light', // what is shown
 
-  sidebar: {
-    conversations: [], //   [{id,title,created_at,updated_at}], newest updated first
-    nextCursor: null,
-    loading: false,
-    loaded: false, //       first page arrived
-    error: null,
-    query: '', //           the search box
-    drawerOpen: false, //   phone layout
-  },
-
-  chat: {
-    id: null, //            the open conversation's id (null on the blank "new chat" page)
-    conversation: null,
-    messages: [], //        oldest first
-    loading: false,
-    notFound: false,
-    loadError: null,
-    streaming: false, //    a stream (send, regenerate or re-attach) is being read
-    stopping: false,
-    sendError: null, //     a pre-stream error to show above the composer
-    draft: '', //           the composer's text (also kept per conversation in sessionStorage)
-  },
-
   toasts: [], //            [{id, text, kind}]
 })
 
@@ -45,7 +24,7 @@ export function toast(text, kind = 'info', ms = 4000) {
   const id = ++toastSeq
   store.toasts.push({ id, text, kind })
   setTimeout(() => {
-    const i = store.toasts.findIndex((t) => t.id === id)
-    if (i !== -1) store.toasts.splice(i, 1)
+    const index = store.toasts.findIndex((shown) => shown.id === id)
+    if (index !== -1) store.toasts.splice(index, 1)
   }, ms)
 }

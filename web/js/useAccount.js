@@ -1,22 +1,22 @@
 // The signed-in user's own account: password, sessions, deleting the account, and taking the history out
 // (a JSON export of everything) and back in (import). Downloads are saved with download.js.
-import { reactive } from 'vue'
+import { ref } from 'vue'
 import { api } from './api.js'
 import { saveBlob } from './download.js'
-import { forgetSession } from './useAuth.js'
-import { useConversations } from './useConversations.js'
+import { forgetSession } from './auth.js'
+import { reloadConversations } from './conversations.js'
 
 /** The largest file the server takes (50 MB); bigger ones are refused before they are read. */
-export const MAX_IMPORT_BYTES = 50 * 1024 * 1024
+const MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 /** Reads one file as text (File.text(), with FileReader for older browsers). */
 function readText(file) {
   if (typeof file.text === 'function') return file.text()
   return new Promise((resolve, reject) => {
-    const r = new FileReader()
-    r.onload = () => resolve(String(r.result))
-    r.onerror = () => reject(r.error || new Error('read failed'))
-    r.readAsText(file)
+    const reader = new FileReader()
+    reader.onload = () => resolve(String(reader.result))
+    reader.onerror = () => reject(reader.error || new Error('read failed'))
+    reader.readAsText(file)
   })
 }
 
@@ -25,30 +25,32 @@ export class ImportTooLarge extends Error {
 }
 
 export function useAccount() {
-  const sessions = reactive({ list: [], loading: false, loaded: false, error: null })
-  const convs = useConversations()
+  const sessions = ref([]) //         the signed-in sessions, as the server lists them
+  const sessionsLoading = ref(false)
+  const sessionsLoaded = ref(false)
+  const sessionsError = ref(null) //  an ApiError from loading them
 
   async function loadSessions() {
-    sessions.loading = true
-    sessions.error = null
+    sessionsLoading.value = true
+    sessionsError.value = null
     try {
       const res = await api.sessions()
-      sessions.list = res?.sessions ?? []
-      sessions.loaded = true
-    } catch (e) {
-      sessions.error = e
+      sessions.value = res?.sessions ?? []
+      sessionsLoaded.value = true
+    } catch (error) {
+      sessionsError.value = error
     } finally {
-      sessions.loading = false
+      sessionsLoading.value = false
     }
   }
 
   return {
-    sessions,
+    sessions, sessionsLoading, sessionsLoaded, sessionsError,
     loadSessions,
     async revokeSession(id) {
       await api.revokeSession(id)
-      const i = sessions.list.findIndex((s) => String(s.id) === String(id))
-      if (i !== -1) sessions.list.splice(i, 1)
+      const index = sessions.value.findIndex((session) => String(session.id) === String(id))
+      if (index !== -1) sessions.value.splice(index, 1)
     },
     async changePassword(current, next) {
       await api.changePassword(current, next)
@@ -67,7 +69,7 @@ export function useAccount() {
       if (file.size > MAX_IMPORT_BYTES) throw new ImportTooLarge(file.size)
       const text = await readText(file)
       const report = await api.importHistory(text)
-      if (report?.imported) convs.reload()
+      if (report?.imported) reloadConversations()
       return report
     },
   }

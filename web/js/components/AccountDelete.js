@@ -1,8 +1,8 @@
 // Account: delete it (the password, then a confirmation). The server clears the cookie; the page goes to login.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { store } from '../store.js'
-import { errorText } from '../errorText.js'
+import { useFormAction } from '../useFormAction.js'
 import ConfirmDialog from './ConfirmDialog.js'
 
 export default {
@@ -12,20 +12,12 @@ export default {
   setup(props) {
     const password = ref('')
     const asking = ref(false)
-    const busy = ref(false)
-    const error = ref('')
+    const { busy, error, run } = useFormAction({ 403: 'account.wrongPassword', 409: 'account.lastAdmin' })
     const canSubmit = computed(() => !busy.value && password.value.length > 0)
     function ask() { if (canSubmit.value) { error.value = ''; asking.value = true } }
     async function confirm() {
       asking.value = false
-      busy.value = true
-      try {
-        await props.remove(password.value)
-      } catch (e) {
-        if (e?.status !== 401) error.value = errorText(e, { 403: 'account.wrongPassword', 409: 'account.lastAdmin' })
-      } finally {
-        busy.value = false
-      }
+      await run(() => props.remove(password.value))
     }
     return { t, store, password, asking, busy, error, canSubmit, ask, confirm }
   },

@@ -1,8 +1,8 @@
 // Account: change the password (the current one, the new one twice). The server signs out the other sessions.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { store, toast } from '../store.js'
-import { errorText } from '../errorText.js'
+import { useFormAction } from '../useFormAction.js'
 
 export default {
   name: 'AccountPassword',
@@ -11,27 +11,20 @@ export default {
     const current = ref('')
     const next = ref('')
     const repeat = ref('')
-    const error = ref('')
     const done = ref('')
-    const busy = ref(false)
+    const { busy, error, run } = useFormAction({ 403: 'account.wrongPassword' })
     const mismatch = computed(() => repeat.value.length > 0 && next.value !== repeat.value)
     const canSubmit = computed(() => !busy.value && current.value && next.value && repeat.value && !mismatch.value)
 
     async function submit() {
       if (!canSubmit.value) return
-      busy.value = true
-      error.value = ''
       done.value = ''
-      try {
+      await run(async () => {
         await props.change(current.value, next.value)
         current.value = next.value = repeat.value = ''
         done.value = t('account.passwordChanged')
         toast(t('account.passwordChanged'))
-      } catch (e) {
-        if (e?.status !== 401) error.value = errorText(e, { 403: 'account.wrongPassword' })
-      } finally {
-        busy.value = false
-      }
+      })
     }
     return { t, store, current, next, repeat, error, done, busy, mismatch, canSubmit, submit }
   },

@@ -1,8 +1,8 @@
 // Account: take the history out (all conversations as JSON) and bring it in (a Chatbox export or ChatGPT's
 // conversations.json), with the server's report: how many came in, and which were skipped and why.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
-import { errorText } from '../errorText.js'
+import { t } from '../i18n.js'
+import { errorText, isUnauthorized } from '../errors.js'
 import { ImportTooLarge } from '../useAccount.js'
 import AppIcon from './AppIcon.js'
 
@@ -22,7 +22,7 @@ export default {
     const fileName = ref('')
     const input = ref(null)
     // the server's reasons are English sentences; the known ones are shown in the UI language
-    const reason = (text) => { const k = `skip.${text}`; const r = t(k); return r === k ? text : r }
+    const reason = (text) => { const key = `skip.${text}`; const translated = t(key); return translated === key ? text : translated }
     const count = (key, n) => t(n === 1 ? `${key}One` : key, { n })
     const summary = computed(() => report.value && t(report.value.source === 'chatgpt' ? 'account.importedChatGPT' : 'account.importedChatbox', {
       chats: count('account.chats', report.value.imported), messages: count('account.messages', report.value.imported_messages),
@@ -33,16 +33,16 @@ export default {
       exportError.value = ''
       try {
         await props.exportAll()
-      } catch (e) {
-        if (e?.status !== 401) exportError.value = errorText(e)
+      } catch (error) {
+        if (!isUnauthorized(error)) exportError.value = errorText(error)
       } finally {
         exporting.value = false
       }
     }
 
-    async function onFile(e) {
-      const file = e.target.files?.[0]
-      e.target.value = '' // the same file can be chosen again
+    async function onFile(event) {
+      const file = event.target.files?.[0]
+      event.target.value = '' // the same file can be chosen again
       if (!file) return
       fileName.value = file.name
       importing.value = true
@@ -52,7 +52,7 @@ export default {
         report.value = await props.importFile(file)
       } catch (err) {
         if (err instanceof ImportTooLarge) importError.value = t('account.importTooLargeClient')
-        else if (err?.status !== 401) importError.value = errorText(err, { 413: 'account.importTooLarge', 400: 'account.importMalformed', 422: 'account.importMalformed' })
+        else if (!isUnauthorized(err)) importError.value = errorText(err, { 413: 'account.importTooLarge', 400: 'account.importMalformed', 422: 'account.importMalformed' })
       } finally {
         importing.value = false
       }
@@ -87,7 +87,7 @@ export default {
           <template v-if="report.skipped && report.skipped.length">
             <p class="muted">{{ t('account.skippedCount', { n: report.skipped.length }) }}</p>
             <ul class="skipped-list">
-              <li v-for="(s, i) in report.skipped" :key="i"><strong>{{ s.title || t('conv.untitled') }}</strong> — {{ reason(s.reason) }}</li>
+              <li v-for="(skipped, index) in report.skipped" :key="index"><strong>{{ skipped.title || t('conv.untitled') }}</strong> — {{ reason(skipped.reason) }}</li>
             </ul>
           </template>
         </div>

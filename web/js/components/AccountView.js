@@ -2,7 +2,7 @@
 import { computed, onMounted } from 'vue'
 import '../pageMessages.js'
 import { store } from '../store.js'
-import { t, formatDateTime } from '../useI18n.js'
+import { t, formatDateTime } from '../i18n.js'
 import { useAccount } from '../useAccount.js'
 import AppIcon from './AppIcon.js'
 import PageHeader from './PageHeader.js'
@@ -16,10 +16,11 @@ export default {
   components: { AppIcon, PageHeader, AccountPassword, AccountSessions, AccountTransfer, AccountDelete },
   setup() {
     const account = useAccount()
+    const { sessions, sessionsLoading, sessionsLoaded, sessionsError } = account
     const user = computed(() => store.user)
     const initial = computed(() => (store.user?.username || '?').slice(0, 1).toUpperCase())
     onMounted(() => account.loadSessions())
-    return { t, formatDateTime, account, user, initial }
+    return { t, formatDateTime, account, user, initial, sessions, sessionsLoading, sessionsLoaded, sessionsError }
   },
   template: /*html*/ `
     <section class="page" data-testid="account-page">
@@ -47,7 +48,8 @@ export default {
           <section class="card" aria-labelledby="sessions-title">
             <h2 id="sessions-title">{{ t('account.sessionsTitle') }}</h2>
             <p class="muted card-note">{{ t('account.sessionsNote') }}</p>
-            <AccountSessions :sessions="account.sessions" :revoke="account.revokeSession" :reload="account.loadSessions" />
+            <AccountSessions :sessions="sessions" :loading="sessionsLoading" :loaded="sessionsLoaded" :load-error="sessionsError"
+                             :revoke="account.revokeSession" :reload="account.loadSessions" />
           </section>
 
           <section class="card" aria-labelledby="data-title">

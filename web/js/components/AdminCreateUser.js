@@ -1,7 +1,7 @@
 // Admin: create an account with a name, a password and a role. The server's refusal (name taken, a rule) is shown.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
-import { errorText } from '../errorText.js'
+import { t } from '../i18n.js'
+import { useFormAction } from '../useFormAction.js'
 
 export default {
   name: 'AdminCreateUser',
@@ -11,28 +11,21 @@ export default {
     const username = ref('')
     const password = ref('')
     const role = ref('user')
-    const error = ref('')
     const done = ref('')
-    const busy = ref(false)
+    const { busy, error, run } = useFormAction({ 409: 'auth.nameTaken' })
     const canSubmit = computed(() => !busy.value && username.value.trim() && password.value)
 
     async function submit() {
       if (!canSubmit.value) return
-      busy.value = true
-      error.value = ''
       done.value = ''
-      try {
+      await run(async () => {
         const user = await props.create(username.value.trim(), password.value, role.value)
         done.value = t('admin.createdDone', { name: user.username })
         username.value = ''
         password.value = ''
         role.value = 'user'
         emit('created', user)
-      } catch (e) {
-        error.value = errorText(e, { 409: 'auth.nameTaken' })
-      } finally {
-        busy.value = false
-      }
+      })
     }
     return { t, username, password, role, error, done, busy, canSubmit, submit }
   },

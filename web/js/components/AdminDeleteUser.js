@@ -1,7 +1,7 @@
 // Admin: delete a user after a confirmation that names them — their name must be typed, and is sent as `confirm`.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
-import { errorText } from '../errorText.js'
+import { t } from '../i18n.js'
+import { useFormAction } from '../useFormAction.js'
 import ModalDialog from './ModalDialog.js'
 
 export default {
@@ -14,8 +14,7 @@ export default {
   emits: ['done', 'cancel'],
   setup(props, { emit }) {
     const typed = ref('')
-    const error = ref('')
-    const busy = ref(false)
+    const { busy, error, run } = useFormAction({ 409: 'admin.lastAdmin', 422: 'admin.confirmMismatch' })
     const matches = computed(() => typed.value.trim() === props.user.username)
     const body = computed(() => {
       const count = props.user.conversation_count ?? 0
@@ -24,16 +23,7 @@ export default {
     })
     async function submit() {
       if (!matches.value || busy.value) return
-      busy.value = true
-      error.value = ''
-      try {
-        await props.remove(props.user, typed.value.trim())
-        emit('done')
-      } catch (e) {
-        error.value = errorText(e, { 409: 'admin.lastAdmin', 422: 'admin.confirmMismatch' })
-      } finally {
-        busy.value = false
-      }
+      if (await run(() => props.remove(props.user, typed.value.trim()))) emit('done')
     }
     return { t, typed, error, busy, matches, body, submit }
   },

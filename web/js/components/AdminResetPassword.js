@@ -1,7 +1,7 @@
 // Admin: set a new password for a user (the server signs them out everywhere).
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
-import { errorText } from '../errorText.js'
+import { t } from '../i18n.js'
+import { useFormAction } from '../useFormAction.js'
 import ModalDialog from './ModalDialog.js'
 
 export default {
@@ -15,21 +15,11 @@ export default {
   setup(props, { emit }) {
     const password = ref('')
     const show = ref(false)
-    const error = ref('')
-    const busy = ref(false)
+    const { busy, error, run } = useFormAction()
     const canSubmit = computed(() => !busy.value && password.value.length > 0)
     async function submit() {
       if (!canSubmit.value) return
-      busy.value = true
-      error.value = ''
-      try {
-        await props.reset(props.user, password.value)
-        emit('done')
-      } catch (e) {
-        error.value = errorText(e)
-      } finally {
-        busy.value = false
-      }
+      if (await run(() => props.reset(props.user, password.value))) emit('done')
     }
     return { t, password, show, error, busy, canSubmit, submit }
   },

@@ -2,7 +2,7 @@
 // (reset password, disable / enable, make / unmake admin, delete). The menu is keyboard-operable (arrows, Esc).
 import { ref, computed, nextTick, onBeforeUnmount } from 'vue'
 import { store } from '../store.js'
-import { t, formatDateTime, formatRelative } from '../useI18n.js'
+import { t, formatDateTime, formatRelative } from '../i18n.js'
 import AppIcon from './AppIcon.js'
 
 export default {
@@ -21,18 +21,18 @@ export default {
     const menu = ref(null)
 
     const items = () => [...(menu.value?.querySelectorAll('[role="menuitem"]') ?? [])]
-    function onOutside(e) {
-      if (!menu.value?.contains(e.target) && !button.value?.contains(e.target)) close(false)
+    function onOutside(event) {
+      if (!menu.value?.contains(event.target) && !button.value?.contains(event.target)) close(false)
     }
     const place = ref({})
     const onMove = () => close(false)
     function show() {
       // fixed to the viewport beside the button, so no scrolling box around the table can clip it
-      const r = button.value.getBoundingClientRect()
-      const below = window.innerHeight - r.bottom > 200
+      const rect = button.value.getBoundingClientRect()
+      const below = window.innerHeight - rect.bottom > 200
       place.value = {
-        right: `${Math.max(8, window.innerWidth - r.right)}px`,
-        ...(below ? { top: `${r.bottom + 4}px` } : { bottom: `${window.innerHeight - r.top + 4}px` }),
+        right: `${Math.max(8, window.innerWidth - rect.right)}px`,
+        ...(below ? { top: `${rect.bottom + 4}px` } : { bottom: `${window.innerHeight - rect.top + 4}px` }),
       }
       open.value = true
       document.addEventListener('pointerdown', onOutside, true)
@@ -49,15 +49,15 @@ export default {
       if (refocus) button.value?.focus()
     }
     function toggle() { open.value ? close() : show() }
-    function onMenuKeydown(e) {
+    function onMenuKeydown(event) {
       const list = items()
-      const i = list.indexOf(document.activeElement)
-      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); close() }
-      else if (e.key === 'ArrowDown') { e.preventDefault(); list[(i + 1) % list.length]?.focus() }
-      else if (e.key === 'ArrowUp') { e.preventDefault(); list[(i - 1 + list.length) % list.length]?.focus() }
-      else if (e.key === 'Home') { e.preventDefault(); list[0]?.focus() }
-      else if (e.key === 'End') { e.preventDefault(); list.at(-1)?.focus() }
-      else if (e.key === 'Tab') close(false)
+      const index = list.indexOf(document.activeElement)
+      if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); close() }
+      else if (event.key === 'ArrowDown') { event.preventDefault(); list[(index + 1) % list.length]?.focus() }
+      else if (event.key === 'ArrowUp') { event.preventDefault(); list[(index - 1 + list.length) % list.length]?.focus() }
+      else if (event.key === 'Home') { event.preventDefault(); list[0]?.focus() }
+      else if (event.key === 'End') { event.preventDefault(); list.at(-1)?.focus() }
+      else if (event.key === 'Tab') close(false)
     }
     function pick(event) {
       close(false)

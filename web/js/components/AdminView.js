@@ -1,11 +1,13 @@
 // /admin: registration open or closed, create a user, and the users table (searchable, paged as it scrolls) with
 // reset password, disable / enable, make / unmake admin and delete. The server decides (403 for non-admins).
 import '../pageMessages.js'
-import { ref, computed, watch, nextTick, onMounted, onBeforeUnmount } from 'vue'
+import { ref, computed, nextTick, onMounted } from 'vue'
 import { store, toast } from '../store.js'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { useAdmin } from '../useAdmin.js'
-import { errorText } from '../errorText.js'
+import { useSearchBox } from '../useCursorList.js'
+import { useInfiniteScroll } from '../useInfiniteScroll.js'
+import { errorText, isUnauthorized } from '../errors.js'
 import AppIcon from './AppIcon.js'
 import PageHeader from './PageHeader.js'
 import AdminCreateUser from './AdminCreateUser.js'
@@ -19,8 +21,8 @@ export default {
   components: { AppIcon, PageHeader, AdminCreateUser, AdminUserRow, AdminResetPassword, AdminDeleteUser, ConfirmDialog },
   setup() {
     const admin = useAdmin()
-    const state = admin.state
-    const query = ref('')
+    const { users, forbidden, registrationOpen, savingRegistration } = admin
+    const query = useSearchBox(users)
     const actionError = ref('')
     const busyId = ref(null)
     const resetting = ref(null) //  the user whose password is being reset
@@ -29,21 +31,15 @@ export default {
     const scroller = ref(null)
     const sentinel = ref(null)
     const errorBox = ref(null)
-    let observer = null
-    let debounce = null
+    useInfiniteScroll(sentinel, users, { root: () => scroller.value, margin: 300 })
 
-    const isAdmin = computed(() => store.user?.role === 'admin' && !state.forbidden)
-    const listErrorText = computed(() => (state.listError ? errorText(state.listError) : ''))
-    const isSelf = (u) => store.user && String(store.user.id) === String(u.id)
+    const isAdmin = computed(() => store.user?.role === 'admin' && !forbidden.value)
+    const listErrorText = computed(() => (users.error.value ? errorText(users.error.value) : ''))
+    const isSelf = (user) => store.user && String(store.user.id) === String(user.id)
 
-    watch(query, (q) => {
-      clearTimeout(debounce)
-      debounce = setTimeout(() => admin.search(q), 300)
-    })
-
-    function showError(e, known) {
-      if (e?.status === 401) return
-      actionError.value = errorText(e, known)
+    function showError(error, known) {
+      if (isUnauthorized(error)) return
+      actionError.value = errorText(error, known)
       nextTick(() => errorBox.value?.scrollIntoView?.({ block: 'nearest' }))
     }
 
@@ -52,8 +48,8 @@ export default {
       busyId.value = user.id
       try {
         await fn()
-      } catch (e) {
-        showError(e, known)
+      } catch (error) {
+        showError(error, known)
       } finally {
         busyId.value = null
       }
@@ -68,7 +64,7 @@ export default {
       return run(user, async () => {
         await admin.setDisabled(user, to)
         toast(t(to ? 'admin.disabledDone' : 'admin.enabledDone', { name: user.username }))
-        if (to && isSelf(user)) admin.reload() // our own sessions just ended: the 401 sends us to the login page
+        if (to && isSelf(user)) users.reload() // our own sessions just ended: the 401 sends us to the login page
       }, { 409: 'admin.lastAdmin' })
     }
     function toggleRole(user) {
@@ -83,11 +79,11 @@ export default {
       }, { 409: 'admin.lastAdmin' })
     }
     function confirmSelfAction() {
-      const c = confirmSelf.value
+      const pending = confirmSelf.value
       confirmSelf.value = null
-      if (!c) return
-      if (c.kind === 'disable') doToggleDisabled(c.user)
-      else doToggleRole(c.user)
+      if (!pending) return
+      if (pending.kind === 'disable') doToggleDisabled(pending.user)
+      else doToggleRole(pending.user)
     }
 
     function resetDone() {
@@ -99,48 +95,29 @@ export default {
       deleting.value = null
     }
 
-    async function toggleRegistration(e) {
-      const open = e.target.checked
+    async function toggleRegistration(event) {
+      const open = event.target.checked
       actionError.value = ''
       try {
         await admin.setRegistrationOpen(open)
-      } catch (err) {
-        e.target.checked = state.registrationOpen
-        showError(err)
+      } catch (error) {
+        event.target.checked = registrationOpen.value
+        showError(error)
       }
     }
 
-    function observe() {
-      observer?.disconnect()
-      if (!sentinel.value || !scroller.value) return
-      observer = new IntersectionObserver((entries) => {
-        if (entries.some((x) => x.isIntersecting) && state.nextCursor && !state.loading) admin.loadMore()
-      }, { root: scroller.value, rootMargin: '300px' })
-      observer.observe(sentinel.value)
-    }
-    // a page arrived but the end of the table is still in view (a tall screen): keep loading
-    watch(() => state.loading, (loading) => {
-      if (loading) return
-      nextTick(() => {
-        const el = sentinel.value
-        const box = scroller.value
-        if (el && box && state.nextCursor && el.getBoundingClientRect().top - box.getBoundingClientRect().bottom < 300) admin.loadMore()
-      })
-    })
-
     onMounted(() => {
       if (store.user?.role !== 'admin') return
-      admin.reload()
-      admin.loadSettings().catch((e) => showError(e))
-      nextTick(observe)
+      users.reload()
+      admin.loadSettings().catch((error) => showError(error))
     })
-    watch(isAdmin, (yes) => { if (yes) nextTick(observe) })
-    onBeforeUnmount(() => { observer?.disconnect(); clearTimeout(debounce) })
 
     return {
-      store, state, t, query, actionError, busyId, resetting, deleting, confirmSelf, scroller, sentinel, errorBox,
+      store, t, query, actionError, busyId, resetting, deleting, confirmSelf, scroller, sentinel, errorBox,
       isAdmin, listErrorText, toggleDisabled, toggleRole, confirmSelfAction, resetDone, deleteDone, toggleRegistration,
-      admin, reload: admin.reload, loadMore: admin.loadMore,
+      admin, registrationOpen, savingRegistration,
+      users: users.items, loading: users.loading, loaded: users.loaded, nextCursor: users.nextCursor, searched: users.query,
+      reload: users.reload, loadMore: users.loadMore,
     }
   },
   template: /*html*/ `
@@ -163,14 +140,14 @@ export default {
               <div class="card-row">
                 <div>
                   <h2 id="reg-title">{{ t('admin.registration') }}</h2>
-                  <p class="muted card-note">{{ state.registrationOpen === false ? t('admin.registrationClosedNote') : t('admin.registrationOpenNote') }}</p>
+                  <p class="muted card-note">{{ registrationOpen === false ? t('admin.registrationClosedNote') : t('admin.registrationOpenNote') }}</p>
                 </div>
                 <label class="switch">
-                  <input type="checkbox" role="switch" data-testid="registration-toggle" :checked="state.registrationOpen === true"
-                         :disabled="state.registrationOpen === null || state.savingRegistration"
+                  <input type="checkbox" role="switch" data-testid="registration-toggle" :checked="registrationOpen === true"
+                         :disabled="registrationOpen === null || savingRegistration"
                          :aria-label="t('admin.registrationLabel')" @change="toggleRegistration" />
                   <span class="switch-track" aria-hidden="true"></span>
-                  <span class="switch-text">{{ state.registrationOpen === false ? t('admin.closed') : t('admin.open') }}</span>
+                  <span class="switch-text">{{ registrationOpen === false ? t('admin.closed') : t('admin.open') }}</span>
                 </label>
               </div>
             </section>
@@ -202,21 +179,21 @@ export default {
                     </tr>
                   </thead>
                   <tbody>
-                    <AdminUserRow v-for="u in state.users" :key="u.id" :user="u" :busy="busyId === u.id"
-                                  @reset="resetting = u" @delete="deleting = u"
-                                  @toggle-disabled="toggleDisabled(u)" @toggle-role="toggleRole(u)" />
+                    <AdminUserRow v-for="user in users" :key="user.id" :user="user" :busy="busyId === user.id"
+                                  @reset="resetting = user" @delete="deleting = user"
+                                  @toggle-disabled="toggleDisabled(user)" @toggle-role="toggleRole(user)" />
                   </tbody>
                 </table>
               </div>
-              <p v-if="state.loaded && !state.users.length && !state.loading" class="conv-empty">
-                {{ state.query.trim() ? t('admin.noResults', { q: state.query.trim() }) : t('admin.noUsers') }}
+              <p v-if="loaded && !users.length && !loading" class="conv-empty">
+                {{ searched.trim() ? t('admin.noResults', { q: searched.trim() }) : t('admin.noUsers') }}
               </p>
               <p v-if="listErrorText" class="form-error" role="alert">
                 {{ t('admin.loadFailed', { error: listErrorText }) }} <button type="button" class="link-btn" @click="reload">{{ t('common.retry') }}</button>
               </p>
               <div ref="sentinel" class="conv-sentinel" aria-hidden="true"></div>
-              <p v-if="state.loading" class="conv-loading"><span class="spinner small"></span>{{ t('sidebar.loadMore') }}</p>
-              <p v-else-if="state.nextCursor" class="more-row">
+              <p v-if="loading" class="conv-loading"><span class="spinner small"></span>{{ t('sidebar.loadMore') }}</p>
+              <p v-else-if="nextCursor" class="more-row">
                 <button type="button" class="btn btn-small" data-testid="load-more-users" @click="loadMore">{{ t('admin.loadMore') }}</button>
               </p>
             </section>

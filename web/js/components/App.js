@@ -2,9 +2,10 @@
 import { computed, watch, onMounted, onBeforeUnmount, defineAsyncComponent } from 'vue'
 import { store } from '../store.js'
 import { navigate } from '../router.js'
-import { t } from '../useI18n.js'
-import { openConversation, openBlank, stop, isGenerating } from '../useChat.js'
-import { invalidate } from '../markdown.js'
+import { t } from '../i18n.js'
+import { chat, openConversation, openBlank, stop, isGenerating } from '../chat.js'
+import { sidebar, closeDrawer } from '../conversations.js'
+import { invalidate } from '../markdown/libraries.js'
 import LoginView from './LoginView.js'
 import AppSidebar from './AppSidebar.js'
 import ChatView from './ChatView.js'
@@ -45,28 +46,28 @@ export default {
       () => [store.booted, store.user?.id, store.route.name, store.route.params.id],
       () => {
         if (!store.booted) return
-        const r = store.route
+        const route = store.route
         if (!store.user) {
-          if (r.name !== 'login') {
+          if (route.name !== 'login') {
             const here = location.pathname + location.search
             navigate(here === '/' ? '/login' : `/login?next=${encodeURIComponent(here)}`, { replace: true })
           }
           return
         }
-        if (r.name === 'login') {
-          const next = r.query?.next
+        if (route.name === 'login') {
+          const next = route.query?.next
           navigate(typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true })
-        } else if (r.name === 'chat') openConversation(r.params.id)
-        else if (r.name === 'home') openBlank()
+        } else if (route.name === 'chat') openConversation(route.params.id)
+        else if (route.name === 'home') openBlank()
       },
       { immediate: true },
     )
 
     // The tab title follows the open conversation.
     watch(
-      () => [store.user, store.chat.conversation?.title, store.route.name, store.locale],
+      () => [store.user, chat.conversation?.title, store.route.name, store.locale],
       () => {
-        const title = store.chat.conversation?.title
+        const title = chat.conversation?.title
         const page = { account: 'account.title', admin: 'admin.title' }[store.route.name]
         document.title = !store.user ? `${t('auth.login')} · Chatbox`
           : page ? `${t(page)} · Chatbox` : title ? `${title} · Chatbox` : 'Chatbox'
@@ -77,19 +78,19 @@ export default {
     // Copy-button labels inside rendered Markdown are in the UI language.
     watch(() => store.locale, () => invalidate())
 
-    function onKeydown(e) {
+    function onKeydown(event) {
       if (!store.user) return
-      const mod = e.ctrlKey || e.metaKey
-      if (mod && e.shiftKey && (e.key === 'o' || e.key === 'O' || e.code === 'KeyO')) {
-        e.preventDefault()
-        store.sidebar.drawerOpen = false
+      const mod = event.ctrlKey || event.metaKey
+      if (mod && event.shiftKey && (event.key === 'o' || event.key === 'O' || event.code === 'KeyO')) {
+        event.preventDefault()
+        closeDrawer()
         navigate('/')
         return
       }
-      if (e.key === 'Escape' && !e.defaultPrevented && !document.querySelector('.modal-backdrop')) {
-        if (store.sidebar.drawerOpen) { store.sidebar.drawerOpen = false; return }
+      if (event.key === 'Escape' && !event.defaultPrevented && !document.querySelector('.modal-backdrop')) {
+        if (sidebar.drawerOpen) { closeDrawer(); return }
         if (isGenerating()) {
-          e.preventDefault()
+          event.preventDefault()
           stop()
         }
       }
@@ -97,12 +98,12 @@ export default {
     onMounted(() => window.addEventListener('keydown', onKeydown))
     onBeforeUnmount(() => window.removeEventListener('keydown', onKeydown))
 
-    return { store, route, showLogin, t }
+    return { store, sidebar, route, showLogin, t }
   },
   template: /*html*/ `
     <div v-if="!store.booted" class="boot" aria-busy="true"><div class="spinner"></div></div>
     <LoginView v-else-if="showLogin" />
-    <div v-else class="layout" :class="{ 'drawer-open': store.sidebar.drawerOpen }">
+    <div v-else class="layout" :class="{ 'drawer-open': sidebar.drawerOpen }">
       <AppSidebar />
       <main class="main">
         <div v-if="route.name === 'notfound'" class="center-note">

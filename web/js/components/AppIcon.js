@@ -52,6 +52,6 @@ export default {
     <svg class="icon" :width="size" :height="size" viewBox="0 0 24 24" aria-hidden="true" focusable="false"
          fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
       <path v-if="filled" :d="filled" fill="currentColor" stroke="none" />
-      <path v-for="(d, i) in paths" :key="i" :d="d" />
+      <path v-for="(path, index) in paths" :key="index" :d="path" />
     </svg>`,
 }

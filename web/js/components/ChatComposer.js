@@ -2,63 +2,60 @@
 // is composing (event.isComposing, keyCode 229, compositionstart/end). The text is kept per conversation in
 // sessionStorage, so a reload or a re-login does not lose it. While an answer is written the button stops it.
 import { ref, computed, watch, nextTick, onMounted } from 'vue'
-import { store } from '../store.js'
-import { t } from '../useI18n.js'
-import { send, stop, saveDraft, isGenerating } from '../useChat.js'
+import { t } from '../i18n.js'
+import { chat, send, stop, setDraft, isGenerating } from '../chat.js'
 import AppIcon from './AppIcon.js'
 
 export default {
   name: 'ChatComposer',
   components: { AppIcon },
   setup(_, { expose }) {
-    const ta = ref(null)
+    const textarea = ref(null)
     const composing = ref(false)
-    const chat = store.chat
 
     const busy = computed(() => isGenerating())
     const canSend = computed(() => !busy.value && chat.draft.trim().length > 0 && !chat.loading && !chat.notFound)
 
     function resize() {
-      const el = ta.value
-      if (!el) return
-      el.style.height = 'auto'
-      el.style.height = `${Math.min(el.scrollHeight, 240)}px`
+      const element = textarea.value
+      if (!element) return
+      element.style.height = 'auto'
+      element.style.height = `${Math.min(element.scrollHeight, 240)}px`
     }
     watch(() => chat.draft, () => nextTick(resize))
 
-    function onInput(e) {
-      chat.draft = e.target.value
-      saveDraft(chat.id, chat.draft)
+    function onInput(event) {
+      setDraft(event.target.value)
     }
 
     async function submit() {
       if (!canSend.value || composing.value) return
       await send(chat.draft)
-      nextTick(() => ta.value?.focus())
+      nextTick(() => textarea.value?.focus())
     }
 
-    function onKeydown(e) {
-      if (e.key !== 'Enter' || e.shiftKey || e.altKey) return
+    function onKeydown(event) {
+      if (event.key !== 'Enter' || event.shiftKey || event.altKey) return
       // IME: the Enter that confirms a candidate must not send (Safari reports keyCode 229 after compositionend)
-      if (e.isComposing || e.keyCode === 229 || composing.value) return
-      e.preventDefault()
+      if (event.isComposing || event.keyCode === 229 || composing.value) return
+      event.preventDefault()
       submit()
     }
 
-    function focus() { ta.value?.focus() }
+    function focus() { textarea.value?.focus() }
     expose({ focus })
     onMounted(() => {
       resize()
       if (window.matchMedia?.('(min-width: 769px)').matches) focus()
     })
 
-    return { t, chat, ta, busy, canSend, composing, onInput, onKeydown, submit, stop }
+    return { t, chat, textarea, busy, canSend, composing, onInput, onKeydown, submit, stop }
   },
   template: /*html*/ `
     <form class="composer" @submit.prevent="submit">
       <p v-if="chat.sendError" class="composer-error" role="alert">{{ chat.sendError }}</p>
       <div class="composer-box">
-        <textarea ref="ta" class="composer-input" rows="1" :value="chat.draft" :placeholder="t('chat.placeholder')"
+        <textarea ref="textarea" class="composer-input" rows="1" :value="chat.draft" :placeholder="t('chat.placeholder')"
                   :aria-label="t('chat.placeholder')" data-testid="composer"
                   @input="onInput" @keydown="onKeydown"
                   @compositionstart="composing = true" @compositionend="composing = false"></textarea>

@@ -1,7 +1,7 @@
 // One message. The user's text is shown as plain text (pre-wrap) in a bubble; the assistant's as sanitised Markdown,
 // with a cursor while it streams, the error + Retry when it failed, and Copy / Regenerate actions.
 import { ref, computed } from 'vue'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { copyText } from '../clipboard.js'
 import AppIcon from './AppIcon.js'
 import MarkdownContent from './MarkdownContent.js'

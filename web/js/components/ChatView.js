@@ -2,11 +2,12 @@
 // long histories mounted a page at a time from the bottom), and the composer.
 import { ref, computed, watch, nextTick, onMounted, onBeforeUnmount } from 'vue'
 import { store, toast } from '../store.js'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { navigate } from '../router.js'
-import { regenerate, openConversation, isGenerating, exportMarkdown as downloadMarkdown } from '../useChat.js'
-import { preloadFor } from '../markdown.js'
-import { errorText } from '../errorText.js'
+import { chat, regenerate, openConversation, setDraft, isGenerating, exportMarkdown as downloadMarkdown } from '../chat.js'
+import { openDrawer } from '../conversations.js'
+import { preloadFor } from '../markdown/libraries.js'
+import { errorText, isUnauthorized } from '../errors.js'
 import AppIcon from './AppIcon.js'
 import ChatMessage from './ChatMessage.js'
 import ChatComposer from './ChatComposer.js'
@@ -18,7 +19,6 @@ export default {
   name: 'ChatView',
   components: { AppIcon, ChatMessage, ChatComposer, DemoBanner },
   setup() {
-    const chat = store.chat
     const scroller = ref(null)
     const content = ref(null)
     const topSentinel = ref(null)
@@ -35,8 +35,8 @@ export default {
     const hiddenCount = computed(() => Math.max(0, chat.messages.length - shownCount.value))
     const shown = computed(() => (hiddenCount.value ? chat.messages.slice(hiddenCount.value) : chat.messages))
     const lastAssistant = computed(() => {
-      const m = chat.messages.at(-1)
-      return m?.role === 'assistant' ? m : null
+      const last = chat.messages.at(-1)
+      return last?.role === 'assistant' ? last : null
     })
     const suggestions = computed(() => [1, 2, 3, 4].map((n) => t(`chat.suggest${n}`)))
 
@@ -52,7 +52,7 @@ export default {
       else if (fromBottom < 40) stick.value = true //                           back at the end
       lastTop = el.scrollTop
     }
-    function onWheel(e) { if (e.deltaY < 0) stick.value = false }
+    function onWheel(event) { if (event.deltaY < 0) stick.value = false }
     function jumpDown() { stick.value = true; toBottom() }
 
     // New conversation opened: mount the last page, stick to the bottom.
@@ -81,15 +81,15 @@ export default {
       exporting.value = true
       try {
         await downloadMarkdown()
-      } catch (e) {
-        if (e?.status !== 401) toast(errorText(e, { 404: 'conv.notFound' }), 'error')
+      } catch (error) {
+        if (!isUnauthorized(error)) toast(errorText(error, { 404: 'conv.notFound' }), 'error')
       } finally {
         exporting.value = false
       }
     }
 
     function useSuggestion(text) {
-      chat.draft = text
+      setDraft(text, { save: false })
       nextTick(() => composer.value?.focus())
     }
 
@@ -108,7 +108,7 @@ export default {
       store, chat, t, scroller, content, topSentinel, composer, stick, blank, title, busy, shown, hiddenCount,
       lastAssistant, suggestions, exporting, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
       reload: () => openConversation(chat.id, { force: true }),
-      openDrawer: () => { store.sidebar.drawerOpen = true },
+      openDrawer,
       newChat: () => navigate('/'),
     }
   },
@@ -134,7 +134,7 @@ export default {
             <span class="brand-mark large"><AppIcon name="logo" :size="30" /></span>
             <h2>{{ t('chat.greeting') }}</h2>
             <div class="suggestions">
-              <button v-for="s in suggestions" :key="s" type="button" class="suggestion" @click="useSuggestion(s)">{{ s }}</button>
+              <button v-for="suggestion in suggestions" :key="suggestion" type="button" class="suggestion" @click="useSuggestion(suggestion)">{{ suggestion }}</button>
             </div>
           </div>
           <div v-else-if="chat.notFound" class="center-note">
@@ -148,8 +148,8 @@ export default {
           <div v-else-if="chat.loading" class="center-note"><span class="spinner"></span></div>
           <div v-else class="messages" data-testid="messages">
             <div v-if="hiddenCount" ref="topSentinel" class="older-sentinel">{{ t('chat.loadingOlder') }}</div>
-            <ChatMessage v-for="m in shown" :key="m._key || m.id" :message="m" :busy="busy"
-                         :is-last="m === lastAssistant" @regenerate="regenerate" />
+            <ChatMessage v-for="message in shown" :key="message._key || message.id" :message="message" :busy="busy"
+                         :is-last="message === lastAssistant" @regenerate="regenerate" />
           </div>
         </div>
       </div>

@@ -1,6 +1,6 @@
 // A small modal asking to confirm (Esc or a click outside cancels; the confirm button has the focus).
 import { ref, onMounted, onBeforeUnmount } from 'vue'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 
 export default {
   name: 'ConfirmDialog',
@@ -14,8 +14,8 @@ export default {
   setup(props, { emit }) {
     const confirmBtn = ref(null)
     const previous = document.activeElement
-    function onKeydown(e) {
-      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); emit('cancel') }
+    function onKeydown(event) {
+      if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); emit('cancel') }
     }
     onMounted(() => {
       confirmBtn.value?.focus()

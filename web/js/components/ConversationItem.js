@@ -1,9 +1,10 @@
 // One conversation in the sidebar: a link to /c/{id}, rename in place (Enter saves, Esc cancels), delete.
 import { ref, computed, nextTick } from 'vue'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import { chatPath } from '../router.js'
 import { toast } from '../store.js'
-import { useConversations } from '../useConversations.js'
+import { renameConversation } from '../conversations.js'
+import { errorText, isUnauthorized } from '../errors.js'
 import AppIcon from './AppIcon.js'
 
 export default {
@@ -12,7 +13,6 @@ export default {
   props: { conv: { type: Object, required: true }, active: { type: Boolean, default: false } },
   emits: ['delete'],
   setup(props) {
-    const { rename } = useConversations()
     const editing = ref(false)
     const draft = ref('')
     const input = ref(null)
@@ -33,18 +33,18 @@ export default {
       if (!next || next === props.conv.title) { editing.value = false; return }
       saving = true
       try {
-        await rename(props.conv.id, next)
+        await renameConversation(props.conv.id, next)
         editing.value = false
-      } catch (e) {
-        if (e?.status !== 401) toast(e?.message || 'error', 'error')
+      } catch (error) {
+        if (!isUnauthorized(error)) toast(errorText(error), 'error')
         editing.value = false
       } finally {
         saving = false
       }
     }
-    function onKeydown(e) {
-      if (e.key === 'Enter' && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); save() }
-      else if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); cancel() }
+    function onKeydown(event) {
+      if (event.key === 'Enter' && !event.isComposing && event.keyCode !== 229) { event.preventDefault(); save() }
+      else if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); cancel() }
     }
 
     return { t, editing, draft, input, title, href, startEdit, save, onKeydown }

@@ -1,7 +1,7 @@
 // Shown when GET /api/config says the server runs the built-in demo model: how to configure a real one.
 import { ref, computed } from 'vue'
 import { store } from '../store.js'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 import AppIcon from './AppIcon.js'
 
 const KEY = 'chatbox.demoBannerHidden'

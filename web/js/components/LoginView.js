@@ -2,9 +2,8 @@
 // registration; a session that expired mid-chat says so (the unsent text waits in sessionStorage).
 import { ref, computed, onBeforeUnmount, nextTick, onMounted } from 'vue'
 import { store } from '../store.js'
-import { t } from '../useI18n.js'
-import { useAuth, authErrorMessage } from '../useAuth.js'
-import { ApiError } from '../api.js'
+import { t } from '../i18n.js'
+import { login, register, authErrorText, noteRegistration } from '../auth.js'
 import AppIcon from './AppIcon.js'
 import SettingsButtons from './SettingsButtons.js'
 
@@ -12,7 +11,6 @@ export default {
   name: 'LoginView',
   components: { AppIcon, SettingsButtons },
   setup() {
-    const auth = useAuth()
     const mode = ref('login')
     const username = ref('')
     const password = ref('')
@@ -28,8 +26,8 @@ export default {
     const shownError = computed(() => (waitLeft.value > 0 ? t('auth.throttled', { seconds: waitLeft.value }) : error.value))
     const canSubmit = computed(() => !busy.value && waitLeft.value === 0 && username.value.trim() && password.value)
 
-    function setMode(m) {
-      mode.value = m
+    function setMode(next) {
+      mode.value = next
       error.value = ''
       nextTick(() => userInput.value?.focus())
     }
@@ -49,12 +47,12 @@ export default {
       busy.value = true
       error.value = ''
       try {
-        if (mode.value === 'login') await auth.login(username.value.trim(), password.value)
-        else await auth.register(username.value.trim(), password.value)
-      } catch (e) {
-        error.value = authErrorMessage(e, mode.value)
-        if (e instanceof ApiError && e.status === 429 && e.retryAfter) startCountdown(e.retryAfter)
-        if (e instanceof ApiError && e.status === 403 && mode.value === 'register' && store.config) store.config.registration_open = false
+        if (mode.value === 'login') await login(username.value.trim(), password.value)
+        else await register(username.value.trim(), password.value)
+      } catch (failure) {
+        error.value = authErrorText(failure, mode.value)
+        if (failure?.status === 429 && failure.retryAfter) startCountdown(failure.retryAfter)
+        if (failure?.status === 403 && mode.value === 'register') noteRegistration(false)
       } finally {
         busy.value = false
       }

@@ -2,10 +2,13 @@
 // unfinished last block is re-rendered (finished ones are kept); when the stream ends: one full render.
 // Code-block Copy buttons are handled here by event delegation (the rendered HTML carries no handlers).
 import { shallowRef, ref, computed, watch, nextTick, onBeforeUnmount } from 'vue'
-import { createStreamRenderer, renderBlocks, renderMessage, libsVersion, perf } from '../markdown.js'
+import { renderBlocks, renderMessage } from '../markdown/render.js'
+import { createStreamRenderer } from '../markdown/streamRenderer.js'
+import { libsVersion } from '../markdown/libraries.js'
+import { perf } from '../markdown/perf.js'
 import { copyText } from '../clipboard.js'
-import { patchTail } from '../dom-morph.js'
-import { t } from '../useI18n.js'
+import { patchTail } from '../markdown/domMorph.js'
+import { t } from '../i18n.js'
 import MarkdownBlocks from './MarkdownBlocks.js'
 
 const GROUP = 32
@@ -44,13 +47,13 @@ export default {
       raf = 0
       if (!renderer) return
       const t0 = performance.now()
-      const r = renderer.update(text())
+      const update = renderer.update(text())
       const t1 = performance.now()
-      if (lastCommitted !== r.committed) { lastCommitted = r.committed; groups.value = toGroups(r.committed) }
-      if (r.tail !== tailHtml && tailEl.value) { tailHtml = r.tail; patchTail(tailEl.value, r.tail) }
+      if (lastCommitted !== update.committed) { lastCommitted = update.committed; groups.value = toGroups(update.committed) }
+      if (update.tail !== tailHtml && tailEl.value) { tailHtml = update.tail; patchTail(tailEl.value, update.tail) }
       const t2 = performance.now()
       const length = text().length
-      const count = r.committed.length
+      const count = update.committed.length
       // ms: the whole update (render + sanitise + DOM, including Vue's patch when a block was finished)
       nextTick(() => perf.record('updates', { ms: performance.now() - t0, renderMs: t1 - t0, domMs: t2 - t1, length, blocks: count }))
     }
@@ -83,8 +86,8 @@ export default {
     )
     onBeforeUnmount(() => { if (raf) cancelAnimationFrame(raf) })
 
-    async function onClick(e) {
-      const btn = e.target.closest?.('[data-copy-code]')
+    async function onClick(event) {
+      const btn = event.target.closest?.('[data-copy-code]')
       if (!btn) return
       const code = btn.closest('.code-block')?.querySelector('pre code')
       if (!code) return
@@ -99,7 +102,7 @@ export default {
   },
   template: /*html*/ `
     <div class="md" :class="{ streaming }" @click="onClick">
-      <MarkdownBlocks v-for="(g, i) in groups" :key="i" :blocks="g" />
+      <MarkdownBlocks v-for="(group, index) in groups" :key="index" :blocks="group" />
       <div v-if="streaming" ref="tailEl" class="md-block md-tail"></div>
     </div>`,
 }

@@ -17,15 +17,15 @@ export default {
     const box = ref(null)
     const previous = document.activeElement
     function cancel() { if (!props.busy) emit('cancel') }
-    function onKeydown(e) {
-      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); cancel() }
-      else if (e.key === 'Tab' && box.value) { // keep the focus inside the dialog
+    function onKeydown(event) {
+      if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); cancel() }
+      else if (event.key === 'Tab' && box.value) { // keep the focus inside the dialog
         const items = [...box.value.querySelectorAll('input, select, textarea, button, a[href]')].filter((el) => !el.disabled)
         if (!items.length) return
         const first = items[0]
         const last = items.at(-1)
-        if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus() }
-        else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus() }
+        if (event.shiftKey && document.activeElement === first) { event.preventDefault(); last.focus() }
+        else if (!event.shiftKey && document.activeElement === last) { event.preventDefault(); first.focus() }
       }
     }
     onMounted(() => {

@@ -1,6 +1,6 @@
 // The header of a settings page (account, admin): the phone's drawer button, the page title, a way back to chat.
-import { store } from '../store.js'
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
+import { openDrawer } from '../conversations.js'
 import AppIcon from './AppIcon.js'
 
 export default {
@@ -8,7 +8,7 @@ export default {
   components: { AppIcon },
   props: { title: { type: String, required: true } },
   setup() {
-    return { t, openDrawer: () => { store.sidebar.drawerOpen = true } }
+    return { t, openDrawer }
   },
   template: /*html*/ `
     <header class="chat-header page-header">

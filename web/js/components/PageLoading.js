@@ -1,5 +1,5 @@
 // Shown while a page loaded on demand (account, admin) arrives, or when it could not be loaded.
-import { t } from '../useI18n.js'
+import { t } from '../i18n.js'
 
 export default {
   name: 'PageLoading',

@@ -1,18 +1,17 @@
 // Theme (system → dark → light) and language switches, used in the sidebar footer and on the login page.
 import { computed } from 'vue'
 import { store } from '../store.js'
-import { t, setLocale, LOCALES } from '../useI18n.js'
-import { useTheme } from '../useTheme.js'
+import { t, setLocale, LOCALES } from '../i18n.js'
+import { cycleTheme } from '../theme.js'
 import AppIcon from './AppIcon.js'
 
 export default {
   name: 'SettingsButtons',
   components: { AppIcon },
   setup() {
-    const { cycleTheme } = useTheme()
     const themeIcon = computed(() => ({ system: 'monitor', dark: 'moon', light: 'sun' })[store.theme])
     const themeLabel = computed(() => t({ system: 'settings.themeSystem', dark: 'settings.themeDark', light: 'settings.themeLight' }[store.theme]))
-    const locale = computed({ get: () => store.locale, set: (v) => setLocale(v) })
+    const locale = computed({ get: () => store.locale, set: (code) => setLocale(code) })
     return { t, cycleTheme, themeIcon, themeLabel, locale, LOCALES }
   },
   template: /*html*/ `
@@ -23,7 +22,7 @@ export default {
       <label class="lang-select" :title="t('settings.language')">
         <AppIcon name="globe" :size="16" />
         <select v-model="locale" :aria-label="t('settings.language')" data-testid="language">
-          <option v-for="l in LOCALES" :key="l.code" :value="l.code">{{ l.label }}</option>
+          <option v-for="option in LOCALES" :key="option.code" :value="option.code">{{ option.label }}</option>
         </select>
       </label>
     </div>`,

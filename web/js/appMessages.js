@@ -1,10 +1,7 @@
-// Chinese and English. Follows navigator.language until the user picks one (kept in localStorage).
-import { store } from './store.js'
+// The strings of the app shell, login page and chat, in English and Chinese (loaded at start; the account and
+// admin pages bring theirs in pageMessages.js).
 
-const KEY = 'chatbox.locale'
-export const LOCALES = [{ code: 'en', label: 'English' }, { code: 'zh-CN', label: '简体中文' }]
-
-const en = {
+export const en = {
   appName: 'Chatbox',
   'auth.login': 'Log in',
   'auth.register': 'Sign up',
@@ -96,7 +93,7 @@ const en = {
   'account.menu': 'Account and administration',
 }
 
-const zh = {
+export const zh = {
   appName: 'Chatbox',
   'auth.login': '登录',
   'auth.register': '注册',
@@ -186,78 +183,4 @@ const zh = {
   'admin.title': '管理',
   'account.title': '账号',
   'account.menu': '账号与管理',
-}
-
-const dictionaries = { en, 'zh-CN': zh }
-
-function detect() {
-  const saved = localStorage.getItem(KEY)
-  if (saved && dictionaries[saved]) return saved
-  const langs = navigator.languages?.length ? navigator.languages : [navigator.language || 'en']
-  for (const l of langs) {
-    const lower = String(l).toLowerCase()
-    if (lower.startsWith('zh')) return 'zh-CN'
-    if (lower.startsWith('en')) return 'en'
-  }
-  return 'en'
-}
-
-function apply(locale) {
-  store.locale = locale
-  document.documentElement.lang = locale
-}
-
-export function initI18n() { apply(detect()) }
-
-/** Pages loaded on demand (account, admin) bring their own strings: { en: {...}, 'zh-CN': {...} }. */
-export function addMessages(messages) {
-  for (const [locale, dict] of Object.entries(messages)) if (dictionaries[locale]) Object.assign(dictionaries[locale], dict)
-}
-
-export function setLocale(locale) {
-  if (!dictionaries[locale]) return
-  localStorage.setItem(KEY, locale)
-  apply(locale)
-}
-
-/** t('key', {name: value}) in the current locale; falls back to English, then to the key. */
-export function t(key, params) {
-  const dict = dictionaries[store.locale] || en
-  let s = dict[key] ?? en[key] ?? key
-  if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (params[k] != null ? String(params[k]) : m))
-  return s
-}
-
-export function useI18n() {
-  return { t, setLocale, formatDateTime, locales: LOCALES, locale: () => store.locale }
-}
-
-const dateFormats = new Map()
-/** A date (ISO string) for people, in the UI language and the user's time zone; '' for nothing or a bad date. */
-export function formatDateTime(iso, { time = true } = {}) {
-  if (!iso) return ''
-  const d = new Date(iso)
-  if (Number.isNaN(d.getTime())) return String(iso)
-  const key = `${store.locale}|${time}`
-  let f = dateFormats.get(key)
-  if (!f) {
-    f = new Intl.DateTimeFormat(store.locale, time ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'medium' })
-    dateFormats.set(key, f)
-  }
-  return f.format(d)
-}
-
-const relFormats = new Map()
-/** "5 minutes ago" / "5 分钟前" for recent times, the date for older ones. */
-export function formatRelative(iso, now = Date.now()) {
-  const ts = Date.parse(iso)
-  if (Number.isNaN(ts)) return iso ? String(iso) : ''
-  const s = Math.round((now - ts) / 1000)
-  if (s < 45) return t('time.justNow')
-  let f = relFormats.get(store.locale)
-  if (!f) { f = new Intl.RelativeTimeFormat(store.locale, { numeric: 'auto' }); relFormats.set(store.locale, f) }
-  if (s < 3600) return f.format(-Math.max(1, Math.round(s / 60)), 'minute')
-  if (s < 86400) return f.format(-Math.round(s / 3600), 'hour')
-  if (s < 30 * 86400) return f.format(-Math.round(s / 86400), 'day')
-  return formatDateTime(iso, { time: false })
 }

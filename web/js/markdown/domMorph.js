@@ -1,15 +1,15 @@
 // Updates the DOM of a streaming answer's unfinished block in place: the new (already sanitised) HTML is parsed
 // into a template and the live element is changed only where it differs. A paragraph that grows by a few words
 // then costs one text-node update instead of rebuilding (and re-laying out) every node, formulas included.
-import { slotHtml } from './markdown.js'
+import { slotHtml } from './math.js'
 
 const isSlot = (n) => n.nodeType === 1 && n.classList.contains('math-slot')
 
-function same(a, b) {
-  if (a.nodeType !== b.nodeType) return false
-  if (a.nodeType !== 1) return true
-  if (a.tagName !== b.tagName) return false
-  return isSlot(b) ? isSlot(a) && a.dataset.k === b.dataset.k : true
+function same(live, wanted) {
+  if (live.nodeType !== wanted.nodeType) return false
+  if (live.nodeType !== 1) return true
+  if (live.tagName !== wanted.tagName) return false
+  return isSlot(wanted) ? isSlot(live) && live.dataset.k === wanted.dataset.k : true
 }
 
 function syncAttributes(to, from) {
@@ -20,25 +20,25 @@ function syncAttributes(to, from) {
 function fillSlots(node) {
   if (node.nodeType !== 1) return
   if (isSlot(node)) { node.innerHTML = slotHtml(node.dataset.k); return }
-  for (const s of node.querySelectorAll('.math-slot')) s.innerHTML = slotHtml(s.dataset.k)
+  for (const slot of node.querySelectorAll('.math-slot')) slot.innerHTML = slotHtml(slot.dataset.k)
 }
 
 function morphChildren(to, from) {
-  let t = to.firstChild
-  let f = from.firstChild
-  while (f) {
-    const nextF = f.nextSibling
-    if (t && same(t, f)) {
-      if (f.nodeType === 3 || f.nodeType === 8) { if (t.data !== f.data) t.data = f.data }
-      else if (!isSlot(f)) { syncAttributes(t, f); morphChildren(t, f) }
-      t = t.nextSibling
+  let live = to.firstChild
+  let wanted = from.firstChild
+  while (wanted) {
+    const nextWanted = wanted.nextSibling
+    if (live && same(live, wanted)) {
+      if (wanted.nodeType === 3 || wanted.nodeType === 8) { if (live.data !== wanted.data) live.data = wanted.data }
+      else if (!isSlot(wanted)) { syncAttributes(live, wanted); morphChildren(live, wanted) }
+      live = live.nextSibling
     } else {
-      fillSlots(f)
-      to.insertBefore(f, t) // moves the new node out of the template
+      fillSlots(wanted)
+      to.insertBefore(wanted, live) // moves the new node out of the template
     }
-    f = nextF
+    wanted = nextWanted
   }
-  while (t) { const next = t.nextSibling; to.removeChild(t); t = next }
+  while (live) { const next = live.nextSibling; to.removeChild(live); live = next }
 }
 
 const template = document.createElement('template')

@@ -21,7 +21,7 @@ export function initTheme() {
   apply()
 }
 
-export function setTheme(theme) {
+function setTheme(theme) {
   if (!ORDER.includes(theme)) return
   store.theme = theme
   if (theme === 'system') localStorage.removeItem(KEY)
@@ -29,10 +29,5 @@ export function setTheme(theme) {
   apply()
 }
 
-export function useTheme() {
-  return {
-    setTheme,
-    /** system → dark → light → system */
-    cycleTheme: () => setTheme(ORDER[(ORDER.indexOf(store.theme) + 1) % ORDER.length]),
-  }
-}
+/** system → dark → light → system */
+export const cycleTheme = () => setTheme(ORDER[(ORDER.indexOf(store.theme) + 1) % ORDER.length])

@@ -1,0 +1,200 @@
+// The open conversation's store: loading it, sending, streaming, stop, regenerate/retry, re-attaching after a
+// reload, the composer's draft. Components read `chat` and call the actions exported here.
+import { reactive } from 'vue'
+import { api } from './api.js'
+import { toast } from './store.js'
+import { navigate, chatPath } from './router.js'
+import { t } from './i18n.js'
+import { errorText, isUnauthorized } from './errors.js'
+import { upsertConversation, touchConversation, onTitleChange } from './conversations.js'
+import { createAnswerStreams, same } from './answerStream.js'
+import { loadDraft, saveDraft } from './drafts.js'
+import { saveBlob } from './download.js'
+
+const blankChat = () => ({
+  id: null, //            the open conversation's id (null on the blank "new chat" page)
+  conversation: null,
+  messages: [], //        oldest first
+  loading: false,
+  notFound: false,
+  loadError: null,
+  streaming: false, //    a stream (send, regenerate or re-attach) is being read
+  stopping: false,
+  sendError: null, //     a pre-stream error to show above the composer
+  draft: '', //           the composer's text (also kept per conversation in sessionStorage)
+})
+export const chat = reactive(blankChat())
+const streams = createAnswerStreams(chat)
+
+let loadCtrl = null
+
+/** The one way the chat starts over: the stream and the load under way are dropped, then `fields` are set. */
+function reset(fields = {}) {
+  streams.abort()
+  loadCtrl?.abort()
+  Object.assign(chat, blankChat(), fields)
+}
+
+/** Signed out: nothing open. */
+export const resetChat = () => reset()
+
+/** The composer's text; `save: false` leaves sessionStorage as it is (a suggestion not yet edited). */
+export function setDraft(text, { save = true } = {}) {
+  chat.draft = text
+  if (save) saveDraft(chat.id, text)
+}
+
+// A new title (renamed in the sidebar, or named by the server) reaches the open chat's header.
+onTitleChange((id, title) => {
+  if (chat.conversation && String(chat.conversation.id) === String(id)) chat.conversation.title = title
+})
+
+/** An answer still being written (not one left `processing` with no generation behind it). */
+const isLive = (m) => m?.role === 'assistant' && m.status === 'processing' && !m._orphan
+/** A generation runs in the open conversation: the composer's button is Stop, Esc stops. */
+export const isGenerating = () => chat.streaming || isLive(chat.messages.at(-1))
+
+const isCurrent = (id) => same(chat.id, id)
+
+/** A send, regenerate or stop that was refused, in the words the composer shows. */
+const describe = (error) => errorText(error, {
+  409: () => t('chat.busy'),
+  413: () => t('chat.tooLong'),
+  404: () => t('conv.notFound'),
+  422: (refused) => refused.message || t('chat.empty'),
+  other: (refused) => t('chat.sendFailed', { error: refused.message }),
+})
+
+/** Opens /c/{id}: loads the messages, and re-attaches if the last answer is still being written. */
+export async function openConversation(id, { force = false } = {}) {
+  if (!force && isCurrent(id) && (chat.conversation || chat.loading || chat.streaming)) return
+  reset({ id, loading: true, draft: loadDraft(id) })
+  const ctrl = new AbortController()
+  loadCtrl = ctrl
+  try {
+    const res = await api.getConversation(id, ctrl.signal)
+    if (!isCurrent(id) || ctrl.signal.aborted) return
+    chat.conversation = res.conversation
+    chat.messages = res.messages || []
+  } catch (error) {
+    if (error?.name === 'AbortError' || !isCurrent(id)) return
+    if (error?.status === 404) chat.notFound = true
+    else if (!isUnauthorized(error)) chat.loadError = error?.message || 'error'
+    return
+  } finally {
+    if (isCurrent(id)) chat.loading = false
+  }
+  const last = chat.messages.at(-1)
+  if (last && last.role === 'assistant' && last.status === 'processing') streams.attach(id)
+}
+
+/** The blank "new chat" page. */
+export function openBlank() {
+  reset({ draft: loadDraft(null) })
+}
+
+export async function send(text) {
+  const content = text.trim()
+  if (!content || chat.streaming) return false
+  chat.sendError = null
+  let id = chat.id
+  const draftId = id
+  chat.draft = ''
+  const restore = (err) => {
+    saveDraft(draftId, text) // survives a redirect to the login page
+    if (same(chat.id, id) || (draftId == null && chat.id == null)) {
+      chat.draft = text
+      if (err && !isUnauthorized(err)) chat.sendError = describe(err)
+    }
+  }
+  if (id == null) {
+    try {
+      const conv = (await api.createConversation()).conversation
+      id = conv.id
+      upsertConversation(conv, { toTop: true })
+      Object.assign(chat, { id, conversation: conv, messages: [], loading: false, notFound: false })
+      navigate(chatPath(id))
+    } catch (error) {
+      restore(error)
+      return false
+    }
+  }
+  const msgs = chat.messages
+  msgs.push({ id: `local-u-${Date.now()}`, _key: `k-u-${Date.now()}`, role: 'user', content, status: 'completed', error: null, created_at: new Date().toISOString() })
+  const user = msgs.at(-1)
+  msgs.push({ id: `local-a-${Date.now()}`, _key: `k-a-${Date.now()}`, role: 'assistant', content: '', status: 'processing', error: null, created_at: new Date().toISOString() })
+  const assistant = msgs.at(-1)
+  const ctx = {
+    user, assistant,
+    onStart: () => { saveDraft(draftId, ''); if (draftId == null) saveDraft(id, ''); touchConversation(id, { conversation: chat.conversation }) },
+  }
+  try {
+    const result = await streams.run(id, (o) => api.sendMessage(id, content, o), ctx)
+    if (!result.aborted && !result.done && ctx.started) streams.recover(id)
+  } catch (error) {
+    if (error?.name === 'AbortError') return true
+    if (!ctx.started) {
+      const list = chat.messages
+      for (const message of [assistant, user]) { const index = list.indexOf(message); if (index !== -1) list.splice(index, 1) }
+      restore(error)
+      return false
+    }
+    if (!isUnauthorized(error)) streams.recover(id)
+  }
+  return true
+}
+
+/** Regenerate the last answer (also Retry for a failed one). */
+export async function regenerate() {
+  const id = chat.id
+  if (id == null || chat.streaming) return
+  chat.sendError = null
+  const msgs = chat.messages
+  const last = msgs.at(-1)
+  const previous = last?.role === 'assistant' ? { ...last } : null
+  let assistant
+  if (previous) {
+    Object.assign(last, { content: '', status: 'processing', error: null })
+    assistant = last
+  } else {
+    msgs.push({ id: `local-a-${Date.now()}`, _key: `k-r-${Date.now()}`, role: 'assistant', content: '', status: 'processing', error: null })
+    assistant = msgs.at(-1)
+  }
+  const ctx = { assistant, onStart: () => touchConversation(id) }
+  try {
+    const result = await streams.run(id, (o) => api.regenerate(id, o), ctx)
+    if (!result.aborted && !result.done && ctx.started) streams.recover(id)
+  } catch (error) {
+    if (error?.name === 'AbortError') return
+    if (!ctx.started) {
+      if (previous) Object.assign(assistant, previous)
+      else msgs.splice(msgs.indexOf(assistant), 1)
+      if (!isUnauthorized(error)) chat.sendError = describe(error)
+      return
+    }
+    if (!isUnauthorized(error)) streams.recover(id)
+  }
+}
+
+export async function stop() {
+  const id = chat.id
+  if (id == null) return
+  if (!isGenerating()) return
+  chat.stopping = true
+  try {
+    await api.stop(id)
+    if (!chat.streaming) await streams.refresh(id) // nothing attached: read the stopped answer
+  } catch (error) {
+    if (!isUnauthorized(error)) toast(describe(error), 'error')
+  } finally {
+    if (!chat.streaming) chat.stopping = false
+  }
+}
+
+/** Downloads the open conversation as Markdown (the server writes it). */
+export async function exportMarkdown() {
+  const id = chat.id
+  if (id == null) return
+  const { blob, filename } = await api.exportConversation(id)
+  saveBlob(blob, filename)
+}
