@@ -70,7 +70,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     return app
 }
 
-func makeAuthService(store: any ChatStore, config: AppConfig, logger: Logger) -> AuthService {
+func makeAuthService(store: SQLChatStore, config: AppConfig, logger: Logger) -> AuthService {
     AuthService(
         store: store, hasher: PasswordHasher(cost: config.bcryptCost),
         throttle: LoginThrottle(
@@ -82,7 +82,7 @@ func makeAuthService(store: any ChatStore, config: AppConfig, logger: Logger) ->
 
 /// Routes and middleware; no logic lives here, only which controller answers what.
 func buildRouter(
-    config: AppConfig, store: any ChatStore, auth: AuthService, chat: ChatService, model: SystemController.ModelInfo
+    config: AppConfig, store: SQLChatStore, auth: AuthService, chat: ChatService, model: SystemController.ModelInfo
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let body = JSONBody(maxBytes: config.maxBodyBytes)

@@ -1,11 +1,11 @@
 /// What a signed-in user does with their own account: password, sessions, deletion.
 public struct AccountService: Sendable {
-    let store: any ChatStore
+    let store: any UserStore & SessionStore
     let auth: AuthService
     /// The running answers and open streams, ended at once when the account is deleted.
     let generations: Generations
 
-    public init(store: any ChatStore, auth: AuthService, generations: Generations) {
+    public init(store: any UserStore & SessionStore, auth: AuthService, generations: Generations) {
         self.store = store
         self.auth = auth
         self.generations = generations

@@ -10,13 +10,13 @@ public enum AdminError: Error, Equatable {
 /// registration. There is always at least one enabled admin: the store refuses, in the same transaction as the
 /// change, any demotion, disabling or deletion that would leave none.
 public struct AdminService: Sendable {
-    let store: any ChatStore
+    let store: any UserStore & SessionStore
     let auth: AuthService
     let settings: RuntimeSettings
     /// The running answers and open streams, ended at once for a user who is disabled or deleted.
     let generations: Generations
 
-    public init(store: any ChatStore, auth: AuthService, settings: RuntimeSettings, generations: Generations) {
+    public init(store: any UserStore & SessionStore, auth: AuthService, settings: RuntimeSettings, generations: Generations) {
         self.store = store
         self.auth = auth
         self.settings = settings
@@ -24,7 +24,7 @@ public struct AdminService: Sendable {
     }
 
     public func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool) {
-        try await store.users(limit: limit, afterID: afterID, query: query)
+        try await store.users(limit: limit, afterID: afterID, usernameKey: query.map(Rules.usernameKey))
     }
 
     public func createUser(username: String, password: String, role: Role) async throws -> User {

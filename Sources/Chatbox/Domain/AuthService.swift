@@ -26,7 +26,7 @@ public struct Authenticated: Sendable {
 /// bcrypt is the expensive step, so everything cheap is checked before it (registration open, the rules, a taken
 /// name), and every bcrypt a client can cause is counted by `throttle` before it runs.
 public struct AuthService: Sendable {
-    let store: any ChatStore
+    let store: any UserStore & SessionStore
     let hasher: PasswordHasher
     let throttle: LoginThrottle
     let sessionLifetime: Millis
@@ -40,7 +40,7 @@ public struct AuthService: Sendable {
     private let decoyHash: Task<String, Never>
 
     public init(
-        store: any ChatStore, hasher: PasswordHasher, throttle: LoginThrottle, sessionLifetime: Millis,
+        store: any UserStore & SessionStore, hasher: PasswordHasher, throttle: LoginThrottle, sessionLifetime: Millis,
         sessionMaxAge: Millis? = nil, settings: RuntimeSettings, logger: Logger,
         now: @escaping @Sendable () -> Millis = { .now() }
     ) {

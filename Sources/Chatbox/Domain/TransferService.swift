@@ -14,13 +14,13 @@ public enum TransferError: Error, Equatable {
 /// limits (the per-message limit, dates, short transactions, how many imports run at once) and reads the history
 /// one conversation at a time.
 public struct TransferService: Sendable {
-    let store: any ChatStore
+    let store: any TransferStore & ConversationStore
     let maxMessageCharacters: Int
     let batching: ImportBatching
     let gate: ImportGate
 
     public init(
-        store: any ChatStore, maxMessageCharacters: Int, batching: ImportBatching = ImportBatching(),
+        store: any TransferStore & ConversationStore, maxMessageCharacters: Int, batching: ImportBatching = ImportBatching(),
         concurrentImports: Int = 2
     ) {
         self.store = store

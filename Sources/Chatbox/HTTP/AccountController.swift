@@ -4,7 +4,7 @@ import Hummingbird
 /// `/api/account/*`: the signed-in user's password, sessions, deletion, and export / import of their history.
 struct AccountController {
     let account: AccountService
-    let store: any ChatStore
+    let store: any ConversationStore
     let transfer: TransferService
     let body: JSONBody
     let importBody: JSONBody

@@ -3,7 +3,7 @@ import Hummingbird
 
 /// `/api/conversations` CRUD for the signed-in user; another user's conversation is a 404.
 struct ConversationController {
-    let store: any ChatStore
+    let store: any ConversationStore
     let body: JSONBody
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {

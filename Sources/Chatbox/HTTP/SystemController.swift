@@ -2,7 +2,7 @@ import Hummingbird
 
 /// `/healthz` and `/api/config`: what monitoring and the page need to know about the server.
 struct SystemController {
-    let store: any ChatStore
+    let store: any MaintenanceStore
     let model: ModelInfo
     let settings: RuntimeSettings
 

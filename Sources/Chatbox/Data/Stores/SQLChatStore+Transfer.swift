@@ -1,7 +1,7 @@
 import SQLKit
 
 /// Export and import of a user's whole history.
-extension SQLChatStore {
+extension SQLChatStore: TransferStore {
     public func exportedConversations(userID: Int64) async throws -> [Conversation] {
         try await db.raw("""
             SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c WHERE c.user_id = \(bind: userID) \

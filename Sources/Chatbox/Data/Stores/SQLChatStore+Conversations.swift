@@ -1,6 +1,7 @@
 import SQLKit
 
-extension SQLChatStore {
+/// Conversations with their messages: listing and search, the chat turn, answers' progress.
+extension SQLChatStore: ConversationStore {
     static let conversationColumns = "c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at"
     static let messageColumns = "id, conversation_id, role, content, status, error, created_at"
 
@@ -236,16 +237,6 @@ extension SQLChatStore {
                 UPDATE conversations SET updated_at = \(bind: now) \
                 WHERE id = (SELECT conversation_id FROM messages WHERE id = \(bind: messageID))
                 """).run()
-        }
-    }
-
-    public func failUnfinishedMessages(error: String) async throws -> Int {
-        try await db.withSession { conn in
-            try await conn.raw("""
-                UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: Millis.now()) \
-                WHERE status = 'processing'
-                """).run()
-            return try await changedRows(conn)
         }
     }
 
