@@ -95,16 +95,16 @@ func buildRouter(
         SessionMiddleware(auth: auth)
     }
     let cookies = SessionCookie(secure: config.secureCookies)
-    SystemController(store: store, model: model, settings: auth.settings)
+    SystemController(system: SystemService(store: store, settings: auth.settings), model: model)
         .addRoutes(to: router)
     AuthController(
         auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
     ).addRoutes(to: router.group("api/auth"))
     let signedIn = router.group("api", context: AuthenticatedContext.self)
-    ConversationController(store: store, body: body).addRoutes(to: signedIn.group("conversations"))
+    ConversationController(conversations: ConversationService(store: store), body: body).addRoutes(to: signedIn.group("conversations"))
     ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(to: signedIn.group("conversations"))
     AccountController(
-        account: AccountService(store: store, auth: auth, generations: chat.generations), store: store,
+        account: AccountService(store: store, auth: auth, generations: chat.generations),
         transfer: TransferService(store: store, maxMessageCharacters: config.maxMessageChars), body: body,
         importBody: JSONBody(maxBytes: config.maxImportBytes), cookies: cookies
     ).addRoutes(to: signedIn.group("account"))

@@ -34,7 +34,9 @@ public struct AccountService: Sendable {
 
     /// Signs one of the user's sessions out.
     public func revokeSession(_ signedIn: Authenticated, sessionID: Int64) async throws {
-        try await store.deleteSession(id: sessionID, userID: signedIn.user.id)
+        do { try await store.deleteSession(id: sessionID, userID: signedIn.user.id) } catch StoreError.notFound {
+            throw NotFound("Session")
+        }
     }
 
     /// Deletes the account and everything in it, after checking the password (throttled like logins). The last

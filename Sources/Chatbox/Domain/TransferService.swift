@@ -94,6 +94,14 @@ public struct TransferService: Sendable {
     public func exported(_ conversation: Conversation) async throws -> Transfer.Export.ExportedConversation {
         Transfer.exported(conversation, try await store.messages(conversationID: conversation.id))
     }
+
+    /// One of the user's conversations as Markdown; `NotFound("Conversation")` when it isn't theirs.
+    public func markdown(conversationID: Int64, userID: Int64) async throws -> (Conversation, String) {
+        guard let conversation = try await store.conversation(id: conversationID, userID: userID) else {
+            throw NotFound("Conversation")
+        }
+        return (conversation, Transfer.markdown(conversation, try await store.messages(conversationID: conversation.id)))
+    }
 }
 
 /// Who is importing now: one import per user, and at most `limit` on the server.

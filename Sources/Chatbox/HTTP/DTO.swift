@@ -114,10 +114,18 @@ extension Response {
     static var noContent: Response { Response(status: .noContent) }
 }
 
-/// Reads `{id}` from the path: a positive whole number, else 404 (an id that cannot exist is simply not found).
-func pathID(_ context: some RequestContext) throws -> Int64 {
-    guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
-        throw HTTPError(.notFound, message: "Conversation not found.")
+extension ResponseEncodable {
+    /// This body with 201 Created.
+    func created(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try response(from: request, context: context)
+        response.status = .created
+        return response
     }
+}
+
+/// Reads `{id}` from the path: a positive whole number, else 404 naming what was looked for (`NotFound(thing)`:
+/// an id that cannot exist is simply not found).
+func pathID(_ context: some RequestContext, of thing: String) throws -> Int64 {
+    guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else { throw NotFound(thing) }
     return id
 }
