@@ -18,7 +18,7 @@ import SQLKit
 ///     return try await tx.raw("SELECT LAST_INSERT_ID() AS id").first(decoding: Int64.self, column: "id")
 /// }
 /// ```
-public final class MariaDBDatabase: SQLDatabase, Sendable {
+public final class MariaDBDatabase: AsyncSQLDatabase, Sendable {
     public let configuration: MariaDBConfiguration
     public let logger: Logger
     public let queryLogLevel: Logger.Level?
@@ -99,13 +99,6 @@ public final class MariaDBDatabase: SQLDatabase, Sendable {
         for row in result.rows { onRow(MariaDBRow(columns: result.columns, values: row)) }
     }
 
-    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ())
-        -> EventLoopFuture<Void>
-    {
-        let promise = eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { try await self.execute(sql: query, onRow) }
-        return promise.futureResult
-    }
 
     /// Runs `closure` with one connection to itself (for `START TRANSACTION` … `COMMIT`, `LAST_INSERT_ID()`,
     /// session variables). A transaction left open when the closure ends is rolled back (and logged).

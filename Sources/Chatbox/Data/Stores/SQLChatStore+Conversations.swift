@@ -102,7 +102,7 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation {
-        try await updateOne("""
+        try await changeOne("""
             UPDATE conversations SET title = \(bind: title), title_set_by_user = 1 \
             WHERE id = \(bind: id) AND user_id = \(bind: userID)
             """)
@@ -111,21 +111,13 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool {
-        try await db.withSession { conn in
-            try await conn.raw("""
-                UPDATE conversations SET title = \(bind: title) \
-                WHERE id = \(bind: conversationID) AND title_set_by_user = 0
-                """).run()
-            return try await changedRows(conn) > 0
-        }
+        try await changedRows("""
+            UPDATE conversations SET title = \(bind: title) WHERE id = \(bind: conversationID) AND title_set_by_user = 0
+            """) > 0
     }
 
     public func deleteConversation(id: Int64, userID: Int64) async throws {
-        let changed = try await db.withSession { conn in
-            try await conn.raw("DELETE FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)").run()
-            return try await changedRows(conn)
-        }
-        if changed == 0 { throw StoreError.notFound }
+        try await changeOne("DELETE FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)")
     }
 
     public func messages(conversationID: Int64) async throws -> [Message] {
@@ -138,7 +130,7 @@ extension SQLChatStore: ConversationStore {
     public func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
         -> (user: Message, assistant: Message)
     {
-        try await transaction { conn in
+        try await db.transaction { conn in
             let question = try await insertMessage(conn, conversationID, .user, userContent, .completed, now)
             let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, now)
             try await conn.raw("""
@@ -151,7 +143,7 @@ extension SQLChatStore: ConversationStore {
     public func beginRegeneration(conversationID: Int64, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     {
-        try await transaction { conn in
+        try await db.transaction { conn in
             guard let row = try await conn.raw("""
                 SELECT \(unsafeRaw: Self.messageColumns) FROM messages WHERE conversation_id = \(bind: conversationID) \
                 AND role = 'user' ORDER BY id DESC LIMIT 1
@@ -188,7 +180,7 @@ extension SQLChatStore: ConversationStore {
     /// than that goes alone), so that long answers together never exceed the server's packet limit.
     public func saveProgress(_ answers: [AnswerProgress]) async throws {
         let now = Millis.now()
-        try await transaction { conn in
+        try await db.transaction { conn in
             for batch in Self.progressBatches(answers) {
                 let cases = batch.map { answer -> SQLQueryString in
                     "WHEN \(bind: answer.messageID) THEN \(bind: answer.content)"
@@ -228,7 +220,7 @@ extension SQLChatStore: ConversationStore {
     public func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws
     {
-        try await transaction { conn in
+        try await db.transaction { conn in
             try await conn.raw("""
                 UPDATE messages SET content = \(bind: content), status = \(bind: status.rawValue), \
                 error = \(bind: error), updated_at = \(bind: now) WHERE id = \(bind: messageID)

@@ -49,10 +49,7 @@ extension SQLChatStore: SessionStore {
     }
 
     public func deleteExpiredSessions(now: Millis) async throws -> Int {
-        try await db.withSession { conn in
-            try await conn.raw("DELETE FROM sessions WHERE expires_at <= \(bind: now)").run()
-            return try await changedRows(conn)
-        }
+        try await changedRows("DELETE FROM sessions WHERE expires_at <= \(bind: now)")
     }
 
     public func sessions(userID: Int64, now: Millis) async throws -> [Session] {
@@ -69,10 +66,6 @@ extension SQLChatStore: SessionStore {
     }
 
     public func deleteSession(id: Int64, userID: Int64) async throws {
-        let changed = try await db.withSession { conn in
-            try await conn.raw("DELETE FROM sessions WHERE id = \(bind: id) AND user_id = \(bind: userID)").run()
-            return try await changedRows(conn)
-        }
-        if changed == 0 { throw StoreError.notFound }
+        try await changeOne("DELETE FROM sessions WHERE id = \(bind: id) AND user_id = \(bind: userID)")
     }
 }

@@ -31,7 +31,7 @@ extension SQLChatStore: TransferStore {
             while progress.conversation < conversations.count {
                 // Each batch is its own short transaction; releasing the connection between them lets the writers
                 // that queued meanwhile (other users' chat turns, sign-ups) go first.
-                progress = try await transaction { [progress] conn in
+                progress = try await db.transaction { [progress] conn in
                     try await importBatch(userID: userID, conversations, from: progress, batching: batching, on: conn)
                 }
                 batch += 1

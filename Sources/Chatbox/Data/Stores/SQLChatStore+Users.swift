@@ -57,7 +57,7 @@ extension SQLChatStore: UserStore {
     }
 
     public func setPasswordHash(userID: Int64, passwordHash: String) async throws {
-        try await updateOne("""
+        try await changeOne("""
             UPDATE users SET hashed_password = \(bind: passwordHash), updated_at = \(bind: Millis.now()) \
             WHERE id = \(bind: userID)
             """)
@@ -155,7 +155,7 @@ extension SQLChatStore: UserStore {
         -> T
     {
         let flavor = self.flavor
-        return try await transaction { conn in
+        return try await db.transaction { conn in
             if flavor == .mysql {
                 try await conn.raw("SELECT name FROM locks WHERE name = 'users' FOR UPDATE").run()
             }

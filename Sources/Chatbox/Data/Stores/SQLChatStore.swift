@@ -7,11 +7,11 @@ import SQLiteKit
 /// and MySQL. Each aggregate lives in its own extension (`SQLChatStore+Users.swift`, …); this file has the
 /// maintenance queries and the helpers they share.
 public struct SQLChatStore: MaintenanceStore {
-    let db: any SQLDatabase
+    let db: any TransactionalDatabase
     let flavor: SQLFlavor
     let logger: Logger
 
-    public init(db: any SQLDatabase, flavor: SQLFlavor, logger: Logger) {
+    public init(db: any TransactionalDatabase, flavor: SQLFlavor, logger: Logger) {
         self.db = db
         self.flavor = flavor
         self.logger = logger
@@ -26,13 +26,10 @@ public struct SQLChatStore: MaintenanceStore {
     }
 
     public func failUnfinishedMessages(error: String) async throws -> Int {
-        try await db.withSession { conn in
-            try await conn.raw("""
-                UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: Millis.now()) \
-                WHERE status = 'processing'
-                """).run()
-            return try await changedRows(conn)
-        }
+        try await changedRows("""
+            UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: Millis.now()) \
+            WHERE status = 'processing'
+            """)
     }
 
     // MARK: helpers shared by the extensions
@@ -57,38 +54,19 @@ public struct SQLChatStore: MaintenanceStore {
         return try row.decode(column: "id", as: Int64.self)
     }
 
-    /// Rows changed by the last statement on this connection.
-    func changedRows(_ conn: any SQLDatabase) async throws -> Int {
-        let query = flavor == .sqlite ? "SELECT changes() AS n" : "SELECT ROW_COUNT() AS n"
-        return try await conn.raw(SQLQueryString(query)).first()?.decode(column: "n", as: Int.self) ?? 0
-    }
-
-    /// Runs an UPDATE that must touch exactly one row; `StoreError.notFound` otherwise.
-    func updateOne(_ query: SQLQueryString) async throws {
-        let changed = try await db.withSession { conn in
+    /// Runs an UPDATE or DELETE and returns how many rows it matched: MariaDBKit's session knows
+    /// (`affectedRows`, no second round trip); SQLite is asked on the same connection.
+    func changedRows(_ query: SQLQueryString) async throws -> Int {
+        try await db.withSession { conn in
             try await conn.raw(query).run()
-            return try await changedRows(conn)
+            if let session = conn as? MariaDBSession { return Int(session.affectedRows) }
+            return try await conn.raw("SELECT changes() AS n").first()?.decode(column: "n", as: Int.self) ?? 0
         }
-        if changed == 0 { throw StoreError.notFound }
     }
 
-    /// Runs `body` in a transaction on one connection: committed when it returns, rolled back when it throws.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let begin: SQLQueryString = flavor == .sqlite ? "BEGIN IMMEDIATE" : "START TRANSACTION"
-        let logger = self.logger
-        return try await db.withSession { conn in
-            try await conn.raw(begin).run()
-            do {
-                let result = try await body(conn)
-                try await conn.raw("COMMIT").run()
-                return result
-            } catch {
-                do { try await conn.raw("ROLLBACK").run() } catch let rollback {
-                    logger.error("rollback failed after \(error): \(rollback)")
-                }
-                throw error
-            }
-        }
+    /// Runs an UPDATE or DELETE that must match a row (the user's own); `StoreError.notFound` when none.
+    func changeOne(_ query: SQLQueryString) async throws {
+        if try await changedRows(query) == 0 { throw StoreError.notFound }
     }
 
     /// Turns a unique-constraint violation from either database into `StoreError.duplicate`.
@@ -111,7 +89,7 @@ extension SQLChatStore: SettingsStore {
     }
 
     public func setSetting(_ name: String, value: String) async throws {
-        try await transaction { conn in
+        try await db.transaction { conn in
             try await conn.raw("DELETE FROM settings WHERE name = \(bind: name)").run()
             try await conn.raw("INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: value))").run()
         }
