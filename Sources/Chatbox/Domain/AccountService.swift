@@ -14,10 +14,9 @@ public struct AccountService: Sendable {
     /// Changes the password after checking the current one (throttled per account like logins); every other
     /// session is signed out.
     public func changePassword(_ signedIn: Authenticated, current: String, new: String) async throws {
-        do { try Rules.password(new) } catch { throw AuthError.invalid(error) }
+        try AuthService.checkNewPassword(new)
         try await auth.checkPassword(of: signedIn.user, current)
-        try await store.setPasswordHash(userID: signedIn.user.id, passwordHash: try await auth.hasher.hash(new))
-        try await store.deleteSessions(userID: signedIn.user.id, except: signedIn.session.id)
+        try await auth.setPassword(new, userID: signedIn.user.id, keeping: signedIn.session.id)
     }
 
     /// The user's live sessions (none past the maximum age, none shown to expire after it).
@@ -43,9 +42,7 @@ public struct AccountService: Sendable {
     /// admin cannot (the store refuses it atomically).
     public func deleteAccount(_ signedIn: Authenticated, password: String) async throws {
         try await auth.checkPassword(of: signedIn.user, password)
-        do { try await store.deleteUser(userID: signedIn.user.id) } catch StoreError.lastAdmin {
-            throw AdminError.lastAdmin
-        }
+        try await refusingLastAdmin { try await store.deleteUser(userID: signedIn.user.id) }
         generations.endAll(userID: signedIn.user.id)
     }
 }

@@ -33,10 +33,8 @@ public struct AdminService: Sendable {
 
     /// Sets a new password and signs the user out everywhere.
     public func resetPassword(userID: Int64, password: String) async throws {
-        do { try Rules.password(password) } catch { throw AuthError.invalid(error) }
-        let user = try await existing(userID)
-        try await store.setPasswordHash(userID: user.id, passwordHash: try await auth.hasher.hash(password))
-        try await store.deleteSessions(userID: user.id, except: nil)
+        try AuthService.checkNewPassword(password)
+        try await auth.setPassword(password, userID: try await existing(userID).id)
     }
 
     /// Changes a user's role or disabled state; refuses to leave no enabled admin.
@@ -68,12 +66,12 @@ public struct AdminService: Sendable {
 
     /// The store's refusals in this service's words.
     private func guarded<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch StoreError.lastAdmin {
-            throw AdminError.lastAdmin
-        } catch StoreError.notFound {
-            throw AdminError.userNotFound
-        }
+        do { return try await refusingLastAdmin(body) } catch StoreError.notFound { throw AdminError.userNotFound }
     }
+}
+
+/// Runs a change of users with the store's last-admin refusal (`StoreError.lastAdmin`, nothing changed) in the
+/// business layer's words (`AdminError.lastAdmin`). The guard itself is one, in the store's transaction.
+func refusingLastAdmin<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch StoreError.lastAdmin { throw AdminError.lastAdmin }
 }

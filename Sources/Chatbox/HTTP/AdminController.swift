@@ -22,7 +22,7 @@ struct AdminController {
         let role: String
         let disabled: Bool
         let createdAt: String
-        let lastActiveAt: String?
+        @NullWhenAbsent var lastActiveAt: String?
         let conversationCount: Int
         init(_ summary: UserSummary) {
             id = summary.user.id
@@ -37,27 +37,12 @@ struct AdminController {
             case id, username, role, disabled, createdAt = "created_at", lastActiveAt = "last_active_at"
             case conversationCount = "conversation_count"
         }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(username, forKey: .username)
-            try container.encode(role, forKey: .role)
-            try container.encode(disabled, forKey: .disabled)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(lastActiveAt, forKey: .lastActiveAt)
-            try container.encode(conversationCount, forKey: .conversationCount)
-        }
     }
 
     struct UserPage: ResponseEncodable {
         let users: [AdminUserDTO]
-        let nextCursor: String?
+        @NullWhenAbsent var nextCursor: String?
         enum CodingKeys: String, CodingKey { case users, nextCursor = "next_cursor" }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(users, forKey: .users)
-            try container.encode(nextCursor, forKey: .nextCursor)
-        }
     }
 
     struct NewUser: Decodable {

@@ -16,13 +16,8 @@ struct ConversationController {
 
     struct Page: ResponseEncodable {
         let conversations: [ConversationDTO]
-        let nextCursor: String?
+        @NullWhenAbsent var nextCursor: String?
         enum CodingKeys: String, CodingKey { case conversations, nextCursor = "next_cursor" }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(conversations, forKey: .conversations)
-            try container.encode(nextCursor, forKey: .nextCursor)
-        }
     }
 
     struct NewConversation: Decodable {
