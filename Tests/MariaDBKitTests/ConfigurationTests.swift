@@ -72,7 +72,7 @@ struct ConfigurationTests {
     }
 
     @Test(
-        "malformed URLs fail with a one-line message naming the setting and an example",
+        "malformed URLs fail with a one-line message and an example (no application setting named)",
         arguments: [
             ("postgres://root:pw@127.0.0.1/db", "expected a mysql:// URL"),
             ("mysql://root:pw@127.0.0.1:3306", "mysql URL needs a database name"),

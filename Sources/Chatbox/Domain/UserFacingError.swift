@@ -8,7 +8,8 @@ public enum ErrorKind: Sendable, Equatable {
     case unauthorized
     case tooLarge
     case tooManyRequests(retryAfterSeconds: Int)
-    case unavailable
+    /// The server cannot do it now; with a time, when to try again.
+    case unavailable(retryAfterSeconds: Int? = nil)
 }
 
 /// An error whose message may be shown to the person who caused it, with its kind. Every refusal of the
@@ -71,6 +72,22 @@ extension AdminError: UserFacingError {
         case .wrongPassword: "The password is not correct."
         case .userNotFound: "User not found."
         case .confirmationMismatch: "To delete a user, confirm with their exact username."
+        }
+    }
+}
+
+extension TransferError: UserFacingError {
+    public var kind: ErrorKind {
+        switch self {
+        case .importRunning: .conflict
+        case .busy(let seconds): .unavailable(retryAfterSeconds: seconds)
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .importRunning: "An import into this account is already running; wait until it has finished."
+        case .busy(let seconds): "The server is busy with other imports; try again in \(seconds) seconds."
         }
     }
 }

@@ -148,14 +148,7 @@ struct AccountController {
 
     @Sendable func importHistory(_ request: Request, context: AuthenticatedContext) async throws -> ImportReport {
         let data = try await importBody.rawJSON(from: request)
-        let report: Transfer.Report
-        do { report = try await transfer.importHistory(userID: context.user.id, data) } catch TransferError.importRunning {
-            throw HTTPError(.conflict, message: "An import into this account is already running; wait until it has finished.")
-        } catch TransferError.busy(let seconds) {
-            throw HTTPError(
-                .serviceUnavailable, headers: [.retryAfter: "\(seconds)"],
-                message: "The server is busy with other imports; try again in \(seconds) seconds.")
-        }
+        let report = try await transfer.importHistory(userID: context.user.id, data)
         return ImportReport(
             source: report.source, imported: report.imported, importedMessages: report.importedMessages,
             cutMessages: report.cutMessages, skipped: report.skipped.map { .init(title: $0.title, reason: $0.reason) })

@@ -156,7 +156,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .tooLarge: HTTPError(.contentTooLarge, message: error.message)
         case .tooManyRequests(let seconds):
             HTTPError(.tooManyRequests, headers: [.retryAfter: "\(seconds)"], message: error.message)
-        case .unavailable: HTTPError(.serviceUnavailable, message: error.message)
+        case .unavailable(let seconds?):
+            HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(seconds)"], message: error.message)
+        case .unavailable(nil): HTTPError(.serviceUnavailable, message: error.message)
         }
     }
 }
