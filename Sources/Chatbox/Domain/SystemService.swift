@@ -4,11 +4,6 @@ public struct SystemService: Sendable {
     let store: any MaintenanceStore
     let settings: RuntimeSettings
 
-    public init(store: any MaintenanceStore, settings: RuntimeSettings) {
-        self.store = store
-        self.settings = settings
-    }
-
     /// Returns when the database answers; throws its error otherwise.
     public func checkHealth() async throws {
         try await store.ping()
