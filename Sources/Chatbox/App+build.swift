@@ -70,7 +70,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     return app
 }
 
-func makeAuthService(store: any ChatStore, config: AppConfig, logger: Logger) -> AuthService {
+func makeAuthService(store: SQLChatStore, config: AppConfig, logger: Logger) -> AuthService {
     AuthService(
         store: store, hasher: PasswordHasher(cost: config.bcryptCost),
         throttle: LoginThrottle(
@@ -82,7 +82,7 @@ func makeAuthService(store: any ChatStore, config: AppConfig, logger: Logger) ->
 
 /// Routes and middleware; no logic lives here, only which controller answers what.
 func buildRouter(
-    config: AppConfig, store: any ChatStore, auth: AuthService, chat: ChatService, model: SystemController.ModelInfo
+    config: AppConfig, store: SQLChatStore, auth: AuthService, chat: ChatService, model: SystemController.ModelInfo
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let body = JSONBody(maxBytes: config.maxBodyBytes)
@@ -95,16 +95,16 @@ func buildRouter(
         SessionMiddleware(auth: auth)
     }
     let cookies = SessionCookie(secure: config.secureCookies)
-    SystemController(store: store, model: model, settings: auth.settings)
+    SystemController(system: SystemService(store: store, settings: auth.settings), model: model)
         .addRoutes(to: router)
     AuthController(
         auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
     ).addRoutes(to: router.group("api/auth"))
     let signedIn = router.group("api", context: AuthenticatedContext.self)
-    ConversationController(store: store, body: body).addRoutes(to: signedIn.group("conversations"))
+    ConversationController(conversations: ConversationService(store: store), body: body).addRoutes(to: signedIn.group("conversations"))
     ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(to: signedIn.group("conversations"))
     AccountController(
-        account: AccountService(store: store, auth: auth, generations: chat.generations), store: store,
+        account: AccountService(store: store, auth: auth, generations: chat.generations),
         transfer: TransferService(store: store, maxMessageCharacters: config.maxMessageChars), body: body,
         importBody: JSONBody(maxBytes: config.maxImportBytes), cookies: cookies
     ).addRoutes(to: signedIn.group("account"))

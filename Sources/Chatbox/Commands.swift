@@ -30,10 +30,8 @@ public enum Commands {
             fail("chatbox: \(error)", code: 2)
         } catch let error as UsageError {
             fail("chatbox: \(error.message)\n\(usage)", code: 2)
-        } catch let error as AuthError {
-            fail("chatbox: \(ErrorMiddleware<AppRequestContext>.map(error).body ?? "\(error)")", code: 1)
-        } catch let error as AdminError {
-            fail("chatbox: \(ErrorMiddleware<AppRequestContext>.map(error).body ?? "\(error)")", code: 1)
+        } catch let error as any UserFacingError {
+            fail("chatbox: \(error.message)", code: 1)
         } catch {
             fail("chatbox: \(error)", code: 1)
         }

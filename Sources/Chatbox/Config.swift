@@ -108,7 +108,9 @@ public struct AppConfig: Sendable {
         let read = SettingReader(reader: reader)
         host = read.string("host") ?? host
         port = try read.int("port", in: 0...65535) ?? port
-        if let url = read.string("database.url") { database = try DatabaseLocation(url: url) }
+        if let url = read.string("database.url") {
+            do { database = try DatabaseLocation(url: url) } catch { throw ConfigError("database.url", error.reason) }
+        }
         mysqlPoolSize = try read.int("database.poolSize", in: 1...256) ?? mysqlPoolSize
         webRoot = read.string("web.root") ?? webRoot
         sessionLifetime = try read.int("session.lifetimeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }

@@ -54,11 +54,12 @@ public struct MariaDBConfiguration: Sendable, Equatable, CustomStringConvertible
     }
 
     /// Parses `mysql://user:pass@host:port/dbname[?socket=/path&poolSize=8&...]`.
-    /// - Parameter source: names the setting in error messages (e.g. the environment variable).
-    public init(url: String, source: String = "CHATBOX_DATABASE_URL") throws {
+    /// - Parameter source: when given, names the setting in error messages (e.g. the environment variable the
+    ///   URL came from): `SOURCE: problem, e.g. …`.
+    public init(url: String, source: String? = nil) throws {
         func fail(_ problem: String) -> MariaDBConfigurationError {
             MariaDBConfigurationError(
-                message: "\(source): \(problem), e.g. mysql://root:pw@127.0.0.1:3306/chatbox_db")
+                message: "\(source.map { $0 + ": " } ?? "")\(problem), e.g. mysql://root:pw@127.0.0.1:3306/chatbox_db")
         }
         let text = url.trimmingCharacters(in: .whitespacesAndNewlines)
         var rest: Substring

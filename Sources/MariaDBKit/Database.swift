@@ -18,7 +18,7 @@ import SQLKit
 ///     return try await tx.raw("SELECT LAST_INSERT_ID() AS id").first(decoding: Int64.self, column: "id")
 /// }
 /// ```
-public final class MariaDBDatabase: SQLDatabase, Sendable {
+public final class MariaDBDatabase: AsyncSQLDatabase, Sendable {
     public let configuration: MariaDBConfiguration
     public let logger: Logger
     public let queryLogLevel: Logger.Level?
@@ -99,38 +99,24 @@ public final class MariaDBDatabase: SQLDatabase, Sendable {
         for row in result.rows { onRow(MariaDBRow(columns: result.columns, values: row)) }
     }
 
-    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ())
-        -> EventLoopFuture<Void>
-    {
-        let promise = eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { try await self.execute(sql: query, onRow) }
-        return promise.futureResult
-    }
-
     /// Runs `closure` with one connection to itself (for `START TRANSACTION` … `COMMIT`, `LAST_INSERT_ID()`,
     /// session variables). A transaction left open when the closure ends is rolled back (and logged).
     public func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let connection = try await pool.lease()
-        let session = MariaDBSession(database: self, connection: connection)
-        do {
-            let result = try await closure(session)
-            session.end()
-            await finish(connection)
-            return result
-        } catch {
-            session.end()
-            await finish(connection)
-            throw error
-        }
+        try await withLeasedSession { session in try await closure(session) }
     }
 
     /// Runs `body` in a transaction on one connection: `START TRANSACTION`, then `COMMIT` when `body` returns
     /// or `ROLLBACK` when it throws (the error is rethrown). A failed COMMIT throws.
     public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withLeasedSession { session in try await session.transaction(body) }
+    }
+
+    /// Leases a connection as a session for `body`, then ends the session and gives the connection back.
+    private func withLeasedSession<T>(_ body: (MariaDBSession) async throws -> T) async throws -> T {
         let connection = try await pool.lease()
         let session = MariaDBSession(database: self, connection: connection)
         do {
-            let result = try await session.transaction(body)
+            let result = try await body(session)
             session.end()
             await finish(connection)
             return result

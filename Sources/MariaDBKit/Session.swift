@@ -6,7 +6,7 @@ import Synchronization
 /// One leased connection, seen as a `SQLDatabase`: what `withSession` and `transaction` hand to their closure.
 /// Every statement runs on the same connection (so `LAST_INSERT_ID()`, session variables and transactions work),
 /// one at a time. It must not be used after the closure returns (it throws then).
-public final class MariaDBSession: SQLDatabase, Sendable {
+public final class MariaDBSession: AsyncSQLDatabase, Sendable {
     let database: MariaDBDatabase
     let connection: MariaDBConnection
     private let state = Mutex(State())
@@ -48,13 +48,6 @@ public final class MariaDBSession: SQLDatabase, Sendable {
         for row in result.rows { onRow(MariaDBRow(columns: result.columns, values: row)) }
     }
 
-    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ())
-        -> EventLoopFuture<Void>
-    {
-        let promise = eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { try await self.execute(sql: query, onRow) }
-        return promise.futureResult
-    }
 
     /// Already on one connection: runs `closure` with this session.
     public func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

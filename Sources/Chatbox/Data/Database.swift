@@ -4,27 +4,32 @@ import MariaDBKit
 import SQLKit
 import SQLiteKit
 
-/// Where the data lives, from `CHATBOX_DATABASE_URL`.
+/// Why a database URL cannot be used, in one line (the configuration adds which setting it was).
+public struct DatabaseURLError: Error, Equatable {
+    public let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// Where the data lives, from the database URL setting.
 public enum DatabaseLocation: Sendable, Equatable {
     case sqlite(path: String)
     case mysql(url: String)
 
     /// Parses `sqlite:///abs/path.sqlite`, `sqlite://relative.sqlite` or `mysql://user:pass@host:port/db`.
-    public init(url: String) throws(ConfigError) {
+    public init(url: String) throws(DatabaseURLError) {
         if url.hasPrefix("sqlite://") {
             let path = String(url.dropFirst("sqlite://".count))
             guard !path.isEmpty else {
-                throw ConfigError("database.url", "an sqlite URL needs a file path, e.g. sqlite://data/chatbox.sqlite")
+                throw DatabaseURLError("an sqlite URL needs a file path, e.g. sqlite://data/chatbox.sqlite")
             }
             self = .sqlite(path: path)
         } else if url.hasPrefix("mysql://") {
             do { _ = try MariaDBConfiguration(url: url) } catch {
-                throw ConfigError("database.url", "\(error)")
+                throw DatabaseURLError("\(error)")
             }
             self = .mysql(url: url)
         } else {
-            throw ConfigError(
-                "database.url",
+            throw DatabaseURLError(
                 "must start with sqlite:// or mysql://, e.g. sqlite://data/chatbox.sqlite or "
                     + "mysql://root:PASSWORD@127.0.0.1:3306/chatbox_db")
         }
@@ -45,9 +50,17 @@ public struct DatabaseOpenError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// A database that runs a closure in a transaction on one connection: committed when it returns, rolled back
+/// (and rethrown) when it throws. MariaDBKit's `MariaDBDatabase` is one; so is `SQLitePool`.
+public protocol TransactionalDatabase: SQLDatabase {
+    func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
+}
+
+extension MariaDBDatabase: TransactionalDatabase {}
+
 /// An open database: the SQLKit handle the store uses, its flavour, and how to close it.
 public struct OpenDatabase: Sendable {
-    public let sql: any SQLDatabase
+    public let sql: any TransactionalDatabase
     public let flavor: SQLFlavor
     public let close: @Sendable () async -> Void
 

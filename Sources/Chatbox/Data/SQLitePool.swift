@@ -1,4 +1,5 @@
 import Logging
+import MariaDBKit
 import NIOCore
 import NIOPosix
 import SQLKit
@@ -7,7 +8,7 @@ import SQLiteKit
 /// An SQLite file behind one writer connection and a few reader connections (WAL lets readers run beside the
 /// writer). Statements that begin with SELECT go to a reader; everything else, and every session (transactions),
 /// goes to the writer, one caller at a time, so writers queue in order instead of spinning on SQLITE_BUSY.
-final class SQLitePool: SQLDatabase, Sendable {
+final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
     let logger: Logger
     var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
     var dialect: any SQLDialect { SQLiteDialect() }
@@ -70,13 +71,6 @@ final class SQLitePool: SQLDatabase, Sendable {
         self.logger = logger
     }
 
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void)
-        -> EventLoopFuture<Void>
-    {
-        let promise = eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { try await self.execute(sql: query, onRow) }
-        return promise.futureResult
-    }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (text, _) = serialize(query)
@@ -88,6 +82,25 @@ final class SQLitePool: SQLDatabase, Sendable {
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await writer.with { connection in try await closure(connection.sql()) }
+    }
+
+    /// `BEGIN IMMEDIATE` (takes the write lock at once, so the transaction never fails halfway on SQLITE_BUSY)
+    /// … `COMMIT`, or `ROLLBACK` and rethrow when `body` throws; on the writer, like every session.
+    func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writer.with { connection in
+            let conn = connection.sql()
+            try await conn.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(conn)
+                try await conn.raw("COMMIT").run()
+                return result
+            } catch {
+                do { try await conn.raw("ROLLBACK").run() } catch let rollback {
+                    logger.error("rollback failed after \(error): \(rollback)")
+                }
+                throw error
+            }
+        }
     }
 
     /// Closes every connection once its current user is done.

@@ -1,11 +1,11 @@
 /// What a signed-in user does with their own account: password, sessions, deletion.
 public struct AccountService: Sendable {
-    let store: any ChatStore
+    let store: any UserStore & SessionStore
     let auth: AuthService
     /// The running answers and open streams, ended at once when the account is deleted.
     let generations: Generations
 
-    public init(store: any ChatStore, auth: AuthService, generations: Generations) {
+    public init(store: any UserStore & SessionStore, auth: AuthService, generations: Generations) {
         self.store = store
         self.auth = auth
         self.generations = generations
@@ -14,10 +14,9 @@ public struct AccountService: Sendable {
     /// Changes the password after checking the current one (throttled per account like logins); every other
     /// session is signed out.
     public func changePassword(_ signedIn: Authenticated, current: String, new: String) async throws {
-        do { try Rules.password(new) } catch { throw AuthError.invalid(error) }
+        try AuthService.checkNewPassword(new)
         try await auth.checkPassword(of: signedIn.user, current)
-        try await store.setPasswordHash(userID: signedIn.user.id, passwordHash: try await auth.hasher.hash(new))
-        try await store.deleteSessions(userID: signedIn.user.id, except: signedIn.session.id)
+        try await auth.setPassword(new, userID: signedIn.user.id, keeping: signedIn.session.id)
     }
 
     /// The user's live sessions (none past the maximum age, none shown to expire after it).
@@ -34,16 +33,16 @@ public struct AccountService: Sendable {
 
     /// Signs one of the user's sessions out.
     public func revokeSession(_ signedIn: Authenticated, sessionID: Int64) async throws {
-        try await store.deleteSession(id: sessionID, userID: signedIn.user.id)
+        do { try await store.deleteSession(id: sessionID, userID: signedIn.user.id) } catch StoreError.notFound {
+            throw NotFound("Session")
+        }
     }
 
     /// Deletes the account and everything in it, after checking the password (throttled like logins). The last
     /// admin cannot (the store refuses it atomically).
     public func deleteAccount(_ signedIn: Authenticated, password: String) async throws {
         try await auth.checkPassword(of: signedIn.user, password)
-        do { try await store.deleteUser(userID: signedIn.user.id) } catch StoreError.lastAdmin {
-            throw AdminError.lastAdmin
-        }
+        try await refusingLastAdmin { try await store.deleteUser(userID: signedIn.user.id) }
         generations.endAll(userID: signedIn.user.id)
     }
 }

@@ -10,13 +10,13 @@ public enum AdminError: Error, Equatable {
 /// registration. There is always at least one enabled admin: the store refuses, in the same transaction as the
 /// change, any demotion, disabling or deletion that would leave none.
 public struct AdminService: Sendable {
-    let store: any ChatStore
+    let store: any UserStore & SessionStore
     let auth: AuthService
     let settings: RuntimeSettings
     /// The running answers and open streams, ended at once for a user who is disabled or deleted.
     let generations: Generations
 
-    public init(store: any ChatStore, auth: AuthService, settings: RuntimeSettings, generations: Generations) {
+    public init(store: any UserStore & SessionStore, auth: AuthService, settings: RuntimeSettings, generations: Generations) {
         self.store = store
         self.auth = auth
         self.settings = settings
@@ -24,7 +24,7 @@ public struct AdminService: Sendable {
     }
 
     public func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool) {
-        try await store.users(limit: limit, afterID: afterID, query: query)
+        try await store.users(limit: limit, afterID: afterID, usernameKey: query.map(Rules.usernameKey))
     }
 
     public func createUser(username: String, password: String, role: Role) async throws -> User {
@@ -33,10 +33,8 @@ public struct AdminService: Sendable {
 
     /// Sets a new password and signs the user out everywhere.
     public func resetPassword(userID: Int64, password: String) async throws {
-        do { try Rules.password(password) } catch { throw AuthError.invalid(error) }
-        let user = try await existing(userID)
-        try await store.setPasswordHash(userID: user.id, passwordHash: try await auth.hasher.hash(password))
-        try await store.deleteSessions(userID: user.id, except: nil)
+        try AuthService.checkNewPassword(password)
+        try await auth.setPassword(password, userID: try await existing(userID).id)
     }
 
     /// Changes a user's role or disabled state; refuses to leave no enabled admin.
@@ -68,12 +66,12 @@ public struct AdminService: Sendable {
 
     /// The store's refusals in this service's words.
     private func guarded<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch StoreError.lastAdmin {
-            throw AdminError.lastAdmin
-        } catch StoreError.notFound {
-            throw AdminError.userNotFound
-        }
+        do { return try await refusingLastAdmin(body) } catch StoreError.notFound { throw AdminError.userNotFound }
     }
+}
+
+/// Runs a change of users with the store's last-admin refusal (`StoreError.lastAdmin`, nothing changed) in the
+/// business layer's words (`AdminError.lastAdmin`). The guard itself is one, in the store's transaction.
+func refusingLastAdmin<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch StoreError.lastAdmin { throw AdminError.lastAdmin }
 }

@@ -26,7 +26,7 @@ public struct Authenticated: Sendable {
 /// bcrypt is the expensive step, so everything cheap is checked before it (registration open, the rules, a taken
 /// name), and every bcrypt a client can cause is counted by `throttle` before it runs.
 public struct AuthService: Sendable {
-    let store: any ChatStore
+    let store: any UserStore & SessionStore
     let hasher: PasswordHasher
     let throttle: LoginThrottle
     let sessionLifetime: Millis
@@ -40,7 +40,7 @@ public struct AuthService: Sendable {
     private let decoyHash: Task<String, Never>
 
     public init(
-        store: any ChatStore, hasher: PasswordHasher, throttle: LoginThrottle, sessionLifetime: Millis,
+        store: any UserStore & SessionStore, hasher: PasswordHasher, throttle: LoginThrottle, sessionLifetime: Millis,
         sessionMaxAge: Millis? = nil, settings: RuntimeSettings, logger: Logger,
         now: @escaping @Sendable () -> Millis = { .now() }
     ) {
@@ -153,13 +153,23 @@ public struct AuthService: Sendable {
 
     /// Operator command: sets a new password and signs the user out everywhere.
     public func resetPassword(username: String, password: String) async throws -> User {
-        try validate { () throws(ValidationError) in try Rules.password(password) }
+        try Self.checkNewPassword(password)
         guard let credentials = try await store.userCredentials(usernameKey: Rules.usernameKey(username)) else {
             throw AuthError.unknownUser(username)
         }
-        try await store.setPasswordHash(userID: credentials.user.id, passwordHash: try await hasher.hash(password))
-        try await store.deleteSessions(userID: credentials.user.id, except: nil)
+        try await setPassword(password, userID: credentials.user.id)
         return credentials.user
+    }
+
+    /// The rules for a new password, broken as `AuthError.invalid`.
+    static func checkNewPassword(_ password: String) throws(AuthError) {
+        do { try Rules.password(password) } catch { throw AuthError.invalid(error) }
+    }
+
+    /// Stores the hash of a new (already checked) password and signs the user out everywhere but `keeping`.
+    func setPassword(_ password: String, userID: Int64, keeping sessionID: Int64? = nil) async throws {
+        try await store.setPasswordHash(userID: userID, passwordHash: try await hasher.hash(password))
+        try await store.deleteSessions(userID: userID, except: sessionID)
     }
 
     /// Operator command: makes a user an admin or a plain user (never the last admin a plain user).
@@ -167,9 +177,7 @@ public struct AuthService: Sendable {
         guard let user = try await store.userCredentials(usernameKey: Rules.usernameKey(username))?.user else {
             throw AuthError.unknownUser(username)
         }
-        do { return try await store.updateUser(userID: user.id, role: role, disabled: nil) } catch StoreError.lastAdmin {
-            throw AdminError.lastAdmin
-        }
+        return try await refusingLastAdmin { try await store.updateUser(userID: user.id, role: role, disabled: nil) }
     }
 
     /// The cheap checks, then (for a sign-up) the address's budget, then bcrypt, then the insert, which decides
@@ -178,7 +186,7 @@ public struct AuthService: Sendable {
         -> User
     {
         let username = try validate { () throws(ValidationError) in try Rules.username(rawName) }
-        try validate { () throws(ValidationError) in try Rules.password(password) }
+        try Self.checkNewPassword(password)
         let key = Rules.usernameKey(username)
         if try await store.userCredentials(usernameKey: key) != nil { throw AuthError.usernameTaken }
         if let address {

@@ -6,7 +6,7 @@ import Synchronization
 /// saved by `ProgressSaver`), end it as completed / failed / stopped, and name the conversation after its first
 /// round. Each step is its own method; the generation runs as a server-side job.
 public struct ChatService: Sendable {
-    let store: any ChatStore
+    let store: any ConversationStore
     let model: any ChatModel
     let titles: TitleService
     let generations: Generations
@@ -17,7 +17,7 @@ public struct ChatService: Sendable {
     let logger: Logger
 
     public init(
-        store: any ChatStore, model: any ChatModel, titles: TitleService, generations: Generations,
+        store: any ConversationStore, model: any ChatModel, titles: TitleService, generations: Generations,
         context: ContextWindow, firstTokenTimeout: Duration, stallTimeout: Duration, maxMessageCharacters: Int,
         logger: Logger
     ) {

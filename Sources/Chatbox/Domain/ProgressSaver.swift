@@ -14,7 +14,7 @@ import Synchronization
 /// nothing is split: one warning, and the next round tries again.
 struct ProgressSaver: Service {
     let generations: Generations
-    let store: any ChatStore
+    let store: any ConversationStore & MaintenanceStore
     let interval: Duration
     let logger: Logger
     let failing = FailingAnswers()

@@ -1,9 +1,9 @@
 /// Settings an admin changes while the server runs, kept in the database; the configuration gives defaults.
 public struct RuntimeSettings: Sendable {
-    let store: any ChatStore
+    let store: any SettingsStore
     let registrationDefault: Bool
 
-    public init(store: any ChatStore, registrationDefault: Bool) {
+    public init(store: any SettingsStore, registrationDefault: Bool) {
         self.store = store
         self.registrationDefault = registrationDefault
     }

@@ -14,13 +14,13 @@ public enum TransferError: Error, Equatable {
 /// limits (the per-message limit, dates, short transactions, how many imports run at once) and reads the history
 /// one conversation at a time.
 public struct TransferService: Sendable {
-    let store: any ChatStore
+    let store: any TransferStore & ConversationStore
     let maxMessageCharacters: Int
     let batching: ImportBatching
     let gate: ImportGate
 
     public init(
-        store: any ChatStore, maxMessageCharacters: Int, batching: ImportBatching = ImportBatching(),
+        store: any TransferStore & ConversationStore, maxMessageCharacters: Int, batching: ImportBatching = ImportBatching(),
         concurrentImports: Int = 2
     ) {
         self.store = store
@@ -93,6 +93,14 @@ public struct TransferService: Sendable {
     /// One conversation of an export with its messages, read now.
     public func exported(_ conversation: Conversation) async throws -> Transfer.Export.ExportedConversation {
         Transfer.exported(conversation, try await store.messages(conversationID: conversation.id))
+    }
+
+    /// One of the user's conversations as Markdown; `NotFound("Conversation")` when it isn't theirs.
+    public func markdown(conversationID: Int64, userID: Int64) async throws -> (Conversation, String) {
+        guard let conversation = try await store.conversation(id: conversationID, userID: userID) else {
+            throw NotFound("Conversation")
+        }
+        return (conversation, Transfer.markdown(conversation, try await store.messages(conversationID: conversation.id)))
     }
 }
 

@@ -4,7 +4,6 @@ import Hummingbird
 /// `/api/account/*`: the signed-in user's password, sessions, deletion, and export / import of their history.
 struct AccountController {
     let account: AccountService
-    let store: any ChatStore
     let transfer: TransferService
     let body: JSONBody
     let importBody: JSONBody
@@ -69,12 +68,7 @@ struct AccountController {
     }
 
     @Sendable func revokeSession(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard let text = context.parameters.get("id"), let id = Int64(text) else {
-            throw HTTPError(.notFound, message: "Session not found.")
-        }
-        do { try await account.revokeSession(context.signedIn, sessionID: id) } catch StoreError.notFound {
-            throw HTTPError(.notFound, message: "Session not found.")
-        }
+        try await account.revokeSession(context.signedIn, sessionID: try pathID(context, of: "Session"))
         return .noContent
     }
 
@@ -141,10 +135,8 @@ struct AccountController {
     }
 
     @Sendable func exportConversation(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard let conversation = try await store.conversation(id: try pathID(context), userID: context.user.id) else {
-            throw HTTPError(.notFound, message: "Conversation not found.")
-        }
-        let markdown = Transfer.markdown(conversation, try await store.messages(conversationID: conversation.id))
+        let (conversation, markdown) = try await transfer.markdown(
+            conversationID: try pathID(context, of: "Conversation"), userID: context.user.id)
         return Response(
             status: .ok,
             headers: [
@@ -156,14 +148,7 @@ struct AccountController {
 
     @Sendable func importHistory(_ request: Request, context: AuthenticatedContext) async throws -> ImportReport {
         let data = try await importBody.rawJSON(from: request)
-        let report: Transfer.Report
-        do { report = try await transfer.importHistory(userID: context.user.id, data) } catch TransferError.importRunning {
-            throw HTTPError(.conflict, message: "An import into this account is already running; wait until it has finished.")
-        } catch TransferError.busy(let seconds) {
-            throw HTTPError(
-                .serviceUnavailable, headers: [.retryAfter: "\(seconds)"],
-                message: "The server is busy with other imports; try again in \(seconds) seconds.")
-        }
+        let report = try await transfer.importHistory(userID: context.user.id, data)
         return ImportReport(
             source: report.source, imported: report.imported, importedMessages: report.importedMessages,
             cutMessages: report.cutMessages, skipped: report.skipped.map { .init(title: $0.title, reason: $0.reason) })

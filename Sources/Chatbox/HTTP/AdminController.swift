@@ -22,7 +22,7 @@ struct AdminController {
         let role: String
         let disabled: Bool
         let createdAt: String
-        let lastActiveAt: String?
+        @NullWhenAbsent var lastActiveAt: String?
         let conversationCount: Int
         init(_ summary: UserSummary) {
             id = summary.user.id
@@ -37,27 +37,12 @@ struct AdminController {
             case id, username, role, disabled, createdAt = "created_at", lastActiveAt = "last_active_at"
             case conversationCount = "conversation_count"
         }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(username, forKey: .username)
-            try container.encode(role, forKey: .role)
-            try container.encode(disabled, forKey: .disabled)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(lastActiveAt, forKey: .lastActiveAt)
-            try container.encode(conversationCount, forKey: .conversationCount)
-        }
     }
 
     struct UserPage: ResponseEncodable {
         let users: [AdminUserDTO]
-        let nextCursor: String?
+        @NullWhenAbsent var nextCursor: String?
         enum CodingKeys: String, CodingKey { case users, nextCursor = "next_cursor" }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(users, forKey: .users)
-            try container.encode(nextCursor, forKey: .nextCursor)
-        }
     }
 
     struct NewUser: Decodable {
@@ -101,26 +86,24 @@ struct AdminController {
     @Sendable func createUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let input = try await body.decode(NewUser.self, from: request)
         let user = try await admin.createUser(username: input.username, password: input.password, role: input.role ?? .user)
-        var response = try OneUser(user: UserDTO(user)).response(from: request, context: context)
-        response.status = .created
-        return response
+        return try OneUser(user: UserDTO(user)).created(from: request, context: context)
     }
 
     @Sendable func updateUser(_ request: Request, context: AuthenticatedContext) async throws -> OneUser {
         let input = try await body.decode(Update.self, from: request)
-        let user = try await admin.update(userID: try userID(context), role: input.role, disabled: input.disabled)
+        let user = try await admin.update(userID: try pathID(context, of: "User"), role: input.role, disabled: input.disabled)
         return OneUser(user: UserDTO(user))
     }
 
     @Sendable func resetPassword(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let input = try await body.decode(NewPassword.self, from: request)
-        try await admin.resetPassword(userID: try userID(context), password: input.password)
+        try await admin.resetPassword(userID: try pathID(context, of: "User"), password: input.password)
         return .noContent
     }
 
     @Sendable func deleteUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let confirm = request.uri.queryParameters.get("confirm") ?? ""
-        try await admin.delete(userID: try userID(context), confirm: confirm)
+        try await admin.delete(userID: try pathID(context, of: "User"), confirm: confirm)
         return .noContent
     }
 
@@ -132,13 +115,6 @@ struct AdminController {
         let input = try await body.decode(Settings.self, from: request)
         try await admin.setRegistrationOpen(input.registrationOpen)
         return Settings(registrationOpen: try await admin.registrationOpen())
-    }
-
-    private func userID(_ context: AuthenticatedContext) throws -> Int64 {
-        guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
-            throw HTTPError(.notFound, message: "User not found.")
-        }
-        return id
     }
 }
 

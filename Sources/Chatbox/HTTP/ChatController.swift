@@ -20,26 +20,26 @@ struct ChatController {
     }
 
     @Sendable func send(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let id = try pathID(context)
+        let id = try pathID(context, of: "Conversation")
         let input = try await body.decode(NewMessage.self, from: request)
         return stream(try await chat.send(userID: context.user.id, conversationID: id, content: input.content))
     }
 
     @Sendable func regenerate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let id = try pathID(context)
+        let id = try pathID(context, of: "Conversation")
         _ = try await body.decodeOptional(Empty.self, from: request)
         return stream(try await chat.regenerate(userID: context.user.id, conversationID: id))
     }
 
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard let events = try await chat.attach(userID: context.user.id, conversationID: try pathID(context)) else {
+        guard let events = try await chat.attach(userID: context.user.id, conversationID: try pathID(context, of: "Conversation")) else {
             return .noContent
         }
         return stream(events)
     }
 
     @Sendable func stop(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try await chat.stop(userID: context.user.id, conversationID: try pathID(context))
+        try await chat.stop(userID: context.user.id, conversationID: try pathID(context, of: "Conversation"))
         return .noContent
     }
 

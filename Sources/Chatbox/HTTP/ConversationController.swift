@@ -3,7 +3,7 @@ import Hummingbird
 
 /// `/api/conversations` CRUD for the signed-in user; another user's conversation is a 404.
 struct ConversationController {
-    let store: any ChatStore
+    let conversations: ConversationService
     let body: JSONBody
 
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
@@ -16,13 +16,8 @@ struct ConversationController {
 
     struct Page: ResponseEncodable {
         let conversations: [ConversationDTO]
-        let nextCursor: String?
+        @NullWhenAbsent var nextCursor: String?
         enum CodingKeys: String, CodingKey { case conversations, nextCursor = "next_cursor" }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(conversations, forKey: .conversations)
-            try container.encode(nextCursor, forKey: .nextCursor)
-        }
     }
 
     struct NewConversation: Decodable {
@@ -70,56 +65,32 @@ struct ConversationController {
         let query = request.uri.queryParameters
         let limit = try Self.limit(query.get("limit"))
         let cursor = try query.get("cursor").map(CursorCodec.decode)
-        let search = query.get("q").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        if let search, search.count > 200 {
-            throw HTTPError(.unprocessableContent, message: "Search text must be at most 200 characters.")
-        }
-        let page = try await store.conversations(
-            userID: context.user.id, limit: limit, after: cursor, query: search)
+        let page = try await conversations.list(userID: context.user.id, limit: limit, after: cursor, query: query.get("q"))
         return Page(conversations: page.conversations.map(ConversationDTO.init), nextCursor: page.next.map(CursorCodec.encode))
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let input = try await body.decodeOptional(NewConversation.self, from: request) ?? NewConversation(title: nil)
-        let title = try input.title.map { try Rules.title($0) } ?? ""
-        let conversation = try await store.createConversation(userID: context.user.id, title: title)
-        var response = try One(conversation: ConversationDTO(conversation)).response(from: request, context: context)
-        response.status = .created
-        return response
+        let conversation = try await conversations.create(userID: context.user.id, title: input.title)
+        return try One(conversation: ConversationDTO(conversation)).created(from: request, context: context)
     }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let conversation = try await owned(request, context)
-        let messages = try await store.messages(conversationID: conversation.id)
+        let (conversation, messages) = try await conversations.withMessages(
+            id: try pathID(context, of: "Conversation"), userID: context.user.id)
         return WithMessages(conversation: ConversationDTO(conversation), messages: messages.map(MessageDTO.init)).response
     }
 
     @Sendable func rename(_ request: Request, context: AuthenticatedContext) async throws -> One {
-        let id = try pathID(context)
+        let id = try pathID(context, of: "Conversation")
         let input = try await body.decode(Rename.self, from: request)
-        let title = try Rules.title(input.title)
-        do {
-            return One(conversation: ConversationDTO(
-                try await store.renameConversation(id: id, userID: context.user.id, title: title)))
-        } catch StoreError.notFound {
-            throw HTTPError(.notFound, message: "Conversation not found.")
-        }
+        return One(conversation: ConversationDTO(
+            try await conversations.rename(id: id, userID: context.user.id, title: input.title)))
     }
 
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        do {
-            try await store.deleteConversation(id: try pathID(context), userID: context.user.id)
-        } catch StoreError.notFound {
-            throw HTTPError(.notFound, message: "Conversation not found.")
-        }
+        try await conversations.delete(id: try pathID(context, of: "Conversation"), userID: context.user.id)
         return .noContent
-    }
-
-    private func owned(_ request: Request, _ context: AuthenticatedContext) async throws -> Conversation {
-        guard let conversation = try await store.conversation(id: try pathID(context), userID: context.user.id) else {
-            throw HTTPError(.notFound, message: "Conversation not found.")
-        }
-        return conversation
     }
 
     static func limit(_ text: String?) throws -> Int {

@@ -3,6 +3,24 @@ import NIOCore
 
 /// What the API shows of records: snake_case JSON, ISO 8601 UTC timestamps. Every response type names its
 /// snake_case keys itself (`CodingKeys`): `APICoding.responseEncoder` converts no keys.
+/// An optional written as `null` when absent, where the synthesised `encode(to:)` would leave the key out: the
+/// API always sends every field of its objects.
+@propertyWrapper
+struct NullWhenAbsent<Value: Encodable>: Encodable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) {
+        self.wrappedValue = wrappedValue
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}
+
+extension NullWhenAbsent: Sendable where Value: Sendable {}
+
 struct UserDTO: ResponseEncodable {
     let id: Int64
     let username: String
@@ -39,7 +57,7 @@ struct MessageDTO: ResponseEncodable {
     let role: String
     let content: String
     let status: String
-    let error: String?
+    @NullWhenAbsent var error: String?
     let createdAt: String
     init(_ message: Message) {
         id = message.id
@@ -55,17 +73,6 @@ struct MessageDTO: ResponseEncodable {
         case id, conversationId = "conversation_id", role, content, status, error, createdAt = "created_at"
     }
 
-    // `error` is always present, as null when there is none.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(conversationId, forKey: .conversationId)
-        try container.encode(role, forKey: .role)
-        try container.encode(content, forKey: .content)
-        try container.encode(status, forKey: .status)
-        try container.encode(error, forKey: .error)
-        try container.encode(createdAt, forKey: .createdAt)
-    }
 }
 
 // The same objects as `encode(to:)`, written by hand into a buffer, for the one large response (a conversation
@@ -114,10 +121,18 @@ extension Response {
     static var noContent: Response { Response(status: .noContent) }
 }
 
-/// Reads `{id}` from the path: a positive whole number, else 404 (an id that cannot exist is simply not found).
-func pathID(_ context: some RequestContext) throws -> Int64 {
-    guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
-        throw HTTPError(.notFound, message: "Conversation not found.")
+extension ResponseEncodable {
+    /// This body with 201 Created.
+    func created(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try response(from: request, context: context)
+        response.status = .created
+        return response
     }
+}
+
+/// Reads `{id}` from the path: a positive whole number, else 404 naming what was looked for (`NotFound(thing)`:
+/// an id that cannot exist is simply not found).
+func pathID(_ context: some RequestContext, of thing: String) throws -> Int64 {
+    guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else { throw NotFound(thing) }
     return id
 }

@@ -119,8 +119,8 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Turns the business layer's errors into HTTP errors with a clear message; anything unexpected is logged
-/// and becomes a 500 (or a 503 when the database is down) without details leaking.
+/// Turns the business layer's errors (every `UserFacingError`) into HTTP errors with their message; anything
+/// unexpected is logged and becomes a 500 (or a 503 when the database is down) without details leaking.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -129,14 +129,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as any HTTPResponseError {
             throw error
-        } catch let error as ValidationError {
-            throw HTTPError(.unprocessableContent, message: error.message)
-        } catch let error as AuthError {
-            throw Self.map(error)
-        } catch let error as AdminError {
-            throw Self.map(error)
-        } catch let error as ChatError {
-            throw Self.map(error)
+        } catch let error as any UserFacingError {
+            throw Self.httpError(error)
         } catch StoreError.notFound {
             throw HTTPError(.notFound, message: "Not found.")
         } catch is CancellationError {
@@ -151,45 +145,20 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func map(_ error: AdminError) -> HTTPError {
-        switch error {
-        case .lastAdmin: HTTPError(.conflict, message: "There must always be an admin: this would remove the last one.")
-        case .wrongPassword: HTTPError(.forbidden, message: "The password is not correct.")
-        case .userNotFound: HTTPError(.notFound, message: "User not found.")
-        case .confirmationMismatch:
-            HTTPError(.unprocessableContent, message: "To delete a user, confirm with their exact username.")
-        }
-    }
-
-    static func map(_ error: ChatError) -> HTTPError {
-        switch error {
-        case .conversationNotFound: HTTPError(.notFound, message: "Conversation not found.")
-        case .alreadyGenerating:
-            HTTPError(.conflict, message: "An answer is already being generated in this conversation; stop it or wait for it.")
-        case .nothingToRegenerate: HTTPError(.conflict, message: "There is no question to answer again in this conversation.")
-        case .messageTooLong(let max): HTTPError(.contentTooLarge, message: "The message is longer than \(max) characters.")
-        case .tooManyRunning(let limit):
-            HTTPError(
-                .tooManyRequests, headers: [.retryAfter: "5"],
-                message: "You already have \(limit) answers being written; wait for one to finish or stop it.")
-        case .tooManyStreams(let limit):
-            HTTPError(
-                .tooManyRequests, headers: [.retryAfter: "5"],
-                message: "You already have \(limit) answer streams open; close some tabs and try again.")
-        }
-    }
-
-    static func map(_ error: AuthError) -> HTTPError {
-        switch error {
-        case .invalid(let rule): HTTPError(.unprocessableContent, message: rule.message)
-        case .usernameTaken: HTTPError(.conflict, message: "That username is taken.")
-        case .invalidCredentials: HTTPError(.unauthorized, message: "Wrong username or password.")
-        case .throttled(let seconds):
-            HTTPError(
-                .tooManyRequests, headers: [.retryAfter: "\(seconds)"],
-                message: "Too many failed logins. Try again in \(seconds) seconds.")
-        case .registrationClosed: HTTPError(.forbidden, message: "Registration is closed on this server.")
-        case .unknownUser(let name): HTTPError(.notFound, message: "No user named \(name).")
+    /// The one mapping from the business layer's kinds of refusal to statuses (and `Retry-After`).
+    static func httpError(_ error: any UserFacingError) -> HTTPError {
+        switch error.kind {
+        case .invalid: HTTPError(.unprocessableContent, message: error.message)
+        case .notFound: HTTPError(.notFound, message: error.message)
+        case .conflict: HTTPError(.conflict, message: error.message)
+        case .forbidden: HTTPError(.forbidden, message: error.message)
+        case .unauthorized: HTTPError(.unauthorized, message: error.message)
+        case .tooLarge: HTTPError(.contentTooLarge, message: error.message)
+        case .tooManyRequests(let seconds):
+            HTTPError(.tooManyRequests, headers: [.retryAfter: "\(seconds)"], message: error.message)
+        case .unavailable(let seconds?):
+            HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(seconds)"], message: error.message)
+        case .unavailable(nil): HTTPError(.serviceUnavailable, message: error.message)
         }
     }
 }

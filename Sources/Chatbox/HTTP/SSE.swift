@@ -4,14 +4,8 @@ import NIOCore
 /// Server-Sent Events framing: `event: NAME` and one `data:` line of JSON, then a blank line.
 enum SSE {
     struct Start: Encodable {
-        let userMessage: MessageDTO?
+        @NullWhenAbsent var userMessage: MessageDTO?
         let assistantMessage: MessageDTO
-        enum CodingKeys: String, CodingKey { case userMessage, assistantMessage }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(userMessage, forKey: .userMessage)
-            try container.encode(assistantMessage, forKey: .assistantMessage)
-        }
     }
     struct Done: Encodable { let message: MessageDTO }
     struct Title: Encodable {

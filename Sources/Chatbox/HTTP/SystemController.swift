@@ -2,9 +2,8 @@ import Hummingbird
 
 /// `/healthz` and `/api/config`: what monitoring and the page need to know about the server.
 struct SystemController {
-    let store: any ChatStore
+    let system: SystemService
     let model: ModelInfo
-    let settings: RuntimeSettings
 
     /// The chat model as the page may show it.
     struct ModelInfo: Sendable {
@@ -37,7 +36,7 @@ struct SystemController {
 
     @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
         do {
-            try await store.ping()
+            try await system.checkHealth()
             return try Health(status: "ok").response(from: request, context: context)
         } catch {
             context.logger.warning("health check: database unavailable: \(error)")
@@ -48,7 +47,7 @@ struct SystemController {
     @Sendable func config(_ request: Request, context: AppRequestContext) async throws -> Config {
         let name = model.isCommand && context.auth == nil ? "command" : model.name
         return Config(
-            model: .init(name: name, isDemo: model.isDemo), registrationOpen: try await settings.registrationOpen(),
+            model: .init(name: name, isDemo: model.isDemo), registrationOpen: try await system.registrationOpen(),
             version: ChatboxInfo.version)
     }
 }

@@ -1,13 +1,12 @@
-/// Everything the application keeps: users, sessions, conversations and messages.
+/// What the application keeps, one small protocol per aggregate: users, sessions, conversations (with their
+/// messages), runtime settings, export/import, and the database's own upkeep. Services depend only on the ones
+/// they use.
 ///
 /// One SQL implementation (`SQLChatStore`) serves SQLite and MySQL. Methods that take a `userID` only ever see
 /// that user's rows, so another user's conversation is simply not found.
-public protocol ChatStore: Sendable {
-    /// Creates or upgrades the schema; safe to run any number of times.
-    func migrate() async throws
-    /// Answers when the database answers (for `/healthz`).
-    func ping() async throws
 
+/// Accounts.
+public protocol UserStore: Sendable {
     /// Inserts a user; throws `StoreError.duplicate` when the case-folded name is taken.
     func createUser(username: String, usernameKey: String, passwordHash: String, role: Role) async throws -> User
     /// Inserts a user who is the admin if no user exists yet, else a plain user, decided atomically in the database
@@ -23,22 +22,40 @@ public protocol ChatStore: Sendable {
     /// `StoreError.notFound` for an unknown user, `StoreError.lastAdmin` (nothing changed) when it would leave no
     /// enabled admin.
     func updateUser(userID: Int64, role: Role?, disabled: Bool?) async throws -> User
+    /// Deletes a user with their sessions, conversations and messages; `StoreError.notFound` if unknown,
+    /// `StoreError.lastAdmin` (nothing deleted) when they are the last enabled admin.
+    func deleteUser(userID: Int64) async throws
     /// How many users exist.
     func userCount() async throws -> Int
+    /// How many enabled admins exist.
+    func adminCount() async throws -> Int
+    /// Users page by page (oldest first, after `afterID`), optionally those whose username key contains
+    /// `usernameKey` (already case-folded by the caller).
+    func users(limit: Int, afterID: Int64?, usernameKey: String?) async throws -> (users: [UserSummary], hasMore: Bool)
+}
 
+/// Signed-in sessions, stored under the hash of their token.
+public protocol SessionStore: Sendable {
     /// Stores a new session under the hash of its token.
     func createSession(userID: Int64, tokenHash: String, expiresAt: Millis) async throws -> Session
     /// The live (unexpired) session for a token hash and its user.
     func session(tokenHash: String, now: Millis) async throws -> (session: Session, user: User)?
+    /// A user's live sessions, most recently used first.
+    func sessions(userID: Int64, now: Millis) async throws -> [Session]
     /// Moves a session's expiry (sliding expiry) and records its use.
     func touchSession(id: Int64, now: Millis, expiresAt: Millis) async throws
     /// Deletes the session with this token hash (logout).
     func deleteSession(tokenHash: String) async throws
+    /// Deletes one of a user's sessions; throws `StoreError.notFound` when it isn't theirs.
+    func deleteSession(id: Int64, userID: Int64) async throws
     /// Deletes every session of a user except, optionally, one.
     func deleteSessions(userID: Int64, except sessionID: Int64?) async throws
     /// Deletes sessions that expired before `now`; returns how many.
     func deleteExpiredSessions(now: Millis) async throws -> Int
+}
 
+/// Conversations with their messages: listing and search, the chat turn, and answers' progress.
+public protocol ConversationStore: Sendable {
     /// A user's conversations, newest `updated_at` first, after `cursor`; `query` matches titles and message text.
     func conversations(userID: Int64, limit: Int, after cursor: PageCursor?, query: String?) async throws
         -> ConversationPage
@@ -46,13 +63,13 @@ public protocol ChatStore: Sendable {
     func createConversation(userID: Int64, title: String) async throws -> Conversation
     /// One of the user's conversations, if it exists.
     func conversation(id: Int64, userID: Int64) async throws -> Conversation?
-    /// Renames a conversation as the user asked (the title is then never generated over).
+    /// Renames a conversation as the user asked (the title is then never generated over); `StoreError.notFound`
+    /// when it isn't the user's.
     func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation
     /// Sets a generated title unless the user has named the conversation; returns whether it was set.
     func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool
     /// Deletes a conversation and its messages; throws `StoreError.notFound` when it isn't the user's.
     func deleteConversation(id: Int64, userID: Int64) async throws
-
     /// A conversation's messages, oldest first.
     func messages(conversationID: Int64) async throws -> [Message]
     /// In one transaction: stores the user's message and an empty `processing` answer, and bumps `updated_at`.
@@ -65,22 +82,18 @@ public protocol ChatStore: Sendable {
     /// Writes an answer's final text and status, and bumps the conversation's `updated_at`.
     func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws
-    /// Users page by page (oldest first, after `afterID`), optionally those whose name contains `query`.
-    func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool)
-    /// How many enabled admins exist.
-    func adminCount() async throws -> Int
-    /// Deletes a user with their sessions, conversations and messages; `StoreError.notFound` if unknown,
-    /// `StoreError.lastAdmin` (nothing deleted) when they are the last enabled admin.
-    func deleteUser(userID: Int64) async throws
-    /// A user's live sessions, most recently used first.
-    func sessions(userID: Int64, now: Millis) async throws -> [Session]
-    /// Deletes one of a user's sessions; throws `StoreError.notFound` when it isn't theirs.
-    func deleteSession(id: Int64, userID: Int64) async throws
+}
+
+/// Runtime settings kept in the database.
+public protocol SettingsStore: Sendable {
     /// A runtime setting stored in the database, if set.
     func setting(_ name: String) async throws -> String?
     /// Stores a runtime setting.
     func setSetting(_ name: String, value: String) async throws
+}
 
+/// A user's whole history, out and in.
+public protocol TransferStore: Sendable {
     /// Every conversation of a user without its messages, newest first (export reads the messages one by one).
     func exportedConversations(userID: Int64) async throws -> [Conversation]
     /// Adds the conversations that are not there yet (same title and creation time) in short transactions cut as
@@ -91,7 +104,14 @@ public protocol ChatStore: Sendable {
         userID: Int64, _ conversations: [ImportedConversation], batching: ImportBatching,
         afterBatch: @Sendable (Int) async throws -> Void
     ) async throws -> [Bool]
+}
 
+/// The database itself: schema, health, and recovery at start-up.
+public protocol MaintenanceStore: Sendable {
+    /// Creates or upgrades the schema; safe to run any number of times.
+    func migrate() async throws
+    /// Answers when the database answers (for `/healthz`).
+    func ping() async throws
     /// Marks every `processing` answer as failed with `error` (after a crash); returns how many.
     func failUnfinishedMessages(error: String) async throws -> Int
 }

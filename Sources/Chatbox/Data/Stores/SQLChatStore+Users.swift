@@ -1,15 +1,89 @@
 import SQLKit
 
-/// Queries for user management: the admin's list, accounts, sessions and runtime settings.
-extension SQLChatStore {
-    public func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool) {
+/// Accounts: sign-up (the first one is the admin), credentials, and the admin's changes under the one
+/// last-admin guard.
+extension SQLChatStore: UserStore {
+    static let userColumns = "id, username, role, disabled, created_at"
+
+    public func createUser(username: String, usernameKey: String, passwordHash: String, role: Role) async throws
+        -> User
+    {
+        let now = Millis.now()
+        let id = try await mapDuplicate {
+            try await insert("""
+                INSERT INTO users (username, username_key, hashed_password, role, disabled, created_at, updated_at) \
+                VALUES (\(bind: username), \(bind: usernameKey), \(bind: passwordHash), \(bind: role.rawValue), 0, \
+                \(bind: now), \(bind: now))
+                """)
+        }
+        return User(id: id, username: username, role: role, disabled: false, createdAt: now)
+    }
+
+    public func createUserAdminIfFirst(username: String, usernameKey: String, passwordHash: String) async throws
+        -> User
+    {
+        let now = Millis.now()
+        return try await mapDuplicate {
+            try await withUsersLocked { conn in
+                // The role is decided by the INSERT itself, under the users lock (see `withUsersLocked`).
+                let id = try await insert("""
+                    INSERT INTO users (username, username_key, hashed_password, role, disabled, created_at, updated_at) \
+                    SELECT \(bind: username), \(bind: usernameKey), \(bind: passwordHash), \
+                    CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'user' ELSE 'admin' END, 0, \(bind: now), \(bind: now)
+                    """, on: conn)
+                guard let user = try await Self.user(id: id, on: conn) else { throw StoreError.notFound }
+                return user
+            }
+        }
+    }
+
+    public func userCredentials(usernameKey: String) async throws -> (user: User, passwordHash: String)? {
+        guard let row = try await db.raw("""
+            SELECT \(unsafeRaw: Self.userColumns), hashed_password FROM users WHERE username_key = \(bind: usernameKey)
+            """).first()
+        else { return nil }
+        return (try Self.user(row), try row.decode(column: "hashed_password", as: String.self))
+    }
+
+    public func user(id: Int64) async throws -> User? {
+        try await Self.user(id: id, on: db)
+    }
+
+    /// The user with this id on `conn`; `forUpdate` also locks the row (MySQL only: inside a transaction).
+    static func user(id: Int64, on conn: any SQLDatabase, forUpdate: Bool = false) async throws -> User? {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: userColumns) FROM users WHERE id = \(bind: id)"
+        if forUpdate { query.appendLiteral(" FOR UPDATE") }
+        return try await conn.raw(query).first().map(user)
+    }
+
+    public func setPasswordHash(userID: Int64, passwordHash: String) async throws {
+        try await changeOne("""
+            UPDATE users SET hashed_password = \(bind: passwordHash), updated_at = \(bind: Millis.now()) \
+            WHERE id = \(bind: userID)
+            """)
+    }
+
+    public func userCount() async throws -> Int {
+        try await db.raw("SELECT COUNT(*) AS n FROM users").first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    static func user(_ row: any SQLRow) throws -> User {
+        User(
+            id: try row.decode(column: "id", as: Int64.self),
+            username: try row.decode(column: "username", as: String.self),
+            role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user,
+            disabled: try row.decode(column: "disabled", as: Int.self) != 0,
+            createdAt: try row.decode(column: "created_at", as: Int64.self))
+    }
+
+    public func users(limit: Int, afterID: Int64?, usernameKey query: String?) async throws -> (users: [UserSummary], hasMore: Bool) {
         var sql = SQLQueryString("""
             SELECT u.id, u.username, u.role, u.disabled, u.created_at, u.last_active_at, \
             (SELECT COUNT(*) FROM conversations c WHERE c.user_id = u.id) AS conversation_count \
             FROM users u WHERE u.id > \(bind: afterID ?? 0)
             """)
         if let query, !query.isEmpty {
-            sql += " AND u.username_key LIKE \(bind: "%" + Self.escapeLike(Rules.usernameKey(query)) + "%") ESCAPE '!'"
+            sql += " AND u.username_key LIKE \(bind: "%" + Self.escapeLike(query) + "%") ESCAPE '!'"
         }
         sql += " ORDER BY u.id LIMIT \(bind: limit + 1)"
         let rows = try await db.raw(sql).all()
@@ -81,44 +155,11 @@ extension SQLChatStore {
         -> T
     {
         let flavor = self.flavor
-        return try await transaction { conn in
+        return try await db.transaction { conn in
             if flavor == .mysql {
                 try await conn.raw("SELECT name FROM locks WHERE name = 'users' FOR UPDATE").run()
             }
             return try await body(conn)
-        }
-    }
-
-    public func sessions(userID: Int64, now: Millis) async throws -> [Session] {
-        try await db.raw("""
-            SELECT id, user_id, created_at, last_used_at, expires_at FROM sessions \
-            WHERE user_id = \(bind: userID) AND expires_at > \(bind: now) ORDER BY last_used_at DESC, id DESC
-            """).all().map { row in
-            Session(
-                id: try row.decode(column: "id", as: Int64.self), userID: try row.decode(column: "user_id", as: Int64.self),
-                createdAt: try row.decode(column: "created_at", as: Int64.self),
-                lastUsedAt: try row.decode(column: "last_used_at", as: Int64.self),
-                expiresAt: try row.decode(column: "expires_at", as: Int64.self))
-        }
-    }
-
-    public func deleteSession(id: Int64, userID: Int64) async throws {
-        let changed = try await db.withSession { conn in
-            try await conn.raw("DELETE FROM sessions WHERE id = \(bind: id) AND user_id = \(bind: userID)").run()
-            return try await changedRows(conn)
-        }
-        if changed == 0 { throw StoreError.notFound }
-    }
-
-    public func setting(_ name: String) async throws -> String? {
-        try await db.raw("SELECT value FROM settings WHERE name = \(bind: name)").first()?
-            .decode(column: "value", as: String.self)
-    }
-
-    public func setSetting(_ name: String, value: String) async throws {
-        try await transaction { conn in
-            try await conn.raw("DELETE FROM settings WHERE name = \(bind: name)").run()
-            try await conn.raw("INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: value))").run()
         }
     }
 }

@@ -1,7 +1,7 @@
 import SQLKit
 
 /// Export and import of a user's whole history.
-extension SQLChatStore {
+extension SQLChatStore: TransferStore {
     public func exportedConversations(userID: Int64) async throws -> [Conversation] {
         try await db.raw("""
             SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c WHERE c.user_id = \(bind: userID) \
@@ -31,7 +31,7 @@ extension SQLChatStore {
             while progress.conversation < conversations.count {
                 // Each batch is its own short transaction; releasing the connection between them lets the writers
                 // that queued meanwhile (other users' chat turns, sign-ups) go first.
-                progress = try await transaction { [progress] conn in
+                progress = try await db.transaction { [progress] conn in
                     try await importBatch(userID: userID, conversations, from: progress, batching: batching, on: conn)
                 }
                 batch += 1

@@ -1,87 +1,9 @@
 import SQLKit
 
-extension SQLChatStore {
+/// Conversations with their messages: the chat turn and answers' progress (listing and search: +Search).
+extension SQLChatStore: ConversationStore {
     static let conversationColumns = "c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at"
     static let messageColumns = "id, conversation_id, role, content, status, error, created_at"
-
-    public func conversations(userID: Int64, limit: Int, after cursor: PageCursor?, query: String?) async throws
-        -> ConversationPage
-    {
-        try await conversations(
-            userID: userID, limit: limit, after: cursor, query: query,
-            fullTextCandidateLimit: Self.fullTextCandidateLimit)
-    }
-
-    /// A search goes through the full-text index (SQLite, 3+ characters) when the index finds at most this many
-    /// messages in the whole database: each one costs a row lookup (~3 µs), so 5,000 stay under ~20 ms. A word
-    /// more common than that is searched by the LIKE scan, newest conversation first, which stops at the first page.
-    static let fullTextCandidateLimit = 5_000
-
-    /// `fullTextCandidateLimit` < 0 never uses the index (tests compare both ways on the same data).
-    func conversations(
-        userID: Int64, limit: Int, after cursor: PageCursor?, query: String?, fullTextCandidateLimit: Int
-    ) async throws -> ConversationPage {
-        var sql = SQLQueryString("SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c ")
-        sql.appendInterpolation(unsafeRaw: "WHERE c.user_id = ")
-        sql.appendInterpolation(bind: userID)
-        if let cursor {
-            sql += " AND (c.updated_at < \(bind: cursor.updatedAt) OR (c.updated_at = \(bind: cursor.updatedAt) AND c.id < \(bind: cursor.id)))"
-        }
-        if let query, !query.isEmpty {
-            let pattern = "%" + Self.escapeLike(query) + "%"
-            sql += " AND (c.title LIKE \(bind: pattern) ESCAPE '!' OR "
-            if let phrase = flavor == .sqlite ? Self.fullTextPhrase(query) : nil, fullTextCandidateLimit >= 0,
-                try await fullTextMatches(phrase, upTo: min(fullTextCandidateLimit, Int.max - 1) + 1) <= fullTextCandidateLimit
-            {
-                // The index finds a superset of the LIKE matches (its case folding covers LIKE's ASCII-only one);
-                // LIKE on those few rows keeps the result exactly LIKE's.
-                sql += """
-                    c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN \
-                    (SELECT rowid FROM messages_fts WHERE messages_fts MATCH \(bind: phrase)) \
-                    AND m.content LIKE \(bind: pattern) ESCAPE '!'))
-                    """
-            } else {
-                sql += """
-                    EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
-                    AND m.content LIKE \(bind: pattern) ESCAPE '!'))
-                    """
-            }
-        }
-        sql += " ORDER BY c.updated_at DESC, c.id DESC LIMIT \(bind: limit + 1)"
-        var rows = try await db.raw(sql).all().map(Self.conversation)
-        var next: PageCursor?
-        if rows.count > limit {
-            rows.removeLast(rows.count - limit)
-            next = rows.last.map { PageCursor(updatedAt: $0.updatedAt, id: $0.id) }
-        }
-        return ConversationPage(conversations: rows, next: next)
-    }
-
-    /// The search text as one FTS5 phrase (in double quotes, inner quotes doubled), so AND, OR, NEAR, `*`, `-`,
-    /// `^` and `:` in it are plain text; nil when the trigram index cannot serve it: fewer than three characters
-    /// (unicode scalars, as the tokenizer counts them) or a NUL, where the index would stop reading.
-    static func fullTextPhrase(_ text: String) -> String? {
-        guard text.unicodeScalars.count >= 3, !text.unicodeScalars.contains("\0") else { return nil }
-        return "\"" + text.replacing("\"", with: "\"\"") + "\""
-    }
-
-    /// How many messages (any user's) the full-text index finds for `phrase`, counting at most `limit`.
-    func fullTextMatches(_ phrase: String, upTo limit: Int) async throws -> Int {
-        try await db.raw("""
-            SELECT COUNT(*) AS n FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH \(bind: phrase) \
-            LIMIT \(bind: limit))
-            """).first()?.decode(column: "n", as: Int.self) ?? 0
-    }
-
-    /// Escapes LIKE's wildcards so a search for `50%` or `a_b` matches those characters literally.
-    static func escapeLike(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            if character == "!" || character == "%" || character == "_" { out.append("!") }
-            out.append(character)
-        }
-        return out
-    }
 
     public func createConversation(userID: Int64, title: String) async throws -> Conversation {
         let now = Millis.now()
@@ -101,7 +23,7 @@ extension SQLChatStore {
     }
 
     public func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation {
-        try await updateOne("""
+        try await changeOne("""
             UPDATE conversations SET title = \(bind: title), title_set_by_user = 1 \
             WHERE id = \(bind: id) AND user_id = \(bind: userID)
             """)
@@ -110,21 +32,13 @@ extension SQLChatStore {
     }
 
     public func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool {
-        try await db.withSession { conn in
-            try await conn.raw("""
-                UPDATE conversations SET title = \(bind: title) \
-                WHERE id = \(bind: conversationID) AND title_set_by_user = 0
-                """).run()
-            return try await changedRows(conn) > 0
-        }
+        try await changedRows("""
+            UPDATE conversations SET title = \(bind: title) WHERE id = \(bind: conversationID) AND title_set_by_user = 0
+            """) > 0
     }
 
     public func deleteConversation(id: Int64, userID: Int64) async throws {
-        let changed = try await db.withSession { conn in
-            try await conn.raw("DELETE FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)").run()
-            return try await changedRows(conn)
-        }
-        if changed == 0 { throw StoreError.notFound }
+        try await changeOne("DELETE FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)")
     }
 
     public func messages(conversationID: Int64) async throws -> [Message] {
@@ -137,7 +51,7 @@ extension SQLChatStore {
     public func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
         -> (user: Message, assistant: Message)
     {
-        try await transaction { conn in
+        try await db.transaction { conn in
             let question = try await insertMessage(conn, conversationID, .user, userContent, .completed, now)
             let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, now)
             try await conn.raw("""
@@ -150,7 +64,7 @@ extension SQLChatStore {
     public func beginRegeneration(conversationID: Int64, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     {
-        try await transaction { conn in
+        try await db.transaction { conn in
             guard let row = try await conn.raw("""
                 SELECT \(unsafeRaw: Self.messageColumns) FROM messages WHERE conversation_id = \(bind: conversationID) \
                 AND role = 'user' ORDER BY id DESC LIMIT 1
@@ -187,7 +101,7 @@ extension SQLChatStore {
     /// than that goes alone), so that long answers together never exceed the server's packet limit.
     public func saveProgress(_ answers: [AnswerProgress]) async throws {
         let now = Millis.now()
-        try await transaction { conn in
+        try await db.transaction { conn in
             for batch in Self.progressBatches(answers) {
                 let cases = batch.map { answer -> SQLQueryString in
                     "WHEN \(bind: answer.messageID) THEN \(bind: answer.content)"
@@ -227,7 +141,7 @@ extension SQLChatStore {
     public func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws
     {
-        try await transaction { conn in
+        try await db.transaction { conn in
             try await conn.raw("""
                 UPDATE messages SET content = \(bind: content), status = \(bind: status.rawValue), \
                 error = \(bind: error), updated_at = \(bind: now) WHERE id = \(bind: messageID)
@@ -236,16 +150,6 @@ extension SQLChatStore {
                 UPDATE conversations SET updated_at = \(bind: now) \
                 WHERE id = (SELECT conversation_id FROM messages WHERE id = \(bind: messageID))
                 """).run()
-        }
-    }
-
-    public func failUnfinishedMessages(error: String) async throws -> Int {
-        try await db.withSession { conn in
-            try await conn.raw("""
-                UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: Millis.now()) \
-                WHERE status = 'processing'
-                """).run()
-            return try await changedRows(conn)
         }
     }
 

@@ -1,0 +1,84 @@
+import SQLKit
+
+/// Listing and searching a user's conversations: titles and message text by LIKE, through the SQLite full-text
+/// index when it narrows the search enough.
+extension SQLChatStore {
+    public func conversations(userID: Int64, limit: Int, after cursor: PageCursor?, query: String?) async throws
+        -> ConversationPage
+    {
+        try await conversations(
+            userID: userID, limit: limit, after: cursor, query: query,
+            fullTextCandidateLimit: Self.fullTextCandidateLimit)
+    }
+
+    /// A search goes through the full-text index (SQLite, 3+ characters) when the index finds at most this many
+    /// messages in the whole database: each one costs a row lookup (~3 µs), so 5,000 stay under ~20 ms. A word
+    /// more common than that is searched by the LIKE scan, newest conversation first, which stops at the first page.
+    static let fullTextCandidateLimit = 5_000
+
+    /// `fullTextCandidateLimit` < 0 never uses the index (tests compare both ways on the same data).
+    func conversations(
+        userID: Int64, limit: Int, after cursor: PageCursor?, query: String?, fullTextCandidateLimit: Int
+    ) async throws -> ConversationPage {
+        var sql = SQLQueryString("SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c ")
+        sql.appendInterpolation(unsafeRaw: "WHERE c.user_id = ")
+        sql.appendInterpolation(bind: userID)
+        if let cursor {
+            sql += " AND (c.updated_at < \(bind: cursor.updatedAt) OR (c.updated_at = \(bind: cursor.updatedAt) AND c.id < \(bind: cursor.id)))"
+        }
+        if let query, !query.isEmpty {
+            let pattern = "%" + Self.escapeLike(query) + "%"
+            sql += " AND (c.title LIKE \(bind: pattern) ESCAPE '!' OR "
+            if let phrase = flavor == .sqlite ? Self.fullTextPhrase(query) : nil, fullTextCandidateLimit >= 0,
+                try await fullTextMatches(phrase, upTo: min(fullTextCandidateLimit, Int.max - 1) + 1) <= fullTextCandidateLimit
+            {
+                // The index finds a superset of the LIKE matches (its case folding covers LIKE's ASCII-only one);
+                // LIKE on those few rows keeps the result exactly LIKE's.
+                sql += """
+                    c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN \
+                    (SELECT rowid FROM messages_fts WHERE messages_fts MATCH \(bind: phrase)) \
+                    AND m.content LIKE \(bind: pattern) ESCAPE '!'))
+                    """
+            } else {
+                sql += """
+                    EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
+                    AND m.content LIKE \(bind: pattern) ESCAPE '!'))
+                    """
+            }
+        }
+        sql += " ORDER BY c.updated_at DESC, c.id DESC LIMIT \(bind: limit + 1)"
+        var rows = try await db.raw(sql).all().map(Self.conversation)
+        var next: PageCursor?
+        if rows.count > limit {
+            rows.removeLast(rows.count - limit)
+            next = rows.last.map { PageCursor(updatedAt: $0.updatedAt, id: $0.id) }
+        }
+        return ConversationPage(conversations: rows, next: next)
+    }
+
+    /// The search text as one FTS5 phrase (in double quotes, inner quotes doubled), so AND, OR, NEAR, `*`, `-`,
+    /// `^` and `:` in it are plain text; nil when the trigram index cannot serve it: fewer than three characters
+    /// (unicode scalars, as the tokenizer counts them) or a NUL, where the index would stop reading.
+    static func fullTextPhrase(_ text: String) -> String? {
+        guard text.unicodeScalars.count >= 3, !text.unicodeScalars.contains("\0") else { return nil }
+        return "\"" + text.replacing("\"", with: "\"\"") + "\""
+    }
+
+    /// How many messages (any user's) the full-text index finds for `phrase`, counting at most `limit`.
+    func fullTextMatches(_ phrase: String, upTo limit: Int) async throws -> Int {
+        try await db.raw("""
+            SELECT COUNT(*) AS n FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH \(bind: phrase) \
+            LIMIT \(bind: limit))
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// Escapes LIKE's wildcards so a search for `50%` or `a_b` matches those characters literally.
+    static func escapeLike(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if character == "!" || character == "%" || character == "_" { out.append("!") }
+            out.append(character)
+        }
+        return out
+    }
+}
