@@ -11,7 +11,8 @@ enum APICoding {
         return decoder
     }()
     /// Responses (`responseEncoder` of every context): each response type names its snake_case keys in its
-    /// `CodingKeys`, so no key is converted — converting them was a fifth of the time of a large response.
+    /// `CodingKeys`, so no key is converted: converting them was a large part of the cost of a long response
+    /// (measured in bench/README.md, "What was profiled").
     static let responseEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
