@@ -21,7 +21,7 @@ import NIOPosix
 /// `ModelErrorText`); raw errors go to `logger`.
 ///
 /// Limits on what the model sends (a hostile or broken model must not exhaust memory): `SSEParser.Limits.model`
-/// per line and per event, `OpenAIStreamDelegate.maxErrorBody` of an error body, `maxJSONBody` of a non-streamed
+/// per line and per event, `OpenAIStreamState.maxErrorBody` of an error body, `maxJSONBody` of a non-streamed
 /// answer; past them the answer fails with a clear message and the connection is dropped. (`limits` is there for
 /// tests, which reach smaller ones with less work.)
 ///
@@ -81,7 +81,7 @@ public struct OpenAICompatibleModel: ChatModel {
         -> HTTPClient
     {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout.nanoseconds)))
+        configuration.timeout = .init(connect: .nanoseconds(connectTimeout.wholeNanoseconds))
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -183,8 +183,7 @@ public struct OpenAICompatibleModel: ChatModel {
             return attempt.cancelled
         }
         if cancelledMeanwhile { task.cancel() }   // the consumer left between two attempts
-        let timeout = TimeAmount.nanoseconds(Int64(connectTimeout.nanoseconds))
-        eventLoop.execute { delegate.armConnectTimer(task: task, timeout: timeout) }
+        eventLoop.execute { [connectTimeout] in delegate.armConnectTimer(task: task, timeout: connectTimeout) }
     }
 
     /// The request in flight (the retry replaces it) and whether the consumer has gone.
@@ -205,13 +204,6 @@ public struct OpenAICompatibleModel: ChatModel {
             messages: messages.map { .init(role: $0.role.rawValue, content: $0.content) })
         let body = try JSONEncoder().encode(payload)
         return try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .data(body))
-    }
-}
-
-extension Duration {
-    fileprivate var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 

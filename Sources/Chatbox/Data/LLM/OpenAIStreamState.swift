@@ -1,0 +1,339 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The life of one streamed `/chat/completions` response, without the network: `OpenAIStreamDelegate` tells it
+/// what happened (request sent, head, body part, error, end of body, connect timeout) and performs the `Action`
+/// it returns. Its pieces go to the `piece` closure of the call that parsed them, in order.
+///
+/// The phases, in the order a response goes through them:
+///
+///     connecting ─► waitingForHead ─┬─► sniffing ─┬─► streaming ───────┐
+///                                   │             └─► collectingJSON ──┼─► finished
+///                                   └─► collectingError ───────────────┘
+///
+/// Any phase can end in `finished` (an error, the connect timeout, a retry); once there, everything is ignored.
+struct OpenAIStreamState {
+    enum Phase: Equatable {
+        /// The request is not sent yet: no connection (the connect timer runs).
+        case connecting
+        /// The request head went out on a connection; no response head yet.
+        case waitingForHead
+        /// A 2xx head and nothing but blank space in the body so far: an event stream, or one JSON document?
+        case sniffing(HTTPResponseStatus)
+        /// An event stream, and what it has carried so far.
+        case streaming(Seen)
+        /// A non-streamed answer: one JSON document, held until the body ends.
+        case collectingJSON
+        /// A non-2xx answer: the start of its body is kept for the provider's message.
+        case collectingError(HTTPResponseStatus)
+        /// The answer has ended (complete or failed), or the request was handed to a retry.
+        case finished
+    }
+
+    /// What an event stream has carried so far (each case includes the ones before it).
+    enum Seen: Equatable {
+        case nothing
+        case events
+        /// A chunk with a `finish_reason`: the end of the body now ends the answer normally.
+        case finishReason
+    }
+
+    /// What the delegate does next.
+    enum Action: Equatable {
+        case none
+        /// Ends the answer (nil: complete). `dropConnection`: cancel the request, the rest of the body is not read.
+        case end(ModelError?, dropConnection: Bool)
+        /// Sends the request again: a reused keep-alive connection was closed before anything was received.
+        case retry
+    }
+
+    /// How much of a failing model's body is read for its message (then the connection is dropped): a provider's
+    /// error is a few hundred bytes; a hostile or broken server may send a gigabyte.
+    static let maxErrorBody = 16 * 1024
+    /// A non-streamed answer is one JSON document held whole until it ends: 32 MiB is far beyond any real answer.
+    static let maxJSONBody = 32 * 1024 * 1024
+
+    private(set) var phase = Phase.connecting
+    private var parser: SSEParser
+    /// The JSON document or the error body, as it arrives.
+    private var collected = ByteBuffer()
+    /// The start of the body, to quote when it is not an event stream.
+    private var firstBytes = ""
+    private let chunks: ChunkReader
+    private let logger: Logger
+
+    init(errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model) {
+        parser = SSEParser(limits: limits)
+        chunks = ChunkReader(errors: errors)
+        self.logger = logger
+    }
+
+    private var errors: ModelErrorText { chunks.errors }
+
+    // MARK: Events
+
+    /// The request head was written on a connection.
+    mutating func requestSent() {
+        if phase == .connecting { phase = .waitingForHead }
+    }
+
+    /// The connect timer fired: fails the answer unless a connection was made meanwhile.
+    mutating func connectTimedOut(after timeout: Duration) -> Action {
+        guard phase == .connecting else { return .none }
+        phase = .finished
+        let tenths = (timeout.wholeNanoseconds + 50_000_000) / 100_000_000
+        let seconds = tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
+        return .end(ModelError(.unreachable,
+            "Cannot reach the model at \(errors.location): no connection after \(seconds) s (connect timeout)."),
+            dropConnection: true)
+    }
+
+    mutating func receivedHead(_ status: HTTPResponseStatus) {
+        switch phase {
+        case .connecting, .waitingForHead:
+            phase = (200..<300).contains(status.code) ? .sniffing(status) : .collectingError(status)
+        case .sniffing, .streaming, .collectingJSON, .collectingError, .finished:
+            break
+        }
+    }
+
+    mutating func receivedBodyPart(_ buffer: ByteBuffer, piece: (String) -> Void) -> Action {
+        switch phase {
+        case .connecting, .waitingForHead:
+            phase = .sniffing(.ok)
+            return receivedBodyPart(buffer, piece: piece)
+        case .sniffing:
+            guard let first = buffer.readableBytesView.first(where: { !Self.isWhitespace($0) }) else {
+                return .none   // only blank lines so far
+            }
+            phase = first == UInt8(ascii: "{") ? .collectingJSON : .streaming(.nothing)
+            firstBytes = String(decoding: buffer.readableBytesView.prefix(200), as: UTF8.self)
+            return receivedBodyPart(buffer, piece: piece)
+        case .streaming(var seen):
+            let chunks = self.chunks
+            var done = false
+            do {
+                try parser.feed(buffer) { event in
+                    guard !done else { return }
+                    done = try chunks.read(event, seen: &seen, piece: piece)
+                }
+                if done {
+                    phase = .finished
+                    return .end(nil, dropConnection: parser.overflow != nil)
+                }
+                if let overflow = parser.overflow { throw Self.error(overflow) }
+            } catch {
+                phase = .finished
+                return .end(error as? ModelError ?? unexpected(error), dropConnection: true)
+            }
+            phase = .streaming(seen)
+            return .none
+        case .collectingJSON:
+            guard collected.readableBytes + buffer.readableBytes <= Self.maxJSONBody else {
+                phase = .finished
+                return .end(ModelError(.malformed,
+                    "The model answered with a JSON document larger than \(Self.size(Self.maxJSONBody))."),
+                    dropConnection: true)
+            }
+            var part = buffer
+            collected.writeBuffer(&part)
+            return .none
+        case .collectingError(let status):
+            // Only the start is kept; once it is full the rest is not waited for: the connection is dropped.
+            var part = buffer
+            let room = Self.maxErrorBody - collected.readableBytes
+            if var slice = part.readSlice(length: min(part.readableBytes, room)) { collected.writeBuffer(&slice) }
+            guard collected.readableBytes >= Self.maxErrorBody else { return .none }
+            phase = .finished
+            return .end(httpError(status), dropConnection: true)
+        case .finished:
+            return .none
+        }
+    }
+
+    /// The body ended (`didFinishRequest`).
+    mutating func bodyEnded(piece: (String) -> Void) -> Action {
+        let ending = phase
+        phase = .finished
+        switch ending {
+        case .finished:
+            return .none
+        case .collectingError(let status):
+            return .end(httpError(status), dropConnection: false)
+        case .collectingJSON:
+            return .end(answerFromJSONDocument(piece: piece), dropConnection: false)
+        case .connecting, .waitingForHead:
+            return .end(ModelError(.malformed, "The model answered 200 with an empty body."), dropConnection: false)
+        case .sniffing(let status):
+            return .end(ModelError(.malformed, "The model answered \(status.code) with an empty body."),
+                dropConnection: false)
+        case .streaming(var seen):
+            let chunks = self.chunks
+            var done = false
+            do {
+                try parser.finish { event in
+                    guard !done else { return }
+                    done = try chunks.read(event, seen: &seen, piece: piece)
+                }
+            } catch {
+                return .end(error as? ModelError ?? unexpected(error), dropConnection: false)
+            }
+            if done { return .end(nil, dropConnection: false) }
+            switch seen {
+            case .finishReason:
+                return .end(nil, dropConnection: false)
+            case .nothing:
+                return .end(ModelError(.malformed,
+                    "The model's answer is not an event stream: \(errors.quote(firstBytes))"), dropConnection: false)
+            case .events:
+                return .end(ModelError(.malformed,
+                    "The model's stream ended before the answer was finished (no [DONE] and no finish_reason)."),
+                    dropConnection: false)
+            }
+        }
+    }
+
+    /// The request failed (`didReceiveError`). `canRetry`: a retry on a fresh connection is still allowed.
+    mutating func receivedError(_ error: any Error, canRetry: Bool) -> Action {
+        let failing = phase
+        guard failing != .finished else { return .none }
+        phase = .finished
+        if let clientError = error as? HTTPClientError, clientError == .cancelled {
+            return .end(nil, dropConnection: false)   // the consumer went away; nobody is listening
+        }
+        switch failing {
+        case .connecting:
+            if canRetry, Self.isStaleConnection(error) { return .retry }
+            errors.log(logger, "could not connect to the model", error)
+            return .end(ModelError(.unreachable,
+                "Cannot reach the model at \(errors.location): \(describeConnectError(error))"), dropConnection: false)
+        case .waitingForHead:
+            if canRetry, Self.isStaleConnection(error) { return .retry }
+            errors.log(logger, "the model closed the connection without answering", error)
+            return .end(ModelError(.unreachable, "The model at \(errors.location) closed the connection without "
+                + "answering (\(describeConnectError(error)))."), dropConnection: false)
+        case .collectingError(let status):
+            errors.log(logger, "the model's error answer was cut off", error)
+            return .end(httpError(status), dropConnection: false)
+        case .sniffing, .streaming, .collectingJSON, .finished:
+            errors.log(logger, "the model's stream was cut off", error)
+            return .end(ModelError(.malformed, "The model's stream ended before the answer was finished "
+                + "(the connection was lost: \(describeConnectError(error)))."), dropConnection: false)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func answerFromJSONDocument(piece: (String) -> Void) -> ModelError? {
+        let chunk: ChatChunk
+        do {
+            chunk = try chunks.decoder.decode(ChatChunk.self, from: Data(collected.readableBytesView))
+        } catch {
+            let text = String(decoding: collected.readableBytesView.prefix(200), as: UTF8.self)
+            return ModelError(.malformed,
+                "The model answered with JSON that is not a chat completion: \(errors.quote(text))")
+        }
+        if let error = chunk.error {
+            return ModelError(.http, "The model provider reported an error: \(errors.quote(error.message))")
+        }
+        guard let choice = chunk.choices?.first, let content = choice.message?.content ?? choice.delta?.content
+        else {
+            return ModelError(.malformed, "The model answered with JSON that has no message content.")
+        }
+        if !content.isEmpty { piece(content) }
+        return nil
+    }
+
+    private func httpError(_ status: HTTPResponseStatus) -> ModelError {
+        let message = errors.quote(providerMessage(fromErrorBody: collected))
+        let phrase = errors.quote(status.reasonPhrase, limit: 100)   // the server's own words for odd codes
+        let reason = phrase.isEmpty ? "" : " \(phrase)"
+        return ModelError(.http, message.isEmpty
+            ? "The model provider answered \(status.code)\(reason)."
+            : "The model provider answered \(status.code): \(message)")
+    }
+
+    /// The server closed a pooled connection just as it was reused (keep-alive race).
+    static func isStaleConnection(_ error: any Error) -> Bool {
+        if let clientError = error as? HTTPClientError {
+            return clientError == .remoteConnectionClosed
+        }
+        if let channelError = error as? ChannelError {
+            return channelError == .ioOnClosedChannel || channelError == .alreadyClosed || channelError == .eof
+        }
+        return false
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    /// An error that is not a `ModelError` (none is thrown today): logged, and a plain sentence for the user.
+    private func unexpected(_ error: any Error) -> ModelError {
+        errors.log(logger, "the model's stream could not be read", error)
+        return ModelError(.malformed, "The model's stream could not be read.")
+    }
+
+    static func error(_ overflow: SSEParser.Overflow) -> ModelError {
+        switch overflow {
+        case .line(let limit):
+            return ModelError(.malformed,
+                "The model sent a line longer than \(size(limit)) without ending it; the answer was stopped there.")
+        case .event(let limit):
+            return ModelError(.malformed,
+                "The model sent an event larger than \(size(limit)); the answer was stopped there.")
+        }
+    }
+
+    /// `4 MB`, `16 KB` or `100 bytes` (binary units, named as people say them).
+    static func size(_ bytes: Int) -> String {
+        if bytes >= 1 << 20, bytes % (1 << 20) == 0 { return "\(bytes >> 20) MB" }
+        if bytes >= 1 << 10, bytes % (1 << 10) == 0 { return "\(bytes >> 10) KB" }
+        return "\(bytes) bytes"
+    }
+}
+
+/// Reads the events of a stream: `[DONE]`, a chunk with content, a chunk without (role, usage, finish), or an
+/// error. A class so that the parser's callback can use it while the state is being changed.
+private final class ChunkReader {
+    let errors: ModelErrorText
+    /// Only for chunks the byte scan leaves alone, the non-streamed answer and errors: made on first use.
+    lazy var decoder = JSONDecoder()
+
+    init(errors: ModelErrorText) {
+        self.errors = errors
+    }
+
+    /// Reads one event, sends its text to `piece`; true at `[DONE]`.
+    func read(_ event: SSERawEvent, seen: inout OpenAIStreamState.Seen, piece: (String) -> Void) throws -> Bool {
+        if seen == .nothing { seen = .events }
+        if event.dataEquals("[DONE]") { return true }
+        // The usual chunk is read by a byte scan; anything unusual goes through JSONDecoder below.
+        if let chunk = event.data.withUnsafeBytes(ChunkScanner.scan) {
+            if chunk.finished { seen = .finishReason }
+            if let text = chunk.content, !text.isEmpty { piece(text) }
+            return false
+        }
+        if event.data.withUnsafeBytes({ ChunkScanner.nestingExceeds($0, limit: ChunkScanner.maxDepth) }) {
+            throw ModelError(.malformed,
+                "The model sent a chunk nested more than \(ChunkScanner.maxDepth) levels deep; it was not read.")
+        }
+        let chunk: ChatChunk
+        do {
+            chunk = try decoder.decode(ChatChunk.self, from: event.data)
+        } catch {
+            let text = String(decoding: event.data.prefix(200), as: UTF8.self)
+            throw ModelError(.malformed, "The model sent a chunk that is not valid JSON: \(errors.quote(text))")
+        }
+        if let error = chunk.error {
+            throw ModelError(.http, "The model provider reported an error: \(errors.quote(error.message))")
+        }
+        guard let choice = chunk.choices?.first else { return false }
+        if choice.finish_reason != nil { seen = .finishReason }
+        if let text = choice.delta?.content ?? choice.message?.content, !text.isEmpty { piece(text) }
+        return false
+    }
+}
