@@ -21,9 +21,19 @@ public final class Generations: Sendable {
     }
 
     final class Entry: Sendable {
+        /// Where a generation is: `reserved` → `started` → `finished` (a reservation given back never starts).
+        enum Phase {
+            /// The conversation is claimed and its turn is being stored. Pieces can arrive already: they wait in
+            /// `content`, and nobody can attach yet.
+            case reserved
+            /// The turn is stored: listeners attach and see `start` with these messages.
+            case started(user: Message, assistant: Message)
+            /// The listeners were closed at the end; one that comes later gets nothing.
+            case finished
+        }
+
         struct State {
-            var user: Message?
-            var assistant: Message
+            var phase = Phase.reserved
             var content = ""
             /// `content.count`, kept as pieces arrive (counting the whole text each time would be quadratic).
             var characters = 0
@@ -33,7 +43,6 @@ public final class Generations: Sendable {
             var stopReason: StopReason?
             /// The whole job, awaited at shutdown.
             var job: Task<Void, Never>?
-            var finished = false
             /// The streaming part, cancelled by a stop.
             var task: Task<(MessageStatus, String?), Never>?
         }
@@ -43,7 +52,7 @@ public final class Generations: Sendable {
         init(userID: Int64, maxCharacters: Int) {
             self.userID = userID
             self.maxCharacters = maxCharacters
-            state = Mutex(State(user: .placeholder, assistant: .placeholder))
+            state = Mutex(State())
         }
     }
 
@@ -105,16 +114,15 @@ public final class Generations: Sendable {
     /// (with the answer empty), then the text that arrived before the turn was stored as a `delta`, then the rest.
     func begin(_ entry: Entry, user: Message, assistant: Message, listener: Listener) {
         entry.state.withLock { state in
-            state.user = user
-            state.assistant = assistant
+            guard case .reserved = state.phase else { return }
+            state.phase = .started(user: user, assistant: assistant)
         }
         listen(listener, to: entry, includeUser: true)
     }
 
     /// A new listener for the user's generation running in this conversation, or nil when none runs.
     public func attach(_ conversationID: Int64, userID: Int64) throws(ChatError) -> Listener? {
-        guard let entry = running.withLock({ $0.entries[conversationID] }), entry.userID == userID,
-            entry.state.withLock({ $0.assistant.id != 0 })
+        guard let entry = running.withLock({ $0.entries[conversationID] }), entry.userID == userID, entry.isStarted
         else { return nil }
         let listener = try openStream(userID: userID)
         listen(listener, to: entry, includeUser: false)
@@ -166,10 +174,9 @@ public final class Generations: Sendable {
 
     private func listen(_ listener: Listener, to entry: Entry, includeUser: Bool) {
         entry.state.withLock { state in
-            guard !state.finished else { return listener.close() }
-            var snapshot = state.assistant
+            guard case .started(let user, var snapshot) = state.phase else { return listener.close() }
             if includeUser {
-                _ = listener.push(.start(user: state.user, assistant: snapshot))
+                _ = listener.push(.start(user: user, assistant: snapshot))
                 if !state.content.isEmpty { _ = listener.push(.delta(state.content)) }
             } else {
                 snapshot.content = state.content
@@ -184,10 +191,9 @@ public final class Generations: Sendable {
         let all = running.withLock { Array($0.entries.values) }
         return all.compactMap { entry in
             entry.state.withLock { state in
-                guard state.assistant.id != 0, !state.finished, state.content.utf8.count != state.savedBytes else {
-                    return nil
-                }
-                return (state.assistant.id, state.content, entry)
+                guard case .started(_, let assistant) = state.phase, state.content.utf8.count != state.savedBytes
+                else { return nil }
+                return (assistant.id, state.content, entry)
             }
         }
     }
@@ -215,6 +221,14 @@ extension Generations.Entry {
 
     /// The text so far.
     var content: String { state.withLock { $0.content } }
+
+    /// Whether the turn is stored and the generation not finished: what listeners can attach to.
+    var isStarted: Bool {
+        state.withLock { state in
+            if case .started = state.phase { return true }
+            return false
+        }
+    }
 
     var stopReason: Generations.StopReason? { state.withLock { $0.stopReason } }
 
@@ -262,7 +276,7 @@ extension Generations.Entry {
     /// Ends every listener's events; later listeners get nothing.
     func finish() {
         let listeners = state.withLock { state in
-            state.finished = true
+            state.phase = .finished
             defer { state.listeners = [] }
             return state.listeners
         }
@@ -280,11 +294,6 @@ extension Generations {
             running.perUser[entry.userID] = left > 0 ? left : nil
         }
     }
-}
-
-extension Message {
-    static let placeholder = Message(
-        id: 0, conversationID: 0, role: .assistant, content: "", status: .processing, error: nil, createdAt: 0)
 }
 
 /// How many streams each user has open.
