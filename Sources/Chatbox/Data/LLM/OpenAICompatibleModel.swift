@@ -100,11 +100,7 @@ public struct OpenAICompatibleModel: ChatModel {
 
     public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { continuation in
-            let output = OpenAIStreamDelegate.Output(
-                piece: { continuation.yield($0) },
-                end: { error in
-                    if let error { continuation.finish(throwing: error) } else { continuation.finish() }
-                })
+            let output = AnswerOutput(continuation)
             let current = NIOLockedValueBox(Attempt())
             continuation.onTermination = { termination in
                 if case .cancelled = termination { Self.cancel(current) }
@@ -119,12 +115,7 @@ public struct OpenAICompatibleModel: ChatModel {
         let current = NIOLockedValueBox(Attempt())
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                let output = OpenAIStreamDelegate.Output(
-                    piece: onPiece,
-                    end: { error in
-                        if let error { done.resume(throwing: error) } else { done.resume() }
-                    })
-                start(messages, output: output, current: current)
+                start(messages, output: AnswerOutput(piece: onPiece, resuming: done), current: current)
             }
         } onCancel: {
             Self.cancel(current)
@@ -138,7 +129,7 @@ public struct OpenAICompatibleModel: ChatModel {
         }?.cancel()
     }
 
-    private func start(_ messages: [ChatMessage], output: OpenAIStreamDelegate.Output, current: NIOLockedValueBox<Attempt>) {
+    private func start(_ messages: [ChatMessage], output: AnswerOutput, current: NIOLockedValueBox<Attempt>) {
         let url = endpoint
         let request: HTTPClient.Request
         do {
@@ -150,7 +141,7 @@ public struct OpenAICompatibleModel: ChatModel {
             return
         }
         let (client, shard) = httpClients.acquire()
-        let output = OpenAIStreamDelegate.Output(piece: output.piece, end: { [httpClients] error in
+        let output = AnswerOutput(piece: output.piece, end: { [httpClients] error in
             httpClients.release(shard)
             output.end(error)
         })
@@ -161,7 +152,7 @@ public struct OpenAICompatibleModel: ChatModel {
     /// three times: each failed attempt discards its stale connection, so the pool soon hands out a fresh one.
     private func send(
         _ request: HTTPClient.Request, on httpClient: HTTPClient, messages: [ChatMessage], url: String,
-        to output: OpenAIStreamDelegate.Output, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
+        to output: AnswerOutput, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
     ) {
         let eventLoop = httpClient.eventLoopGroup.next()
         var retry: (@Sendable () -> Void)?

@@ -16,13 +16,8 @@ import NIOHTTP1
 final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
     typealias Response = Void
 
-    /// Where the answer goes: every piece in order on the event loop, then exactly one end (nil: complete).
-    struct Output: Sendable {
-        let piece: @Sendable (String) -> Void
-        let end: @Sendable (ModelError?) -> Void
-    }
-
-    private let output: Output
+    /// Every piece in order on the event loop, then the end.
+    private let output: AnswerOutput
     private let eventLoop: any EventLoop
     /// What has happened so far and what to do next; the delegate only performs its actions.
     private var state: OpenAIStreamState
@@ -33,7 +28,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private let retryOnStaleConnection: (@Sendable () -> Void)?
 
     init(
-        errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model, output: Output,
+        errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model, output: AnswerOutput,
         eventLoop: any EventLoop, retryOnStaleConnection: (@Sendable () -> Void)? = nil
     ) {
         self.state = OpenAIStreamState(errors: errors, logger: logger, limits: limits)
