@@ -62,12 +62,12 @@ struct OpenAIStreamState {
     private var collected = ByteBuffer()
     /// The start of the body, to quote when it is not an event stream.
     private var firstBytes = ""
-    private let chunks: ChunkReader
+    private let chunks: OpenAIChunkReader
     private let logger: Logger
 
     init(errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model) {
         parser = SSEParser(limits: limits)
-        chunks = ChunkReader(errors: errors)
+        chunks = OpenAIChunkReader(errors: errors)
         self.logger = logger
     }
 
@@ -148,7 +148,7 @@ struct OpenAIStreamState {
             if var slice = part.readSlice(length: min(part.readableBytes, room)) { collected.writeBuffer(&slice) }
             guard collected.readableBytes >= Self.maxErrorBody else { return .none }
             phase = .finished
-            return .end(httpError(status), dropConnection: true)
+            return .end(chunks.httpError(status, body: collected), dropConnection: true)
         case .finished:
             return .none
         }
@@ -162,9 +162,9 @@ struct OpenAIStreamState {
         case .finished:
             return .none
         case .collectingError(let status):
-            return .end(httpError(status), dropConnection: false)
+            return .end(chunks.httpError(status, body: collected), dropConnection: false)
         case .collectingJSON:
-            return .end(answerFromJSONDocument(piece: piece), dropConnection: false)
+            return .end(chunks.answer(fromJSON: collected, piece: piece), dropConnection: false)
         case .connecting, .waitingForHead:
             return .end(ModelError(.malformed, "The model answered 200 with an empty body."), dropConnection: false)
         case .sniffing(let status):
@@ -217,7 +217,7 @@ struct OpenAIStreamState {
                 + "answering (\(describeConnectError(error)))."), dropConnection: false)
         case .collectingError(let status):
             errors.log(logger, "the model's error answer was cut off", error)
-            return .end(httpError(status), dropConnection: false)
+            return .end(chunks.httpError(status, body: collected), dropConnection: false)
         case .sniffing, .streaming, .collectingJSON, .finished:
             errors.log(logger, "the model's stream was cut off", error)
             return .end(ModelError(.malformed, "The model's stream ended before the answer was finished "
@@ -227,46 +227,6 @@ struct OpenAIStreamState {
 
     // MARK: Helpers
 
-    private func answerFromJSONDocument(piece: (String) -> Void) -> ModelError? {
-        let chunk: ChatChunk
-        do {
-            chunk = try chunks.decoder.decode(ChatChunk.self, from: Data(collected.readableBytesView))
-        } catch {
-            let text = String(decoding: collected.readableBytesView.prefix(200), as: UTF8.self)
-            return ModelError(.malformed,
-                "The model answered with JSON that is not a chat completion: \(errors.quote(text))")
-        }
-        if let error = chunk.error {
-            return ModelError(.http, "The model provider reported an error: \(errors.quote(error.message))")
-        }
-        guard let choice = chunk.choices?.first, let content = choice.message?.content ?? choice.delta?.content
-        else {
-            return ModelError(.malformed, "The model answered with JSON that has no message content.")
-        }
-        if !content.isEmpty { piece(content) }
-        return nil
-    }
-
-    private func httpError(_ status: HTTPResponseStatus) -> ModelError {
-        let message = errors.quote(providerMessage(fromErrorBody: collected))
-        let phrase = errors.quote(status.reasonPhrase, limit: 100)   // the server's own words for odd codes
-        let reason = phrase.isEmpty ? "" : " \(phrase)"
-        return ModelError(.http, message.isEmpty
-            ? "The model provider answered \(status.code)\(reason)."
-            : "The model provider answered \(status.code): \(message)")
-    }
-
-    /// The server closed a pooled connection just as it was reused (keep-alive race).
-    static func isStaleConnection(_ error: any Error) -> Bool {
-        if let clientError = error as? HTTPClientError {
-            return clientError == .remoteConnectionClosed
-        }
-        if let channelError = error as? ChannelError {
-            return channelError == .ioOnClosedChannel || channelError == .alreadyClosed || channelError == .eof
-        }
-        return false
-    }
-
     private static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
     }
@@ -275,65 +235,5 @@ struct OpenAIStreamState {
     private func unexpected(_ error: any Error) -> ModelError {
         errors.log(logger, "the model's stream could not be read", error)
         return ModelError(.malformed, "The model's stream could not be read.")
-    }
-
-    static func error(_ overflow: SSEParser.Overflow) -> ModelError {
-        switch overflow {
-        case .line(let limit):
-            return ModelError(.malformed,
-                "The model sent a line longer than \(size(limit)) without ending it; the answer was stopped there.")
-        case .event(let limit):
-            return ModelError(.malformed,
-                "The model sent an event larger than \(size(limit)); the answer was stopped there.")
-        }
-    }
-
-    /// `4 MB`, `16 KB` or `100 bytes` (binary units, named as people say them).
-    static func size(_ bytes: Int) -> String {
-        if bytes >= 1 << 20, bytes % (1 << 20) == 0 { return "\(bytes >> 20) MB" }
-        if bytes >= 1 << 10, bytes % (1 << 10) == 0 { return "\(bytes >> 10) KB" }
-        return "\(bytes) bytes"
-    }
-}
-
-/// Reads the events of a stream: `[DONE]`, a chunk with content, a chunk without (role, usage, finish), or an
-/// error. A class so that the parser's callback can use it while the state is being changed.
-private final class ChunkReader {
-    let errors: ModelErrorText
-    /// Only for chunks the byte scan leaves alone, the non-streamed answer and errors: made on first use.
-    lazy var decoder = JSONDecoder()
-
-    init(errors: ModelErrorText) {
-        self.errors = errors
-    }
-
-    /// Reads one event, sends its text to `piece`; true at `[DONE]`.
-    func read(_ event: SSERawEvent, seen: inout OpenAIStreamState.Seen, piece: (String) -> Void) throws -> Bool {
-        if seen == .nothing { seen = .events }
-        if event.dataEquals("[DONE]") { return true }
-        // The usual chunk is read by a byte scan; anything unusual goes through JSONDecoder below.
-        if let chunk = event.data.withUnsafeBytes(ChunkScanner.scan) {
-            if chunk.finished { seen = .finishReason }
-            if let text = chunk.content, !text.isEmpty { piece(text) }
-            return false
-        }
-        if event.data.withUnsafeBytes({ ChunkScanner.nestingExceeds($0, limit: ChunkScanner.maxDepth) }) {
-            throw ModelError(.malformed,
-                "The model sent a chunk nested more than \(ChunkScanner.maxDepth) levels deep; it was not read.")
-        }
-        let chunk: ChatChunk
-        do {
-            chunk = try decoder.decode(ChatChunk.self, from: event.data)
-        } catch {
-            let text = String(decoding: event.data.prefix(200), as: UTF8.self)
-            throw ModelError(.malformed, "The model sent a chunk that is not valid JSON: \(errors.quote(text))")
-        }
-        if let error = chunk.error {
-            throw ModelError(.http, "The model provider reported an error: \(errors.quote(error.message))")
-        }
-        guard let choice = chunk.choices?.first else { return false }
-        if choice.finish_reason != nil { seen = .finishReason }
-        if let text = choice.delta?.content ?? choice.message?.content, !text.isEmpty { piece(text) }
-        return false
     }
 }
