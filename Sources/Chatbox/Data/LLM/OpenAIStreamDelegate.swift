@@ -22,6 +22,11 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     /// What has happened so far and what to do next; the delegate only performs its actions.
     private var state: OpenAIStreamState
     private var connectTimer: Scheduled<Void>?
+    /// The pieces a call into `state` read, handed out once it has returned (see `deliver`). Kept between calls,
+    /// so that its storage is reused.
+    private var pieces: [String] = []
+    /// `output.end` was called (or a retry took over): nothing more goes out.
+    private var ended = false
 
     /// Called instead of failing when a reused keep-alive connection turns out to have been closed by the server
     /// before it answered (nothing was received, so sending the request again is safe). Nil: no retry.
@@ -61,7 +66,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        perform(state.receivedBodyPart(buffer, piece: output.piece), task)
+        deliver(state.receivedBodyPart(buffer) { pieces.append($0) }, task)
         return eventLoop.makeSucceededVoidFuture()
     }
 
@@ -70,18 +75,34 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     }
 
     func didFinishRequest(task: HTTPClient.Task<Void>) throws {
-        perform(state.bodyEnded(piece: output.piece), task)
+        deliver(state.bodyEnded { pieces.append($0) }, task)
+    }
+
+    /// Hands out the pieces the last call read, then performs its action. Not from inside the call: a piece can
+    /// stop the answer, and the stop can come straight back into this delegate (a cancelled request fails at once
+    /// on its event loop) while `state` would still be in use. A stop ends the answer: its later pieces are dropped.
+    private func deliver(_ action: OpenAIStreamState.Action, _ task: HTTPClient.Task<Void>) {
+        var index = 0
+        while index < pieces.count, !ended {
+            output.piece(pieces[index])
+            index += 1
+        }
+        pieces.removeAll(keepingCapacity: true)
+        perform(action, task)
     }
 
     private func perform(_ action: OpenAIStreamState.Action, _ task: HTTPClient.Task<Void>) {
+        guard !ended else { return }
         switch action {
         case .none:
             return
         case .end(let error, let dropConnection):
+            ended = true
             cancelConnectTimer()
             output.end(error)
             if dropConnection { task.cancel() }
         case .retry:
+            ended = true
             cancelConnectTimer()
             retryOnStaleConnection?()
         }
