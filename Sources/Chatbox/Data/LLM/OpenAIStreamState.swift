@@ -103,7 +103,7 @@ struct OpenAIStreamState {
     mutating func receivedBodyPart(_ buffer: ByteBuffer, piece: (String) -> Void) -> Action {
         switch phase {
         case .connecting, .waitingForHead:
-            phase = .sniffing(.ok)
+            phase = .sniffing(.ok)   // a body before its head (AsyncHTTPClient never does that): read as a 200's
             return receivedBodyPart(buffer, piece: piece)
         case .sniffing:
             guard let first = buffer.readableBytesView.first(where: { !Self.isWhitespace($0) }) else {
