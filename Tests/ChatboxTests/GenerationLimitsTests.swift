@@ -51,12 +51,20 @@ struct GenerationLimitsTests {
         let theirs = try generations.reserve(2, userID: 2)
         let myListener = try generations.openStream(userID: 1)
         let theirListener = try generations.openStream(userID: 2)
-        generations.begin(mine, user: .placeholder, assistant: .placeholder, listener: myListener)
-        generations.begin(theirs, user: .placeholder, assistant: .placeholder, listener: theirListener)
+        generations.begin(mine, user: .stored(1, .user), assistant: .stored(2, .assistant), listener: myListener)
+        generations.begin(theirs, user: .stored(3, .user), assistant: .stored(4, .assistant), listener: theirListener)
         generations.endAll(userID: 1)
         #expect(mine.stopReason == .accountClosed && theirs.stopReason == nil)
         #expect(await myListener.next()?.count == 1, "the start event still pending")
         #expect(await myListener.next() == nil, "then the stream ends")
         #expect(theirListener.push(.delta("x")), "the other user's stream goes on")
+    }
+}
+
+extension Message {
+    /// A message as a stored turn has it (an answer is still being written).
+    static func stored(_ id: Int64, _ role: MessageRole, conversationID: Int64 = 1) -> Message {
+        Message(id: id, conversationID: conversationID, role: role, content: role == .user ? "question" : "",
+                status: role == .user ? .completed : .processing, error: nil, createdAt: 0)
     }
 }

@@ -73,4 +73,38 @@ struct LoginThrottleTests {
         #expect((try? throttle.reserve([.registrations(address: "b")]).get()) != nil)
         #expect((try? throttle.reserve([.address("a")]).get()) != nil)  // logins from it are another count
     }
+
+    @Test func attemptsLeaveTheWindowAndThenCountNoMore() async throws {
+        let throttle = LoginThrottle(perAccount: 2, perAddress: 100, window: .milliseconds(50))
+        for _ in 0..<2 { _ = try throttle.reserve([.account("ada")]).get() }
+        #expect(throttle.retryAfter([.account("ada")]) != nil)
+        try await Task.sleep(for: .milliseconds(120))   // longer than the window, however busy the machine
+        #expect(throttle.retryAfter([.account("ada")]) == nil)
+        for _ in 0..<2 { #expect((try? throttle.reserve([.account("ada")]).get()) != nil) }
+        #expect((try? throttle.reserve([.account("ada")]).get()) == nil)
+    }
+
+    @Test func theWaitIsTheLongestOfTheFullBucketsInWholeSecondsRoundedUp() throws {
+        let throttle = Self.throttle(perAccount: 1, perAddress: 1)
+        _ = try throttle.reserve([.account("ada")]).get()
+        let wait = try #require(throttle.retryAfter([.account("ada"), .address("free")]))
+        #expect((899...901).contains(wait), "a whole window: \(wait)")
+        guard case .failure(let refused) = throttle.reserve([.address("free"), .account("ada")]) else {
+            Issue.record("admitted into a full bucket")
+            return
+        }
+        #expect((899...901).contains(refused.retryAfterSeconds))
+        #expect(throttle.retryAfter([.address("free")]) == nil, "the refusal counted nowhere")
+    }
+
+    @Test func givingBackTwiceOrClearingAnUnknownBucketChangesNothingElse() throws {
+        let throttle = Self.throttle(perAccount: 2)
+        let first = try throttle.reserve([.account("ada")]).get()
+        _ = try throttle.reserve([.account("ada")]).get()
+        throttle.giveBack(first)
+        throttle.giveBack(first)
+        throttle.clear(.account("nobody"))
+        _ = try throttle.reserve([.account("ada")]).get()
+        #expect(throttle.retryAfter([.account("ada")]) != nil, "the second attempt is still counted")
+    }
 }

@@ -58,4 +58,22 @@ struct UsernameRuleTests {
         // One character with many marks: short in characters, long in bytes.
         #expect(throws: ValidationError.self) { try Rules.username("x" + String(repeating: "\u{301}", count: 40)) }
     }
+
+    @Test(arguments: ["", "   ", "\t\n"])
+    func aNameIsRequired(name: String) {
+        #expect(throws: ValidationError("Username is required.")) { try Rules.username(name) }
+    }
+
+    @Test func moreThan32CharactersAreRefused() {
+        #expect(throws: ValidationError("Username must be at most 32 characters.")) {
+            try Rules.username(String(repeating: "a", count: 33))
+        }
+    }
+
+    @Test(arguments: [("ada lovelace", "spaces"), ("ada@home", "\"@\""), ("a/b", "\"/\""), ("hi😀", "\"😀\"")])
+    func onlyLettersDigitsAndThreeMarksArePunctuation(name: String, shown: String) {
+        #expect(throws: ValidationError("Username may contain letters, digits, '_', '.' and '-' only (not \(shown)).")) {
+            try Rules.username(name)
+        }
+    }
 }

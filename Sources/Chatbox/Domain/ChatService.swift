@@ -242,7 +242,3 @@ enum GenerationEnding: Sendable {
     case timedOut(ModelError)
     case cancelled
 }
-
-extension Duration {
-    var wholeNanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
-}

@@ -20,33 +20,6 @@ public final class Generations: Sendable {
         }
     }
 
-    final class Entry: Sendable {
-        struct State {
-            var user: Message?
-            var assistant: Message
-            var content = ""
-            /// `content.count`, kept as pieces arrive (counting the whole text each time would be quadratic).
-            var characters = 0
-            /// How many bytes of `content` the database has (see `ProgressSaver`).
-            var savedBytes = 0
-            var listeners: [Listener] = []
-            var stopReason: StopReason?
-            /// The whole job, awaited at shutdown.
-            var job: Task<Void, Never>?
-            var finished = false
-            /// The streaming part, cancelled by a stop.
-            var task: Task<(MessageStatus, String?), Never>?
-        }
-        let state: Mutex<State>
-        let userID: Int64
-        let maxCharacters: Int
-        init(userID: Int64, maxCharacters: Int) {
-            self.userID = userID
-            self.maxCharacters = maxCharacters
-            state = Mutex(State(user: .placeholder, assistant: .placeholder))
-        }
-    }
-
     /// Why a generation was asked to stop.
     enum StopReason: Sendable {
         case user, shutdown
@@ -105,16 +78,15 @@ public final class Generations: Sendable {
     /// (with the answer empty), then the text that arrived before the turn was stored as a `delta`, then the rest.
     func begin(_ entry: Entry, user: Message, assistant: Message, listener: Listener) {
         entry.state.withLock { state in
-            state.user = user
-            state.assistant = assistant
+            guard case .reserved = state.phase else { return }
+            state.phase = .started(user: user, assistant: assistant)
         }
         listen(listener, to: entry, includeUser: true)
     }
 
     /// A new listener for the user's generation running in this conversation, or nil when none runs.
     public func attach(_ conversationID: Int64, userID: Int64) throws(ChatError) -> Listener? {
-        guard let entry = running.withLock({ $0.entries[conversationID] }), entry.userID == userID,
-            entry.state.withLock({ $0.assistant.id != 0 })
+        guard let entry = running.withLock({ $0.entries[conversationID] }), entry.userID == userID, entry.isStarted
         else { return nil }
         let listener = try openStream(userID: userID)
         listen(listener, to: entry, includeUser: false)
@@ -166,10 +138,9 @@ public final class Generations: Sendable {
 
     private func listen(_ listener: Listener, to entry: Entry, includeUser: Bool) {
         entry.state.withLock { state in
-            guard !state.finished else { return listener.close() }
-            var snapshot = state.assistant
+            guard case .started(let user, var snapshot) = state.phase else { return listener.close() }
             if includeUser {
-                _ = listener.push(.start(user: state.user, assistant: snapshot))
+                _ = listener.push(.start(user: user, assistant: snapshot))
                 if !state.content.isEmpty { _ = listener.push(.delta(state.content)) }
             } else {
                 snapshot.content = state.content
@@ -184,89 +155,11 @@ public final class Generations: Sendable {
         let all = running.withLock { Array($0.entries.values) }
         return all.compactMap { entry in
             entry.state.withLock { state in
-                guard state.assistant.id != 0, !state.finished, state.content.utf8.count != state.savedBytes else {
-                    return nil
-                }
-                return (state.assistant.id, state.content, entry)
+                guard case .started(_, let assistant) = state.phase, state.content.utf8.count != state.savedBytes
+                else { return nil }
+                return (assistant.id, state.content, entry)
             }
         }
-    }
-}
-
-extension Generations.Entry {
-    /// Appends a piece of the answer and sends it to every listener. A piece that takes the answer past its
-    /// limit is cut there and the generation is stopped as too long; pieces after that are dropped.
-    func append(_ piece: String) {
-        let tooLong = state.withLock { state -> Bool in
-            guard state.stopReason != .tooLong else { return false }
-            var piece = piece
-            let count = piece.count
-            let room = maxCharacters - state.characters
-            if count > room { piece = String(piece.prefix(room)) }
-            state.characters += min(count, room)
-            if !piece.isEmpty {
-                state.content += piece
-                state.listeners.removeAll { !$0.push(.delta(piece)) }
-            }
-            return count > room
-        }
-        if tooLong { requestStop(.tooLong) }
-    }
-
-    /// The text so far.
-    var content: String { state.withLock { $0.content } }
-
-    var stopReason: Generations.StopReason? { state.withLock { $0.stopReason } }
-
-    func requestStop(_ reason: Generations.StopReason) {
-        let task = state.withLock { state -> Task<(MessageStatus, String?), Never>? in
-            if state.stopReason == nil { state.stopReason = reason }
-            return state.task
-        }
-        task?.cancel()
-    }
-
-    func send(_ event: ChatEvent) {
-        state.withLock { state in
-            state.listeners.removeAll { !$0.push(event) }
-        }
-    }
-
-    func setJob(_ job: Task<Void, Never>) {
-        state.withLock { $0.job = job }
-    }
-
-    /// Records the streaming task; cancels it at once if a stop came first.
-    func setStreamingTask(_ task: Task<(MessageStatus, String?), Never>) {
-        let stop = state.withLock { state in
-            state.task = task
-            return state.stopReason != nil
-        }
-        if stop { task.cancel() }
-    }
-
-    /// Records that the database has the text up to `bytes` (UTF-8).
-    func saved(bytes: Int) {
-        state.withLock { $0.savedBytes = max($0.savedBytes, bytes) }
-    }
-
-    /// Closes the listeners attached now; the generation itself goes on until it ends.
-    func closeListeners() {
-        let listeners = state.withLock { state in
-            defer { state.listeners = [] }
-            return state.listeners
-        }
-        for listener in listeners { listener.close() }
-    }
-
-    /// Ends every listener's events; later listeners get nothing.
-    func finish() {
-        let listeners = state.withLock { state in
-            state.finished = true
-            defer { state.listeners = [] }
-            return state.listeners
-        }
-        for listener in listeners { listener.close() }
     }
 }
 
@@ -280,11 +173,6 @@ extension Generations {
             running.perUser[entry.userID] = left > 0 ? left : nil
         }
     }
-}
-
-extension Message {
-    static let placeholder = Message(
-        id: 0, conversationID: 0, role: .assistant, content: "", status: .processing, error: nil, createdAt: 0)
 }
 
 /// How many streams each user has open.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Chatbox
@@ -286,6 +287,32 @@ struct LLMOpenAICompatibleTests {
             consumers.forEach { $0.cancel() }
             for consumer in consumers { _ = await consumer.value }
             #expect(await LLMTest.eventually { upstream.openStreams == 0 })
+        }
+    }
+
+    @Test("a piece that stops the answer ends it there, though the stop comes straight back on the event loop")
+    func aPieceThatStopsTheAnswerEndsItThere() async throws {
+        // Several pieces in one body part, and more to come: the first piece's handler cancels the request on the
+        // event loop, which fails it at once, re-entering the delegate while it is still handing out that body part.
+        let pieces = ["a", "b", "c"].map { #"data: {"choices":[{"delta":{"content":"\#($0)"}}]}"# + "\n\n" }.joined()
+        let reply = FakeReply.raw(
+            body: pieces + pieces + "data: [DONE]\n\n", chunkSize: pieces.utf8.count, delay: .milliseconds(300))
+        try await LLMTest.withFakeUpstream({ _ in reply }) { upstream, client in
+            let model = model(upstream, client)
+            let received = Mutex<[String]>([])
+            let handle = Mutex<Task<Void, any Error>?>(nil)
+            let (gate, open) = AsyncStream<Void>.makeStream()
+            let answering = Task {
+                for await _ in gate { break }   // until `handle` is set
+                try await model.answer(to: conversation) { piece in
+                    received.withLock { $0.append(piece) }
+                    handle.withLock { $0 }?.cancel()
+                }
+            }
+            handle.withLock { $0 = answering }
+            open.yield()
+            try await answering.value
+            #expect(received.withLock { $0 } == ["a"], "the pieces after the stop are dropped")
         }
     }
 }

@@ -19,16 +19,7 @@ struct LLMProgressSaverTests {
             let generations = Generations(limits: .init(runningPerUser: 100, answerCharacters: 50_000_000))
             let saver = ProgressSaver(
                 generations: generations, store: store, interval: .seconds(1), logger: logs.logger)
-            let user = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
-            var entries: [(id: Int64, entry: Generations.Entry)] = []
-            for index in 0..<9 {
-                let conversation = try await store.createConversation(userID: user.id, title: "c\(index)")
-                let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
-                let entry = try generations.reserve(conversation.id, userID: user.id)
-                generations.begin(
-                    entry, user: turn.user, assistant: turn.assistant, listener: try generations.openStream(userID: user.id))
-                entries.append((turn.assistant.id, entry))
-            }
+            var entries = try await Self.startTurns(9, username: "p", store: store, generations: generations)
             let bad = 4
             for (index, answer) in entries.enumerated() {
                 answer.entry.append(index == bad ? "POISON part 1" : "answer \(index) part 1")
@@ -83,16 +74,7 @@ struct LLMProgressSaverTests {
             let logs = LogCollector()
             let generations = Generations(limits: .init(runningPerUser: 100, answerCharacters: 50_000_000))
             let saver = ProgressSaver(generations: generations, store: store, interval: .seconds(1), logger: logs.logger)
-            let user = try await store.createUser(username: "m", usernameKey: "m", passwordHash: "h", role: .user)
-            var entries: [(id: Int64, entry: Generations.Entry)] = []
-            for index in 0..<3 {
-                let conversation = try await store.createConversation(userID: user.id, title: "c\(index)")
-                let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
-                let entry = try generations.reserve(conversation.id, userID: user.id)
-                generations.begin(
-                    entry, user: turn.user, assistant: turn.assistant, listener: try generations.openStream(userID: user.id))
-                entries.append((turn.assistant.id, entry))
-            }
+            let entries = try await Self.startTurns(3, username: "m", store: store, generations: generations)
             entries[0].entry.append("short 0")
             entries[1].entry.append(String(repeating: "z", count: (16 << 20) + 10))   // MEDIUMTEXT holds 16 MiB - 1
             entries[2].entry.append("short 2")
@@ -106,6 +88,24 @@ struct LLMProgressSaverTests {
     }
 
     // MARK: Helpers
+
+    /// `count` stored turns of a new user, each in its own conversation, with a started generation: the answer's
+    /// message id and its entry.
+    static func startTurns(_ count: Int, username: String, store: SQLChatStore, generations: Generations)
+        async throws -> [(id: Int64, entry: Generations.Entry)]
+    {
+        let user = try await store.createUser(username: username, usernameKey: username, passwordHash: "h", role: .user)
+        var entries: [(id: Int64, entry: Generations.Entry)] = []
+        for index in 0..<count {
+            let conversation = try await store.createConversation(userID: user.id, title: "c\(index)")
+            let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
+            let entry = try generations.reserve(conversation.id, userID: user.id)
+            generations.begin(
+                entry, user: turn.user, assistant: turn.assistant, listener: try generations.openStream(userID: user.id))
+            entries.append((turn.assistant.id, entry))
+        }
+        return entries
+    }
 
     static func contents(_ store: SQLChatStore, _ ids: [Int64]) async throws -> [String] {
         var result: [String] = []

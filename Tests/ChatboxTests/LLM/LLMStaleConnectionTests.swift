@@ -56,31 +56,34 @@ struct LLMStaleConnectionTests {
         try await channel.close()
     }
 
-    @Test("a connection closed before any answer is retried once, transparently")
-    func retriedOnce() async throws {
-        try await withServer(dropFirst: 1) { port, connections in
+    /// Asks a model behind a server that closes its first `dropFirst` connections: the answer, and how many
+    /// connections the client made.
+    private func ask(dropFirst: Int) async throws -> (result: LLMStreamResult, connections: Int) {
+        var outcome: (LLMStreamResult, Int)?
+        try await withServer(dropFirst: dropFirst) { port, connections in
             let client = OpenAICompatibleModel.makeHTTPClient()
             let model = OpenAICompatibleModel(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
                                               httpClient: client)
             let result = await LLMTest.drain(model.streamAnswer(to: [ChatMessage(role: .user, content: "hi")]))
             try await client.shutdown()
-            #expect(result.error == nil)
-            #expect(result.text == "second try")
-            #expect(connections.withLockedValue { $0 } == 2)
+            outcome = (result, connections.withLockedValue { $0 })
         }
+        return try #require(outcome)
+    }
+
+    @Test("a connection closed before any answer is retried once, transparently")
+    func retriedOnce() async throws {
+        let (result, connections) = try await ask(dropFirst: 1)
+        #expect(result.error == nil)
+        #expect(result.text == "second try")
+        #expect(connections == 2)
     }
 
     @Test("closes that go on are an error after four attempts, not a loop")
     func notRetriedForever() async throws {
-        try await withServer(dropFirst: 4) { port, connections in
-            let client = OpenAICompatibleModel.makeHTTPClient()
-            let model = OpenAICompatibleModel(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
-                                              httpClient: client)
-            let result = await LLMTest.drain(model.streamAnswer(to: [ChatMessage(role: .user, content: "hi")]))
-            try await client.shutdown()
-            #expect(result.modelError != nil)
-            #expect(result.modelError?.message.contains("closed the connection") == true)
-            #expect(connections.withLockedValue { $0 } == 4)
-        }
+        let (result, connections) = try await ask(dropFirst: 4)
+        #expect(result.modelError != nil)
+        #expect(result.modelError?.message.contains("closed the connection") == true)
+        #expect(connections == 4)
     }
 }

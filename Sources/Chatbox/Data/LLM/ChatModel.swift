@@ -32,6 +32,30 @@ extension ChatModel {
     }
 }
 
+/// Where a model client puts an answer: every piece in order, then exactly one end (nil: complete).
+struct AnswerOutput: Sendable {
+    let piece: @Sendable (String) -> Void
+    let end: @Sendable ((any Error)?) -> Void
+}
+
+extension AnswerOutput {
+    /// Into a stream (`streamAnswer`): pieces are yielded, the end finishes it.
+    init(_ stream: AsyncThrowingStream<String, any Error>.Continuation) {
+        self.init(
+            piece: { stream.yield($0) },
+            end: { error in
+                if let error { stream.finish(throwing: error) } else { stream.finish() }
+            })
+    }
+
+    /// To `piece` (`answer(to:onPiece:)`): the end resumes `done`.
+    init(piece: @escaping @Sendable (String) -> Void, resuming done: CheckedContinuation<Void, any Error>) {
+        self.init(piece: piece, end: { error in
+            if let error { done.resume(throwing: error) } else { done.resume() }
+        })
+    }
+}
+
 /// Why a model gave no (complete) answer. `message` is shown to the user as the answer's error.
 public struct ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {

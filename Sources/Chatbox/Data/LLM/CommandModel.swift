@@ -74,12 +74,7 @@ public struct CommandModel: ChatModel {
 
     public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { continuation in
-            let output = CommandRun.Output(
-                piece: { continuation.yield($0) },
-                end: { error in
-                    if let error { continuation.finish(throwing: error) } else { continuation.finish() }
-                })
-            guard let run = makeRun(messages, output: output) else { return }
+            guard let run = makeRun(messages, output: AnswerOutput(continuation)) else { return }
             continuation.onTermination = { termination in
                 if case .cancelled = termination { run.cancel() }
             }
@@ -94,10 +89,7 @@ public struct CommandModel: ChatModel {
         let current = Mutex<(run: CommandRun?, cancelled: Bool)>((nil, false))
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                let output = CommandRun.Output(piece: onPiece, end: { error in
-                    if let error { done.resume(throwing: error) } else { done.resume() }
-                })
-                guard let run = makeRun(messages, output: output) else { return }
+                guard let run = makeRun(messages, output: AnswerOutput(piece: onPiece, resuming: done)) else { return }
                 let cancelled = current.withLock { state -> Bool in
                     state.run = run
                     return state.cancelled
@@ -114,7 +106,7 @@ public struct CommandModel: ChatModel {
     }
 
     /// A run ready to start, or nil after ending `output` with the error.
-    private func makeRun(_ messages: [ChatMessage], output: CommandRun.Output) -> CommandRun? {
+    private func makeRun(_ messages: [ChatMessage], output: AnswerOutput) -> CommandRun? {
         let input: Data
         do {
             let encoder = JSONEncoder()
@@ -140,12 +132,6 @@ struct CommandInput: Encodable {
 
 /// One run of the program. `main()` runs on its own thread; `cancel()` may come from any thread.
 final class CommandRun: Sendable {
-    /// Where the answer goes: every piece in order (on the run's thread), then exactly one end (nil: complete).
-    struct Output: Sendable {
-        let piece: @Sendable (String) -> Void
-        let end: @Sendable ((any Error)?) -> Void
-    }
-
     private struct Shared {
         var pid: pid_t = 0
         var cancelled = false
@@ -155,12 +141,13 @@ final class CommandRun: Sendable {
     private let command: String
     private let environment: [String: String]
     private let input: Data
-    private let output: Output
+    /// Every piece on the run's thread, then the end.
+    private let output: AnswerOutput
     private let errors: ModelErrorText
     private let logger: Logger
     private let shared = Mutex(Shared())
 
-    init(command: String, environment: [String: String], input: Data, output: Output, errors: ModelErrorText,
+    init(command: String, environment: [String: String], input: Data, output: AnswerOutput, errors: ModelErrorText,
          logger: Logger) {
         self.command = command
         self.environment = environment

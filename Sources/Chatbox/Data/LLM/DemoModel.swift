@@ -56,7 +56,7 @@ public struct DemoModel: ChatModel {
 
     private static func quote(_ text: String) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        let short = trimmed.count > 300 ? String(trimmed.prefix(300)) + "…" : trimmed
+        let short = trimmed.truncated(to: 300)
         let lines = short.isEmpty ? ["(an empty message)"] : short.split(separator: "\n", omittingEmptySubsequences: false)
         return lines.map { "> \($0)" }.joined(separator: "\n")
     }

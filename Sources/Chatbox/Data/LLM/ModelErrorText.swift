@@ -71,7 +71,7 @@ struct ModelErrorText: Sendable {
     /// stderr); it is redacted whole before the cut, so no cut can leave half a secret behind.
     func quote(_ text: String, limit: Int = ModelErrorText.quoteLimit) -> String {
         let clean = redact(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        return clean.count > limit ? String(clean.prefix(limit)) + "…" : clean
+        return clean.truncated(to: limit)
     }
 
     /// Logs a raw error (secrets redacted) with what it was about.

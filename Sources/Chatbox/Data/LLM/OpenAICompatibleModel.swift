@@ -21,7 +21,7 @@ import NIOPosix
 /// `ModelErrorText`); raw errors go to `logger`.
 ///
 /// Limits on what the model sends (a hostile or broken model must not exhaust memory): `SSEParser.Limits.model`
-/// per line and per event, `OpenAIStreamDelegate.maxErrorBody` of an error body, `maxJSONBody` of a non-streamed
+/// per line and per event, `OpenAIStreamState.maxErrorBody` of an error body, `maxJSONBody` of a non-streamed
 /// answer; past them the answer fails with a clear message and the connection is dropped. (`limits` is there for
 /// tests, which reach smaller ones with less work.)
 ///
@@ -81,7 +81,7 @@ public struct OpenAICompatibleModel: ChatModel {
         -> HTTPClient
     {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout.nanoseconds)))
+        configuration.timeout = .init(connect: .nanoseconds(connectTimeout.wholeNanoseconds))
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -100,11 +100,7 @@ public struct OpenAICompatibleModel: ChatModel {
 
     public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { continuation in
-            let output = OpenAIStreamDelegate.Output(
-                piece: { continuation.yield($0) },
-                end: { error in
-                    if let error { continuation.finish(throwing: error) } else { continuation.finish() }
-                })
+            let output = AnswerOutput(continuation)
             let current = NIOLockedValueBox(Attempt())
             continuation.onTermination = { termination in
                 if case .cancelled = termination { Self.cancel(current) }
@@ -119,12 +115,7 @@ public struct OpenAICompatibleModel: ChatModel {
         let current = NIOLockedValueBox(Attempt())
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                let output = OpenAIStreamDelegate.Output(
-                    piece: onPiece,
-                    end: { error in
-                        if let error { done.resume(throwing: error) } else { done.resume() }
-                    })
-                start(messages, output: output, current: current)
+                start(messages, output: AnswerOutput(piece: onPiece, resuming: done), current: current)
             }
         } onCancel: {
             Self.cancel(current)
@@ -138,7 +129,7 @@ public struct OpenAICompatibleModel: ChatModel {
         }?.cancel()
     }
 
-    private func start(_ messages: [ChatMessage], output: OpenAIStreamDelegate.Output, current: NIOLockedValueBox<Attempt>) {
+    private func start(_ messages: [ChatMessage], output: AnswerOutput, current: NIOLockedValueBox<Attempt>) {
         let url = endpoint
         let request: HTTPClient.Request
         do {
@@ -150,7 +141,7 @@ public struct OpenAICompatibleModel: ChatModel {
             return
         }
         let (client, shard) = httpClients.acquire()
-        let output = OpenAIStreamDelegate.Output(piece: output.piece, end: { [httpClients] error in
+        let output = AnswerOutput(piece: output.piece, end: { [httpClients] error in
             httpClients.release(shard)
             output.end(error)
         })
@@ -161,7 +152,7 @@ public struct OpenAICompatibleModel: ChatModel {
     /// three times: each failed attempt discards its stale connection, so the pool soon hands out a fresh one.
     private func send(
         _ request: HTTPClient.Request, on httpClient: HTTPClient, messages: [ChatMessage], url: String,
-        to output: OpenAIStreamDelegate.Output, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
+        to output: AnswerOutput, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
     ) {
         let eventLoop = httpClient.eventLoopGroup.next()
         var retry: (@Sendable () -> Void)?
@@ -183,8 +174,7 @@ public struct OpenAICompatibleModel: ChatModel {
             return attempt.cancelled
         }
         if cancelledMeanwhile { task.cancel() }   // the consumer left between two attempts
-        let timeout = TimeAmount.nanoseconds(Int64(connectTimeout.nanoseconds))
-        eventLoop.execute { delegate.armConnectTimer(task: task, timeout: timeout) }
+        eventLoop.execute { [connectTimeout] in delegate.armConnectTimer(task: task, timeout: connectTimeout) }
     }
 
     /// The request in flight (the retry replaces it) and whether the consumer has gone.
@@ -205,13 +195,6 @@ public struct OpenAICompatibleModel: ChatModel {
             messages: messages.map { .init(role: $0.role.rawValue, content: $0.content) })
         let body = try JSONEncoder().encode(payload)
         return try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .data(body))
-    }
-}
-
-extension Duration {
-    fileprivate var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 
