@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Synchronization
 
 /// Several HTTPClients, for thousands of concurrent model streams. AsyncHTTPClient's connection pool
-/// copies its list of connections each time it opens one (O(n)): with 7,000 streams to one host, retains from that
-/// copy alone were ~10 % of perf's samples and new answers waited ~50 s to start. Shards keep each list short.
+/// copies its list of connections each time it opens one (O(n)), so thousands of streams to one host make opening
+/// connections quadratic (profiled in bench/README.md, "What was profiled"). Shards keep each list short.
 ///
 /// A request goes to the shard with the fewest requests in flight, the first such shard on a tie: a few answers at a
 /// time all use the first shard and reuse its keep-alive connections; thousands spread over all of them.
