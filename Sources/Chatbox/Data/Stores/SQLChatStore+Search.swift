@@ -13,7 +13,7 @@ extension SQLChatStore {
 
     /// A search goes through the full-text index (SQLite, 3+ characters) when the index finds at most this many
     /// messages in the whole database: each one costs a row lookup, so the limit keeps an indexed search within the
-    /// search target (measured in bench/README.md, "Search"). A word
+    /// search target (measured in bench/README.md, "What was profiled"). A word
     /// more common than that is searched by the LIKE scan, newest conversation first, which stops at the first page.
     static let fullTextCandidateLimit = 5_000
 
