@@ -10,6 +10,9 @@ started=$(date +%s)
 bash scripts/install-deps.sh --test
 bash scripts/fetch-web-vendor.sh
 
+echo "== format (swift format lint, .swift-format)"
+swift format lint --strict --parallel -r Sources Tests bench/Sources
+
 echo "== build"
 swift build --build-tests
 

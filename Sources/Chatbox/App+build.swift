@@ -22,9 +22,10 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     // Up to 16 × 1,024 concurrent model streams per host.
     let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)
     let models = makeModels(config.model, httpClients: httpClients, logger: logger)
-    let generations = Generations(limits: .init(
-        runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
-        answerCharacters: config.maxAnswerChars))
+    let generations = Generations(
+        limits: .init(
+            runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
+            answerCharacters: config.maxAnswerChars))
     let chat = ChatService(
         store: store, model: models.chat,
         titles: TitleService(model: models.title, timeout: config.model.titleTimeout, logger: logger),
@@ -34,7 +35,8 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         maxMessageCharacters: config.maxMessageChars, logger: logger)
     let router = buildRouter(
         config: config, store: store, auth: auth, chat: chat,
-        model: .init(name: models.chat.displayName, isDemo: models.chat is DemoModel, isCommand: models.chat is CommandModel))
+        model: .init(
+            name: models.chat.displayName, isDemo: models.chat is DemoModel, isCommand: models.chat is CommandModel))
     logger.info("model: \(models.chat.displayName)")
 
     var app = Application(
@@ -47,17 +49,21 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "chatbox", backlog: 4096),
         services: [
             CloseOnShutdown(name: "database", close: database.close),
-            CloseOnShutdown(name: "http client", close: {
-                do { try await httpClients.shutdown() } catch { logger.error("closing the HTTP clients: \(error)") }
-            }),
+            CloseOnShutdown(
+                name: "http client",
+                close: {
+                    do { try await httpClients.shutdown() } catch { logger.error("closing the HTTP clients: \(error)") }
+                }),
             // Services stop in reverse order: the generations end (with their final saves) before the saver.
             ProgressSaver(generations: generations, store: store, interval: config.flushInterval, logger: logger),
-            CloseOnShutdown(name: "generations", close: {
-                if await !generations.waitForAll(timeout: config.shutdownGrace) {
-                    logger.warning("stopping \(generations.count) unfinished answers for shutdown")
-                    await generations.stopAll()
-                }
-            }),
+            CloseOnShutdown(
+                name: "generations",
+                close: {
+                    if await !generations.waitForAll(timeout: config.shutdownGrace) {
+                        logger.warning("stopping \(generations.count) unfinished answers for shutdown")
+                        await generations.stopAll()
+                    }
+                })
         ],
         logger: logger)
     app.beforeServerStarts {
@@ -65,7 +71,8 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         let failed = try await store.failUnfinishedMessages(error: "The server restarted before this answer finished.")
         if failed > 0 { logger.warning("marked \(failed) unfinished answers as failed after a restart") }
         let expired = try await store.deleteExpiredSessions(now: .now())
-        logger.info("database ready", metadata: ["database": "\(config.database.redacted)", "expired_sessions": "\(expired)"])
+        logger.info(
+            "database ready", metadata: ["database": "\(config.database.redacted)", "expired_sessions": "\(expired)"])
     }
     return app
 }
@@ -101,15 +108,20 @@ func buildRouter(
         auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
     ).addRoutes(to: router.group("api/auth"))
     let signedIn = router.group("api", context: AuthenticatedContext.self)
-    ConversationController(conversations: ConversationService(store: store), body: body).addRoutes(to: signedIn.group("conversations"))
-    ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(to: signedIn.group("conversations"))
+    ConversationController(conversations: ConversationService(store: store), body: body).addRoutes(
+        to: signedIn.group("conversations"))
+    ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(
+        to: signedIn.group("conversations"))
     AccountController(
         account: AccountService(store: store, auth: auth, generations: chat.generations),
         transfer: TransferService(store: store, maxMessageCharacters: config.maxMessageChars), body: body,
         importBody: JSONBody(maxBytes: config.maxImportBytes), cookies: cookies
     ).addRoutes(to: signedIn.group("account"))
-    AdminController(admin: AdminService(store: store, auth: auth, settings: auth.settings, generations: chat.generations), body: body)
-        .addRoutes(to: signedIn.group("admin"))
+    AdminController(
+        admin: AdminService(store: store, auth: auth, settings: auth.settings, generations: chat.generations),
+        body: body
+    )
+    .addRoutes(to: signedIn.group("admin"))
     return router
 }
 

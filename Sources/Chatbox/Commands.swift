@@ -102,7 +102,8 @@ public enum Commands {
             return String(cString: typed)
         }
         guard let line = readLine(strippingNewline: true), !line.isEmpty else {
-            throw UsageError(message: "give the password on standard input, e.g. echo 'secret-pass' | chatbox user add NAME")
+            throw UsageError(
+                message: "give the password on standard input, e.g. echo 'secret-pass' | chatbox user add NAME")
         }
         return line
     }

@@ -113,15 +113,19 @@ public struct AppConfig: Sendable {
         }
         mysqlPoolSize = try read.int("database.poolSize", in: 1...256) ?? mysqlPoolSize
         webRoot = read.string("web.root") ?? webRoot
-        sessionLifetime = try read.int("session.lifetimeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }
+        sessionLifetime =
+            try read.int("session.lifetimeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }
             ?? sessionLifetime
-        sessionMaxAge = try read.int("session.maxAgeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }
+        sessionMaxAge =
+            try read.int("session.maxAgeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }
             ?? max(sessionMaxAge, sessionLifetime)
         registrationOpen = try read.bool("registration.open") ?? registrationOpen
         bcryptCost = try read.int("bcrypt.cost", in: 4...16) ?? bcryptCost
         if let level = read.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
-                throw ConfigError("log.level", "must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\"")
+                throw ConfigError(
+                    "log.level", "must be one of trace, debug, info, notice, warning, error, critical, not \"\(level)\""
+                )
             }
             logLevel = parsed
         }
@@ -133,7 +137,8 @@ public struct AppConfig: Sendable {
         maxRunningPerUser = try read.int("chat.maxRunningPerUser", in: 1...10_000) ?? maxRunningPerUser
         maxStreamsPerUser = try read.int("chat.maxStreamsPerUser", in: 1...100_000) ?? maxStreamsPerUser
         loginFailuresPerAccount = try read.int("login.maxFailures", in: 1...1000) ?? loginFailuresPerAccount
-        loginFailuresPerAddress = try read.int("login.maxFailuresPerAddress", in: 1...100_000)
+        loginFailuresPerAddress =
+            try read.int("login.maxFailuresPerAddress", in: 1...100_000)
             ?? loginFailuresPerAddress
         trustForwardedFor = try read.bool("http.trustForwardedFor") ?? trustForwardedFor
         allowedOrigins = read.list("http.allowedOrigins") ?? allowedOrigins
@@ -157,10 +162,14 @@ public struct AppConfig: Sendable {
         if let headers = read.string("llm.headers") { model.headers = try parseHeaders(headers) }
         if let url = model.baseURL {
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw ConfigError("llm.baseUrl", "must be an http:// or https:// URL such as http://127.0.0.1:11434/v1, not \"\(url)\"")
+                throw ConfigError(
+                    "llm.baseUrl",
+                    "must be an http:// or https:// URL such as http://127.0.0.1:11434/v1, not \"\(url)\"")
             }
             guard model.model != nil else {
-                throw ConfigError("llm.model", "is needed with CHATBOX_LLM_BASE_URL: the model's name, e.g. qwen2.5:7b or gpt-4o-mini")
+                throw ConfigError(
+                    "llm.model", "is needed with CHATBOX_LLM_BASE_URL: the model's name, e.g. qwen2.5:7b or gpt-4o-mini"
+                )
             }
             if model.command != nil {
                 throw ConfigError("llm.command", "choose one: CHATBOX_LLM_COMMAND or CHATBOX_LLM_BASE_URL, not both")
@@ -212,7 +221,8 @@ struct SettingReader {
     func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let text = string(key) else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            throw ConfigError(key, "must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(text)\"")
+            throw ConfigError(
+                key, "must be a whole number from \(range.lowerBound) to \(range.upperBound), not \"\(text)\"")
         }
         return value
     }

@@ -94,7 +94,10 @@ extension FakeUpstream {
             skipSpaces()
             guard i < body.endIndex else { break }
             var key = ""
-            while i < body.endIndex, !body[i].isWhitespace, body[i] != "=" { key.append(body[i]); i = body.index(after: i) }
+            while i < body.endIndex, !body[i].isWhitespace, body[i] != "=" {
+                key.append(body[i])
+                i = body.index(after: i)
+            }
             var value = ""
             if i < body.endIndex, body[i] == "=" {
                 i = body.index(after: i)
@@ -111,7 +114,10 @@ extension FakeUpstream {
                     }
                     if i < body.endIndex { i = body.index(after: i) }
                 } else {
-                    while i < body.endIndex, !body[i].isWhitespace { value.append(body[i]); i = body.index(after: i) }
+                    while i < body.endIndex, !body[i].isWhitespace {
+                        value.append(body[i])
+                        i = body.index(after: i)
+                    }
                 }
             }
             if !key.isEmpty { pairs.append((key.lowercased(), value)) }
@@ -160,8 +166,9 @@ extension FakeUpstream {
             tokens = FakeReply.wordPieces(defaultReply(to: strippingDirectives(request.lastUserMessage)))
         }
         if d["json"] != nil { return .json(content: tokens.joined()) }
-        return .stream(tokens: tokens, delay: delay, firstDelay: firstDelay,
-                       dropAfter: int("drop_after"), hangAfter: int("stall_after"))
+        return .stream(
+            tokens: tokens, delay: delay, firstDelay: firstDelay,
+            dropAfter: int("drop_after"), hangAfter: int("stall_after"))
     }
 
     /// The fixed default answer (~40 words): an echo of the question, a table, a code block and a formula.

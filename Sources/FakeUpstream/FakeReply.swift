@@ -50,8 +50,9 @@ public enum FakeReply: Sendable {
     /// come one per token but are sent in ~16 KB writes, so that the fake is never a benchmark's bottleneck.
     /// - `dropAfter: n`: after n tokens the connection is closed abruptly (no finish chunk, no [DONE]).
     /// - `hangAfter: n`: after n tokens nothing more is sent; the response stays open until the client leaves.
-    case stream(tokens: [String], delay: Duration = .zero, firstDelay: Duration = .zero,
-                dropAfter: Int? = nil, hangAfter: Int? = nil)
+    case stream(
+        tokens: [String], delay: Duration = .zero, firstDelay: Duration = .zero,
+        dropAfter: Int? = nil, hangAfter: Int? = nil)
     /// Answers `status` with this body as it is (`application/json` when it starts with `{`, else `text/plain`).
     case status(Int, body: String)
     /// Sends the 200 SSE head, then nothing until the client leaves (a model that never produces a first token).
@@ -81,7 +82,8 @@ public enum FakeReply: Sendable {
 
     /// An OpenAI-style error: `{"error":{"message":…,"type":…,"code":…}}` with the given status.
     public static func error(_ status: Int, message: String, type: String? = nil) -> FakeReply {
-        let kind = type ?? (status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error")
+        let kind =
+            type ?? (status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error")
         var body = ByteBuffer()
         body.writeStaticString("{\"error\":{\"message\":\"")
         ChunkFramer.writeJSONEscaped(message, into: &body)
@@ -121,7 +123,7 @@ public enum FakeReply: Sendable {
 
 /// Builds the SSE bytes of an OpenAI stream with string templates: no JSON encoder on the per-token path.
 struct ChunkFramer {
-    private let head: ByteBuffer        // `data: {"id":…,"model":"…","choices":[{"index":0,"delta":{`
+    private let head: ByteBuffer  // `data: {"id":…,"model":"…","choices":[{"index":0,"delta":{`
 
     init(model: String) {
         var head = ByteBuffer()
@@ -167,7 +169,8 @@ struct ChunkFramer {
             "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"")
         writeJSONEscaped(content, into: &buffer)
         buffer.writeStaticString(
-            "\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}")
+            "\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}"
+        )
         return buffer
     }
 
@@ -179,7 +182,9 @@ struct ChunkFramer {
             for i in 0..<bytes.count {
                 let byte = bytes[i]
                 guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-                if start < i { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<i]))) }
+                if start < i {
+                    buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<i])))
+                }
                 switch byte {
                 case 0x22: buffer.writeStaticString("\\\"")
                 case 0x5C: buffer.writeStaticString("\\\\")
@@ -194,7 +199,9 @@ struct ChunkFramer {
                 }
                 start = i + 1
             }
-            if start < bytes.count { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...]))) }
+            if start < bytes.count {
+                buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...])))
+            }
         }
     }
 }

@@ -52,13 +52,19 @@ public final class FakeUpstream: Sendable {
         router.post("/v1/chat/completions") { request, _ in try await handler.chat(request) }
         router.post("/chat/completions") { request, _ in try await handler.chat(request) }
         router.get("/v1/models") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(
-                string: #"{"object":"list","data":[{"id":"fake","object":"model","created":0,"owned_by":"fake"}]}"#)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string:
+                            #"{"object":"list","data":[{"id":"fake","object":"model","created":0,"owned_by":"fake"}]}"#)
+                ))
         }
         router.get("/health") { _, _ in "ok" }
 
         var logger = Logger(label: "fake-upstream")
-        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             router: router,
@@ -129,7 +135,7 @@ struct Handler: Sendable {
     let behaviour: @Sendable (FakeRequest) -> FakeReply
 
     private static let sseHeaders: HTTPFields = [
-        .contentType: "text/event-stream", .cacheControl: "no-cache",
+        .contentType: "text/event-stream", .cacheControl: "no-cache"
     ]
 
     func chat(_ original: Request) async throws -> Response {
@@ -188,7 +194,8 @@ struct Handler: Sendable {
         _ tokens: [String], framer: ChunkFramer, writer: inout any ResponseBodyWriter,
         delay: Duration = .zero, firstDelay: Duration = .zero
     ) async throws {
-        if delay == .zero {   // nothing to pace: send the events in ~16 KB writes (the fake must never be the bottleneck)
+        // Nothing to pace: send the events in ~16 KB writes (the fake must never be the bottleneck).
+        if delay == .zero {
             if firstDelay > .zero { try await Task.sleep(for: firstDelay) }
             var batch = ByteBuffer()
             for (index, token) in tokens.enumerated() {
@@ -209,7 +216,8 @@ struct Handler: Sendable {
         }
     }
 
-    private func hostile(_ kind: FakeReply.Hostile, afterTokens: Int, request: Request, framer: ChunkFramer) -> Response {
+    private func hostile(_ kind: FakeReply.Hostile, afterTokens: Int, request: Request, framer: ChunkFramer) -> Response
+    {
         let filler = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
         switch kind {
         case .deepNesting(let depth):
@@ -251,25 +259,29 @@ struct Handler: Sendable {
         var headers = Self.sseHeaders
         headers[.contentType] = contentType
         let recorder = self.recorder
-        return Response(status: status, headers: headers, body: ResponseBody { writer in
-            recorder.streamOpened()
-            defer { recorder.streamClosed() }
-            try await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await produce(&writer)
-            }
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody { writer in
+                recorder.streamOpened()
+                defer { recorder.streamClosed() }
+                try await request.body.consumeWithCancellationOnInboundClose { _ in
+                    try await produce(&writer)
+                }
+                try await writer.finish(nil)
+            })
     }
 
     private static func plain(_ reply: FakeReply, model: String = "fake") -> Response {
         switch reply {
         case .status(let code, let body):
             let type = body.hasPrefix("{") ? "application/json" : "text/plain; charset=utf-8"
-            return Response(status: .init(code: code), headers: [.contentType: type],
-                            body: .init(byteBuffer: ByteBuffer(string: body)))
+            return Response(
+                status: .init(code: code), headers: [.contentType: type],
+                body: .init(byteBuffer: ByteBuffer(string: body)))
         case .json(let content):
-            return Response(status: .ok, headers: [.contentType: "application/json"],
-                            body: .init(byteBuffer: ChunkFramer.completion(model: model, content: content)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ChunkFramer.completion(model: model, content: content)))
         default:
             return Response(status: .internalServerError)
         }

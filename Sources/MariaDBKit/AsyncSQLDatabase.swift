@@ -6,7 +6,7 @@ import SQLKit
 public protocol AsyncSQLDatabase: SQLDatabase {}
 
 extension AsyncSQLDatabase {
-    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ())
+    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void)
         -> EventLoopFuture<Void>
     {
         let promise = eventLoop.makePromise(of: Void.self)

@@ -83,17 +83,19 @@ public struct MariaDBConfiguration: Sendable, Equatable, CustomStringConvertible
         let hostPort = authority[authority.index(after: at)...]
         let colon = userInfo.firstIndex(of: ":")
         guard let user = Self.percentDecoded(colon.map { userInfo[..<$0] } ?? userInfo),
-              let password = Self.percentDecoded(colon.map { userInfo[userInfo.index(after: $0)...] } ?? "")
+            let password = Self.percentDecoded(colon.map { userInfo[userInfo.index(after: $0)...] } ?? "")
         else { throw fail("mysql URL has a badly percent-encoded user or password") }
         guard !user.isEmpty else { throw fail("mysql URL needs a user name") }
 
         var host: Substring
         var portText: Substring? = nil
-        if hostPort.hasPrefix("[") {                                // [::1]:3306
+        if hostPort.hasPrefix("[") {  // [::1]:3306
             guard let close = hostPort.firstIndex(of: "]") else { throw fail("mysql URL has a bad IPv6 host") }
             host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
             let after = hostPort[hostPort.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+            if after.hasPrefix(":") {
+                portText = after.dropFirst()
+            } else if !after.isEmpty {
                 throw fail("mysql URL has a bad IPv6 host")
             }
         } else if let c = hostPort.lastIndex(of: ":") {
@@ -137,8 +139,9 @@ public struct MariaDBConfiguration: Sendable, Equatable, CustomStringConvertible
             case "readWriteTimeout", "read_write_timeout", "readTimeout": readWriteTimeoutSeconds = try seconds()
             case "poolTimeout", "pool_timeout": poolTimeoutSeconds = try seconds()
             default:
-                throw fail("mysql URL has an unknown option '\(key)' (known: socket, poolSize, connectTimeout, "
-                    + "readWriteTimeout, poolTimeout)")
+                throw fail(
+                    "mysql URL has an unknown option '\(key)' (known: socket, poolSize, connectTimeout, "
+                        + "readWriteTimeout, poolTimeout)")
             }
         }
     }

@@ -52,7 +52,7 @@ final class MariaDBConnection: @unchecked Sendable {
         _ = mysql_options(h, MYSQL_OPT_CONNECT_TIMEOUT, &connectTimeout)
         _ = mysql_options(h, MYSQL_OPT_READ_TIMEOUT, &ioTimeout)
         _ = mysql_options(h, MYSQL_OPT_WRITE_TIMEOUT, &ioTimeout)
-        var off: my_bool = 0                    // never reconnect silently: it would drop transaction state
+        var off: my_bool = 0  // never reconnect silently: it would drop transaction state
         _ = mysql_options(h, MYSQL_OPT_RECONNECT, &off)
         var noLocalInfile: UInt32 = 0
         _ = mysql_options(h, MYSQL_OPT_LOCAL_INFILE, &noLocalInfile)
@@ -150,11 +150,11 @@ final class MariaDBConnection: @unchecked Sendable {
             defer { mysql_free_result(res) }
             try readTextRows(res, into: &result)
         } else {
-            if mysql_field_count(handle) != 0 { throw lastError() }     // a result set was expected
+            if mysql_field_count(handle) != 0 { throw lastError() }  // a result set was expected
             result.affectedRows = mysql_affected_rows(handle)
             result.lastInsertID = mysql_insert_id(handle)
         }
-        while mysql_more_results(handle) != 0 {                        // CALL: drop later results
+        while mysql_more_results(handle) != 0 {  // CALL: drop later results
             let rc = mysql_next_result(handle)
             if rc > 0 { throw lastError() }
             if rc < 0 { break }
@@ -175,7 +175,10 @@ final class MariaDBConnection: @unchecked Sendable {
             var values: [MariaDBValue] = []
             values.reserveCapacity(n)
             for i in 0..<n {
-                guard let cell = row[i] else { values.append(.null); continue }
+                guard let cell = row[i] else {
+                    values.append(.null)
+                    continue
+                }
                 let bytes = UnsafeRawBufferPointer(start: cell, count: Int(lengths[i]))
                 values.append(kinds[i].fromText(bytes))
             }
@@ -196,10 +199,10 @@ enum ColumnKind: Sendable {
         case MYSQL_TYPE_FLOAT, MYSQL_TYPE_DOUBLE:
             self = .double
         case MYSQL_TYPE_BLOB, MYSQL_TYPE_TINY_BLOB, MYSQL_TYPE_MEDIUM_BLOB, MYSQL_TYPE_LONG_BLOB,
-             MYSQL_TYPE_STRING, MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_VARCHAR, MYSQL_TYPE_BIT, MYSQL_TYPE_GEOMETRY:
-            self = field.charsetnr == 63 ? .binary : .text    // 63 = binary charset (BLOB, VARBINARY)
+            MYSQL_TYPE_STRING, MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_VARCHAR, MYSQL_TYPE_BIT, MYSQL_TYPE_GEOMETRY:
+            self = field.charsetnr == 63 ? .binary : .text  // 63 = binary charset (BLOB, VARBINARY)
         default:
-            self = .text                                      // DECIMAL, DATE/TIME, JSON, ... as text
+            self = .text  // DECIMAL, DATE/TIME, JSON, ... as text
         }
     }
 

@@ -62,7 +62,7 @@ public final class MariaDBDatabase: AsyncSQLDatabase, Sendable {
             do {
                 try MariaDBConnection.open(configuration, database: configuration.database).close()
                 return
-            } catch let error as MariaDBError where error.code == 1049 {   // ER_BAD_DB_ERROR: create it below
+            } catch let error as MariaDBError where error.code == 1049 {  // ER_BAD_DB_ERROR: create it below
                 _ = error
                 logger.info("MySQL: creating database", metadata: ["database": "\(configuration.database)"])
             }
@@ -85,7 +85,7 @@ public final class MariaDBDatabase: AsyncSQLDatabase, Sendable {
 
     // MARK: SQLDatabase
 
-    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = serialize(query)
         let connection = try await pool.lease()
         let result: QueryResult
@@ -169,7 +169,7 @@ public final class MariaDBDatabase: AsyncSQLDatabase, Sendable {
             }
         }
         if let level = queryLogLevel {
-            logger.log(level: level, "\(sql)", metadata: ["binds": "\(params.count)"])   // values may be secrets
+            logger.log(level: level, "\(sql)", metadata: ["binds": "\(params.count)"])  // values may be secrets
         }
         let values = params
         return try await onThreadPool {
@@ -182,7 +182,9 @@ public final class MariaDBDatabase: AsyncSQLDatabase, Sendable {
         if !connection.isBroken, (try? connection.withHandle { c throws(MariaDBError) in c.isInTransaction }) == true {
             logger.warning("MySQL: a transaction was left open on a pooled connection; rolling it back")
             do {
-                _ = try await onThreadPool { try connection.withHandle { c throws(MariaDBError) in try c.textQuery("ROLLBACK") } }
+                _ = try await onThreadPool {
+                    try connection.withHandle { c throws(MariaDBError) in try c.textQuery("ROLLBACK") }
+                }
             } catch {
                 connection.markBroken()
             }

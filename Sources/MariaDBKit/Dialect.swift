@@ -45,7 +45,7 @@ public struct MySQLDialect: SQLDialect {
     /// 47 characters + `_` + a 16-digit hash, so they stay unique and stable.
     public func normalizeSQLConstraint(identifier: any SQLExpression) -> any SQLExpression {
         guard let id = identifier as? SQLIdentifier, id.string.utf8.count > 64 else { return identifier }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325                 // FNV-1a, 64-bit
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, 64-bit
         for byte in id.string.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
         let hex = String(hash, radix: 16)
         let padded = String(repeating: "0", count: 16 - hex.count) + hex
@@ -55,7 +55,9 @@ public struct MySQLDialect: SQLDialect {
     /// `JSON_EXTRACT(column, '$.a.b')`.
     public func nestedSubpathExpression(in column: any SQLExpression, for path: [String]) -> (any SQLExpression)? {
         guard !path.isEmpty else { return nil }
-        let jsonPath = "$." + path.map { "\"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"" }
+        let jsonPath =
+            "$."
+            + path.map { "\"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"" }
             .joined(separator: ".")
         return SQLFunction("JSON_EXTRACT", args: column, SQLLiteral.string(jsonPath))
     }

@@ -52,7 +52,7 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable, Equatable 
         2001, 2002, 2003, 2004, 2005, 2006, 2011, 2012, 2013, 2026, 2055,
         1053,  // ER_SERVER_SHUTDOWN
         1927,  // ER_CONNECTION_KILLED
-        4031,  // client interaction timeout (MySQL 8)
+        4031  // client interaction timeout (MySQL 8)
     ]
 
     public var description: String {

@@ -21,7 +21,7 @@ final class ConnectionPool: Sendable {
 
     private enum Grant: Sendable {
         case connection(MariaDBConnection)
-        case openSlot                          // a slot is reserved: open a new connection in it
+        case openSlot  // a slot is reserved: open a new connection in it
     }
 
     private struct Waiter {
@@ -32,8 +32,8 @@ final class ConnectionPool: Sendable {
 
     private struct State {
         var idle: [MariaDBConnection] = []
-        var open = 0                           // open or being opened, leased or idle
-        var waiters: [Waiter] = []             // oldest first
+        var open = 0  // open or being opened, leased or idle
+        var waiters: [Waiter] = []  // oldest first
         var nextWaiterID: UInt64 = 0
         var isShutdown = false
     }
@@ -65,9 +65,11 @@ final class ConnectionPool: Sendable {
         switch try await grant() {
         case .connection(let connection):
             if connection.looksAlive { return connection }
-            logger.debug("MySQL: replacing a pooled connection closed by the server", metadata: [
-                "connection": "\(connection.serialNumber)",
-            ])
+            logger.debug(
+                "MySQL: replacing a pooled connection closed by the server",
+                metadata: [
+                    "connection": "\(connection.serialNumber)"
+                ])
             connection.close()
         case .openSlot:
             break
@@ -94,7 +96,7 @@ final class ConnectionPool: Sendable {
                     s.open -= 1
                     return (nil, nil, true)
                 }
-                return (s.waiters.removeFirst(), .openSlot, true)     // the slot passes on to the waiter
+                return (s.waiters.removeFirst(), .openSlot, true)  // the slot passes on to the waiter
             }
             if !s.waiters.isEmpty { return (s.waiters.removeFirst(), .connection(connection), false) }
             s.idle.append(connection)
@@ -102,9 +104,11 @@ final class ConnectionPool: Sendable {
         }
         if close {
             if !reusable {
-                logger.info("MySQL: discarding a broken connection", metadata: [
-                    "connection": "\(connection.serialNumber)",
-                ])
+                logger.info(
+                    "MySQL: discarding a broken connection",
+                    metadata: [
+                        "connection": "\(connection.serialNumber)"
+                    ])
             }
             connection.close()
         }
@@ -149,9 +153,11 @@ final class ConnectionPool: Sendable {
         } catch is NIOThreadPoolError.ThreadPoolInactive {
             throw shutdownError
         }
-        logger.debug("MySQL: opened connection", metadata: [
-            "connection": "\(connection.serialNumber)", "server": "\(configuration.endpoint)",
-        ])
+        logger.debug(
+            "MySQL: opened connection",
+            metadata: [
+                "connection": "\(connection.serialNumber)", "server": "\(configuration.endpoint)"
+            ])
         return connection
     }
 
@@ -232,11 +238,13 @@ final class ConnectionPool: Sendable {
     private func timeOut(id: UInt64) {
         let size = configuration.poolSize
         let seconds = configuration.poolTimeoutSeconds
-        removeWaiter(id: id, error: MariaDBError(
-            code: 0,
-            message: "no free connection within \(seconds) s (all \(size) pooled connections busy); "
-                + "raise poolSize or look for slow queries",
-            endpoint: configuration.endpoint, reason: .poolTimeout))
+        removeWaiter(
+            id: id,
+            error: MariaDBError(
+                code: 0,
+                message: "no free connection within \(seconds) s (all \(size) pooled connections busy); "
+                    + "raise poolSize or look for slow queries",
+                endpoint: configuration.endpoint, reason: .poolTimeout))
     }
 
     private func removeWaiter(id: UInt64, error: any Error) {

@@ -73,9 +73,11 @@ struct ColumnDecoder: Decoder, SingleValueDecodingContainer {
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
 
     private func mismatch(_ type: Any.Type, _ wanted: String? = nil) -> DecodingError {
-        .typeMismatch(type, .init(
-            codingPath: codingPath,
-            debugDescription: "column '\(column)': cannot decode \(wanted ?? "\(type)") from \(value)"))
+        .typeMismatch(
+            type,
+            .init(
+                codingPath: codingPath,
+                debugDescription: "column '\(column)': cannot decode \(wanted ?? "\(type)") from \(value)"))
     }
 
     func decodeNil() -> Bool { value == .null }
@@ -87,8 +89,11 @@ struct ColumnDecoder: Decoder, SingleValueDecodingContainer {
         case .int(let v): return String(v)
         case .uint(let v): return String(v)
         case .double(let v): return String(v)
-        case .null: throw DecodingError.valueNotFound(type, .init(
-            codingPath: codingPath, debugDescription: "column '\(column)' is NULL"))
+        case .null:
+            throw DecodingError.valueNotFound(
+                type,
+                .init(
+                    codingPath: codingPath, debugDescription: "column '\(column)' is NULL"))
         }
     }
 

@@ -35,7 +35,7 @@ public final class MariaDBSession: AsyncSQLDatabase, Sendable {
 
     func end() { state.withLock { $0.ended = true } }
 
-    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+    public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = serialize(query)
         try checkActive()
         let result = try await database.run(sql, binds, on: connection)
@@ -47,7 +47,6 @@ public final class MariaDBSession: AsyncSQLDatabase, Sendable {
         }
         for row in result.rows { onRow(MariaDBRow(columns: result.columns, values: row)) }
     }
-
 
     /// Already on one connection: runs `closure` with this session.
     public func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -69,7 +68,7 @@ public final class MariaDBSession: AsyncSQLDatabase, Sendable {
                 try await control("ROLLBACK")
             } catch let rollbackError {
                 logger.warning("MySQL: ROLLBACK failed", metadata: ["error": "\(rollbackError)"])
-                connection.markBroken()                  // state unknown: do not reuse this connection
+                connection.markBroken()  // state unknown: do not reuse this connection
             }
             throw error
         }

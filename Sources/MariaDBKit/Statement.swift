@@ -4,7 +4,8 @@ import Foundation
 /// Prepared statements (binary protocol): every value travels as a bind, never inside the SQL text.
 /// All functions here run inside `MariaDBConnection.withHandle` (exclusive use, on the thread pool).
 extension MariaDBConnection {
-    private static let erUnsupportedPS: UInt32 = 1295   // "This command is not supported in the prepared statement protocol yet"
+    /// "This command is not supported in the prepared statement protocol yet".
+    private static let erUnsupportedPS: UInt32 = 1295
     private static let erNeedReprepare: UInt32 = 1615
 
     /// Runs one statement with `?` placeholders bound to `params`.
@@ -13,7 +14,7 @@ extension MariaDBConnection {
             return try executeOnce(sql, params)
         } catch let error where error.code == Self.erNeedReprepare {
             _ = error
-            return try executeOnce(sql, params)                    // the cached statement was dropped: once more
+            return try executeOnce(sql, params)  // the cached statement was dropped: once more
         }
     }
 
@@ -39,7 +40,7 @@ extension MariaDBConnection {
             return result
         } catch {
             if cacheable { forget(sql) }
-            mysql_stmt_close(stmt)      // after a connection error libmariadb no longer writes to the socket
+            mysql_stmt_close(stmt)  // after a connection error libmariadb no longer writes to the socket
             throw error
         }
     }
@@ -109,7 +110,8 @@ extension MariaDBConnection {
         }
     }
 
-    private func bindAndExecute(_ stmt: UnsafeMutablePointer<MYSQL_STMT>, _ params: [MariaDBValue]) throws(MariaDBError) {
+    private func bindAndExecute(_ stmt: UnsafeMutablePointer<MYSQL_STMT>, _ params: [MariaDBValue]) throws(MariaDBError)
+    {
         let n = params.count
         guard n > 0 else {
             if mysql_stmt_execute(stmt) != 0 { throw statementError(stmt) }
@@ -162,7 +164,8 @@ extension MariaDBConnection {
     }
 
     private func fetchRows(
-        _ stmt: UnsafeMutablePointer<MYSQL_STMT>, _ meta: UnsafeMutablePointer<MYSQL_RES>, into result: inout QueryResult
+        _ stmt: UnsafeMutablePointer<MYSQL_STMT>, _ meta: UnsafeMutablePointer<MYSQL_RES>,
+        into result: inout QueryResult
     ) throws(MariaDBError) {
         let n = Int(mysql_num_fields(meta))
         guard n > 0, let fields = mysql_fetch_fields(meta) else { return }
@@ -172,7 +175,11 @@ extension MariaDBConnection {
         let lengths = UnsafeMutablePointer<UInt>.allocate(capacity: n)
         let nulls = UnsafeMutablePointer<my_bool>.allocate(capacity: n)
         let numbers = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-        defer { lengths.deallocate(); nulls.deallocate(); numbers.deallocate() }
+        defer {
+            lengths.deallocate()
+            nulls.deallocate()
+            numbers.deallocate()
+        }
         lengths.initialize(repeating: 0, count: n)
         nulls.initialize(repeating: 0, count: n)
         numbers.initialize(repeating: 0, count: n)
@@ -205,11 +212,14 @@ extension MariaDBConnection {
         while true {
             let rc = mysql_stmt_fetch(stmt)
             if rc == MYSQL_NO_DATA { break }
-            if rc == 1 { throw statementError(stmt) }           // 0 or MYSQL_DATA_TRUNCATED (expected) are fine
+            if rc == 1 { throw statementError(stmt) }  // 0 or MYSQL_DATA_TRUNCATED (expected) are fine
             var row: [MariaDBValue] = []
             row.reserveCapacity(n)
             for i in 0..<n {
-                if nulls[i] != 0 { row.append(.null); continue }
+                if nulls[i] != 0 {
+                    row.append(.null)
+                    continue
+                }
                 switch kinds[i] {
                 case .signed: row.append(.int(Int64(bitPattern: numbers[i])))
                 case .unsigned: row.append(.uint(numbers[i]))

@@ -114,7 +114,8 @@ private struct RefusingKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encodeNil(forKey key: Key) throws { throw refuse() }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { throw refuse() }
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
-        -> KeyedEncodingContainer<NestedKey> { KeyedEncodingContainer(RefusingKeyed<NestedKey>()) }
+        -> KeyedEncodingContainer<NestedKey>
+    { KeyedEncodingContainer(RefusingKeyed<NestedKey>()) }
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer { RefusingUnkeyed() }
     mutating func superEncoder() -> any Encoder { SingleValueCapture() }
     mutating func superEncoder(forKey key: Key) -> any Encoder { SingleValueCapture() }
@@ -129,7 +130,8 @@ private struct RefusingUnkeyed: UnkeyedEncodingContainer {
     mutating func encodeNil() throws { throw refuse() }
     mutating func encode<T: Encodable>(_ value: T) throws { throw refuse() }
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
-        -> KeyedEncodingContainer<NestedKey> { KeyedEncodingContainer(RefusingKeyed<NestedKey>()) }
+        -> KeyedEncodingContainer<NestedKey>
+    { KeyedEncodingContainer(RefusingKeyed<NestedKey>()) }
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { RefusingUnkeyed() }
     mutating func superEncoder() -> any Encoder { SingleValueCapture() }
 }

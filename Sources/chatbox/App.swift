@@ -9,7 +9,7 @@ struct App {
         let (command, flags) = CommandLineWords.split(CommandLine.arguments)
         let reader = ConfigReader(providers: [
             CommandLineArgumentsProvider(arguments: flags),
-            EnvironmentVariablesProvider().prefixKeys(with: "chatbox"),
+            EnvironmentVariablesProvider().prefixKeys(with: "chatbox")
         ])
         await Commands.main(command, reader: reader)
     }

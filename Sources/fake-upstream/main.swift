@@ -12,7 +12,9 @@ import FakeUpstream
 import Foundation
 
 func usage(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("fake-upstream: \(message)\nusage: fake-upstream [--host H] [--port P] [--delay-ms N] [--tokens N]\n".utf8))
+    FileHandle.standardError.write(
+        Data("fake-upstream: \(message)\nusage: fake-upstream [--host H] [--port P] [--delay-ms N] [--tokens N]\n".utf8)
+    )
     exit(2)
 }
 
@@ -34,7 +36,7 @@ while let argument = arguments.popFirst() {
 }
 
 let (signals, signalContinuation) = AsyncStream<Int32>.makeStream()
-let signalSources = [SIGTERM, SIGINT].map { number in   // kept alive for the life of the process
+let signalSources = [SIGTERM, SIGINT].map { number in  // kept alive for the life of the process
     signal(number, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
     source.setEventHandler { @Sendable in signalContinuation.yield(number) }
@@ -51,7 +53,7 @@ do {
     FileHandle.standardError.write(Data("fake-upstream: cannot listen on \(host):\(port): \(error)\n".utf8))
     exit(1)
 }
-FileHandle.standardOutput.write(Data("listening on \(upstream.baseURL)\n".utf8))   // unbuffered: seen at once
+FileHandle.standardOutput.write(Data("listening on \(upstream.baseURL)\n".utf8))  // unbuffered: seen at once
 for await _ in signals { break }
 await upstream.stop()
 withExtendedLifetime(signalSources) {}

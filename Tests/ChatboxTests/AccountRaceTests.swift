@@ -22,7 +22,9 @@ struct AccountRaceTests {
             let auth = Self.services(store).auth
             let users = try await withThrowingTaskGroup(of: User.self) { group in
                 for index in 0..<20 {
-                    group.addTask { try await auth.addUser(username: "first\(index)", password: "correct horse", role: nil) }
+                    group.addTask {
+                        try await auth.addUser(username: "first\(index)", password: "correct horse", role: nil)
+                    }
                 }
                 return try await group.reduce(into: [User]()) { $0.append($1) }
             }
@@ -42,8 +44,10 @@ struct AccountRaceTests {
         for round in 0..<3 {
             try await backend.withStore(poolSize: 8) { store in
                 let admin = Self.services(store).admin
-                let a = try await store.createUser(username: "a\(round)", usernameKey: "a\(round)", passwordHash: "h", role: .admin)
-                let b = try await store.createUser(username: "b\(round)", usernameKey: "b\(round)", passwordHash: "h", role: .admin)
+                let a = try await store.createUser(
+                    username: "a\(round)", usernameKey: "a\(round)", passwordHash: "h", role: .admin)
+                let b = try await store.createUser(
+                    username: "b\(round)", usernameKey: "b\(round)", passwordHash: "h", role: .admin)
                 @Sendable func act(on user: User) async -> Bool {
                     do {
                         switch action {
@@ -78,7 +82,8 @@ struct AccountRaceTests {
             @Sendable func leave(_ user: User) async -> Bool {
                 let session = Session(id: 0, userID: user.id, createdAt: 0, lastUsedAt: 0, expiresAt: 0)
                 do {
-                    try await account.deleteAccount(Authenticated(user: user, session: session), password: "correct horse")
+                    try await account.deleteAccount(
+                        Authenticated(user: user, session: session), password: "correct horse")
                     return true
                 } catch AdminError.lastAdmin {
                     return false

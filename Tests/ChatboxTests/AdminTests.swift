@@ -8,7 +8,9 @@ extension API {
     func adminUsers(token: String, query: String = "") async throws -> Reply {
         try await call(.get, "/api/admin/users" + (query.isEmpty ? "" : "?" + query), token: token)
     }
-    func adminCreateUser(token: String, _ username: String, _ password: String = "correct horse", role: String? = nil) async throws -> Reply {
+    func adminCreateUser(token: String, _ username: String, _ password: String = "correct horse", role: String? = nil)
+        async throws -> Reply
+    {
         var body = ["username": username, "password": password]
         if let role { body["role"] = role }
         return try await call(.post, "/api/admin/users", json: Self.encode(body), token: token)
@@ -17,10 +19,14 @@ extension API {
         try await call(.patch, "/api/admin/users/\(id)", json: json, token: token)
     }
     func adminResetPassword(token: String, _ id: Int64, _ password: String) async throws -> Reply {
-        try await call(.post, "/api/admin/users/\(id)/password", json: Self.encode(["password": password]), token: token)
+        try await call(
+            .post, "/api/admin/users/\(id)/password", json: Self.encode(["password": password]), token: token)
     }
     func adminDeleteUser(token: String, _ id: Int64, confirm: String) async throws -> Reply {
-        try await call(.delete, "/api/admin/users/\(id)?confirm=\(confirm.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")", token: token)
+        try await call(
+            .delete,
+            "/api/admin/users/\(id)?confirm=\(confirm.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")",
+            token: token)
     }
     func adminSettings(token: String, json: String? = nil) async throws -> Reply {
         try await call(json == nil ? .get : .patch, "/api/admin/settings", json: json, token: token)
@@ -35,11 +41,13 @@ struct AdminTests {
             let admin = try await api.signUp("boss")
             let user = try await api.signUp("worker")
             for (method, path) in [
-                (HTTPRequest.Method.get, "/api/admin/users"), (.post, "/api/admin/users"), (.patch, "/api/admin/users/1"),
+                (HTTPRequest.Method.get, "/api/admin/users"), (.post, "/api/admin/users"),
+                (.patch, "/api/admin/users/1"),
                 (.post, "/api/admin/users/1/password"), (.delete, "/api/admin/users/1"), (.get, "/api/admin/settings"),
-                (.patch, "/api/admin/settings"),
+                (.patch, "/api/admin/settings")
             ] {
-                #expect(try await api.call(method, path, json: "{}", token: user).status == .forbidden, "\(method) \(path)")
+                #expect(
+                    try await api.call(method, path, json: "{}", token: user).status == .forbidden, "\(method) \(path)")
                 #expect(try await api.call(method, path, json: "{}").status == .unauthorized, "\(method) \(path)")
             }
             #expect(try await api.adminUsers(token: admin).status == .ok)

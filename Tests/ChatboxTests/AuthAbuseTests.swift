@@ -9,8 +9,10 @@ import Testing
 func parallelPosts(
     port: Int, _ path: String, count: Int, token: String? = nil, body: @escaping @Sendable (Int) -> [String: String]
 ) async throws -> [Int] {
-    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-        connectionPool: .init(idleTimeout: .seconds(5), concurrentHTTP1ConnectionsPerHostSoftLimit: count)))
+    let client = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(
+            connectionPool: .init(idleTimeout: .seconds(5), concurrentHTTP1ConnectionsPerHostSoftLimit: count)))
     do {
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<count {
@@ -39,10 +41,15 @@ func parallelPosts(
 @Suite("Auth abuse: throttles and password hashing as a weapon")
 struct AuthAbuseTests {
     @Test func aBurstOfParallelWrongLoginsGetsNoMoreGuessesThanTheLimit() async throws {
-        let config = TestConfig.make { $0.loginFailuresPerAccount = 5; $0.loginFailuresPerAddress = 1000; $0.bcryptCost = 8 }
+        let config = TestConfig.make {
+            $0.loginFailuresPerAccount = 5
+            $0.loginFailuresPerAddress = 1000
+            $0.bcryptCost = 8
+        }
         try await withLiveApp(config) { api in
             _ = try await api.signUp("victim")
-            let statuses = try await parallelPosts(port: try #require(api.port), "/api/auth/login", count: 60) { index in
+            let statuses = try await parallelPosts(port: try #require(api.port), "/api/auth/login", count: 60) {
+                index in
                 ["username": "victim", "password": "wrong guess \(index)"]
             }
             let unauthorized = statuses.filter { $0 == 401 }.count
@@ -53,7 +60,12 @@ struct AuthAbuseTests {
     }
 
     @Test func everySpellingOfANameSharesOneThrottleBudget() async throws {
-        try await withLiveApp(TestConfig.make { $0.loginFailuresPerAccount = 3; $0.loginFailuresPerAddress = 1000 }) { api in
+        try await withLiveApp(
+            TestConfig.make {
+                $0.loginFailuresPerAccount = 3
+                $0.loginFailuresPerAddress = 1000
+            }
+        ) { api in
             _ = try await api.signUp("zoë")  // NFC
             // Spellings that name the same account: trailing/leading spaces, case, NFD.
             let variants = ["zoë ", " ZOË", "zoe\u{308}", "ZOE\u{308} ", "zoë"]
@@ -102,7 +114,8 @@ struct AuthAbuseTests {
 
     @Test func parallelRegistrationsFromOneAddressStayWithinTheLimit() async throws {
         try await withLiveApp(TestConfig.make { $0.registrationsPerAddress = 4 }) { api in
-            let statuses = try await parallelPosts(port: try #require(api.port), "/api/auth/register", count: 30) { index in
+            let statuses = try await parallelPosts(port: try #require(api.port), "/api/auth/register", count: 30) {
+                index in
                 ["username": "flood\(index)", "password": "correct horse"]
             }
             #expect(statuses.filter { $0 == 201 }.count == 4)
@@ -111,16 +124,24 @@ struct AuthAbuseTests {
     }
 
     @Test func wrongCurrentPasswordsAreThrottledLikeLogins() async throws {
-        try await withLiveApp(TestConfig.make { $0.loginFailuresPerAccount = 3; $0.loginFailuresPerAddress = 1000 }) { api in
+        try await withLiveApp(
+            TestConfig.make {
+                $0.loginFailuresPerAccount = 3
+                $0.loginFailuresPerAddress = 1000
+            }
+        ) { api in
             _ = try await api.signUp("admin")
             let token = try await api.signUp("changer")
             for index in 0..<3 {
-                #expect(try await api.changePassword(token: token, current: "wrong \(index) pass", new: "a new password").status == .forbidden)
+                #expect(
+                    try await api.changePassword(token: token, current: "wrong \(index) pass", new: "a new password")
+                        .status == .forbidden)
             }
             let throttled = try await api.changePassword(token: token, current: "correct horse", new: "a new password")
             #expect(throttled.status == .tooManyRequests)
             let retry = try #require(throttled.headers[.retryAfter].flatMap { Int($0) })
-            #expect(throttled.errorMessage == "Too many wrong passwords for this account. Try again in \(retry) seconds.")
+            #expect(
+                throttled.errorMessage == "Too many wrong passwords for this account. Try again in \(retry) seconds.")
             // Deleting the account checks the same password: the same budget.
             #expect(try await api.deleteAccount(token: token, password: "correct horse").status == .tooManyRequests)
             #expect(try await api.login("changer").status == .tooManyRequests)
@@ -128,7 +149,12 @@ struct AuthAbuseTests {
     }
 
     @Test func parallelWrongPasswordsOnAccountDeletionGetNoMoreThanTheLimit() async throws {
-        try await withLiveApp(TestConfig.make { $0.loginFailuresPerAccount = 4; $0.loginFailuresPerAddress = 1000 }) { api in
+        try await withLiveApp(
+            TestConfig.make {
+                $0.loginFailuresPerAccount = 4
+                $0.loginFailuresPerAddress = 1000
+            }
+        ) { api in
             _ = try await api.signUp("admin")
             let token = try await api.signUp("deleter")
             let statuses = try await parallelPosts(

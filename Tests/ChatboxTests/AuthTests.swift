@@ -56,7 +56,7 @@ struct AuthTests {
         ("has space", "Username may contain letters, digits, '_', '.' and '-' only (not spaces)."),
         ("semi;colon", "Username may contain letters, digits, '_', '.' and '-' only (not \";\")."),
         (String(repeating: "a", count: 33), "Username must be at most 32 characters."),
-        ("tab\tname", "Username may contain letters, digits, '_', '.' and '-' only (not spaces)."),
+        ("tab\tname", "Username may contain letters, digits, '_', '.' and '-' only (not spaces).")
     ])
     func badUsernamesAreRefusedWithTheRuleThatFailed(name: String, message: String) async throws {
         try await withLiveApp(TestConfig.make()) { api in

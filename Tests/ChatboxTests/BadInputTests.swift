@@ -9,10 +9,13 @@ struct BadInputTests {
     @Test(arguments: [
         ("{not json", HTTPResponse.Status.badRequest, Optional("The request body is not valid JSON.")),
         ("[]", .unprocessableContent, nil),
-        ("{\"username\": 5, \"password\": \"correct horse\"}", .unprocessableContent, "Field 'username' must be a string."),
+        (
+            "{\"username\": 5, \"password\": \"correct horse\"}", .unprocessableContent,
+            "Field 'username' must be a string."
+        ),
         ("{\"password\": \"correct horse\"}", .unprocessableContent, "Field 'username' is required."),
         ("{\"username\": null, \"password\": \"correct horse\"}", .unprocessableContent, nil),
-        ("", .badRequest, "The request body is empty; it must be a JSON object."),
+        ("", .badRequest, "The request body is empty; it must be a JSON object.")
     ])
     func malformedRegisterBodies(body: String, status: HTTPResponse.Status, message: String?) async throws {
         try await withLiveApp(TestConfig.make()) { api in
@@ -26,7 +29,9 @@ struct BadInputTests {
         try await withLiveApp(TestConfig.make()) { api in
             let reply = try await api.client.execute(
                 uri: "/api/auth/register", method: .post, headers: [.contentType: "application/json"],
-                body: ByteBuffer(bytes: Array("{\"username\":\"a".utf8) + [0xff, 0xfe] + Array("\",\"password\":\"xxxxxxxxx\"}".utf8))
+                body: ByteBuffer(
+                    bytes: Array("{\"username\":\"a".utf8) + [0xff, 0xfe] + Array("\",\"password\":\"xxxxxxxxx\"}".utf8)
+                )
             ) { $0 }
             #expect(reply.status == .badRequest)
         }
@@ -79,7 +84,8 @@ struct BadInputTests {
                 .post, "/api/conversations", json: "{}", token: token, headers: [.origin: "https://evil.example"])
             #expect(foreign.status == .forbidden)
             let crossSite = try await api.call(
-                .post, "/api/conversations", json: "{}", token: token, headers: [.init("Sec-Fetch-Site")!: "cross-site"])
+                .post, "/api/conversations", json: "{}", token: token, headers: [.init("Sec-Fetch-Site")!: "cross-site"]
+            )
             #expect(crossSite.status == .forbidden)
             // The live test client sends `Host: localhost`; a page served from there has that origin.
             let own = try await api.call(
@@ -122,7 +128,9 @@ struct BadInputTests {
 
     @Test func staticFilesCannotEscapeTheWebRoot() async throws {
         try await withLiveApp(TestConfig.make()) { api in
-            for path in ["/../Package.swift", "/%2e%2e/Package.swift", "/..%2fPackage.swift", "/vendor/../../Package.swift"] {
+            for path in [
+                "/../Package.swift", "/%2e%2e/Package.swift", "/..%2fPackage.swift", "/vendor/../../Package.swift"
+            ] {
                 let reply = try await api.call(.get, path)
                 #expect(!reply.text.contains("PackageDescription"), "\(path)")
             }

@@ -6,7 +6,9 @@ import Testing
 @Suite("Streaming chat: when the model fails")
 struct ChatFailureTests {
     /// Sends `content` and returns the final (done) message and the stored messages.
-    static func failedTurn(_ chat: ChatHarness, _ content: String) async throws -> (done: [String: Any], stored: [[String: Any]]) {
+    static func failedTurn(_ chat: ChatHarness, _ content: String) async throws -> (
+        done: [String: Any], stored: [[String: Any]]
+    ) {
         let id = try await chat.conversation()
         let events = try await chat.events.send(id, content).all()
         let done = try #require(events.first("done")).object("message")
@@ -19,7 +21,8 @@ struct ChatFailureTests {
 
     @Test func anHTTPErrorFromTheProviderFailsWithItsMessage() async throws {
         try await withChatApp { chat in
-            let (done, _) = try await Self.failedTurn(chat, "[[fake status=429 message=\"Rate limit reached for fake\"]]")
+            let (done, _) = try await Self.failedTurn(
+                chat, "[[fake status=429 message=\"Rate limit reached for fake\"]]")
             #expect(done["status"] as? String == "failed")
             let error = try #require(done["error"] as? String)
             #expect(error.contains("429") && error.contains("Rate limit reached for fake"))
@@ -39,7 +42,9 @@ struct ChatFailureTests {
         try await withChatApp({ $0.model.firstTokenTimeout = .seconds(1) }) { chat in
             let started = ContinuousClock.now
             let (done, _) = try await Self.failedTurn(chat, "[[fake hang]]")
-            #expect(ContinuousClock.now - started < .seconds(20), "the timeout ends the wait (a model that hangs is not waited for forever)")
+            #expect(
+                ContinuousClock.now - started < .seconds(20),
+                "the timeout ends the wait (a model that hangs is not waited for forever)")
             #expect(done["status"] as? String == "failed")
             #expect(done["error"] as? String == "The model did not start answering within 1 seconds.")
             #expect(try await eventually { chat.fake.openStreams == 0 }, "the upstream request was closed")
@@ -65,7 +70,8 @@ struct ChatFailureTests {
     }
 
     @Test func anEmptyAnswerFails() async throws {
-        try await withChatApp(behaviour: { request in request.isTitleRequest ? .text("t") : .stream(tokens: []) }) { chat in
+        try await withChatApp(behaviour: { request in request.isTitleRequest ? .text("t") : .stream(tokens: []) }) {
+            chat in
             let (done, _) = try await Self.failedTurn(chat, "say nothing")
             #expect(done["status"] as? String == "failed")
             #expect(done["error"] as? String == "The model finished without answering.")

@@ -70,7 +70,8 @@ struct ChatLifecycleTests {
             #expect(stored?["status"] as? String == "stopped")
             #expect(try await eventually { chat.fake.openStreams == 0 })
             // Stopping again, with nothing running, is harmless.
-            #expect(try await chat.api.call(.post, "/api/conversations/\(id)/stop", token: chat.token).status == .noContent)
+            #expect(
+                try await chat.api.call(.post, "/api/conversations/\(id)/stop", token: chat.token).status == .noContent)
         }
     }
 
@@ -127,5 +128,10 @@ struct ChatLifecycleTests {
 
 final class Counter: Sendable {
     private let value = Mutex(0)
-    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+    func next() -> Int {
+        value.withLock {
+            $0 += 1
+            return $0
+        }
+    }
 }

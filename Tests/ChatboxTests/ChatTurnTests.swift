@@ -23,7 +23,9 @@ struct ChatTurnTests {
             #expect(deltas.count >= 2, "20 pieces 40 ms apart came in \(deltas.count) event(s)")
 
             let start = try #require(events.first("start"))
-            #expect(start.object("user_message")["content"] as? String == "Tell me about cats [[fake tokens=20 delay_ms=40]]")
+            #expect(
+                start.object("user_message")["content"] as? String
+                    == "Tell me about cats [[fake tokens=20 delay_ms=40]]")
             #expect(start.object("assistant_message")["status"] as? String == "processing")
             #expect(start.object("assistant_message")["content"] as? String == "")
             let done = try #require(events.first("done")).object("message")
@@ -66,7 +68,8 @@ struct ChatTurnTests {
         try await withChatApp({ $0.model.contextChars = 120 }) { chat in
             let id = try await chat.conversation()
             for index in 1...5 {
-                _ = try await chat.events.send(id, "question \(index) [[fake reply=\"answer number \(index) here\"]]").all()
+                _ = try await chat.events.send(id, "question \(index) [[fake reply=\"answer number \(index) here\"]]")
+                    .all()
             }
             let sent = try #require(chat.fake.requests().last { !$0.isTitleRequest })
             #expect(sent.messages.first?.role == "user")

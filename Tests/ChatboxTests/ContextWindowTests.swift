@@ -19,15 +19,18 @@ struct ContextWindowTests {
     @Test func theWholeConversationIsSentOldestFirstWhenItFits() {
         let window = ContextWindow(systemPrompt: nil, budget: 100)
         let sent = window.messages(from: [Self.user("q1"), Self.answer("a1"), Self.user("q2")])
-        #expect(sent == [
-            ChatMessage(role: .user, content: "q1"), ChatMessage(role: .assistant, content: "a1"),
-            ChatMessage(role: .user, content: "q2"),
-        ])
+        #expect(
+            sent == [
+                ChatMessage(role: .user, content: "q1"), ChatMessage(role: .assistant, content: "a1"),
+                ChatMessage(role: .user, content: "q2")
+            ])
     }
 
     @Test func theSystemPromptComesFirstAndAnEmptyOneIsLeftOut() {
         let history = [Self.user("q")]
-        #expect(Self.roles(ContextWindow(systemPrompt: "Be brief.", budget: 1).messages(from: history)) == "s:Be brief. u:q")
+        #expect(
+            Self.roles(ContextWindow(systemPrompt: "Be brief.", budget: 1).messages(from: history)) == "s:Be brief. u:q"
+        )
         #expect(Self.roles(ContextWindow(systemPrompt: "", budget: 10).messages(from: history)) == "u:q")
     }
 
@@ -36,7 +39,7 @@ struct ContextWindowTests {
         let history = [
             Self.user("q1"), Self.answer("half", .failed), Self.user("q2"), Self.answer("", .completed),
             Self.user("q3"), Self.answer("still writing", .processing), Self.user("q4"), Self.answer("kept", .stopped),
-            Self.user("q5"),
+            Self.user("q5")
         ]
         #expect(Self.roles(window.messages(from: history)) == "u:q1 u:q2 u:q3 u:q4 a:kept u:q5")
     }
@@ -52,8 +55,9 @@ struct ContextWindowTests {
     @Test func theQuestionIsSentEvenWhenItAloneIsOverTheBudget() {
         let window = ContextWindow(systemPrompt: "sys", budget: 3)
         let question = String(repeating: "x", count: 50)
-        #expect(Self.roles(window.messages(from: [Self.user("old"), Self.answer("a"), Self.user(question)]))
-            == "s:sys u:\(question)")
+        #expect(
+            Self.roles(window.messages(from: [Self.user("old"), Self.answer("a"), Self.user(question)]))
+                == "s:sys u:\(question)")
     }
 
     @Test func itStartsWithAQuestionWhenTheBudgetCutsBetweenAQuestionAndItsAnswer() {
@@ -65,7 +69,7 @@ struct ContextWindowTests {
 
     @Test func theBudgetCountsCharactersNotBytes() {
         let window = ContextWindow(systemPrompt: nil, budget: 6)
-        let history = [Self.user("你好"), Self.answer("世界"), Self.user("再见")]   // 2 characters, 6 bytes each
+        let history = [Self.user("你好"), Self.answer("世界"), Self.user("再见")]  // 2 characters, 6 bytes each
         #expect(Self.roles(window.messages(from: history)) == "u:你好 a:世界 u:再见")
     }
 

@@ -47,7 +47,7 @@ struct ConversationTests {
             for reply in [
                 try await api.getConversation(id, token: mallory),
                 try await api.renameConversation(id, title: "pwned", token: mallory),
-                try await api.deleteConversation(id, token: mallory),
+                try await api.deleteConversation(id, token: mallory)
             ] {
                 #expect(reply.status == .notFound)
                 #expect(!reply.text.contains("secret"))
@@ -124,7 +124,7 @@ struct ConversationTests {
         try await withLiveApp(TestConfig.make()) { api in
             for (method, path) in [
                 (HTTPRequest.Method.get, "/api/conversations"), (.post, "/api/conversations"),
-                (.get, "/api/conversations/1"), (.patch, "/api/conversations/1"), (.delete, "/api/conversations/1"),
+                (.get, "/api/conversations/1"), (.patch, "/api/conversations/1"), (.delete, "/api/conversations/1")
             ] {
                 let reply = try await api.call(method, path, json: "{}")
                 #expect(reply.status == .unauthorized, "\(method) \(path)")

@@ -64,7 +64,8 @@ struct GenerationLimitsTests {
 extension Message {
     /// A message as a stored turn has it (an answer is still being written).
     static func stored(_ id: Int64, _ role: MessageRole, conversationID: Int64 = 1) -> Message {
-        Message(id: id, conversationID: conversationID, role: role, content: role == .user ? "question" : "",
-                status: role == .user ? .completed : .processing, error: nil, createdAt: 0)
+        Message(
+            id: id, conversationID: conversationID, role: role, content: role == .user ? "question" : "",
+            status: role == .user ? .completed : .processing, error: nil, createdAt: 0)
     }
 }

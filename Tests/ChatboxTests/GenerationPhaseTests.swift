@@ -47,8 +47,9 @@ struct GenerationPhaseTests {
         for piece in ["Hel", "lo", " you"] { entry.append(piece) }
         let own = try Self.start(entry, in: generations)
         entry.append("!")
-        #expect(Self.describe(await own.next())
-            == ["start(user 10, answer 11: \"\")", "delta(Hello you)", "delta(!)"])
+        #expect(
+            Self.describe(await own.next())
+                == ["start(user 10, answer 11: \"\")", "delta(Hello you)", "delta(!)"])
     }
 
     @Test func aListenerThatAttachesLaterGetsTheTextSoFarInItsStart() async throws {

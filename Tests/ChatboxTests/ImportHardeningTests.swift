@@ -14,7 +14,7 @@ struct ImportHardeningTests {
         (Int64(-62_167_219_200_001), "-000001-12-31T23:59:59.999Z"),
         (Int64(-12_212_510_185_820), "1583-01-01T12:03:34.180Z"),
         (Int64.max, "+292278994-08-17T07:12:55.807Z"),
-        (Int64.min, "-292275055-05-16T16:47:04.192Z"),
+        (Int64.min, "-292275055-05-16T16:47:04.192Z")
     ])
     func theDateFormatterIsTotal(millis: Int64, expected: String) {
         #expect(millis.iso8601 == expected)
@@ -46,10 +46,11 @@ struct ImportHardeningTests {
                 #expect((entry["reason"] as? String)?.hasPrefix("skipped: bad date") == true, "\(entry)")
             }
             let history = try await TransferTests.history(api, token: token)
-            #expect(Set(history) == [
-                "fractional#2023-11-14T22:13:20.457Z#user|completed|hello",
-                "numeric string#2023-11-14T22:13:22.000Z#user|completed|hello",
-            ])
+            #expect(
+                Set(history) == [
+                    "fractional#2023-11-14T22:13:20.457Z#user|completed|hello",
+                    "numeric string#2023-11-14T22:13:22.000Z#user|completed|hello"
+                ])
             #expect(try await api.listConversations(token: token).status == .ok)
         }
     }
@@ -60,8 +61,10 @@ extension ImportHardeningTests {
         "{\"format\":\"chatbox-export\",\"version\":1,\"conversations\":[" + conversations.joined(separator: ",") + "]}"
     }
 
-    static func conversation(_ title: String, created: String = "2024-01-01T00:00:00Z", updated: String? = nil,
-                             messageCreated: String? = nil, content: String = "hi") -> String {
+    static func conversation(
+        _ title: String, created: String = "2024-01-01T00:00:00Z", updated: String? = nil,
+        messageCreated: String? = nil, content: String = "hi"
+    ) -> String {
         let updatedField = updated.map { ",\"updated_at\":\"\($0)\"" } ?? ""
         let messageField = messageCreated.map { ",\"created_at\":\"\($0)\"" } ?? ""
         return """
@@ -76,8 +79,9 @@ extension ImportHardeningTests {
             Self.conversation("not a date", created: "yesterday"),
             Self.conversation("bad updated", updated: "2024-13-45T00:00:00Z"),
             Self.conversation("bad message", messageCreated: "1555-05-15T12:03:34.180Z"),
-            Self.conversation("good", created: "2024-01-01T00:00:00.2Z", updated: "9999-12-31T23:59:59.999Z",
-                              messageCreated: "1970-01-01T00:00:00Z"),
+            Self.conversation(
+                "good", created: "2024-01-01T00:00:00.2Z", updated: "9999-12-31T23:59:59.999Z",
+                messageCreated: "1970-01-01T00:00:00Z")
         ])
         try await withLiveApp(TestConfig.make()) { api in
             let token = try await api.signUp("archivist")
@@ -85,8 +89,12 @@ extension ImportHardeningTests {
             #expect(report.status == .ok, "\(report.text)")
             #expect(report.json["imported"] as? Int == 1)
             let skipped = report.json["skipped"] as? [[String: Any]] ?? []
-            #expect(skipped.map { $0["title"] as? String ?? "" } == ["year 0", "1969", "not a date", "bad updated", "bad message"])
-            #expect(skipped.allSatisfy { ($0["reason"] as? String)?.hasPrefix("skipped: bad date") == true }, "\(skipped)")
+            #expect(
+                skipped.map { $0["title"] as? String ?? "" } == [
+                    "year 0", "1969", "not a date", "bad updated", "bad message"
+                ])
+            #expect(
+                skipped.allSatisfy { ($0["reason"] as? String)?.hasPrefix("skipped: bad date") == true }, "\(skipped)")
             let export = try await api.exportAll(token: token)
             let conversations = export.json["conversations"] as? [[String: Any]] ?? []
             #expect(conversations.first?["updated_at"] as? String == "9999-12-31T23:59:59.999Z")
@@ -118,10 +126,13 @@ extension ImportHardeningTests {
     static func conversations(_ count: Int, messages: Int) -> [ImportedConversation] {
         (0..<count).map { index in
             ImportedConversation(
-                title: "chat \(index)", createdAt: 1_700_000_000_000 + Millis(index), updatedAt: 1_700_000_000_000 + Millis(index),
+                title: "chat \(index)", createdAt: 1_700_000_000_000 + Millis(index),
+                updatedAt: 1_700_000_000_000 + Millis(index),
                 messages: (0..<messages).map {
-                    .init(role: $0 % 2 == 0 ? .user : .assistant, content: "message \($0) of \(index)", status: .completed,
-                          error: nil, createdAt: 1_700_000_000_000 + Millis(index))
+                    .init(
+                        role: $0 % 2 == 0 ? .user : .assistant, content: "message \($0) of \(index)",
+                        status: .completed,
+                        error: nil, createdAt: 1_700_000_000_000 + Millis(index))
                 })
         }
     }
@@ -135,19 +146,22 @@ extension ImportHardeningTests {
             // messages continue into the next batch.
             let batching = ImportBatching(conversations: 5, messages: 12)
             let added = try await store.importConversations(
-                userID: user.id, Self.conversations(23, messages: 7), batching: batching, afterBatch: { _ in counter.add() })
+                userID: user.id, Self.conversations(23, messages: 7), batching: batching,
+                afterBatch: { _ in counter.add() })
             #expect(added == Array(repeating: true, count: 23))
             #expect(counter.value == 14)  // 161 messages, 12 a batch
             var titles: [String] = []
             for conversation in try await store.exportedConversations(userID: user.id) {
                 titles.append(conversation.title)
                 let messages = try await store.messages(conversationID: conversation.id)
-                #expect(messages.map(\.content) == (0..<7).map { "message \($0) of \(conversation.title.dropFirst(5))" })
+                #expect(
+                    messages.map(\.content) == (0..<7).map { "message \($0) of \(conversation.title.dropFirst(5))" })
             }
             #expect(Set(titles) == Set((0..<23).map { "chat \($0)" }))
             // The same again: every one is a duplicate, found in batches of 5.
             let again = try await store.importConversations(
-                userID: user.id, Self.conversations(23, messages: 7), batching: batching, afterBatch: { _ in counter.add() })
+                userID: user.id, Self.conversations(23, messages: 7), batching: batching,
+                afterBatch: { _ in counter.add() })
             #expect(again == Array(repeating: false, count: 23))
             #expect(counter.value == 14 + 5)
         }
@@ -177,10 +191,13 @@ extension ImportHardeningTests {
     @Test func theExportStreamsManyConversationsAsOneDocument() async throws {
         try await withLiveApp(TestConfig.make()) { api in
             let token = try await api.signUp("prolific")
-            let file = Self.chatbox((0..<300).map {
-                Self.conversation("chat \($0)", created: "2024-01-01T00:\(String(format: "%02d", $0 / 60)):\(String(format: "%02d", $0 % 60))Z",
-                                  content: String(repeating: "x", count: 500))
-            })
+            let file = Self.chatbox(
+                (0..<300).map {
+                    Self.conversation(
+                        "chat \($0)",
+                        created: "2024-01-01T00:\(String(format: "%02d", $0 / 60)):\(String(format: "%02d", $0 % 60))Z",
+                        content: String(repeating: "x", count: 500))
+                })
             #expect(try await api.importHistory(token: token, file).json["imported"] as? Int == 300)
             let export = try await api.exportAll(token: token)
             #expect(export.status == .ok)

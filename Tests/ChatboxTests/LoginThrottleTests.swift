@@ -7,7 +7,8 @@ import Testing
 struct LoginThrottleTests {
     static func throttle(perAccount: Int = 3, perAddress: Int = 100, registrations: Int = 2) -> LoginThrottle {
         LoginThrottle(
-            perAccount: perAccount, perAddress: perAddress, registrationsPerAddress: registrations, window: .seconds(900))
+            perAccount: perAccount, perAddress: perAddress, registrationsPerAddress: registrations,
+            window: .seconds(900))
     }
 
     @Test func admittedAttemptsCountBeforeTheyAreSettled() throws {
@@ -78,7 +79,7 @@ struct LoginThrottleTests {
         let throttle = LoginThrottle(perAccount: 2, perAddress: 100, window: .milliseconds(50))
         for _ in 0..<2 { _ = try throttle.reserve([.account("ada")]).get() }
         #expect(throttle.retryAfter([.account("ada")]) != nil)
-        try await Task.sleep(for: .milliseconds(120))   // longer than the window, however busy the machine
+        try await Task.sleep(for: .milliseconds(120))  // longer than the window, however busy the machine
         #expect(throttle.retryAfter([.account("ada")]) == nil)
         for _ in 0..<2 { #expect((try? throttle.reserve([.account("ada")]).get()) != nil) }
         #expect((try? throttle.reserve([.account("ada")]).get()) == nil)

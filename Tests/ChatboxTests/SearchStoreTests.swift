@@ -22,8 +22,9 @@ struct SearchStoreTests {
             for candidateLimit in [1_000_000_000, -1, 2] {
                 let other = try await store.conversations(
                     userID: userID, limit: limit, after: nil, query: query, fullTextCandidateLimit: candidateLimit)
-                #expect(other.conversations.map(\.title) == found, "\(query) with candidate limit \(candidateLimit)",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    other.conversations.map(\.title) == found, "\(query) with candidate limit \(candidateLimit)",
+                    sourceLocation: sourceLocation)
             }
         }
         return found
@@ -36,7 +37,8 @@ struct SearchStoreTests {
     ) async throws -> (conversation: Conversation, answerID: Int64) {
         let conversation = try await store.createConversation(userID: userID, title: title)
         let turn = try await store.beginTurn(conversationID: conversation.id, userContent: question, now: at)
-        try await store.finishMessage(messageID: turn.assistant.id, content: answer, status: .completed, error: nil, now: at)
+        try await store.finishMessage(
+            messageID: turn.assistant.id, content: answer, status: .completed, error: nil, now: at)
         return (conversation, turn.assistant.id)
     }
 
@@ -72,8 +74,10 @@ struct SearchStoreTests {
     func englishWordsInAnyCaseAndOtherLettersAsEachDatabaseCompares(backend: Backend) async throws {
         try await backend.withStore { store in
             let me = try await Self.user(store, "en")
-            try await Self.conversation(store, me, "db", "Which Database should I use?", "PostgreSQL or SQLite.", at: 1_000)
-            try await Self.conversation(store, me, "school", "Tell me about the École Normale", "It is in Paris.", at: 2_000)
+            try await Self.conversation(
+                store, me, "db", "Which Database should I use?", "PostgreSQL or SQLite.", at: 1_000)
+            try await Self.conversation(
+                store, me, "school", "Tell me about the École Normale", "It is in Paris.", at: 2_000)
             try await Self.conversation(store, me, "rocket", "launch 🚀🚀 done 😀", "🎉 congratulations", at: 3_000)
             for query in ["database", "DATABASE", "dAtAbAsE", "postgresql", "SQLITE."] {
                 #expect(try await Self.titles(store, me, query) == ["db"], "\(query)")
@@ -141,13 +145,15 @@ struct SearchStoreTests {
                 store, me, "zoo", "tell me about animals", "zebras are striped", at: 1_000)
             #expect(try await Self.titles(store, me, "zebras") == ["zoo"])
             // UPDATE of the content, same row.
-            try await store.finishMessage(messageID: answerID, content: "giraffes are tall", status: .completed, error: nil, now: 2_000)
+            try await store.finishMessage(
+                messageID: answerID, content: "giraffes are tall", status: .completed, error: nil, now: 2_000)
             #expect(try await Self.titles(store, me, "giraffes") == ["zoo"])
             #expect(try await Self.titles(store, me, "zebras").isEmpty)
             // Regeneration: the answer row is deleted and a new one written.
             let again = try #require(try await store.beginRegeneration(conversationID: conversation.id, now: 3_000))
             #expect(try await Self.titles(store, me, "giraffes").isEmpty)
-            try await store.finishMessage(messageID: again.assistant.id, content: "okapis are shy", status: .completed, error: nil, now: 4_000)
+            try await store.finishMessage(
+                messageID: again.assistant.id, content: "okapis are shy", status: .completed, error: nil, now: 4_000)
             #expect(try await Self.titles(store, me, "okapis") == ["zoo"])
             #expect(try await Self.titles(store, me, "animals") == ["zoo"])
             if store.flavor == .sqlite {
@@ -163,7 +169,8 @@ struct SearchStoreTests {
         try await backend.withStore { store in
             let me = try await Self.user(store, "del")
             let gone = try await Self.user(store, "gone")
-            let (conversation, _) = try await Self.conversation(store, me, "myth", "unicorn sighting", "rare", at: 1_000)
+            let (conversation, _) = try await Self.conversation(
+                store, me, "myth", "unicorn sighting", "rare", at: 1_000)
             try await Self.conversation(store, me, "kept", "unicorn again", "still here", at: 2_000)
             try await Self.conversation(store, gone, "theirs", "a unicorn too", "x", at: 3_000)
             #expect(try await Self.titles(store, me, "unicorn") == ["kept", "myth"])
@@ -188,9 +195,12 @@ struct SearchStoreTests {
                 try await Self.conversation(store, me, "c\(index)", "q\(index)", text, at: 1_000 + Millis(index / 2))
             }
             _ = try await store.createConversation(userID: me, title: "needle in the title")
-            let expected = ["needle in the title"]
+            let expected =
+                ["needle in the title"]
                 + (0..<23).reversed().filter { $0 % 3 != 0 }.map { "c\($0)" }
-            let limits = store.flavor == .sqlite ? [Self.fullTextCandidateLimitForTests, -1, 2] : [SQLChatStore.fullTextCandidateLimit]
+            let limits =
+                store.flavor == .sqlite
+                ? [Self.fullTextCandidateLimitForTests, -1, 2] : [SQLChatStore.fullTextCandidateLimit]
             for candidateLimit in limits {
                 var seen: [String] = []
                 var cursor: PageCursor?

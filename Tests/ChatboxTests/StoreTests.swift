@@ -36,7 +36,8 @@ struct StoreTests {
             let conversation = try await store.createConversation(userID: user.id, title: title)
             let big = String(repeating: "汉字🙂 ", count: 60_000)  // ~0.7 MB of 3- and 4-byte characters
             let turn = try await store.beginTurn(conversationID: conversation.id, userContent: big, now: .now())
-            try await store.finishMessage(messageID: turn.assistant.id, content: "tab\tand ✓", status: .completed, error: nil, now: .now())
+            try await store.finishMessage(
+                messageID: turn.assistant.id, content: "tab\tand ✓", status: .completed, error: nil, now: .now())
             let messages = try await store.messages(conversationID: conversation.id)
             #expect(messages.map(\.content) == [big, "tab\tand ✓"])
             #expect(try await store.conversation(id: conversation.id, userID: user.id)?.title == title)
@@ -48,8 +49,10 @@ struct StoreTests {
         try await backend.withStore { store in
             let user = try await store.createUser(username: "s", usernameKey: "s", passwordHash: "h", role: .user)
             let now = Millis.now()
-            let live = try await store.createSession(userID: user.id, tokenHash: String(repeating: "a", count: 64), expiresAt: now + 60_000)
-            _ = try await store.createSession(userID: user.id, tokenHash: String(repeating: "b", count: 64), expiresAt: now - 1)
+            let live = try await store.createSession(
+                userID: user.id, tokenHash: String(repeating: "a", count: 64), expiresAt: now + 60_000)
+            _ = try await store.createSession(
+                userID: user.id, tokenHash: String(repeating: "b", count: 64), expiresAt: now - 1)
             #expect(try await store.session(tokenHash: String(repeating: "a", count: 64), now: now)?.user.id == user.id)
             #expect(try await store.session(tokenHash: String(repeating: "b", count: 64), now: now) == nil)
             try await store.touchSession(id: live.id, now: now + 70_000, expiresAt: now + 200_000)
@@ -78,10 +81,18 @@ struct StoreTests {
             let withPercent = try await store.createConversation(userID: user.id, title: "100% sure")
             let turn = try await store.beginTurn(conversationID: withPercent.id, userContent: "提到了缓存_策略", now: .now())
             _ = turn
-            #expect(try await store.conversations(userID: user.id, limit: 50, after: nil, query: "0%").conversations.map(\.title) == ["100% sure"])
-            #expect(try await store.conversations(userID: user.id, limit: 50, after: nil, query: "缓存_").conversations.map(\.title) == ["100% sure"])
-            #expect(try await store.conversations(userID: user.id, limit: 50, after: nil, query: "缓存%").conversations.isEmpty)
-            #expect(try await store.conversations(userID: other.id, limit: 50, after: nil, query: "chat").conversations.count == 1)
+            #expect(
+                try await store.conversations(userID: user.id, limit: 50, after: nil, query: "0%").conversations.map(
+                    \.title) == ["100% sure"])
+            #expect(
+                try await store.conversations(userID: user.id, limit: 50, after: nil, query: "缓存_").conversations.map(
+                    \.title) == ["100% sure"])
+            #expect(
+                try await store.conversations(userID: user.id, limit: 50, after: nil, query: "缓存%").conversations
+                    .isEmpty)
+            #expect(
+                try await store.conversations(userID: other.id, limit: 50, after: nil, query: "chat").conversations
+                    .count == 1)
         }
     }
 
@@ -94,11 +105,14 @@ struct StoreTests {
             #expect(turn.assistant.status == .processing)
             try await store.saveProgress([AnswerProgress(messageID: turn.assistant.id, content: "par")])
             #expect(try await store.messages(conversationID: conversation.id).last?.content == "par")
-            try await store.finishMessage(messageID: turn.assistant.id, content: "partial", status: .failed, error: "boom", now: .now())
+            try await store.finishMessage(
+                messageID: turn.assistant.id, content: "partial", status: .failed, error: "boom", now: .now())
             // A late progress write does not reopen a finished answer.
             try await store.saveProgress([AnswerProgress(messageID: turn.assistant.id, content: "late")])
             var messages = try await store.messages(conversationID: conversation.id)
-            #expect(messages.last?.content == "partial" && messages.last?.status == .failed && messages.last?.error == "boom")
+            #expect(
+                messages.last?.content == "partial" && messages.last?.status == .failed
+                    && messages.last?.error == "boom")
 
             let again = try #require(try await store.beginRegeneration(conversationID: conversation.id, now: .now()))
             #expect(again.user.id == turn.user.id)
@@ -141,9 +155,12 @@ struct StoreTests {
                             username: "user\(index)", usernameKey: "user\(index)", passwordHash: "h", role: .user)
                         let conversation = try await store.createConversation(userID: user.id, title: "")
                         for turnIndex in 0..<turnsEach {
-                            let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q\(turnIndex)", now: .now())
+                            let turn = try await store.beginTurn(
+                                conversationID: conversation.id, userContent: "q\(turnIndex)", now: .now())
                             try await store.saveProgress([AnswerProgress(messageID: turn.assistant.id, content: "a")])
-                            try await store.finishMessage(messageID: turn.assistant.id, content: "a\(turnIndex)", status: .completed, error: nil, now: .now())
+                            try await store.finishMessage(
+                                messageID: turn.assistant.id, content: "a\(turnIndex)", status: .completed, error: nil,
+                                now: .now())
                         }
                     }
                 }

@@ -21,7 +21,7 @@ struct StreamBatchingTests {
 
     @Test func consecutiveDeltasAreJoinedIntoOneFrameAndOtherEventsKeepTheirOwn() {
         let frames = SSE.frames([
-            .delta("a"), .delta("\"b\"\n"), .title(conversationID: 7, title: "T"), .delta("c"),
+            .delta("a"), .delta("\"b\"\n"), .title(conversationID: 7, title: "T"), .delta("c")
         ])
         let text = String(buffer: frames)
         #expect(text.hasSuffix("\n\n"))
@@ -67,11 +67,16 @@ struct ProgressBatchStoreTests {
             // More answers than one UPDATE carries (200), so the call takes two statements.
             var answers: [Int64] = []
             for _ in 0..<205 {
-                answers.append(try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now()).assistant.id)
+                answers.append(
+                    try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now()).assistant
+                        .id)
             }
-            try await store.finishMessage(messageID: answers[3], content: "final", status: .completed, error: nil, now: .now())
-            try await store.saveProgress(answers.enumerated().map { AnswerProgress(messageID: $1, content: "part \($0) 你好") })
-            let saved = try await store.messages(conversationID: conversation.id).filter { $0.role == .assistant }.map(\.content)
+            try await store.finishMessage(
+                messageID: answers[3], content: "final", status: .completed, error: nil, now: .now())
+            try await store.saveProgress(
+                answers.enumerated().map { AnswerProgress(messageID: $1, content: "part \($0) 你好") })
+            let saved = try await store.messages(conversationID: conversation.id).filter { $0.role == .assistant }.map(
+                \.content)
             #expect(saved.count == 205)
             #expect(saved[3] == "final")
             #expect(saved.enumerated().allSatisfy { $0 == 3 || $1 == "part \($0) 你好" })

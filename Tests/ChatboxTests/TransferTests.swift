@@ -13,7 +13,8 @@ struct TransferTests {
             let messages = (conversation["messages"] as? [[String: Any]] ?? []).map {
                 "\($0["role"] ?? "")|\($0["status"] ?? "")|\($0["content"] ?? "")"
             }
-            return "\(conversation["title"] ?? "")#\(conversation["created_at"] ?? "")#" + messages.joined(separator: "~")
+            return "\(conversation["title"] ?? "")#\(conversation["created_at"] ?? "")#"
+                + messages.joined(separator: "~")
         }
     }
 
@@ -91,15 +92,21 @@ struct TransferTests {
             #expect(report.json["imported"] as? Int == 1)
             #expect((report.json["skipped"] as? [[String: Any]])?.first?["title"] as? String == "Empty")
             let history = try await Self.history(api, token: token)
-            #expect(history == ["Branching chat#2023-11-14T22:13:20.500Z#user|completed|What is 2+2?~assistant|completed|It is 4."])
+            #expect(
+                history == [
+                    "Branching chat#2023-11-14T22:13:20.500Z#user|completed|What is 2+2?~assistant|completed|It is 4."
+                ])
         }
     }
 
     @Test(arguments: [
         ("{not json", 422), ("{\"format\": \"something else\"}", 422), ("42", 422),
-        ("{\"format\":\"chatbox-export\",\"version\":1,\"conversations\":[{\"title\":\"ok\",\"created_at\":\"2024-01-01T00:00:00Z\",\"messages\":[]},{\"title\":5}]}", 422),
+        (
+            "{\"format\":\"chatbox-export\",\"version\":1,\"conversations\":[{\"title\":\"ok\",\"created_at\":\"2024-01-01T00:00:00Z\",\"messages\":[]},{\"title\":5}]}",
+            422
+        ),
         ("{\"format\":\"chatbox-export\",\"version\":9,\"conversations\":[]}", 422),
-        ("[{\"title\": \"no tree\"}]", 422),
+        ("[{\"title\": \"no tree\"}]", 422)
     ])
     func aMalformedFileIsRefusedAndImportsNothing(body: String, status: Int) async throws {
         try await withLiveApp(TestConfig.make()) { api in
@@ -114,7 +121,9 @@ struct TransferTests {
     @Test func aHugeFileIsRefused() async throws {
         try await withLiveApp(TestConfig.make { $0.maxImportBytes = 10_000 }) { api in
             let token = try await api.signUp("hoarder")
-            let huge = "[" + String(repeating: "{\"title\":\"x\",\"mapping\":{}},", count: 2000) + "{\"title\":\"x\",\"mapping\":{}}]"
+            let huge =
+                "[" + String(repeating: "{\"title\":\"x\",\"mapping\":{}},", count: 2000)
+                + "{\"title\":\"x\",\"mapping\":{}}]"
             let reply = try await api.importHistory(token: token, huge)
             #expect(reply.status == .contentTooLarge)
             #expect(try await Self.history(api, token: token).isEmpty)

@@ -10,7 +10,7 @@ struct UsernameRuleTests {
         "\u{3164}", "ab\u{3164}", "\u{3164}\u{3164}", "\u{115F}x", "x\u{1160}", "\u{FFA0}",  // Hangul fillers
         "a\u{200B}b", "a\u{200C}b", "a\u{200D}b", "a\u{2060}b", "\u{FEFF}ab",  // zero width
         "a\u{00AD}b", "a\u{034F}b", "ab\u{180E}", "a\u{FE0F}b", "a\u{E0041}b",  // soft hyphen, CGJ, FVS, VS, tag
-        "admin\u{202E}", "a\u{2066}b\u{2069}", "a\u{200E}b", "a\u{200F}", "a\u{061C}b",  // bidi controls
+        "admin\u{202E}", "a\u{2066}b\u{2069}", "a\u{200E}b", "a\u{200F}", "a\u{061C}b"  // bidi controls
     ]
 
     @Test(arguments: invisible)
@@ -53,7 +53,8 @@ struct UsernameRuleTests {
         #expect {
             try Rules.username(String(repeating: "张", count: 22))  // 22 characters, 66 bytes
         } throws: { error in
-            (error as? ValidationError)?.message == "Username must be at most 64 bytes in UTF-8 (21 characters in Chinese)."
+            (error as? ValidationError)?.message
+                == "Username must be at most 64 bytes in UTF-8 (21 characters in Chinese)."
         }
         // One character with many marks: short in characters, long in bytes.
         #expect(throws: ValidationError.self) { try Rules.username("x" + String(repeating: "\u{301}", count: 40)) }
@@ -72,7 +73,8 @@ struct UsernameRuleTests {
 
     @Test(arguments: [("ada lovelace", "spaces"), ("ada@home", "\"@\""), ("a/b", "\"/\""), ("hi😀", "\"😀\"")])
     func onlyLettersDigitsAndThreeMarksArePunctuation(name: String, shown: String) {
-        #expect(throws: ValidationError("Username may contain letters, digits, '_', '.' and '-' only (not \(shown)).")) {
+        #expect(throws: ValidationError("Username may contain letters, digits, '_', '.' and '-' only (not \(shown))."))
+        {
             try Rules.username(name)
         }
     }

@@ -68,22 +68,27 @@ struct WireFormatTests {
             let last = try await api.listConversations(token: admin, query: "limit=5")
             #expect(last.json["next_cursor"] is NSNull, "next_cursor is there as null on the last page")
             let renamed = try await api.renameConversation(id, title: "uno", token: admin)
-            #expect(Self.keys(renamed.json) == ["conversation"] && Self.keys(renamed.json["conversation"]) == Self.conversationKeys)
+            #expect(
+                Self.keys(renamed.json) == ["conversation"]
+                    && Self.keys(renamed.json["conversation"]) == Self.conversationKeys)
 
             let sessions = try await api.call(.get, "/api/account/sessions", token: admin)
             #expect(Self.keys(sessions.json) == ["sessions"])
-            #expect(Self.keys((sessions.json["sessions"] as? [Any])?.first)
-                == ["id", "created_at", "last_used_at", "expires_at", "current"])
+            #expect(
+                Self.keys((sessions.json["sessions"] as? [Any])?.first)
+                    == ["id", "created_at", "last_used_at", "expires_at", "current"])
 
             let users = try await api.adminUsers(token: admin)
             #expect(Self.keys(users.json) == ["users", "next_cursor"])
-            #expect(Self.keys((users.json["users"] as? [Any])?.first)
-                == Self.userKeys.union(["last_active_at", "conversation_count"]))
+            #expect(
+                Self.keys((users.json["users"] as? [Any])?.first)
+                    == Self.userKeys.union(["last_active_at", "conversation_count"]))
             let created = try await api.adminCreateUser(token: admin, "newbie")
             #expect(Self.keys(created.json) == ["user"] && Self.keys(created.json["user"]) == Self.userKeys)
             #expect(Self.keys(try await api.adminSettings(token: admin).json) == ["registration_open"])
             let closed = try await api.adminSettings(token: admin, json: #"{"registration_open":false}"#)
-            #expect(closed.json as NSDictionary == ["registration_open": false], "read and written as registration_open")
+            #expect(
+                closed.json as NSDictionary == ["registration_open": false], "read and written as registration_open")
 
             let export = try await api.exportAll(token: admin)
             #expect(Self.keys(export.json) == ["format", "version", "exported_at", "username", "conversations"])
@@ -114,12 +119,15 @@ struct WireFormatTests {
         let conversation = Conversation(
             id: 7, userID: 1, title: Self.awkward, titleSetByUser: true, createdAt: 0, updatedAt: 1_700_000_000_123)
         let messages = [
-            Message(id: 1, conversationID: 7, role: .user, content: Self.awkward, status: .completed, error: nil,
-                    createdAt: -1),
-            Message(id: 2, conversationID: 7, role: .assistant, content: "", status: .failed, error: Self.awkward,
-                    createdAt: 253_402_300_799_999),
-            Message(id: Int64.max, conversationID: 7, role: .assistant, content: "plain", status: .processing,
-                    error: nil, createdAt: 1_763_769_600_000),
+            Message(
+                id: 1, conversationID: 7, role: .user, content: Self.awkward, status: .completed, error: nil,
+                createdAt: -1),
+            Message(
+                id: 2, conversationID: 7, role: .assistant, content: "", status: .failed, error: Self.awkward,
+                createdAt: 253_402_300_799_999),
+            Message(
+                id: Int64.max, conversationID: 7, role: .assistant, content: "plain", status: .processing,
+                error: nil, createdAt: 1_763_769_600_000)
         ]
         let response = ConversationController.WithMessages(
             conversation: ConversationDTO(conversation), messages: messages.map(MessageDTO.init))
@@ -137,7 +145,8 @@ struct WireFormatTests {
         #expect((written[2]["id"] as? NSNumber)?.int64Value == Int64.max)
 
         let empty = ConversationController.WithMessages(conversation: ConversationDTO(conversation), messages: [])
-        #expect(try Self.parsed(empty.json.readableBytesView) == (try Self.parsed(APICoding.responseEncoder.encode(empty))))
+        #expect(
+            try Self.parsed(empty.json.readableBytesView) == (try Self.parsed(APICoding.responseEncoder.encode(empty))))
     }
 
     @Test func escapingWritesShortFormsAndLowercaseHexAndLeavesTheRestAlone() throws {
@@ -156,10 +165,12 @@ struct WireFormatTests {
             }
         }
         #expect(String(buffer: buffer) == expected)
-        let decoded = try JSONSerialization.jsonObject(with: Data(("\"" + expected + "\"").utf8), options: .fragmentsAllowed)
+        let decoded = try JSONSerialization.jsonObject(
+            with: Data(("\"" + expected + "\"").utf8), options: .fragmentsAllowed)
         #expect(decoded as? String == Self.awkward)
 
         var delta = SSE.delta("a\"b\n\u{1}c")
-        #expect(delta.readString(length: delta.readableBytes) == "event: delta\ndata: {\"text\":\"a\\\"b\\n\\u0001c\"}\n\n")
+        #expect(
+            delta.readString(length: delta.readableBytes) == "event: delta\ndata: {\"text\":\"a\\\"b\\n\\u0001c\"}\n\n")
     }
 }

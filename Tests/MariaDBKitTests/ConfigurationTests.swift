@@ -84,7 +84,7 @@ struct ConfigurationTests {
             ("mysql://root:pw@127.0.0.1:abc/db", "bad port 'abc'"),
             ("mysql://root:p%zz@127.0.0.1/db", "badly percent-encoded"),
             ("mysql://root:pw@127.0.0.1/db?pool=3", "unknown option 'pool'"),
-            ("mysql://root:pw@127.0.0.1/db?poolSize=0", "poolSize needs a positive number"),
+            ("mysql://root:pw@127.0.0.1/db?poolSize=0", "poolSize needs a positive number")
         ])
     func malformed(url: String, expected: String) {
         do {
@@ -102,9 +102,11 @@ struct ConfigurationTests {
 
     @Test("the missing-database message reads exactly as documented")
     func missingDatabaseMessage() {
-        #expect(throws: MariaDBConfigurationError(message:
-            "mysql URL needs a database name, e.g. mysql://root:pw@127.0.0.1:3306/chatbox_db"))
-        {
+        #expect(
+            throws: MariaDBConfigurationError(
+                message:
+                    "mysql URL needs a database name, e.g. mysql://root:pw@127.0.0.1:3306/chatbox_db")
+        ) {
             try MariaDBConfiguration(url: "mysql://root:secret@127.0.0.1:3306")
         }
     }

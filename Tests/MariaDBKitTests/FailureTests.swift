@@ -4,9 +4,9 @@ import SQLKit
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A TCP port on 127.0.0.1 that accepts connections (the kernel completes the handshake) but never says a
@@ -29,7 +29,10 @@ final class SilentListener {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
         }
         let port = Int(UInt16(bigEndian: addr.sin_port))
-        guard bound, port > 0 else { close(fd); throw CancellationError() }
+        guard bound, port > 0 else {
+            close(fd)
+            throw CancellationError()
+        }
         self.fd = fd
         self.port = port
     }
@@ -45,9 +48,13 @@ func closedPort() -> Int {
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))       // bound, never listening: connections are refused
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+    }
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))  // bound, never listening: connections are refused
 }
 
 @Suite("Connection failures fail fast with clear errors (no server needed)")
@@ -88,8 +95,9 @@ struct FailureTests {
 
     @Test("after shutdown, queries fail with isShutdown instead of hanging")
     func afterShutdown() async throws {
-        let db = MariaDBDatabase(configuration: MariaDBConfiguration(
-            host: "127.0.0.1", port: closedPort(), user: "u", password: "p", database: "d", poolSize: 1))
+        let db = MariaDBDatabase(
+            configuration: MariaDBConfiguration(
+                host: "127.0.0.1", port: closedPort(), user: "u", password: "p", database: "d", poolSize: 1))
         await db.shutdown()
         let (error, _) = await Support.elapsedError { try await db.raw("SELECT 1").run() }
         #expect((error as? MariaDBError)?.isShutdown == true)

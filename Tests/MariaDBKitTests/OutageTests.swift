@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 @testable import MariaDBKit
 import SQLKit
@@ -13,7 +13,8 @@ struct PrivateServer {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts")
     static var available: Bool {
-        hasTestServer && FileManager.default.isExecutableFile(atPath: scripts.appendingPathComponent("start-mariadb.sh").path)
+        hasTestServer
+            && FileManager.default.isExecutableFile(atPath: scripts.appendingPathComponent("start-mariadb.sh").path)
             && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/mariadbd")
                 || FileManager.default.isExecutableFile(atPath: "/usr/bin/mariadbd"))
     }
@@ -21,7 +22,9 @@ struct PrivateServer {
     let dir: String
 
     init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("mdbkit-\(UInt32.random(in: 0...UInt32.max))").path
+        dir =
+            FileManager.default.temporaryDirectory.appendingPathComponent("mdbkit-\(UInt32.random(in: 0...UInt32.max))")
+            .path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 
@@ -65,7 +68,7 @@ struct PrivateServer {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)   // its reasons too, for the error message
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)  // its reasons too, for the error message
         posix_spawn_file_actions_addclose(&actions, fds[0])
         posix_spawn_file_actions_addclose(&actions, fds[1])
         let argv = ["/bin/bash", scripts.appendingPathComponent(script).path, argument]
@@ -130,7 +133,9 @@ struct OutageTests {
         let inFlightMaria = try #require(inFlightError as? MariaDBError)
         #expect(inFlightMaria.isConnectionError)
         #expect(inFlightTime < 10)
-        print("outage: server stopped in \(seconds(stopTime)); in-flight SLEEP(20) failed after \(seconds(inFlightTime)): \(inFlightMaria)")
+        print(
+            "outage: server stopped in \(seconds(stopTime)); in-flight SLEEP(20) failed after \(seconds(inFlightTime)): \(inFlightMaria)"
+        )
 
         // 2. While it is down every query fails quickly with a clear connection error; concurrent ones too.
         let (downError, downTime) = await Support.elapsedError { _ = try await one(db) }
@@ -172,7 +177,9 @@ struct OutageTests {
             }
         }
         #expect(values.count == 8 && values.allSatisfy { $0 == 1 })
-        print("outage: after a restart with \(idleBefore) stale idle connections, 8 queries succeeded in \(seconds(staleTime))")
+        print(
+            "outage: after a restart with \(idleBefore) stale idle connections, 8 queries succeeded in \(seconds(staleTime))"
+        )
         #expect(db.pool.statistics.open <= configuration.poolSize)
 
         // 5. A hung server (SIGSTOP: connections stay open, nothing answers): the query fails after about

@@ -90,7 +90,7 @@ struct ServerTests {
                 .column("mood", type: .text, .notNull)
                 .column("maybeMood", type: .text)
                 .run()
-            try await db.create(table: table).ifNotExists().column("id", type: .bigint).run()   // no-op
+            try await db.create(table: table).ifNotExists().column("id", type: .bigint).run()  // no-op
             try await db.create(index: "\(table)_name").on(table).column("name").run()
 
             let a = Everything(
@@ -116,19 +116,25 @@ struct ServerTests {
             #expect(rows.last == expectedB)
 
             // Raw SQL with interpolated binds, UPDATE counts and per-column decoding.
-            try await db.raw("UPDATE \(ident: table) SET note = \(bind: "changed"), count = \(bind: 7) WHERE name = \(bind: "second")").run()
-            let row = try await db.raw("SELECT note, count, flag, mood, maybeMood FROM \(ident: table) WHERE name = \(bind: "second")").first()
+            try await db.raw(
+                "UPDATE \(ident: table) SET note = \(bind: "changed"), count = \(bind: 7) WHERE name = \(bind: "second")"
+            ).run()
+            let row = try await db.raw(
+                "SELECT note, count, flag, mood, maybeMood FROM \(ident: table) WHERE name = \(bind: "second")"
+            ).first()
             #expect(try row?.decode(column: "note", as: String.self) == "changed")
             #expect(try row?.decode(column: "count", as: Int.self) == 7)
             #expect(try row?.decode(column: "flag", as: Bool.self) == false)
             #expect(try row?.decode(column: "mood", as: Mood.self) == .happy)
             #expect(try row?.decode(column: "maybeMood", as: Mood?.self) == .grumpy)
             let nullBind: String? = nil
-            let nulls = try await db.raw("SELECT COUNT(*) AS n FROM \(ident: table) WHERE note <=> \(bind: nullBind)").first()
-            #expect(try nulls?.decode(column: "n", as: Int.self) == 1)     // the first row's note is NULL
+            let nulls = try await db.raw("SELECT COUNT(*) AS n FROM \(ident: table) WHERE note <=> \(bind: nullBind)")
+                .first()
+            #expect(try nulls?.decode(column: "n", as: Int.self) == 1)  // the first row's note is NULL
 
             try await db.delete(from: table).where("name", .equal, "first ✓").run()
-            let count = try await db.raw("SELECT COUNT(*) AS n FROM \(ident: table)").first(decodingColumn: "n", as: Int.self)
+            let count = try await db.raw("SELECT COUNT(*) AS n FROM \(ident: table)").first(
+                decodingColumn: "n", as: Int.self)
             #expect(count == 1)
             try await db.drop(table: table).run()
         }
@@ -148,7 +154,9 @@ struct ServerTests {
             #expect(long.utf8.count > 1_000_000)
             try await db.insert(into: table).columns("id", "body").values(SQLBind(1), SQLBind(short)).run()
             try await db.insert(into: table).columns("id", "body").values(SQLBind(2), SQLBind(long)).run()
-            let rows = try await db.raw("SELECT id, body, CHAR_LENGTH(body) AS chars, LENGTH(body) AS bytes FROM \(ident: table) ORDER BY id").all()
+            let rows = try await db.raw(
+                "SELECT id, body, CHAR_LENGTH(body) AS chars, LENGTH(body) AS bytes FROM \(ident: table) ORDER BY id"
+            ).all()
             #expect(try rows[0].decode(column: "body", as: String.self) == short)
             #expect(try rows[0].decode(column: "chars", as: Int.self) == short.unicodeScalars.count)
             let back = try rows[1].decode(column: "body", as: String.self)
@@ -156,7 +164,8 @@ struct ServerTests {
             #expect(back == long)
             #expect(try rows[1].decode(column: "bytes", as: Int.self) == long.utf8.count)
             // Found again by an equality search with a 4-byte bind.
-            let found = try await db.select().column("id").from(table).where("body", .equal, short).first(decodingColumn: "id", as: Int.self)
+            let found = try await db.select().column("id").from(table).where("body", .equal, short).first(
+                decodingColumn: "id", as: Int.self)
             #expect(found == 1)
             try await db.drop(table: table).run()
         }
@@ -184,7 +193,9 @@ struct ServerTests {
                 #expect(!error.description.contains("\n"))
             }
             // The connection that failed is still fine.
-            #expect(try await db.raw("SELECT COUNT(*) AS n FROM \(ident: table)").first(decodingColumn: "n", as: Int.self) == 1)
+            #expect(
+                try await db.raw("SELECT COUNT(*) AS n FROM \(ident: table)").first(decodingColumn: "n", as: Int.self)
+                    == 1)
             try await db.drop(table: table).run()
         }
     }
@@ -270,18 +281,23 @@ struct ServerTests {
                 .column("title", type: .text, .notNull)
                 .run()
             try await db.raw("INSERT INTO \(ident: table) (title) VALUES ('a'), ('b')").run()
-            for round in 0..<3 {                    // first round prepares, later ones reuse cached statements
+            for round in 0..<3 {  // first round prepares, later ones reuse cached statements
                 let counts = try await db.withSession { conn -> [Int] in
                     var counts: [Int] = []
                     try await conn.raw("UPDATE \(ident: table) SET title = \(bind: "a") WHERE id = \(bind: 1)").run()
-                    counts.append(try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
+                    counts.append(
+                        try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
                     counts.append(Int((conn as? MariaDBSession)?.affectedRows ?? 99))
                     try await conn.raw("UPDATE \(ident: table) SET title = \(bind: "zz") WHERE id = \(bind: 999)").run()
-                    counts.append(try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
+                    counts.append(
+                        try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
                     try await conn.raw("INSERT INTO \(ident: table) (title) VALUES (\(bind: "r\(round)"))").run()
-                    let id = try await conn.raw("SELECT LAST_INSERT_ID() AS id").first(decodingColumn: "id", as: Int64.self) ?? -1
+                    let id =
+                        try await conn.raw("SELECT LAST_INSERT_ID() AS id").first(decodingColumn: "id", as: Int64.self)
+                        ?? -1
                     try await conn.raw("DELETE FROM \(ident: table) WHERE id = \(bind: id)").run()
-                    counts.append(try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
+                    counts.append(
+                        try await conn.raw("SELECT ROW_COUNT() AS n").first(decodingColumn: "n", as: Int.self) ?? -1)
                     return counts
                 }
                 #expect(counts == [1, 1, 0, 1], "round \(round)")
@@ -296,7 +312,8 @@ struct ServerTests {
             let results = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
                 for i in 0..<50 {
                     group.addTask {
-                        let n = try await db.raw("SELECT \(bind: i) AS n, SLEEP(0.01) AS s").first(decodingColumn: "n", as: Int.self)
+                        let n = try await db.raw("SELECT \(bind: i) AS n, SLEEP(0.01) AS s").first(
+                            decodingColumn: "n", as: Int.self)
                         return (i, n ?? -1)
                     }
                 }
@@ -323,7 +340,9 @@ struct ServerTests {
             let mariaError = try #require(error as? MariaDBError)
             #expect(mariaError.isPoolTimeout)
             #expect(mariaError.description.contains("no free connection within 1 s (all 1 pooled connections busy)"))
-            #expect(seconds >= 0.9 && seconds < 8.0, "waited \(seconds) s (about the 1 s pool timeout; generous for a loaded machine)")
+            #expect(
+                seconds >= 0.9 && seconds < 8.0,
+                "waited \(seconds) s (about the 1 s pool timeout; generous for a loaded machine)")
             try await holder
             #expect(try await db.raw("SELECT 1 AS one").first(decodingColumn: "one", as: Int.self) == 1)
         }

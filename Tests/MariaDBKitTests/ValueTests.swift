@@ -31,7 +31,7 @@ struct ValueTests {
             (none, .null), (some, .int(5)),
             (Mood.grumpy, .text("grumpy")), (Wrapped("w"), .text("w")),
             (Optional(Mood.happy), .text("happy")),
-            (UUID(uuidString: "E621E1F8-C36C-495A-93FC-0C247A3E6E5F")!, .text("E621E1F8-C36C-495A-93FC-0C247A3E6E5F")),
+            (UUID(uuidString: "E621E1F8-C36C-495A-93FC-0C247A3E6E5F")!, .text("E621E1F8-C36C-495A-93FC-0C247A3E6E5F"))
         ]
         for (value, expected) in cases {
             #expect(try MariaDBValue(bind: value) == expected, "\(type(of: value))")
@@ -51,8 +51,10 @@ struct ValueTests {
     func rowDecoding() throws {
         let row = MariaDBRow(
             columns: MariaDBColumns(["s", "i", "u", "d", "b", "n", "blob", "e", "dec"]),
-            values: [.text("x"), .int(42), .uint(7), .double(2.5), .int(1), .null, .blob([1, 2]), .text("happy"),
-                     .text("12.50")])
+            values: [
+                .text("x"), .int(42), .uint(7), .double(2.5), .int(1), .null, .blob([1, 2]), .text("happy"),
+                .text("12.50")
+            ])
         #expect(row.allColumns.count == 9)
         #expect(row.contains(column: "s") && !row.contains(column: "zz"))
         #expect(try row.decode(column: "s", as: String.self) == "x")
@@ -74,15 +76,22 @@ struct ValueTests {
         #expect(throws: DecodingError.self) { try row.decode(column: "n", as: String.self) }
         #expect(throws: DecodingError.self) { try row.decode(column: "s", as: Int.self) }
         #expect(throws: DecodingError.self) { try row.decode(column: "missing", as: Int.self) }
-        struct Model: Decodable { let s: String; let i: Int; let n: Int?; let e: Mood; let b: Bool }
+        struct Model: Decodable {
+            let s: String
+            let i: Int
+            let n: Int?
+            let e: Mood
+            let b: Bool
+        }
         let m = try row.decode(model: Model.self)
         #expect(m.s == "x" && m.i == 42 && m.n == nil && m.e == .happy && m.b)
     }
 
     @Test("the dialect writes backquoted identifiers, ? binds, AUTO_INCREMENT and ON DUPLICATE KEY UPDATE")
     func dialectSerialization() async throws {
-        let db = MariaDBDatabase(configuration: MariaDBConfiguration(
-            host: "127.0.0.1", port: 1, user: "u", password: "p", database: "d", poolSize: 1))
+        let db = MariaDBDatabase(
+            configuration: MariaDBConfiguration(
+                host: "127.0.0.1", port: 1, user: "u", password: "p", database: "d", poolSize: 1))
         defer { Task { await db.shutdown() } }
         let create = db.create(table: "users")
             .ifNotExists()
@@ -90,13 +99,15 @@ struct ValueTests {
             .column("email", type: .text, .notNull, .unique)
             .column("body", type: .mediumText)
             .column("score", type: .real)
-        #expect(db.serialize(create.query).sql == "CREATE TABLE IF NOT EXISTS `users` (`id` BIGINT PRIMARY KEY "
-            + "AUTO_INCREMENT, `email` VARCHAR(255) NOT NULL UNIQUE, `body` MEDIUMTEXT, `score` DOUBLE)")
+        #expect(
+            db.serialize(create.query).sql == "CREATE TABLE IF NOT EXISTS `users` (`id` BIGINT PRIMARY KEY "
+                + "AUTO_INCREMENT, `email` VARCHAR(255) NOT NULL UNIQUE, `body` MEDIUMTEXT, `score` DOUBLE)")
         let upsert = db.insert(into: "users").columns("email", "score").values(SQLBind("a@b"), SQLBind(1.0))
             .onConflict(with: ["email"]) { $0.set(excludedValueOf: "score") }
         let (sql, binds) = db.serialize(upsert.query)
-        #expect(sql == "INSERT INTO `users` (`email`, `score`) VALUES (?, ?) ON DUPLICATE KEY UPDATE "
-            + "`score` = VALUES(`score`)")
+        #expect(
+            sql == "INSERT INTO `users` (`email`, `score`) VALUES (?, ?) ON DUPLICATE KEY UPDATE "
+                + "`score` = VALUES(`score`)")
         #expect(binds.count == 2)
         let select = db.select().column("id").from("users").where("email", .equal, "x").limit(1)
         #expect(db.serialize(select.query).sql == "SELECT `id` FROM `users` WHERE `email` = ? LIMIT 1")
@@ -116,14 +127,20 @@ struct ValueTests {
 
     @Test("MariaDBError reads as one line naming the server, and classifies codes")
     func errorDescriptions() {
-        let denied = MariaDBError(code: 1045, sqlState: "28000",
+        let denied = MariaDBError(
+            code: 1045, sqlState: "28000",
             message: "Access denied for user 'root'@'localhost' (using password: YES)", endpoint: "127.0.0.1:3306")
-        #expect(denied.description == "MySQL at 127.0.0.1:3306: Access denied for user 'root'@'localhost' (using password: YES)")
-        let down = MariaDBError(code: 2002, message: "Can't connect to server on '127.0.0.1' (111)", endpoint: "127.0.0.1:3306")
-        #expect(down.description == "MySQL at 127.0.0.1:3306 is unreachable (Can't connect to server on '127.0.0.1' (111))")
+        #expect(
+            denied.description
+                == "MySQL at 127.0.0.1:3306: Access denied for user 'root'@'localhost' (using password: YES)")
+        let down = MariaDBError(
+            code: 2002, message: "Can't connect to server on '127.0.0.1' (111)", endpoint: "127.0.0.1:3306")
+        #expect(
+            down.description == "MySQL at 127.0.0.1:3306 is unreachable (Can't connect to server on '127.0.0.1' (111))")
         #expect(down.isConnectionError && !down.isDuplicateKey)
         #expect(MariaDBError(code: 1062, message: "Duplicate entry", endpoint: "x").isDuplicateKey)
-        #expect(MariaDBError(code: 2013, message: "Lost connection\nto server", endpoint: "x").description
-            == "MySQL at x: Lost connection to server")
+        #expect(
+            MariaDBError(code: 2013, message: "Lost connection\nto server", endpoint: "x").description
+                == "MySQL at x: Lost connection to server")
     }
 }

@@ -16,7 +16,9 @@ enum Migrations {
 
     static let steps: [Step] = [
         Step(version: 1, name: "users, sessions, conversations, messages") { flavor in
-            let id = flavor == .sqlite ? "id INTEGER PRIMARY KEY AUTOINCREMENT" : "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
+            let id =
+                flavor == .sqlite
+                ? "id INTEGER PRIMARY KEY AUTOINCREMENT" : "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
             let ref = flavor == .sqlite ? "INTEGER" : "BIGINT"
             let name = flavor == .sqlite ? "TEXT" : "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             let key = flavor == .sqlite ? "TEXT" : "VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
@@ -52,14 +54,14 @@ enum Migrations {
                 CONSTRAINT fk_messages_conversation FOREIGN KEY (conversation_id) REFERENCES conversations(id) ON DELETE CASCADE)\(table)
                 """,
                 "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_messages_conversation ON messages (conversation_id, id)",
-                "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_messages_status ON messages (status)",
+                "CREATE INDEX \(flavor == .sqlite ? "IF NOT EXISTS " : "")ix_messages_status ON messages (status)"
             ]
         },
         Step(version: 2, name: "user management: last activity, runtime settings") { flavor in
             let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
             return [
                 "ALTER TABLE users ADD COLUMN last_active_at BIGINT NULL",
-                "CREATE TABLE IF NOT EXISTS settings (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT NOT NULL)\(table)",
+                "CREATE TABLE IF NOT EXISTS settings (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT NOT NULL)\(table)"
             ]
         },
         // SQLite only: a trigram full-text index over message text (any script, Chinese included; needs FTS5 and
@@ -93,7 +95,7 @@ enum Migrations {
                 SELECT 'delete', old.id, old.content WHERE old.status != 'processing'; \
                 INSERT INTO messages_fts (rowid, content) SELECT new.id, new.content WHERE new.status != 'processing'; END
                 """,
-                "INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE status != 'processing'",
+                "INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE status != 'processing'"
             ]
         },
         // The duplicate check of an import (same user, title and creation time) looks conversations up by creation
@@ -109,9 +111,9 @@ enum Migrations {
             let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
             return [
                 "CREATE TABLE IF NOT EXISTS locks (name VARCHAR(64) NOT NULL PRIMARY KEY)\(table)",
-                "INSERT \(flavor == .sqlite ? "OR IGNORE" : "IGNORE") INTO locks (name) VALUES ('users')",
+                "INSERT \(flavor == .sqlite ? "OR IGNORE" : "IGNORE") INTO locks (name) VALUES ('users')"
             ]
-        },
+        }
     ]
 
     /// Applies every step not yet recorded, each in order; a step's statements are not one transaction, so
@@ -119,20 +121,26 @@ enum Migrations {
     /// `through` stops after that version (tests use it to build an older schema).
     static func run(on db: any SQLDatabase, flavor: SQLFlavor, now: Millis, through last: Int = .max) async throws {
         let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
-        try await db.raw(SQLQueryString("""
-            CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, \
-            applied_at BIGINT NOT NULL)\(table)
-            """)).run()
-        let applied = Set(try await db.raw("SELECT version FROM schema_migrations").all()
-            .map { try $0.decode(column: "version", as: Int.self) })
+        try await db.raw(
+            SQLQueryString(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, \
+                applied_at BIGINT NOT NULL)\(table)
+                """)
+        ).run()
+        let applied = Set(
+            try await db.raw("SELECT version FROM schema_migrations").all()
+                .map { try $0.decode(column: "version", as: Int.self) })
         for step in steps where !applied.contains(step.version) && step.version <= last {
             for statement in step.statements(flavor) {
                 try await db.raw(SQLQueryString(statement)).run()
             }
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO schema_migrations (version, name, applied_at) \
                 VALUES (\(bind: step.version), \(bind: step.name), \(bind: now))
-                """).run()
+                """
+            ).run()
         }
     }
 }

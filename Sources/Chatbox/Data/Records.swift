@@ -21,7 +21,10 @@ extension Millis {
             var index = 0
             func put(_ value: Int64, _ width: Int) {
                 var digits = 1, rest = value / 10
-                while rest > 0 { digits += 1; rest /= 10 }
+                while rest > 0 {
+                    digits += 1
+                    rest /= 10
+                }
                 let count = Swift.max(width, digits)
                 var value = value
                 for offset in stride(from: count - 1, through: 0, by: -1) {
@@ -35,9 +38,25 @@ extension Millis {
                 buffer[index] = UInt8(ascii: character)
                 index += 1
             }
-            if (0...9999).contains(year) { put(year, 4) } else { put(year < 0 ? "-" : "+"); put(abs(year), 6) }  // |year| < 3e8
-            put("-"); put(month, 2); put("-"); put(day, 2); put("T"); put(seconds / 3600, 2); put(":")
-            put(seconds / 60 % 60, 2); put(":"); put(seconds % 60, 2); put("."); put(milliseconds, 3); put("Z")
+            if (0...9999).contains(year) {
+                put(year, 4)
+            } else {
+                put(year < 0 ? "-" : "+")
+                put(abs(year), 6)
+            }  // |year| < 3e8
+            put("-")
+            put(month, 2)
+            put("-")
+            put(day, 2)
+            put("T")
+            put(seconds / 3600, 2)
+            put(":")
+            put(seconds / 60 % 60, 2)
+            put(":")
+            put(seconds % 60, 2)
+            put(".")
+            put(milliseconds, 3)
+            put("Z")
             return index
         }
     }

@@ -71,7 +71,6 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
         self.logger = logger
     }
 
-
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (text, _) = serialize(query)
         let isRead = text.prefix(6).uppercased() == "SELECT"

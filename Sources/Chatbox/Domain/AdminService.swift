@@ -16,14 +16,17 @@ public struct AdminService: Sendable {
     /// The running answers and open streams, ended at once for a user who is disabled or deleted.
     let generations: Generations
 
-    public init(store: any UserStore & SessionStore, auth: AuthService, settings: RuntimeSettings, generations: Generations) {
+    public init(
+        store: any UserStore & SessionStore, auth: AuthService, settings: RuntimeSettings, generations: Generations
+    ) {
         self.store = store
         self.auth = auth
         self.settings = settings
         self.generations = generations
     }
 
-    public func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool) {
+    public func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool)
+    {
         try await store.users(limit: limit, afterID: afterID, usernameKey: query.map(Rules.usernameKey))
     }
 
@@ -50,7 +53,9 @@ public struct AdminService: Sendable {
     /// Deletes a user and all their conversations; `confirm` must be their username.
     public func delete(userID: Int64, confirm: String) async throws {
         let user = try await existing(userID)
-        guard Rules.usernameKey(confirm) == Rules.usernameKey(user.username) else { throw AdminError.confirmationMismatch }
+        guard Rules.usernameKey(confirm) == Rules.usernameKey(user.username) else {
+            throw AdminError.confirmationMismatch
+        }
         try await guarded { try await store.deleteUser(userID: userID) }
         generations.endAll(userID: userID)
     }

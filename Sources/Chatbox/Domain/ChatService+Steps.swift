@@ -33,8 +33,10 @@ extension ChatService {
     }
 
     /// Names the conversation after its first round and tells the listeners.
-    func nameConversation(_ entry: Generations.Entry, _ conversationID: Int64, question: String, answer: Message) async {
-        let title = answer.status == .completed
+    func nameConversation(_ entry: Generations.Entry, _ conversationID: Int64, question: String, answer: Message) async
+    {
+        let title =
+            answer.status == .completed
             ? await titles.title(question: question, answer: answer.content)
             : TitleService.fallback(question)
         do {

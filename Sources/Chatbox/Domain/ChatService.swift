@@ -78,7 +78,8 @@ public struct ChatService: Sendable {
     /// read, while the turn is being stored (the reservation keeps other turns of this conversation out meanwhile);
     /// pieces that arrive before the turn is stored wait in the generation.
     private func startTurn(
-        _ conversationID: Int64, userID: Int64, ask: Ask, _ begin: () async throws -> (user: Message, assistant: Message)
+        _ conversationID: Int64, userID: Int64, ask: Ask,
+        _ begin: () async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
         let conversation = try await owned(conversationID, userID: userID)
         let listener = try generations.openStream(userID: userID)
@@ -105,7 +106,9 @@ public struct ChatService: Sendable {
     }
 
     private func history(_ conversationID: Int64) async -> Result<[Message], any Error> {
-        do { return .success(try await store.messages(conversationID: conversationID)) } catch { return .failure(error) }
+        do { return .success(try await store.messages(conversationID: conversationID)) } catch {
+            return .failure(error)
+        }
     }
 
     /// The streaming part, cancelled by a stop: it ends with the answer's status and error.
@@ -171,7 +174,8 @@ public struct ChatService: Sendable {
                 } catch {
                     // Raw errors can carry URLs, keys and internals: the log gets them, the user a plain sentence.
                     logger.error("the model failed with an unexpected error: \(String(reflecting: error))")
-                    return .finished(ModelError(.malformed, "The model failed unexpectedly; the details are in the server log."))
+                    return .finished(
+                        ModelError(.malformed, "The model failed unexpectedly; the details are in the server log."))
                 }
             }
             group.addTask { await watch(progress, since: started, clock: clock) }
@@ -184,7 +188,8 @@ public struct ChatService: Sendable {
         case (.shutdown?, _): return (.failed, "The server shut down before this answer finished.")
         case (.tooLong?, _):
             return (.failed, "The answer was too long: it was cut at \(entry.maxCharacters) characters.")
-        case (.accountClosed?, _): return (.failed, "The account was disabled or deleted while this answer was written.")
+        case (.accountClosed?, _):
+            return (.failed, "The account was disabled or deleted while this answer was written.")
         case (nil, .timedOut(let error)), (nil, .finished(let error?)): return (.failed, error.message)
         case (nil, .cancelled): return (.failed, "The answer was interrupted.")
         case (nil, .finished(nil)):
@@ -222,8 +227,11 @@ enum Ask: Sendable {
     func prompt(_ earlier: [Message]) -> [Message]? {
         switch self {
         case .question(let content):
-            return earlier + [Message(
-                id: 0, conversationID: 0, role: .user, content: content, status: .completed, error: nil, createdAt: 0)]
+            return earlier + [
+                Message(
+                    id: 0, conversationID: 0, role: .user, content: content, status: .completed, error: nil,
+                    createdAt: 0)
+            ]
         case .lastQuestionAgain:
             guard let last = earlier.lastIndex(where: { $0.role == .user }) else { return nil }
             return Array(earlier[...last])

@@ -25,7 +25,9 @@ public struct ContextWindow: Sendable {
         // Start with a question, as chat models expect after the system prompt.
         while let first = kept.last, first.role == .assistant, kept.count > 1 { kept.removeLast() }
         kept.reverse()
-        if let systemPrompt, !systemPrompt.isEmpty { kept.insert(ChatMessage(role: .system, content: systemPrompt), at: 0) }
+        if let systemPrompt, !systemPrompt.isEmpty {
+            kept.insert(ChatMessage(role: .system, content: systemPrompt), at: 0)
+        }
         return kept
     }
 }

@@ -46,7 +46,9 @@ public struct ConversationService: Sendable {
     /// Renames as the user asked (a generated title never replaces it afterwards).
     public func rename(id: Int64, userID: Int64, title: String) async throws -> Conversation {
         let title = try Rules.title(title)
-        return try await notFoundAsConversation { try await store.renameConversation(id: id, userID: userID, title: title) }
+        return try await notFoundAsConversation {
+            try await store.renameConversation(id: id, userID: userID, title: title)
+        }
     }
 
     /// Deletes the conversation and its messages.

@@ -46,7 +46,7 @@ struct ProgressSaver: Service {
                 failing.remove(answer.messageID)
                 logger.notice("the progress of answer \(answer.messageID) could be saved again")
             } catch {
-                continue   // already logged when it first failed
+                continue  // already logged when it first failed
             }
         }
     }
@@ -62,7 +62,8 @@ struct ProgressSaver: Service {
         } catch {
             if answers.count == 1, let answer = answers.first {
                 if failing.insert(answer.messageID) {
-                    logger.error("""
+                    logger.error(
+                        """
                         could not save the progress of answer \(answer.messageID) (\(answer.content.utf8.count) \
                         bytes); the other answers are saved without it, and it is tried again on its own: \(error)
                         """)

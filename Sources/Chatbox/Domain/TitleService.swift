@@ -27,7 +27,7 @@ public struct TitleService: Sendable {
         guard let answer, !answer.isEmpty else { return Self.fallback(question) }
         let prompt = [
             ChatMessage(role: .system, content: Self.instruction),
-            ChatMessage(role: .user, content: "User: \(question.prefix(1500))\n\nAssistant: \(answer.prefix(1500))"),
+            ChatMessage(role: .user, content: "User: \(question.prefix(1500))\n\nAssistant: \(answer.prefix(1500))")
         ]
         let model = self.model
         let timeout = self.timeout

@@ -63,8 +63,9 @@ public enum Transfer {
             id: conversation.id, title: conversation.title, createdAt: conversation.createdAt.iso8601,
             updatedAt: conversation.updatedAt.iso8601,
             messages: messages.map {
-                .init(id: $0.id, role: $0.role.rawValue, status: $0.status.rawValue, content: $0.content,
-                      error: $0.error, createdAt: $0.createdAt.iso8601)
+                .init(
+                    id: $0.id, role: $0.role.rawValue, status: $0.status.rawValue, content: $0.content,
+                    error: $0.error, createdAt: $0.createdAt.iso8601)
             })
     }
 
@@ -81,7 +82,9 @@ public enum Transfer {
     }
 
     /// Reads a Chatbox export or a ChatGPT `conversations.json`; throws `ValidationError` for anything else.
-    public static func parse(_ data: Data) throws -> (source: String, conversations: [ImportedConversation], skipped: [Report.Skipped]) {
+    public static func parse(_ data: Data) throws -> (
+        source: String, conversations: [ImportedConversation], skipped: [Report.Skipped]
+    ) {
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: data) } catch {
             throw ValidationError("The file is not valid JSON.")
@@ -96,7 +99,9 @@ public enum Transfer {
         do { export = try decoder.decode(Export.self, from: data) } catch {
             throw ValidationError("The Chatbox export is damaged: \(describe(error))")
         }
-        guard export.version == 1 else { throw ValidationError("Export version \(export.version) is not supported (only 1).") }
+        guard export.version == 1 else {
+            throw ValidationError("Export version \(export.version) is not supported (only 1).")
+        }
         var conversations: [ImportedConversation] = []
         var skipped: [Report.Skipped] = []
         let dates = DateReader()
@@ -122,13 +127,16 @@ public enum Transfer {
                     }
                     createdAt = date
                 }
-                guard let role = MessageRole(rawValue: message.role), !message.content.utf8.contains(0) else { continue }
+                guard let role = MessageRole(rawValue: message.role), !message.content.utf8.contains(0) else {
+                    continue
+                }
                 var status = message.status.flatMap(MessageStatus.init(rawValue:)) ?? .completed
                 var error = message.error
                 if status == .processing { (status, error) = (.failed, "Imported before it had finished.") }
-                messages.append(.init(
-                    role: role, content: message.content, status: role == .user ? .completed : status, error: error,
-                    createdAt: createdAt))
+                messages.append(
+                    .init(
+                        role: role, content: message.content, status: role == .user ? .completed : status, error: error,
+                        createdAt: createdAt))
             }
             if badMessageDate {
                 skipped.append(.init(title: title, reason: badDate("messages' created_at")))
@@ -138,7 +146,10 @@ public enum Transfer {
                 skipped.append(.init(title: title, reason: "it has no messages"))
                 continue
             }
-            conversations.append(.init(title: title, createdAt: created, updatedAt: updated.flatMap { $0 } ?? last.createdAt, messages: messages))
+            conversations.append(
+                .init(
+                    title: title, createdAt: created, updatedAt: updated.flatMap { $0 } ?? last.createdAt,
+                    messages: messages))
         }
         return ("chatbox", conversations, skipped)
     }
@@ -185,12 +196,15 @@ public enum Transfer {
 /// ChatGPT's export: an array of conversations whose `mapping` is a tree of messages; the main branch is the
 /// path from `current_node` up to the root.
 enum ChatGPTImport {
-    static func parse(_ array: [Any]) throws -> (source: String, conversations: [ImportedConversation], skipped: [Transfer.Report.Skipped]) {
+    static func parse(_ array: [Any]) throws -> (
+        source: String, conversations: [ImportedConversation], skipped: [Transfer.Report.Skipped]
+    ) {
         var conversations: [ImportedConversation] = []
         var skipped: [Transfer.Report.Skipped] = []
         for item in array {
             guard let object = item as? [String: Any], let mapping = object["mapping"] as? [String: Any] else {
-                throw ValidationError("This looks like ChatGPT's conversations.json, but an entry has no message tree (mapping).")
+                throw ValidationError(
+                    "This looks like ChatGPT's conversations.json, but an entry has no message tree (mapping).")
             }
             let title = String(Rules.oneLine(object["title"] as? String ?? "").prefix(Rules.titleMaxCharacters))
             guard case .some(let createTime) = stamp(object["create_time"]),
@@ -224,8 +238,9 @@ enum ChatGPTImport {
                 skipped.append(.init(title: title, reason: "it has no user or assistant text"))
                 continue
             }
-            conversations.append(.init(
-                title: title, createdAt: created, updatedAt: updateTime ?? last.createdAt, messages: messages))
+            conversations.append(
+                .init(
+                    title: title, createdAt: created, updatedAt: updateTime ?? last.createdAt, messages: messages))
         }
         return ("chatgpt", conversations, skipped)
     }
@@ -247,7 +262,9 @@ enum ChatGPTImport {
     private static func leaf(of mapping: [String: Any]) -> String? {
         var node = mapping.first { (($0.value as? [String: Any])?["parent"] as? String) == nil }?.key
         var steps = 0
-        while let id = node, let children = (mapping[id] as? [String: Any])?["children"] as? [String], let first = children.first, steps < 100_000 {
+        while let id = node, let children = (mapping[id] as? [String: Any])?["children"] as? [String],
+            let first = children.first, steps < 100_000
+        {
             node = first
             steps += 1
         }
@@ -263,7 +280,9 @@ enum ChatGPTImport {
         case let number as NSNumber where String(cString: number.objCType) != "c":  // "c": true / false
             return Transfer.millis(seconds: number.doubleValue).map { .some($0) }
         case let text as String:
-            return Double(text.trimmingCharacters(in: .whitespaces)).flatMap(Transfer.millis(seconds:)).map { .some($0) }
+            return Double(text.trimmingCharacters(in: .whitespaces)).flatMap(Transfer.millis(seconds:)).map {
+                .some($0)
+            }
         default:
             return nil
         }

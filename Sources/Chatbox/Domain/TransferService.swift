@@ -20,7 +20,8 @@ public struct TransferService: Sendable {
     let gate: ImportGate
 
     public init(
-        store: any TransferStore & ConversationStore, maxMessageCharacters: Int, batching: ImportBatching = ImportBatching(),
+        store: any TransferStore & ConversationStore, maxMessageCharacters: Int,
+        batching: ImportBatching = ImportBatching(),
         concurrentImports: Int = 2
     ) {
         self.store = store
@@ -58,7 +59,10 @@ public struct TransferService: Sendable {
 
     /// The file parsed, with messages over the limit cut, and how many were cut in each conversation.
     static func read(_ data: Data, maxMessageCharacters limit: Int) throws
-        -> (parsed: (source: String, conversations: [ImportedConversation], skipped: [Transfer.Report.Skipped]), cut: [Int])
+        -> (
+            parsed: (source: String, conversations: [ImportedConversation], skipped: [Transfer.Report.Skipped]),
+            cut: [Int]
+        )
     {
         var parsed = try Transfer.parse(data)
         var cutCounts: [Int] = []
@@ -84,9 +88,12 @@ public struct TransferService: Sendable {
 
     /// The export document without its conversations (`conversations` is empty), and the conversations to put
     /// in it, newest first, each to be read with `exported(_:)` as it is written.
-    public func exportPlan(userID: Int64, username: String) async throws -> (envelope: Transfer.Export, conversations: [Conversation]) {
+    public func exportPlan(userID: Int64, username: String) async throws -> (
+        envelope: Transfer.Export, conversations: [Conversation]
+    ) {
         let envelope = Transfer.Export(
-            format: "chatbox-export", version: 1, exportedAt: Millis.now().iso8601, username: username, conversations: [])
+            format: "chatbox-export", version: 1, exportedAt: Millis.now().iso8601, username: username,
+            conversations: [])
         return (envelope, try await store.exportedConversations(userID: userID))
     }
 
@@ -100,7 +107,9 @@ public struct TransferService: Sendable {
         guard let conversation = try await store.conversation(id: conversationID, userID: userID) else {
             throw NotFound("Conversation")
         }
-        return (conversation, Transfer.markdown(conversation, try await store.messages(conversationID: conversation.id)))
+        return (
+            conversation, Transfer.markdown(conversation, try await store.messages(conversationID: conversation.id))
+        )
     }
 }
 

@@ -25,7 +25,8 @@ public enum Rules {
         }
         guard name.utf8.count <= usernameMaxBytes else {
             throw ValidationError(
-                "Username must be at most \(usernameMaxBytes) bytes in UTF-8 (\(usernameMaxBytes / 3) characters in Chinese).")
+                "Username must be at most \(usernameMaxBytes) bytes in UTF-8 (\(usernameMaxBytes / 3) characters in Chinese)."
+            )
         }
         var previous: Unicode.Scalar?
         for scalar in name.unicodeScalars {
@@ -35,7 +36,8 @@ public enum Rules {
             }
             if isMark(scalar), !(previous.map { isMark($0) || isLetterOrDigit($0) } ?? false) {
                 throw ValidationError(
-                    "Username must not have a combining mark (U+\(hex(scalar))) that does not follow a letter or digit.")
+                    "Username must not have a combining mark (U+\(hex(scalar))) that does not follow a letter or digit."
+                )
             }
             guard isUsernameScalar(scalar) else {
                 let shown = scalar.properties.isWhitespace ? "spaces" : "\"\(Character(scalar))\""

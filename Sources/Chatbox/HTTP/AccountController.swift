@@ -60,11 +60,12 @@ struct AccountController {
 
     @Sendable func sessions(_ request: Request, context: AuthenticatedContext) async throws -> Sessions {
         let sessions = try await account.sessions(context.signedIn)
-        return Sessions(sessions: sessions.map {
-            SessionDTO(
-                id: $0.id, createdAt: $0.createdAt.iso8601, lastUsedAt: $0.lastUsedAt.iso8601,
-                expiresAt: $0.expiresAt.iso8601, current: $0.id == context.session.id)
-        })
+        return Sessions(
+            sessions: sessions.map {
+                SessionDTO(
+                    id: $0.id, createdAt: $0.createdAt.iso8601, lastUsedAt: $0.lastUsedAt.iso8601,
+                    expiresAt: $0.expiresAt.iso8601, current: $0.id == context.session.id)
+            })
     }
 
     @Sendable func revokeSession(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -110,7 +111,9 @@ struct AccountController {
         let (transfer, logger, userID) = (self.transfer, context.logger, context.user.id)
         return Response(
             status: .ok,
-            headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"chatbox-export.json\""],
+            headers: [
+                .contentType: "application/json", .contentDisposition: "attachment; filename=\"chatbox-export.json\""
+            ],
             body: ResponseBody { writer in
                 var written = 0
                 do {
@@ -128,7 +131,9 @@ struct AccountController {
                     try await writer.write(buffer)
                     try await writer.finish(nil)
                 } catch {
-                    logger.error("export of user \(userID) stopped after \(written) of \(plan.conversations.count) conversations: \(error)")
+                    logger.error(
+                        "export of user \(userID) stopped after \(written) of \(plan.conversations.count) conversations: \(error)"
+                    )
                     throw error
                 }
             })
@@ -141,7 +146,7 @@ struct AccountController {
             status: .ok,
             headers: [
                 .contentType: "text/markdown; charset=utf-8",
-                .contentDisposition: "attachment; filename=\"conversation-\(conversation.id).md\"",
+                .contentDisposition: "attachment; filename=\"conversation-\(conversation.id).md\""
             ],
             body: .init(byteBuffer: ByteBuffer(string: markdown)))
     }

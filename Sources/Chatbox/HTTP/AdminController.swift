@@ -79,19 +79,22 @@ struct AdminController {
         let limit = try ConversationController.limit(query.get("limit"))
         let after = try query.get("cursor").map(CursorCodec.decode)?.id
         let page = try await admin.users(limit: limit, afterID: after, query: query.get("q"))
-        let next = page.hasMore ? page.users.last.map { CursorCodec.encode(PageCursor(updatedAt: 0, id: $0.user.id)) } : nil
+        let next =
+            page.hasMore ? page.users.last.map { CursorCodec.encode(PageCursor(updatedAt: 0, id: $0.user.id)) } : nil
         return UserPage(users: page.users.map(AdminUserDTO.init), nextCursor: next)
     }
 
     @Sendable func createUser(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let input = try await body.decode(NewUser.self, from: request)
-        let user = try await admin.createUser(username: input.username, password: input.password, role: input.role ?? .user)
+        let user = try await admin.createUser(
+            username: input.username, password: input.password, role: input.role ?? .user)
         return try OneUser(user: UserDTO(user)).created(from: request, context: context)
     }
 
     @Sendable func updateUser(_ request: Request, context: AuthenticatedContext) async throws -> OneUser {
         let input = try await body.decode(Update.self, from: request)
-        let user = try await admin.update(userID: try pathID(context, of: "User"), role: input.role, disabled: input.disabled)
+        let user = try await admin.update(
+            userID: try pathID(context, of: "User"), role: input.role, disabled: input.disabled)
         return OneUser(user: UserDTO(user))
     }
 
@@ -121,7 +124,8 @@ struct AdminController {
 /// Lets only admins through.
 struct AdminOnlyMiddleware: RouterMiddleware {
     func handle(
-        _ request: Request, context: AuthenticatedContext, next: (Request, AuthenticatedContext) async throws -> Response
+        _ request: Request, context: AuthenticatedContext,
+        next: (Request, AuthenticatedContext) async throws -> Response
     ) async throws -> Response {
         guard context.user.role == .admin else { throw HTTPError(.forbidden, message: "Only admins can do this.") }
         return try await next(request, context)

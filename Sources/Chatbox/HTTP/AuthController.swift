@@ -63,7 +63,8 @@ struct AuthController {
         _ signedIn: Authenticated, token: String, status: HTTPResponse.Status, request: Request,
         context: AppRequestContext
     ) throws -> Response {
-        var response = try SignedIn(user: UserDTO(signedIn.user), token: token).response(from: request, context: context)
+        var response = try SignedIn(user: UserDTO(signedIn.user), token: token).response(
+            from: request, context: context)
         response.status = status
         response.headers[.setCookie] = cookies.setting(token, expiresAt: signedIn.session.expiresAt)
         return response

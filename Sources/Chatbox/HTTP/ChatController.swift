@@ -32,7 +32,10 @@ struct ChatController {
     }
 
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard let events = try await chat.attach(userID: context.user.id, conversationID: try pathID(context, of: "Conversation")) else {
+        guard
+            let events = try await chat.attach(
+                userID: context.user.id, conversationID: try pathID(context, of: "Conversation"))
+        else {
             return .noContent
         }
         return stream(events)
@@ -52,7 +55,9 @@ struct ChatController {
         let batchInterval = self.batchInterval
         return Response(
             status: .ok,
-            headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .xAccelBuffering: "no"],
+            headers: [
+                .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .xAccelBuffering: "no"
+            ],
             body: ResponseBody { writer in
                 defer { listener.close() }
                 try await withGracefulShutdownHandler {

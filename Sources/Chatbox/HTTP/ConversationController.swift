@@ -40,7 +40,8 @@ struct ConversationController {
 
         var json: ByteBuffer {
             var buffer = ByteBuffer()
-            buffer.reserveCapacity(messages.reduce(256) { $0 + $1.content.utf8.count + ($1.error?.utf8.count ?? 0) + 160 })
+            buffer.reserveCapacity(
+                messages.reduce(256) { $0 + $1.content.utf8.count + ($1.error?.utf8.count ?? 0) + 160 })
             buffer.writeStaticString("{\"conversation\":")
             conversation.writeJSON(to: &buffer)
             buffer.writeStaticString(",\"messages\":[")
@@ -65,8 +66,10 @@ struct ConversationController {
         let query = request.uri.queryParameters
         let limit = try Self.limit(query.get("limit"))
         let cursor = try query.get("cursor").map(CursorCodec.decode)
-        let page = try await conversations.list(userID: context.user.id, limit: limit, after: cursor, query: query.get("q"))
-        return Page(conversations: page.conversations.map(ConversationDTO.init), nextCursor: page.next.map(CursorCodec.encode))
+        let page = try await conversations.list(
+            userID: context.user.id, limit: limit, after: cursor, query: query.get("q"))
+        return Page(
+            conversations: page.conversations.map(ConversationDTO.init), nextCursor: page.next.map(CursorCodec.encode))
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -78,14 +81,16 @@ struct ConversationController {
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let (conversation, messages) = try await conversations.withMessages(
             id: try pathID(context, of: "Conversation"), userID: context.user.id)
-        return WithMessages(conversation: ConversationDTO(conversation), messages: messages.map(MessageDTO.init)).response
+        return WithMessages(conversation: ConversationDTO(conversation), messages: messages.map(MessageDTO.init))
+            .response
     }
 
     @Sendable func rename(_ request: Request, context: AuthenticatedContext) async throws -> One {
         let id = try pathID(context, of: "Conversation")
         let input = try await body.decode(Rename.self, from: request)
-        return One(conversation: ConversationDTO(
-            try await conversations.rename(id: id, userID: context.user.id, title: input.title)))
+        return One(
+            conversation: ConversationDTO(
+                try await conversations.rename(id: id, userID: context.user.id, title: input.title)))
     }
 
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {

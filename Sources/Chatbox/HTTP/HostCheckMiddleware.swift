@@ -40,7 +40,7 @@ struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
         if lower.hasPrefix("[") {
             return lower.firstIndex(of: "]").map { String(lower[...$0]) } ?? lower
         }
-        if lower.filter({ $0 == ":" }).count > 1 { return "[\(lower)]" }   // a bare IPv6 address
+        if lower.filter({ $0 == ":" }).count > 1 { return "[\(lower)]" }  // a bare IPv6 address
         let name = lower.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         return name.hasSuffix(".") ? String(name.dropLast()) : String(name)
     }
@@ -49,9 +49,10 @@ struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host.hasSuffix(".localhost") || host == "[::1]" { return true }
         let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCIIDigit) && (Int(part) ?? 256) <= 255
-        }
+        return parts.count == 4 && parts[0] == "127"
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCIIDigit) && (Int(part) ?? 256) <= 255
+            }
     }
 }
 

@@ -64,12 +64,14 @@ struct JSONBody {
                 .unprocessableContent, message: "Field '\(path(context.codingPath))' must be \(describe(type)).")
         case .valueNotFound(let type, let context):
             return HTTPError(
-                .unprocessableContent, message: "Field '\(path(context.codingPath))' must be \(describe(type)), not null.")
+                .unprocessableContent,
+                message: "Field '\(path(context.codingPath))' must be \(describe(type)), not null.")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 return HTTPError(.badRequest, message: "The request body is not valid JSON.")
             }
-            return HTTPError(.unprocessableContent, message: "Field '\(path(context.codingPath))' has an invalid value.")
+            return HTTPError(
+                .unprocessableContent, message: "Field '\(path(context.codingPath))' has an invalid value.")
         @unknown default:
             return HTTPError(.badRequest, message: "The request body could not be read.")
         }
@@ -93,7 +95,8 @@ struct JSONBody {
         case is String.Type, is String?.Type: "a string"
         case is Int.Type, is Int64.Type, is Int?.Type: "a whole number"
         case is Bool.Type, is Bool?.Type: "true or false"
-        default: "\(type)".hasPrefix("Dictionary") || "\(type)".hasPrefix("KeyedDecoding") ? "an object" : "of another type"
+        default:
+            "\(type)".hasPrefix("Dictionary") || "\(type)".hasPrefix("KeyedDecoding") ? "an object" : "of another type"
         }
     }
 }

@@ -55,7 +55,9 @@ struct ClientAddress: Sendable {
 struct SessionMiddleware: RouterMiddleware {
     let auth: AuthService
 
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response)
+    func handle(
+        _ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response
+    )
         async throws -> Response
     {
         var context = context
@@ -114,7 +116,9 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.referrerPolicy] = "no-referrer"
         response.headers[.xFrameOptions] = "DENY"
-        if request.uri.path.hasPrefix("/api/") { response.headers[.cacheControl] = response.headers[.cacheControl] ?? "no-store" }
+        if request.uri.path.hasPrefix("/api/") {
+            response.headers[.cacheControl] = response.headers[.cacheControl] ?? "no-store"
+        }
         return response
     }
 }

@@ -38,7 +38,8 @@ enum SSE {
         switch event {
         case .delta(let text): return delta(text)
         case .start(let user, let assistant):
-            return frame("start", Start(userMessage: user.map(MessageDTO.init), assistantMessage: MessageDTO(assistant)))
+            return frame(
+                "start", Start(userMessage: user.map(MessageDTO.init), assistantMessage: MessageDTO(assistant)))
         case .done(let message): return frame("done", Done(message: MessageDTO(message)))
         case .title(let id, let title): return frame("title", Title(conversationId: id, title: title))
         }
@@ -84,7 +85,7 @@ enum SSE {
                 case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
                 default:
                     buffer.writeStaticString("\\u00")
-                    buffer.writeInteger((byte >> 4) + UInt8(ascii: "0"))   // 0 or 1
+                    buffer.writeInteger((byte >> 4) + UInt8(ascii: "0"))  // 0 or 1
                     let low = byte & 0xF
                     buffer.writeInteger(low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10)
                 }

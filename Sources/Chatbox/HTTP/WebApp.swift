@@ -8,7 +8,8 @@ struct WebAppMiddleware<Context: RequestContext>: RouterMiddleware {
     let files: FileMiddleware<Context, LocalFileSystem>
 
     init(root: String) {
-        files = FileMiddleware(root, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true)
+        files = FileMiddleware(
+            root, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -45,7 +46,7 @@ enum WebPage {
             "default-src 'self'", "script-src \(scriptSources.joined(separator: " "))",
             "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "font-src 'self' data:",
             "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
-            "form-action 'self'",
+            "form-action 'self'"
         ].joined(separator: "; ")
     }
 

@@ -30,7 +30,7 @@ struct LLMChunkScannerTests {
         #"{"choices":[{"message":{"role":"assistant","content":"a whole answer"},"finish_reason":"stop"}]}"#,
         #"{"choices":[{"delta":{"content":"first"}},{"delta":{"content":"second"},"finish_reason":"stop"}]}"#,
         #"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":[1,2,{}]}"}}]},"finish_reason":null}]}"#,
-        #"{"choices":[{"delta":{"content":"x","reasoning_content":"why"},"finish_reason":null,"extra":[[],{},"",0]}]}"#,
+        #"{"choices":[{"delta":{"content":"x","reasoning_content":"why"},"finish_reason":null,"extra":[[],{},"",0]}]}"#
     ]
 
     @Test("every usual chunk reads the same as with JSONDecoder", arguments: chunks)
@@ -46,19 +46,21 @@ struct LLMChunkScannerTests {
         #expect(Self.scan(Self.chunks[9])?.content == "first", "only the first choice is read")
     }
 
-    @Test("unusual or broken chunks are left to JSONDecoder", arguments: [
-        #"{"error":{"message":"rate limited"}}"#,
-        #"{"choices":[{"delta":{"content":"x"}}],"error":"late"}"#,
-        #"{"choices":[{"delta":{"content":"cut"#,
-        #"{"choices":[]} trailing"#,
-        #"["not an object"]"#,
-        #""just a string""#,
-        #"{"choices":[{"delta":{"content":"\ud800 lone high surrogate"}}]}"#,
-        #"{"choices":[{"delta":{"content":"\q bad escape"}}]}"#,
-        "{\"choices\":[{\"delta\":{\"content\":\"raw\nnewline\"}}]}",
-        #"{"choices":[{"delta":{"content":5}}]}"#,
-        "",
-    ])
+    @Test(
+        "unusual or broken chunks are left to JSONDecoder",
+        arguments: [
+            #"{"error":{"message":"rate limited"}}"#,
+            #"{"choices":[{"delta":{"content":"x"}}],"error":"late"}"#,
+            #"{"choices":[{"delta":{"content":"cut"#,
+            #"{"choices":[]} trailing"#,
+            #"["not an object"]"#,
+            #""just a string""#,
+            #"{"choices":[{"delta":{"content":"\ud800 lone high surrogate"}}]}"#,
+            #"{"choices":[{"delta":{"content":"\q bad escape"}}]}"#,
+            "{\"choices\":[{\"delta\":{\"content\":\"raw\nnewline\"}}]}",
+            #"{"choices":[{"delta":{"content":5}}]}"#,
+            ""
+        ])
     func unusualChunksAreNotGuessed(json: String) {
         #expect(Self.scan(json) == nil)
     }

@@ -4,7 +4,7 @@ import Testing
 @testable import Chatbox
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The command model's program gets a minimal environment, and its errors carry no secret.
@@ -26,7 +26,8 @@ struct LLMCommandEnvironmentTests {
         let model = CommandModel(command: "env", passingEnvironment: [Self.listedName])
         let result = await LLMTest.drain(model.streamAnswer(to: []))
         #expect(result.error == nil)
-        let names = Set(result.text.split(separator: "\n").compactMap { $0.split(separator: "=").first.map(String.init) })
+        let names = Set(
+            result.text.split(separator: "\n").compactMap { $0.split(separator: "=").first.map(String.init) })
         #expect(result.text.contains("\(Self.listedName)=\(Self.listedValue)\n"))
         #expect(!result.text.contains(Self.secretValue))
         #expect(!names.contains(Self.secretName))
@@ -35,15 +36,17 @@ struct LLMCommandEnvironmentTests {
         #expect(names.contains("HOME") == (ProcessInfo.processInfo.environment["HOME"] != nil))
         #expect(names.contains("PYTHONUNBUFFERED"))
         // /bin/sh itself may add PWD, SHLVL and `_`; nothing else may appear.
-        let allowed = Set(CommandModel.baseEnvironment + [Self.listedName, "PYTHONUNBUFFERED", "PWD", "SHLVL", "_", "OLDPWD"])
+        let allowed = Set(
+            CommandModel.baseEnvironment + [Self.listedName, "PYTHONUNBUFFERED", "PWD", "SHLVL", "_", "OLDPWD"])
         #expect(names.subtracting(allowed).isEmpty, "\(names.subtracting(allowed))")
     }
 
     @Test("the minimal environment is built from the base names and the listed ones only")
     func minimalEnvironmentFunction() {
         let server = ["PATH": "/bin", "HOME": "/h", "LANG": "C.UTF-8", "TZ": "UTC", "SECRET": "s", "LISTED": "l"]
-        #expect(CommandModel.minimalEnvironment(from: server, passing: ["LISTED", "MISSING"])
-            == ["PATH": "/bin", "HOME": "/h", "LANG": "C.UTF-8", "TZ": "UTC", "LISTED": "l"])
+        #expect(
+            CommandModel.minimalEnvironment(from: server, passing: ["LISTED", "MISSING"])
+                == ["PATH": "/bin", "HOME": "/h", "LANG": "C.UTF-8", "TZ": "UTC", "LISTED": "l"])
     }
 
     @Test("a listed variable's value printed to stderr is redacted from the error")
@@ -51,7 +54,9 @@ struct LLMCommandEnvironmentTests {
         let model = CommandModel(
             command: "echo \"token=$\(Self.listedName) failed\" >&2; exit 3", passingEnvironment: [Self.listedName])
         let result = await LLMTest.drain(model.streamAnswer(to: []))
-        #expect(result.modelError == ModelError(.process, "The model command exited with status 3: token=[redacted] failed"))
+        #expect(
+            result.modelError == ModelError(.process, "The model command exited with status 3: token=[redacted] failed")
+        )
     }
 
     @Test("the relay's path hands pieces straight over and ends like the stream")

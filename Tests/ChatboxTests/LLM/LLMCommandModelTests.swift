@@ -16,13 +16,16 @@ struct LLMCommandModelTests {
     @Test("the example script streams its answer in pieces over time")
     func exampleStreams() async throws {
         let model = CommandModel(command: exampleCommand, environment: environment(["COMMAND_MODEL_DELAY": "0.08"]))
-        let result = await LLMTest.drain(model.streamAnswer(to: [
-            ChatMessage(role: .user, content: "earlier"),
-            ChatMessage(role: .assistant, content: "reply"),
-            ChatMessage(role: .user, content: "one two three four"),
-        ]))
+        let result = await LLMTest.drain(
+            model.streamAnswer(to: [
+                ChatMessage(role: .user, content: "earlier"),
+                ChatMessage(role: .assistant, content: "reply"),
+                ChatMessage(role: .user, content: "one two three four")
+            ]))
         #expect(result.error == nil)
-        #expect(result.text == "You said 4 words (this is message 3 of the conversation).\n\nBackwards: four three two one\n")
+        #expect(
+            result.text
+                == "You said 4 words (this is message 3 of the conversation).\n\nBackwards: four three two one\n")
         // Streamed, not collected until exit: each flush was read and handed on as its own piece. (Counted in pieces,
         // not in arrival times: a busy machine delays the consumer, which then takes several pieces at once.)
         #expect(result.pieces.count >= 5)
@@ -32,13 +35,18 @@ struct LLMCommandModelTests {
     func exitStatusOne() async throws {
         let model = CommandModel(command: exampleCommand)
         let result = await LLMTest.drain(model.streamAnswer(to: [ChatMessage(role: .user, content: "fail")]))
-        #expect(result.modelError == ModelError(.process,
-            "The model command exited with status 1: command-model.py: you asked me to fail, so I exit with status 1"))
+        #expect(
+            result.modelError
+                == ModelError(
+                    .process,
+                    "The model command exited with status 1: command-model.py: you asked me to fail, so I exit with status 1"
+                ))
     }
 
     @Test("a Python traceback shows up in the error message, cut to its last ~1,000 characters")
     func tracebackTail() async throws {
-        let command = "python3 -c 'import sys; sys.stdout.write(\"partial\"); sys.stdout.flush(); "
+        let command =
+            "python3 -c 'import sys; sys.stdout.write(\"partial\"); sys.stdout.flush(); "
             + "print(\"x\" * 5000, file=sys.stderr); raise ValueError(\"bad input\")'"
         let result = await LLMTest.drain(CommandModel(command: command).streamAnswer(to: []))
         #expect(result.text == "partial")
@@ -60,7 +68,9 @@ struct LLMCommandModelTests {
 
     @Test("the conversation arrives on stdin as JSON followed by EOF")
     func stdinContract() async throws {
-        let messages = [ChatMessage(role: .system, content: "sys"), ChatMessage(role: .user, content: "héllo \"q\"\n中文")]
+        let messages = [
+            ChatMessage(role: .system, content: "sys"), ChatMessage(role: .user, content: "héllo \"q\"\n中文")
+        ]
         let result = await LLMTest.drain(CommandModel(command: "cat").streamAnswer(to: messages))
         #expect(result.error == nil)
         #expect(result.text.hasSuffix("\n"))
@@ -77,15 +87,19 @@ struct LLMCommandModelTests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let expected = try encoder.encode(CommandInput(messages: messages)) + Data("\n".utf8)
-        let received = Data(result.text.utf8)   // compared as bytes: fast in debug, and a failure prints no 1 MB string
+        let received = Data(result.text.utf8)  // compared as bytes: fast in debug, and a failure prints no 1 MB string
         #expect(received.count == expected.count)
-        #expect(received == expected, "first difference at \(zip(received, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)")
+        #expect(
+            received == expected,
+            "first difference at \(zip(received, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)"
+        )
     }
 
     @Test("UTF-8 split across writes is decoded whole")
     func utf8AcrossReads() async throws {
         // 你 = E4 BD A0, 好 = E5 A5 BD, written a byte at a time with pauses
-        let command = #"printf '\344'; sleep 0.05; printf '\275\240\345'; sleep 0.05; printf '\245'; sleep 0.05; printf '\275!'"#
+        let command =
+            #"printf '\344'; sleep 0.05; printf '\275\240\345'; sleep 0.05; printf '\245'; sleep 0.05; printf '\275!'"#
         let result = await LLMTest.drain(CommandModel(command: command).streamAnswer(to: []))
         #expect(result.error == nil)
         #expect(result.text == "你好!")
@@ -94,8 +108,9 @@ struct LLMCommandModelTests {
 
     @Test("the environment is passed, and PYTHONUNBUFFERED is set")
     func environmentIsPassed() async throws {
-        let model = CommandModel(command: #"printf '%s/%s' "$CHATBOX_TEST_VALUE" "$PYTHONUNBUFFERED""#,
-                                 environment: ["CHATBOX_TEST_VALUE": "hello", "PATH": "/usr/bin:/bin"])
+        let model = CommandModel(
+            command: #"printf '%s/%s' "$CHATBOX_TEST_VALUE" "$PYTHONUNBUFFERED""#,
+            environment: ["CHATBOX_TEST_VALUE": "hello", "PATH": "/usr/bin:/bin"])
         #expect(await LLMTest.drain(model.streamAnswer(to: [])).text == "hello/1")
     }
 
@@ -129,7 +144,7 @@ struct LLMCommandModelTests {
             for try await piece in CommandModel(command: command).streamAnswer(to: []) {
                 pid = Int32(piece.trimmingCharacters(in: .whitespacesAndNewlines))
                 dropped = ContinuousClock.now
-                break   // dropping the stream cancels the run: SIGTERM now, SIGKILL 2 s later
+                break  // dropping the stream cancels the run: SIGTERM now, SIGKILL 2 s later
             }
             return (pid, dropped)
         }

@@ -9,7 +9,8 @@ struct LLMDemoModelTests {
 
     @Test("the demo says what it is, how to configure a real model, and quotes the question")
     func englishReply() async throws {
-        let result = await LLMTest.drain(model.streamAnswer(to: [ChatMessage(role: .user, content: "What can you do?")]))
+        let result = await LLMTest.drain(
+            model.streamAnswer(to: [ChatMessage(role: .user, content: "What can you do?")]))
         #expect(result.error == nil)
         let text = result.text
         #expect(text.contains("built-in demo model"))
@@ -44,12 +45,16 @@ struct LLMDemoModelTests {
     func titleRequest() async throws {
         let messages = [
             ChatMessage(role: .system, content: "Write a short title for this conversation."),
-            ChatMessage(role: .user, content: "how do I bake sourdough bread at home?"),
+            ChatMessage(role: .user, content: "how do I bake sourdough bread at home?")
         ]
         let text = await LLMTest.drain(model.streamAnswer(to: messages)).text
         #expect(text == "How do I bake sourdough")
-        let chinese = await LLMTest.drain(model.streamAnswer(to: [messages[0],
-            ChatMessage(role: .user, content: "如何在家烤面包")])).text
+        let chinese = await LLMTest.drain(
+            model.streamAnswer(to: [
+                messages[0],
+                ChatMessage(role: .user, content: "如何在家烤面包")
+            ])
+        ).text
         #expect(chinese == "如何在家烤面包")
     }
 

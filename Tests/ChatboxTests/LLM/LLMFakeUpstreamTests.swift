@@ -22,7 +22,8 @@ struct LLMFakeUpstreamTests {
 
     @Test("directives parse numbers, flags, quoted values with escapes, and several blocks")
     func directiveParsing() {
-        let d = FakeUpstream.directives(in: #"hi [[fake tokens=5 hang]] and [[fake message="a \"b\" ]] c\nd" delay_ms=7]]"#)
+        let d = FakeUpstream.directives(
+            in: #"hi [[fake tokens=5 hang]] and [[fake message="a \"b\" ]] c\nd" delay_ms=7]]"#)
         #expect(d["tokens"] == "5")
         #expect(d["hang"] == "")
         #expect(d["message"] == "a \"b\" ]] c\nd")
@@ -38,14 +39,27 @@ struct LLMFakeUpstreamTests {
         if case .status(let code, let body) = behaviour(request(#"[[fake status=429 message="slow down"]]"#)) {
             #expect(code == 429)
             #expect(body.contains(#""message":"slow down""#))
-        } else { Issue.record("expected a status reply") }
+        } else {
+            Issue.record("expected a status reply")
+        }
         if case .stream(_, let delay, let first, let drop, let stall) =
-            behaviour(request("[[fake tokens=9 delay_ms=5 first_delay_ms=50 drop_after=4 stall_after=6]]")) {
+            behaviour(request("[[fake tokens=9 delay_ms=5 first_delay_ms=50 drop_after=4 stall_after=6]]"))
+        {
             #expect(delay == .milliseconds(5) && first == .milliseconds(50) && drop == 4 && stall == 6)
-        } else { Issue.record("expected a stream reply") }
+        } else {
+            Issue.record("expected a stream reply")
+        }
         if case .hang = behaviour(request("[[fake hang]]")) {} else { Issue.record("expected hang") }
-        if case .malformed(let n) = behaviour(request("[[fake malformed]]")) { #expect(n == 3) } else { Issue.record("malformed") }
-        if case .json(let content) = behaviour(request("[[fake tokens=2 json]]")) { #expect(content == "word1 word2") } else { Issue.record("json") }
+        if case .malformed(let n) = behaviour(request("[[fake malformed]]")) {
+            #expect(n == 3)
+        } else {
+            Issue.record("malformed")
+        }
+        if case .json(let content) = behaviour(request("[[fake tokens=2 json]]")) {
+            #expect(content == "word1 word2")
+        } else {
+            Issue.record("json")
+        }
         #expect(tokens(of: behaviour(request("[[fake huge_kb=1024]]")))?.first?.utf8.count == 1 << 20)
     }
 
@@ -71,7 +85,13 @@ struct LLMFakeUpstreamTests {
     @Test("token framing is valid JSON for every kind of character")
     func framingIsValidJSON() throws {
         struct Chunk: Decodable {
-            struct Choice: Decodable { struct Delta: Decodable { var content: String?; var role: String? }; var delta: Delta }
+            struct Choice: Decodable {
+                struct Delta: Decodable {
+                    var content: String?
+                    var role: String?
+                }
+                var delta: Delta
+            }
             var choices: [Choice]
         }
         let framer = ChunkFramer(model: "model \"x\"")
@@ -92,8 +112,11 @@ struct LLMFakeUpstreamTests {
             var request = HTTPClientRequest(url: upstream.baseURL + "/chat/completions")
             request.method = .POST
             request.headers.add(name: "X-Test", value: "yes")
-            request.body = .bytes(ByteBuffer(string:
-                #"{"model":"m","stream":false,"messages":[{"role":"user","content":[{"type":"text","text":"[[fake tokens=2]]"}]}]}"#))
+            request.body = .bytes(
+                ByteBuffer(
+                    string:
+                        #"{"model":"m","stream":false,"messages":[{"role":"user","content":[{"type":"text","text":"[[fake tokens=2]]"}]}]}"#
+                ))
             let response = try await client.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 20)
             #expect(response.status == .ok)
@@ -115,7 +138,8 @@ struct LLMFakeUpstreamTests {
         #expect(await LLMTest.eventually { upstream.openStreams == 1 })
         let start = ContinuousClock.now
         await upstream.stop()
-        #expect(ContinuousClock.now - start < .seconds(10), "stop() does not wait for the hanging stream to end by itself")
+        #expect(
+            ContinuousClock.now - start < .seconds(10), "stop() does not wait for the hanging stream to end by itself")
         let result = await consumer.value
         #expect(result.modelError?.kind == .malformed)
         #expect(upstream.openStreams == 0)

@@ -67,8 +67,11 @@ struct LLMHostileModelTests {
     func deepChunk(depth: Int) async throws {
         let (result, closed) = try await run(.hostile(.deepNesting(depth: depth)))
         #expect(result.text == "word1 word2 word3")
-        #expect(result.modelError == ModelError(.malformed,
-            "The model sent a chunk nested more than 64 levels deep; it was not read."))
+        #expect(
+            result.modelError
+                == ModelError(
+                    .malformed,
+                    "The model sent a chunk nested more than 64 levels deep; it was not read."))
         #expect(closed)
     }
 
@@ -88,7 +91,10 @@ struct LLMHostileModelTests {
     func parserEventLimit() {
         var parser = SSEParser(limits: .init(lineBytes: 100, eventBytes: 1_000))
         let exact = "data: " + String(repeating: "y", count: 1_000) + "\n\n"
-        #expect(SSEParser(limits: .init(lineBytes: 2_000, eventBytes: 1_000)).feedCopy(exact) == [String(repeating: "y", count: 1_000)])
+        #expect(
+            SSEParser(limits: .init(lineBytes: 2_000, eventBytes: 1_000)).feedCopy(exact) == [
+                String(repeating: "y", count: 1_000)
+            ])
         for _ in 0..<200 { _ = parser.feed(Array("data: 0123456789\n".utf8)) }
         #expect(parser.overflow == .event(limit: 1_000))
         var unlimited = SSEParser()
@@ -99,14 +105,18 @@ struct LLMHostileModelTests {
     func endlessLine() async throws {
         let (result, closed) = try await run(.hostile(.endlessLine))
         #expect(result.text == "word1 word2 word3")
-        #expect(result.modelError == ModelError(.malformed,
-            "The model sent a line longer than 64 KB without ending it; the answer was stopped there."))
+        #expect(
+            result.modelError
+                == ModelError(
+                    .malformed,
+                    "The model sent a line longer than 64 KB without ending it; the answer was stopped there."))
         #expect(closed)
     }
 
     @Test("a single 10 MB SSE line, sent whole, fails the answer too")
     func tenMegabyteLine() async throws {
-        let line = "data: {\"choices\":[{\"delta\":{\"content\":\"" + String(repeating: "a", count: 10 << 20) + "\"}}]}\n\n"
+        let line =
+            "data: {\"choices\":[{\"delta\":{\"content\":\"" + String(repeating: "a", count: 10 << 20) + "\"}}]}\n\n"
         let (result, _) = try await run(.raw(body: line + "data: [DONE]\n\n"), limits: .model)
         #expect(result.text == "")
         #expect(result.modelError?.message.hasPrefix("The model sent a line longer than 4 MB") == true)
@@ -115,8 +125,11 @@ struct LLMHostileModelTests {
     @Test("an event of endless short data lines fails the answer and drops the connection")
     func endlessEvent() async throws {
         let (result, closed) = try await run(.hostile(.endlessEvent))
-        #expect(result.modelError == ModelError(.malformed,
-            "The model sent an event larger than 64 KB; the answer was stopped there."))
+        #expect(
+            result.modelError
+                == ModelError(
+                    .malformed,
+                    "The model sent an event larger than 64 KB; the answer was stopped there."))
         #expect(closed)
     }
 
@@ -132,7 +145,9 @@ struct LLMHostileModelTests {
         let (result, closed) = try await run(.hostile(.endlessErrorBody(status: 500)))
         let error = try #require(result.modelError)
         #expect(error.kind == .http)
-        #expect(error.message.hasPrefix("The model provider answered 500: {\"error\":{\"message\":\"The fake model is broken: xxx"))
+        #expect(
+            error.message.hasPrefix(
+                "The model provider answered 500: {\"error\":{\"message\":\"The fake model is broken: xxx"))
         #expect(error.message.hasSuffix("…"))
         #expect(error.message.count < 600)
         #expect(closed)
@@ -144,9 +159,12 @@ struct LLMHostileModelTests {
     func apiKeyRedacted() async throws {
         let key = "sk-live-0123456789abcdef"
         let (http, _) = try await run(.error(401, message: "Incorrect API key provided: \(key)."), apiKey: key)
-        #expect(http.modelError == ModelError(.http, "The model provider answered 401: Incorrect API key provided: [redacted]."))
+        #expect(
+            http.modelError
+                == ModelError(.http, "The model provider answered 401: Incorrect API key provided: [redacted]."))
         let (inStream, _) = try await run(.streamError(afterTokens: 1, message: "key \(key) over quota"), apiKey: key)
-        #expect(inStream.modelError == ModelError(.http, "The model provider reported an error: key [redacted] over quota"))
+        #expect(
+            inStream.modelError == ModelError(.http, "The model provider reported an error: key [redacted] over quota"))
     }
 
     @Test("an unreachable model is named by host:port: no credentials, no path, no raw error")
@@ -167,12 +185,14 @@ struct LLMHostileModelTests {
 
     @Test("the location and redaction helper")
     func errorText() {
-        let text = ModelErrorText(url: "https://user%40corp:p%2Fss@api.example.com/v1?api-key=abcd1234", secrets: ["sk-123456", nil, "ab"])
+        let text = ModelErrorText(
+            url: "https://user%40corp:p%2Fss@api.example.com/v1?api-key=abcd1234", secrets: ["sk-123456", nil, "ab"])
         #expect(text.location == "api.example.com:443")
         #expect(ModelErrorText(url: "http://[::1]:8000/v1").location == "[::1]:8000")
         #expect(ModelErrorText(url: "not a url").location == "the configured address")
         #expect(text.redact("sk-123456 user@corp p/ss abcd1234 ab") == "[redacted] [redacted] [redacted] [redacted] ab")
-        #expect(text.quote("  " + String(repeating: "é", count: 600) + "  ") == String(repeating: "é", count: 500) + "…")
+        #expect(
+            text.quote("  " + String(repeating: "é", count: 600) + "  ") == String(repeating: "é", count: 500) + "…")
         #expect(describeConnectError(ChannelError.ioOnClosedChannel).contains("I/O on closed channel"))
         #expect(describeConnectError(HTTPClientError.remoteConnectionClosed) == "the model closed the connection")
         struct Weird: Error { var secret = "x" }

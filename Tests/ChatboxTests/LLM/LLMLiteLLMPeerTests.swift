@@ -11,7 +11,9 @@ import Testing
 struct LLMLiteLLMPeerTests {
     private let baseURL = ProcessInfo.processInfo.environment["CHATBOX_TEST_LITELLM_URL"] ?? ""
     private let key = ProcessInfo.processInfo.environment["CHATBOX_TEST_LITELLM_KEY"]
-    private let question = [ChatMessage(role: .system, content: "Be brief."), ChatMessage(role: .user, content: "Hello?")]
+    private let question = [
+        ChatMessage(role: .system, content: "Be brief."), ChatMessage(role: .user, content: "Hello?")
+    ]
 
     private func ask(_ model: String, key: String?? = nil) async throws -> LLMStreamResult {
         let client = OpenAICompatibleModel.makeHTTPClient()

@@ -12,13 +12,16 @@ struct LLMOpenAICompatibleTests {
         ChatMessage(role: .system, content: "Be brief."),
         ChatMessage(role: .user, content: "Hi"),
         ChatMessage(role: .assistant, content: "Hello!"),
-        ChatMessage(role: .user, content: "What is 2+2?"),
+        ChatMessage(role: .user, content: "What is 2+2?")
     ]
 
-    private func model(_ upstream: FakeUpstream, _ client: HTTPClient, apiKey: String? = nil,
-                       extraHeaders: [(String, String)] = []) -> OpenAICompatibleModel {
-        OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: apiKey, model: "fake-model",
-                              extraHeaders: extraHeaders, httpClient: client)
+    private func model(
+        _ upstream: FakeUpstream, _ client: HTTPClient, apiKey: String? = nil,
+        extraHeaders: [(String, String)] = []
+    ) -> OpenAICompatibleModel {
+        OpenAICompatibleModel(
+            baseURL: upstream.baseURL, apiKey: apiKey, model: "fake-model",
+            extraHeaders: extraHeaders, httpClient: client)
     }
 
     /// Streams the conversation through a FakeUpstream that answers `reply`.
@@ -43,8 +46,9 @@ struct LLMOpenAICompatibleTests {
     @Test("the whole conversation, model name, stream flag, API key and extra headers are sent")
     func requestContents() async throws {
         try await LLMTest.withFakeUpstream({ _ in .tokens(2) }) { upstream, client in
-            let model = model(upstream, client, apiKey: "sk-test-123",
-                              extraHeaders: [("X-Title", "Chatbox"), ("HTTP-Referer", "http://localhost")])
+            let model = model(
+                upstream, client, apiKey: "sk-test-123",
+                extraHeaders: [("X-Title", "Chatbox"), ("HTTP-Referer", "http://localhost")])
             let result = await LLMTest.drain(model.streamAnswer(to: conversation))
             #expect(result.error == nil)
             let request = try #require(upstream.requests().last)
@@ -62,8 +66,9 @@ struct LLMOpenAICompatibleTests {
     @Test("no API key means no Authorization header; a trailing slash on the base URL is fine")
     func noKeyAndTrailingSlash() async throws {
         try await LLMTest.withFakeUpstream({ _ in .tokens(3) }) { upstream, client in
-            let model = OpenAICompatibleModel(baseURL: upstream.baseURL + "/", apiKey: nil, model: "m",
-                                              httpClient: client)
+            let model = OpenAICompatibleModel(
+                baseURL: upstream.baseURL + "/", apiKey: nil, model: "m",
+                httpClient: client)
             #expect(model.endpoint == upstream.baseURL + "/chat/completions")
             let result = await LLMTest.drain(model.streamAnswer(to: conversation))
             #expect(result.text == "word1 word2 word3")
@@ -86,14 +91,18 @@ struct LLMOpenAICompatibleTests {
 
     @Test("error bodies as {error: string}, {message}, plain text, empty, or too long are all readable")
     func errorBodyShapes() async throws {
-        #expect(try await run(.status(401, body: #"{"error":"invalid key"}"#)).modelError?.message
-            == "The model provider answered 401: invalid key")
-        #expect(try await run(.status(404, body: #"{"message":"model not found"}"#)).modelError?.message
-            == "The model provider answered 404: model not found")
-        #expect(try await run(.status(503, body: "upstream overloaded\n")).modelError?.message
-            == "The model provider answered 503: upstream overloaded")
-        #expect(try await run(.status(502, body: "")).modelError?.message
-            == "The model provider answered 502 Bad Gateway.")
+        #expect(
+            try await run(.status(401, body: #"{"error":"invalid key"}"#)).modelError?.message
+                == "The model provider answered 401: invalid key")
+        #expect(
+            try await run(.status(404, body: #"{"message":"model not found"}"#)).modelError?.message
+                == "The model provider answered 404: model not found")
+        #expect(
+            try await run(.status(503, body: "upstream overloaded\n")).modelError?.message
+                == "The model provider answered 503: upstream overloaded")
+        #expect(
+            try await run(.status(502, body: "")).modelError?.message
+                == "The model provider answered 502 Bad Gateway.")
         let long = try await run(.status(500, body: String(repeating: "x", count: 5000))).modelError
         #expect(long?.kind == .http)
         #expect((long?.message.count ?? 0) < 600)
@@ -140,7 +149,7 @@ struct LLMOpenAICompatibleTests {
             #"data: {"id":"1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
             #"data: {"id":"1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
             "data: [DONE]",
-            #"data: {"choices":[{"delta":{"content":"after done"}}]}"#,
+            #"data: {"choices":[{"delta":{"content":"after done"}}]}"#
         ]
         let body = events.joined(separator: "\r\n\r\n") + "\r\n\r\n"
         let result = try await run(.raw(body: body, chunkSize: 7))
@@ -171,12 +180,13 @@ struct LLMOpenAICompatibleTests {
         let odd = try await run(.raw(body: #"{"result":"something else"}"#, contentType: "application/json"))
         #expect(odd.modelError?.kind == .malformed)
         let text = try await run(.raw(body: "Hello, plain text.", contentType: "text/plain"))
-        #expect(text.modelError == ModelError(.malformed, "The model's answer is not an event stream: Hello, plain text."))
+        #expect(
+            text.modelError == ModelError(.malformed, "The model's answer is not an event stream: Hello, plain text."))
     }
 
     @Test("one 1 MB token arrives intact")
     func hugeToken() async throws {
-        let token = String(repeating: "0123456789abcdef", count: 65_536)   // 1 MiB
+        let token = String(repeating: "0123456789abcdef", count: 65_536)  // 1 MiB
         let result = try await run(.stream(tokens: [token]))
         #expect(result.error == nil)
         #expect(result.text == token)
@@ -194,13 +204,17 @@ struct LLMOpenAICompatibleTests {
     func connectionRefused() async throws {
         let port = try await LLMTest.closedPort()
         let client = OpenAICompatibleModel.makeHTTPClient()
-        let model = OpenAICompatibleModel(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
-                                          httpClient: client)
+        let model = OpenAICompatibleModel(
+            baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
+            httpClient: client)
         let start = ContinuousClock.now
         let result = await LLMTest.drain(model.streamAnswer(to: conversation))
         try await client.shutdown()
-        #expect(result.modelError == ModelError(.unreachable,
-            "Cannot reach the model at 127.0.0.1:\(port): connection refused"))
+        #expect(
+            result.modelError
+                == ModelError(
+                    .unreachable,
+                    "Cannot reach the model at 127.0.0.1:\(port): connection refused"))
         // Not retried until a timeout (AsyncHTTPClient's own is 10 s); the bound is loose for a busy machine.
         #expect(ContinuousClock.now - start < .seconds(8))
     }
@@ -208,9 +222,10 @@ struct LLMOpenAICompatibleTests {
     @Test("the connect timeout applies even with a client that retries refused connections")
     func connectTimeoutWithRetryingClient() async throws {
         let port = try await LLMTest.closedPort()
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)   // retries until its own 10 s
-        let model = OpenAICompatibleModel(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
-                                          httpClient: client, connectTimeout: .milliseconds(400))
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)  // retries until its own 10 s
+        let model = OpenAICompatibleModel(
+            baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
+            httpClient: client, connectTimeout: .milliseconds(400))
         let start = ContinuousClock.now
         let result = await LLMTest.drain(model.streamAnswer(to: conversation))
         let elapsed = ContinuousClock.now - start
@@ -223,8 +238,9 @@ struct LLMOpenAICompatibleTests {
     @Test("an unknown host is .unreachable")
     func unknownHost() async throws {
         let client = OpenAICompatibleModel.makeHTTPClient()
-        let model = OpenAICompatibleModel(baseURL: "http://no-such-host.invalid/v1", apiKey: nil, model: "m",
-                                          httpClient: client, connectTimeout: .seconds(3))
+        let model = OpenAICompatibleModel(
+            baseURL: "http://no-such-host.invalid/v1", apiKey: nil, model: "m",
+            httpClient: client, connectTimeout: .seconds(3))
         let result = await LLMTest.drain(model.streamAnswer(to: conversation))
         try await client.shutdown()
         #expect(result.modelError?.kind == .unreachable)
@@ -303,7 +319,7 @@ struct LLMOpenAICompatibleTests {
             let handle = Mutex<Task<Void, any Error>?>(nil)
             let (gate, open) = AsyncStream<Void>.makeStream()
             let answering = Task {
-                for await _ in gate { break }   // until `handle` is set
+                for await _ in gate { break }  // until `handle` is set
                 try await model.answer(to: conversation) { piece in
                     received.withLock { $0.append(piece) }
                     handle.withLock { $0 }?.cancel()

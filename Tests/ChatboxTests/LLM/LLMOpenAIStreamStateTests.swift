@@ -84,7 +84,9 @@ struct LLMOpenAIStreamStateTests {
         #expect(driver.state.phase == .streaming(.events))
         // An event cut across two body parts is read once it is whole.
         #expect(driver.body(String(Self.chunk("lo").prefix(20))) == .none)
-        #expect(driver.body(String(Self.chunk("lo").dropFirst(20)) + "data: [DONE]\n\n" + Self.chunk("late")) == .end(nil, dropConnection: false))
+        #expect(
+            driver.body(String(Self.chunk("lo").dropFirst(20)) + "data: [DONE]\n\n" + Self.chunk("late"))
+                == .end(nil, dropConnection: false))
         #expect(driver.pieces == ["Hel", "lo"])
         #expect(driver.state.phase == .finished)
         #expect(driver.body(Self.chunk("after")) == .none)
@@ -113,8 +115,9 @@ struct LLMOpenAIStreamStateTests {
         _ = driver.body(Self.chunk("half"))
         let error = Self.failure(driver.end())
         #expect(error?.kind == .malformed)
-        #expect(error?.message
-            == "The model's stream ended before the answer was finished (no [DONE] and no finish_reason).")
+        #expect(
+            error?.message
+                == "The model's stream ended before the answer was finished (no [DONE] and no finish_reason).")
         #expect(driver.pieces == ["half"])
     }
 
@@ -122,8 +125,9 @@ struct LLMOpenAIStreamStateTests {
         var driver = Driver.answering()
         #expect(driver.body("hello, sk-secret-key here") == .none)
         #expect(driver.state.phase == .streaming(.nothing))
-        #expect(Self.failure(driver.end())?.message
-            == "The model's answer is not an event stream: hello, [redacted] here")
+        #expect(
+            Self.failure(driver.end())?.message
+                == "The model's answer is not an event stream: hello, [redacted] here")
     }
 
     @Test func anErrorObjectInTheStreamEndsTheAnswerAndDropsTheConnection() {
@@ -145,9 +149,13 @@ struct LLMOpenAIStreamStateTests {
         var driver = Driver.answering(limits: .init(lineBytes: 64, eventBytes: 1024))
         _ = driver.body(Self.chunk("ok"))
         let action = driver.body("data: " + String(repeating: "x", count: 100))
-        #expect(action == .end(ModelError(.malformed,
-            "The model sent a line longer than 64 bytes without ending it; the answer was stopped there."),
-            dropConnection: true))
+        #expect(
+            action
+                == .end(
+                    ModelError(
+                        .malformed,
+                        "The model sent a line longer than 64 bytes without ending it; the answer was stopped there."),
+                    dropConnection: true))
         #expect(driver.pieces == ["ok"])
         #expect(driver.end() == .none)
     }
@@ -155,8 +163,9 @@ struct LLMOpenAIStreamStateTests {
     @Test func anEventLargerThanTheLimitEndsTheAnswer() {
         var driver = Driver.answering(limits: .init(lineBytes: 64, eventBytes: 100))
         let lines = String(repeating: "data: " + String(repeating: "y", count: 40) + "\n", count: 4)
-        #expect(Self.failure(driver.body(lines))?.message
-            == "The model sent an event larger than 100 bytes; the answer was stopped there.")
+        #expect(
+            Self.failure(driver.body(lines))?.message
+                == "The model sent an event larger than 100 bytes; the answer was stopped there.")
     }
 
     @Test func anErrorBodyIsReadOnlyUpToItsLimitThenTheConnectionIsDropped() {
@@ -176,8 +185,11 @@ struct LLMOpenAIStreamStateTests {
         #expect(driver.body("{") == .none)
         #expect(driver.state.phase == .collectingJSON)
         let action = driver.body(ByteBuffer(repeating: UInt8(ascii: " "), count: OpenAIStreamState.maxJSONBody))
-        #expect(action == .end(ModelError(.malformed, "The model answered with a JSON document larger than 32 MB."),
-            dropConnection: true))
+        #expect(
+            action
+                == .end(
+                    ModelError(.malformed, "The model answered with a JSON document larger than 32 MB."),
+                    dropConnection: true))
     }
 
     // MARK: Other bodies
@@ -195,8 +207,11 @@ struct LLMOpenAIStreamStateTests {
         var driver = Driver.answering(.tooManyRequests)
         _ = driver.body(#"{"error":{"message":"slow down, "#)
         _ = driver.body(#"sk-secret-key"}}"#)
-        #expect(driver.end() == .end(ModelError(.http, "The model provider answered 429: slow down, [redacted]"),
-            dropConnection: false))
+        #expect(
+            driver.end()
+                == .end(
+                    ModelError(.http, "The model provider answered 429: slow down, [redacted]"),
+                    dropConnection: false))
     }
 
     @Test func anHTTPErrorWithoutABodyNamesItsStatus() {
@@ -214,46 +229,61 @@ struct LLMOpenAIStreamStateTests {
 
         var last = Driver()
         last.state.requestSent()
-        #expect(Self.failure(last.state.receivedError(HTTPClientError.remoteConnectionClosed, canRetry: false))
-            == ModelError(.unreachable,
-                "The model at model.test:8000 closed the connection without answering (the model closed the connection)."))
+        #expect(
+            Self.failure(last.state.receivedError(HTTPClientError.remoteConnectionClosed, canRetry: false))
+                == ModelError(
+                    .unreachable,
+                    "The model at model.test:8000 closed the connection without answering (the model closed the connection)."
+                ))
     }
 
     @Test func aFailedConnectionIsUnreachable() {
         var driver = Driver()
-        #expect(driver.state.receivedError(ChannelError.connectTimeout(.seconds(1)), canRetry: true)
-            == .end(ModelError(.unreachable, "Cannot reach the model at model.test:8000: connection timed out"),
-                dropConnection: false))
+        #expect(
+            driver.state.receivedError(ChannelError.connectTimeout(.seconds(1)), canRetry: true)
+                == .end(
+                    ModelError(.unreachable, "Cannot reach the model at model.test:8000: connection timed out"),
+                    dropConnection: false))
     }
 
     @Test func aConnectionLostMidStreamIsACutOffAnswer() {
         var driver = Driver.answering()
         _ = driver.body(Self.chunk("part"))
         let error = Self.failure(driver.state.receivedError(HTTPClientError.remoteConnectionClosed, canRetry: true))
-        #expect(error == ModelError(.malformed, "The model's stream ended before the answer was finished "
-            + "(the connection was lost: the model closed the connection)."))
+        #expect(
+            error
+                == ModelError(
+                    .malformed,
+                    "The model's stream ended before the answer was finished "
+                        + "(the connection was lost: the model closed the connection)."))
         #expect(driver.pieces == ["part"])
     }
 
     @Test func aConnectionLostDuringAnErrorBodyStillReportsTheStatus() {
         var driver = Driver.answering(.internalServerError)
         _ = driver.body(#"{"message":"boom"}"#)
-        #expect(Self.failure(driver.state.receivedError(ChannelError.eof, canRetry: true))
-            == ModelError(.http, "The model provider answered 500: boom"))
+        #expect(
+            Self.failure(driver.state.receivedError(ChannelError.eof, canRetry: true))
+                == ModelError(.http, "The model provider answered 500: boom"))
     }
 
     @Test func aCancelledRequestEndsQuietly() {
         var driver = Driver.answering()
         _ = driver.body(Self.chunk("a"))
-        #expect(driver.state.receivedError(HTTPClientError.cancelled, canRetry: true) == .end(nil, dropConnection: false))
+        #expect(
+            driver.state.receivedError(HTTPClientError.cancelled, canRetry: true) == .end(nil, dropConnection: false))
         #expect(driver.end() == .none)
     }
 
     @Test func theConnectTimeoutFailsOnlyWhileNoConnectionIsMade() {
         var waiting = Driver()
-        #expect(waiting.state.connectTimedOut(after: .milliseconds(1500)) == .end(ModelError(.unreachable,
-            "Cannot reach the model at model.test:8000: no connection after 1.5 s (connect timeout)."),
-            dropConnection: true))
+        #expect(
+            waiting.state.connectTimedOut(after: .milliseconds(1500))
+                == .end(
+                    ModelError(
+                        .unreachable,
+                        "Cannot reach the model at model.test:8000: no connection after 1.5 s (connect timeout)."),
+                    dropConnection: true))
         #expect(waiting.state.receivedError(HTTPClientError.cancelled, canRetry: true) == .none, "one end only")
 
         var connected = Driver()

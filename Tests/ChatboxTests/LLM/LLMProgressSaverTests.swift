@@ -36,7 +36,10 @@ struct LLMProgressSaverTests {
 
             // The next rounds: the good answers are saved again, the bad one is not logged again.
             for round in 2...3 {
-                for (index, answer) in entries.enumerated() { answer.entry.append(" part \(round)") ; _ = index }
+                for (index, answer) in entries.enumerated() {
+                    answer.entry.append(" part \(round)")
+                    _ = index
+                }
                 await saver.saveOnce()
             }
             saved = try await Self.contents(store, entries.map(\.id))
@@ -68,15 +71,18 @@ struct LLMProgressSaverTests {
         #expect(SQLChatStore.progressBatches([]).isEmpty)
     }
 
-    @Test("on MariaDB, an answer longer than its MEDIUMTEXT column fails alone", .enabled(if: Backend.all.contains(.mariadb)))
+    @Test(
+        "on MariaDB, an answer longer than its MEDIUMTEXT column fails alone",
+        .enabled(if: Backend.all.contains(.mariadb)))
     func tooLongForTheColumnOnMariaDB() async throws {
         try await Backend.mariadb.withStore { store in
             let logs = LogCollector()
             let generations = Generations(limits: .init(runningPerUser: 100, answerCharacters: 50_000_000))
-            let saver = ProgressSaver(generations: generations, store: store, interval: .seconds(1), logger: logs.logger)
+            let saver = ProgressSaver(
+                generations: generations, store: store, interval: .seconds(1), logger: logs.logger)
             let entries = try await Self.startTurns(3, username: "m", store: store, generations: generations)
             entries[0].entry.append("short 0")
-            entries[1].entry.append(String(repeating: "z", count: (16 << 20) + 10))   // MEDIUMTEXT holds 16 MiB - 1
+            entries[1].entry.append(String(repeating: "z", count: (16 << 20) + 10))  // MEDIUMTEXT holds 16 MiB - 1
             entries[2].entry.append("short 2")
             await saver.saveOnce()
             let saved = try await Self.contents(store, entries.map(\.id))
@@ -101,7 +107,8 @@ struct LLMProgressSaverTests {
             let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: .now())
             let entry = try generations.reserve(conversation.id, userID: user.id)
             generations.begin(
-                entry, user: turn.user, assistant: turn.assistant, listener: try generations.openStream(userID: user.id))
+                entry, user: turn.user, assistant: turn.assistant, listener: try generations.openStream(userID: user.id)
+            )
             entries.append((turn.assistant.id, entry))
         }
         return entries
@@ -118,16 +125,20 @@ struct LLMProgressSaverTests {
 
     static func addPoisonTrigger(_ store: SQLChatStore) async throws {
         if store.flavor == .sqlite {
-            try await store.db.raw("""
+            try await store.db.raw(
+                """
                 CREATE TRIGGER poison BEFORE UPDATE OF content ON messages WHEN NEW.content LIKE '%POISON%' \
                 BEGIN SELECT RAISE(ABORT, 'poisoned answer'); END
-                """).run()
+                """
+            ).run()
         } else {
-            try await store.db.raw("""
+            try await store.db.raw(
+                """
                 CREATE TRIGGER poison BEFORE UPDATE ON messages FOR EACH ROW \
                 BEGIN IF NEW.content LIKE '%POISON%' THEN \
                 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poisoned answer'; END IF; END
-                """).run()
+                """
+            ).run()
         }
     }
 

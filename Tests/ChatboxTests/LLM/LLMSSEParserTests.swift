@@ -26,8 +26,10 @@ struct LLMSSEParserTests {
 
     private let sample = "data: one\n\n: comment\nevent: update\nid: 7\ndata: two\ndata: lines\n\ndata: 你好 ✓ 🎉\n\n"
     private var expected: [SSEEvent] {
-        [SSEEvent(data: "one"), SSEEvent(event: "update", data: "two\nlines", id: "7"),
-         SSEEvent(data: "你好 ✓ 🎉", id: "7")]
+        [
+            SSEEvent(data: "one"), SSEEvent(event: "update", data: "two\nlines", id: "7"),
+            SSEEvent(data: "你好 ✓ 🎉", id: "7")
+        ]
     }
 
     @Test("LF, CRLF and CR line endings give the same events")
@@ -57,7 +59,7 @@ struct LLMSSEParserTests {
     func crlfSplitAcrossChunks() {
         var parser = SSEParser()
         #expect(parser.feed(Array("data: a\r".utf8)).isEmpty)
-        #expect(parser.feed(Array("\ndata: b\r".utf8)).isEmpty)   // if \n were a blank line, "a" would dispatch here
+        #expect(parser.feed(Array("\ndata: b\r".utf8)).isEmpty)  // if \n were a blank line, "a" would dispatch here
         #expect(parser.feed(Array("\n\r\n".utf8)) == [SSEEvent(data: "a\nb")])
     }
 
@@ -100,8 +102,11 @@ struct LLMSSEParserTests {
     @Test("event type resets after each event while the last id carries over")
     func eventAndID() {
         let events = parse("event: a\nid: 1\ndata: x\n\ndata: y\n\nid: 2\nevent: b\ndata: z\n\n")
-        #expect(events == [SSEEvent(event: "a", data: "x", id: "1"), SSEEvent(data: "y", id: "1"),
-                           SSEEvent(event: "b", data: "z", id: "2")])
+        #expect(
+            events == [
+                SSEEvent(event: "a", data: "x", id: "1"), SSEEvent(data: "y", id: "1"),
+                SSEEvent(event: "b", data: "z", id: "2")
+            ])
     }
 
     @Test("an event without data, retry and unknown fields are ignored")

@@ -27,7 +27,10 @@ private final class ClosingServer: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let number = connections.withLockedValue { $0 += 1; return $0 }
+        let number = connections.withLockedValue {
+            $0 += 1
+            return $0
+        }
         if number <= dropFirst {
             context.close(promise: nil)
         } else if !answered {
@@ -62,8 +65,9 @@ struct LLMStaleConnectionTests {
         var outcome: (LLMStreamResult, Int)?
         try await withServer(dropFirst: dropFirst) { port, connections in
             let client = OpenAICompatibleModel.makeHTTPClient()
-            let model = OpenAICompatibleModel(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
-                                              httpClient: client)
+            let model = OpenAICompatibleModel(
+                baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
+                httpClient: client)
             let result = await LLMTest.drain(model.streamAnswer(to: [ChatMessage(role: .user, content: "hi")]))
             try await client.shutdown()
             outcome = (result, connections.withLockedValue { $0 })

@@ -45,7 +45,9 @@ struct API: Sendable {
         try await call(.post, "/api/auth/register", json: Self.encode(["username": username, "password": password]))
     }
 
-    func login(_ username: String, _ password: String = "correct horse", headers: HTTPFields = [:]) async throws -> Reply {
+    func login(_ username: String, _ password: String = "correct horse", headers: HTTPFields = [:]) async throws
+        -> Reply
+    {
         try await call(
             .post, "/api/auth/login", json: Self.encode(["username": username, "password": password]), headers: headers)
     }
@@ -59,7 +61,8 @@ struct API: Sendable {
     }
 
     func createConversation(token: String, title: String? = nil) async throws -> Reply {
-        try await call(.post, "/api/conversations", json: title.map { Self.encode(["title": $0]) } ?? "{}", token: token)
+        try await call(
+            .post, "/api/conversations", json: title.map { Self.encode(["title": $0]) } ?? "{}", token: token)
     }
 
     func getConversation(_ id: Int64, token: String) async throws -> Reply {

@@ -27,7 +27,8 @@ struct ChatHarness: Sendable {
 
 func withChatApp(
     database: DatabaseLocation? = nil,
-    behaviour: @escaping @Sendable (FakeRequest) -> FakeReply = FakeUpstream.makeDirectiveBehaviour(defaultDelay: .milliseconds(5)),
+    behaviour: @escaping @Sendable (FakeRequest) -> FakeReply = FakeUpstream.makeDirectiveBehaviour(
+        defaultDelay: .milliseconds(5)),
     _ adjust: @escaping (inout AppConfig) -> Void = { _ in },
     _ body: @escaping @Sendable (ChatHarness) async throws -> Void
 ) async throws {
@@ -41,8 +42,10 @@ func withChatApp(
         try await withLiveApp(config) { api in
             let token = try await api.signUp("chatter")
             let port = try #require(api.port)
-            try await body(ChatHarness(
-                api: api, events: EventStreamClient(port: port, token: token), fake: fake, token: token, config: config))
+            try await body(
+                ChatHarness(
+                    api: api, events: EventStreamClient(port: port, token: token), fake: fake, token: token,
+                    config: config))
         }
     } catch {
         await fake.stop()

@@ -75,7 +75,8 @@ struct EventStreamClient: Sendable {
                 for try await chunk in response.body {
                     let now = ContinuousClock.now
                     for event in parser.feed(chunk) {
-                        continuation.yield(ReceivedEvent(name: event.event ?? "message", data: event.data, arrived: now))
+                        continuation.yield(
+                            ReceivedEvent(name: event.event ?? "message", data: event.data, arrived: now))
                     }
                 }
                 continuation.finish()

@@ -12,13 +12,16 @@ enum TestConfig {
         return url
     }
 
-    static func make(database: DatabaseLocation? = nil, modelBaseURL: String? = nil, _ adjust: (inout AppConfig) -> Void = { _ in })
+    static func make(
+        database: DatabaseLocation? = nil, modelBaseURL: String? = nil, _ adjust: (inout AppConfig) -> Void = { _ in }
+    )
         -> AppConfig
     {
         var config = AppConfig()
         config.port = 0
         config.bcryptCost = 4
-        config.logLevel = ProcessInfo.processInfo.environment["CHATBOX_TEST_LOG_LEVEL"].flatMap { .init(rawValue: $0) } ?? .error
+        config.logLevel =
+            ProcessInfo.processInfo.environment["CHATBOX_TEST_LOG_LEVEL"].flatMap { .init(rawValue: $0) } ?? .error
         config.database = database ?? .sqlite(path: temporaryDirectory().appendingPathComponent("test.sqlite").path)
         config.webRoot = webRoot
         config.flushInterval = .milliseconds(200)

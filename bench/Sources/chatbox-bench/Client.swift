@@ -38,8 +38,8 @@ struct StreamGauges: Sendable {
 }
 
 enum StreamKind: Sendable {
-    case chatbox   // Chatbox's events: start, delta {text}, done {message}, title
-    case openAI    // an OpenAI chat.completion.chunk stream ending with [DONE]
+    case chatbox  // Chatbox's events: start, delta {text}, done {message}, title
+    case openAI  // an OpenAI chat.completion.chunk stream ending with [DONE]
 }
 
 /// Reads a streamed response where it arrives (on its event loop), parsing SSE incrementally.
@@ -123,7 +123,10 @@ final class StreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
         for byte in bytes {
             if byte == needle[matched] {
                 matched += 1
-                if matched == needle.count { found += 1; matched = 0 }
+                if matched == needle.count {
+                    found += 1
+                    matched = 0
+                }
             } else {
                 matched = byte == needle[0] ? 1 : 0
             }
@@ -157,7 +160,9 @@ final class StreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
         close()
         result.total = nowNanos() - started
         if keepText { result.text = text }
-        if result.status != 200, result.error == nil { result.error = "HTTP \(result.status): \(errorBody.prefix(200))" }
+        if result.status != 200, result.error == nil {
+            result.error = "HTTP \(result.status): \(errorBody.prefix(200))"
+        }
         return result
     }
 
@@ -175,7 +180,7 @@ final class StreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
 /// The load generator's view of a Chatbox server (and of the fake upstream, for the harness ceiling).
 struct API: Sendable {
     let client: HTTPClient
-    let base: String   // http://127.0.0.1:PORT
+    let base: String  // http://127.0.0.1:PORT
 
     static func makeClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
@@ -213,9 +218,12 @@ struct API: Sendable {
     func signIn(_ username: String, password: String = "bench-password") async throws -> String {
         let credentials = #"{"username":"\#(username)","password":"\#(password)"}"#
         var (status, body, _) = try await call(.POST, "/api/auth/register", json: credentials)
-        if status == 409 || status == 403 { (status, body, _) = try await call(.POST, "/api/auth/login", json: credentials) }
+        if status == 409 || status == 403 {
+            (status, body, _) = try await call(.POST, "/api/auth/login", json: credentials)
+        }
         guard status == 200 || status == 201, let token = object(body)["token"] as? String else {
-            throw Failure(description: "sign-in of \(username) failed: HTTP \(status) \(String(buffer: body).prefix(200))")
+            throw Failure(
+                description: "sign-in of \(username) failed: HTTP \(status) \(String(buffer: body).prefix(200))")
         }
         return token
     }
@@ -230,9 +238,10 @@ struct API: Sendable {
     }
 
     /// Sends one question and reads the streamed answer to its end.
-    func turn(token: String, conversation: Int64, content: String, keepText: Bool = false,
-              gauges: StreamGauges? = nil, deadline: Duration = .seconds(600)) async -> TurnResult
-    {
+    func turn(
+        token: String, conversation: Int64, content: String, keepText: Bool = false,
+        gauges: StreamGauges? = nil, deadline: Duration = .seconds(600)
+    ) async -> TurnResult {
         let body = #"{"content":"\#(jsonEscaped(content))"}"#
         return await stream(
             path: "/api/conversations/\(conversation)/messages", body: body, token: token, kind: .chatbox,
@@ -242,13 +251,15 @@ struct API: Sendable {
     /// A chat completion straight to the fake upstream (the harness ceiling).
     func upstreamTurn(content: String, gauges: StreamGauges? = nil) async -> TurnResult {
         let body = #"{"model":"fake","stream":true,"messages":[{"role":"user","content":"\#(jsonEscaped(content))"}]}"#
-        return await stream(path: "/v1/chat/completions", body: body, token: nil, kind: .openAI, keepText: false,
-                            gauges: gauges, deadline: .seconds(600))
+        return await stream(
+            path: "/v1/chat/completions", body: body, token: nil, kind: .openAI, keepText: false,
+            gauges: gauges, deadline: .seconds(600))
     }
 
-    private func stream(path: String, body: String, token: String?, kind: StreamKind, keepText: Bool,
-                        gauges: StreamGauges?, deadline: Duration) async -> TurnResult
-    {
+    private func stream(
+        path: String, body: String, token: String?, kind: StreamKind, keepText: Bool,
+        gauges: StreamGauges?, deadline: Duration
+    ) async -> TurnResult {
         let started = nowNanos()
         do {
             var request = try HTTPClient.Request(url: base + path, method: .POST)

@@ -9,8 +9,9 @@ func historyScenario(_ b: Bench, flavor: String) async throws {
     var stopMariaDB: (() async -> Void)?
     if flavor == "mysql" {
         guard let mysql = try await startMariaDB(b) else {
-            b.report.note("MySQL history figures skipped: no MariaDB could be started (scripts/start-mariadb.sh; "
-                + "apt-get install mariadb-server) and no --mysql-url was given.")
+            b.report.note(
+                "MySQL history figures skipped: no MariaDB could be started (scripts/start-mariadb.sh; "
+                    + "apt-get install mariadb-server) and no --mysql-url was given.")
             return
         }
         (url, stopMariaDB) = mysql
@@ -23,7 +24,8 @@ func historyScenario(_ b: Bench, flavor: String) async throws {
     }
     log("seeding \(flavor): \(plan.conversations) conversations, \(plan.messages) messages")
     let seeded = try await seedDatabase(url: url, plan: plan)
-    let seedLine = seeded.reused
+    let seedLine =
+        seeded.reused
         ? "database reused from an earlier run (--reseed to rebuild)"
         : "seeded in \(fmt(seeded.seconds)) s (\(Int(Double(seeded.messages) / max(seeded.seconds, 0.001))) messages/s, "
             + "\(seeded.bytes / 1_000_000) MB of text)"
@@ -69,7 +71,8 @@ private func measureHistory(_ b: Bench, server: Server, flavor: String, plan: Se
     for _ in 0..<repeats { health.append(ms(try await b.upstream.api.call(.GET, "/health").nanos)) }
     let floor = "GET of a tiny page: p50 \(fmt(percentile(health, 50), 2)) ms"
     let heavy = Int(Double(plan.conversations) * plan.heavyShare)
-    let scale = "\(plan.conversations / 1000)k conversations stored, \(flavor == "mysql" ? "MySQL (MariaDB)" : "SQLite")"
+    let scale =
+        "\(plan.conversations / 1000)k conversations stored, \(flavor == "mysql" ? "MySQL (MariaDB)" : "SQLite")"
     b.report.add(
         "list 50 conversations, p50 (\(scale); user owns \(heavy))", target: "≤ 5 ms",
         measured: "\(fmt(percentile(list, 50), 2)) ms (p99 \(fmt(percentile(list, 99), 2)) ms)", ceiling: floor,
@@ -85,7 +88,9 @@ private func measureHistory(_ b: Bench, server: Server, flavor: String, plan: Se
     var all: [Double] = []
     var perWord: [String] = []
     for word in words {
-        let path = "/api/conversations?limit=50&q=" + (word.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? word)
+        let path =
+            "/api/conversations?limit=50&q="
+            + (word.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? word)
         let (_, found, _) = try await api.call(.GET, path, token: token)
         let hits = (api.object(found)["conversations"] as? [Any])?.count ?? 0
         let samples = try await timed(path, times: searchRepeats)
@@ -127,9 +132,9 @@ func runScript(_ path: String, _ arguments: [String], log logPath: String) async
     FileManager.default.createFile(atPath: logPath, contents: nil)
     process.standardError = FileHandle(forWritingAtPath: logPath)
     try process.run()
-    try? pipe.fileHandleForWriting.close()   // else the read below never sees the end
+    try? pipe.fileHandleForWriting.close()  // else the read below never sees the end
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    let status = await exitStatus(of: process)   // the script's stdout has closed: it is ending
+    let status = await exitStatus(of: process)  // the script's stdout has closed: it is ending
     guard status == 0 else {
         throw API.Failure(description: "\(path) failed (\(status)); see \(logPath)")
     }
@@ -142,8 +147,10 @@ private func exitStatus(of process: Process) async -> Int32 {
     var status: Int32 = 0
     while true {
         let reaped = waitpid(process.processIdentifier, &status, WNOHANG)
-        if reaped == process.processIdentifier { return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f }
-        if reaped == -1 {   // Foundation reaped it first: its status arrives shortly
+        if reaped == process.processIdentifier {
+            return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f
+        }
+        if reaped == -1 {  // Foundation reaped it first: its status arrives shortly
             for _ in 0..<250 where process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
             return process.isRunning ? -1 : process.terminationStatus
         }

@@ -48,8 +48,8 @@ func prepareSlots(_ api: API, streams: Int, users: Int, prefix: String) async th
 struct LoadSummary: Sendable {
     var turns = 0
     var errors = 0
-    var ttft: [Double] = []       // ms
-    var totals: [Double] = []     // ms
+    var ttft: [Double] = []  // ms
+    var totals: [Double] = []  // ms
     var tokens = 0
     var deltas = 0
     var bytes = 0
@@ -81,27 +81,31 @@ struct LoadSummary: Sendable {
 
 /// Drives `slots.count` concurrent streams of `turns` turns each against the server; stream i starts after
 /// i × stagger / count. `content(i, t)` is the question of stream i's turn t.
-func driveServer(_ api: API, slots: [StreamSlot], turns: Int, stagger: Duration = .zero, keepText: Bool = false,
-                 gauges: StreamGauges? = nil, content: @escaping @Sendable (Int, Int) -> String) async -> [TurnResult]
-{
+func driveServer(
+    _ api: API, slots: [StreamSlot], turns: Int, stagger: Duration = .zero, keepText: Bool = false,
+    gauges: StreamGauges? = nil, content: @escaping @Sendable (Int, Int) -> String
+) async -> [TurnResult] {
     await drive(count: slots.count, turns: turns, stagger: stagger) { i, t in
-        await api.turn(token: slots[i].token, conversation: slots[i].conversation, content: content(i, t),
-                       keepText: keepText, gauges: gauges)
+        await api.turn(
+            token: slots[i].token, conversation: slots[i].conversation, content: content(i, t),
+            keepText: keepText, gauges: gauges)
     }
 }
 
 /// The same shape of load straight against the fake upstream: the harness's own ceiling.
-func driveUpstream(_ upstream: API, streams: Int, turns: Int, stagger: Duration = .zero, gauges: StreamGauges? = nil,
-                   content: @escaping @Sendable (Int, Int) -> String) async -> [TurnResult]
-{
+func driveUpstream(
+    _ upstream: API, streams: Int, turns: Int, stagger: Duration = .zero, gauges: StreamGauges? = nil,
+    content: @escaping @Sendable (Int, Int) -> String
+) async -> [TurnResult] {
     await drive(count: streams, turns: turns, stagger: stagger) { i, t in
         await upstream.upstreamTurn(content: content(i, t), gauges: gauges)
     }
 }
 
-private func drive(count: Int, turns: Int, stagger: Duration,
-                   _ turn: @escaping @Sendable (Int, Int) async -> TurnResult) async -> [TurnResult]
-{
+private func drive(
+    count: Int, turns: Int, stagger: Duration,
+    _ turn: @escaping @Sendable (Int, Int) async -> TurnResult
+) async -> [TurnResult] {
     await withTaskGroup(of: [TurnResult].self) { group in
         for i in 0..<count {
             group.addTask {

@@ -80,20 +80,22 @@ func waitHealthy(_ client: HTTPClient, url: String, timeout: Duration = .seconds
 
 /// Where the binaries and scratch files are.
 struct Paths: Sendable {
-    let server: String        // the release `chatbox` binary
-    let bench: String         // this binary (runs `upstream` too)
-    let work: String          // scratch folder for databases and logs
-    let repo: String          // the repository (scripts/, web/)
+    let server: String  // the release `chatbox` binary
+    let bench: String  // this binary (runs `upstream` too)
+    let work: String  // scratch folder for databases and logs
+    let repo: String  // the repository (scripts/, web/)
     var hummingbirdUpstream = false
 
     static func resolve(_ options: Options) -> Paths {
-        let bench = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let bench =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let binDir = URL(fileURLWithPath: bench).deletingLastPathComponent().path
         let repo = options.string("repo", FileManager.default.currentDirectoryPath)
         let work = options.string("work", NSTemporaryDirectory() + "chatbox-bench")
         try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        return Paths(server: options.string("server", binDir + "/chatbox"), bench: bench, work: work, repo: repo,
-                     hummingbirdUpstream: options.flag("hummingbird-upstream"))
+        return Paths(
+            server: options.string("server", binDir + "/chatbox"), bench: bench, work: work, repo: repo,
+            hummingbirdUpstream: options.flag("hummingbird-upstream"))
     }
 }
 
@@ -107,9 +109,10 @@ struct Server: Sendable {
 
     var pid: Int32 { child.pid }
 
-    static func start(_ paths: Paths, client: HTTPClient, databaseURL: String, upstream: String, label: String,
-                      environment extra: [String: String] = [:]) async throws -> Server
-    {
+    static func start(
+        _ paths: Paths, client: HTTPClient, databaseURL: String, upstream: String, label: String,
+        environment extra: [String: String] = [:]
+    ) async throws -> Server {
         let port = freePort()
         var environment = [
             "CHATBOX_HOST": "127.0.0.1", "CHATBOX_PORT": "\(port)", "CHATBOX_DATABASE_URL": databaseURL,
@@ -120,7 +123,7 @@ struct Server: Sendable {
             // The load runs hundreds of streams per account and signs every account up from one address.
             "CHATBOX_CHAT_MAX_RUNNING_PER_USER": "10000", "CHATBOX_CHAT_MAX_STREAMS_PER_USER": "100000",
             "CHATBOX_REGISTRATION_MAX_PER_ADDRESS": "100000",
-            "CHATBOX_WEB_ROOT": paths.repo + "/web",
+            "CHATBOX_WEB_ROOT": paths.repo + "/web"
         ]
         for (key, value) in extra { environment[key] = value }
         let child = try Child(
@@ -130,8 +133,9 @@ struct Server: Sendable {
             await child.stop()
             throw API.Failure(description: "the server did not become healthy; see \(paths.work)/server-\(label).log")
         }
-        return Server(child: child, port: port, api: API(client: client, base: "http://127.0.0.1:\(port)"),
-                      startupNanos: waited)
+        return Server(
+            child: child, port: port, api: API(client: client, base: "http://127.0.0.1:\(port)"),
+            startupNanos: waited)
     }
 
     func cpuSeconds() -> Double { ProcStats.cpuSeconds(pid: pid) ?? 0 }
@@ -151,7 +155,8 @@ struct Upstream: Sendable {
     static func start(_ paths: Paths, client: HTTPClient) async throws -> Upstream {
         let port = freePort()
         let child = try Child(
-            name: "fake-upstream", executable: paths.bench, arguments: ["upstream", "--port", "\(port)"] + (paths.hummingbirdUpstream ? ["--hummingbird"] : []),
+            name: "fake-upstream", executable: paths.bench,
+            arguments: ["upstream", "--port", "\(port)"] + (paths.hummingbirdUpstream ? ["--hummingbird"] : []),
             environment: [:], logPath: paths.work + "/upstream.log")
         guard await waitHealthy(client, url: "http://127.0.0.1:\(port)/health", child: child) != nil else {
             await child.stop()

@@ -16,7 +16,9 @@ final class Report: Sendable {
 
     func add(_ figure: String, target: String, measured: String, ceiling: String = "–", ok: Bool?) {
         let verdict = ok.map { $0 ? "meets" : "**misses**" } ?? "info"
-        rows.withLock { $0.append(Row(figure: figure, target: target, measured: measured, ceiling: ceiling, verdict: verdict)) }
+        rows.withLock {
+            $0.append(Row(figure: figure, target: target, measured: measured, ceiling: ceiling, verdict: verdict))
+        }
         log("\(figure): \(measured) [target \(target); harness \(ceiling)] → \(verdict)")
     }
 
@@ -29,7 +31,8 @@ final class Report: Sendable {
         var out = "## Chatbox benchmark\n\n"
         out += "- command: `\(command)`\n- machine: \(machine)\n"
         out += "- run: \(ISO8601DateFormatter().string(from: started)), \(Int(seconds)) s\n\n"
-        out += "| figure | target | measured | harness ceiling (load generator → fake upstream, same load) | verdict |\n"
+        out +=
+            "| figure | target | measured | harness ceiling (load generator → fake upstream, same load) | verdict |\n"
         out += "|---|---|---|---|---|\n"
         for row in rows.withLock({ $0 }) {
             out += "| \(row.figure) | \(row.target) | \(row.measured) | \(row.ceiling) | \(row.verdict) |\n"

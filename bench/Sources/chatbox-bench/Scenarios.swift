@@ -27,11 +27,13 @@ func startupScenario(_ b: Bench) async throws {
 func ttftScenario(_ b: Bench) async throws {
     let server = try await b.startServer("ttft")
     do {
-        for (streams, turns) in [(1, b.size("ttft-turns-1", full: 50, quick: 10)),
-                                 (100, b.size("ttft-turns-100", full: 10, quick: 3))] {
+        for (streams, turns) in [
+            (1, b.size("ttft-turns-1", full: 50, quick: 10)),
+            (100, b.size("ttft-turns-100", full: 10, quick: 3))
+        ] {
             let slots = try await prepareSlots(server.api, streams: streams, users: 20, prefix: "ttft\(streams)u")
             let content: @Sendable (Int, Int) -> String = { question($0, $1, tokens: 200, delayMs: 5) }
-            _ = await driveServer(server.api, slots: slots, turns: 1, content: content)   // warm-up: first round, title
+            _ = await driveServer(server.api, slots: slots, turns: 1, content: content)  // warm-up: first round, title
             var started = nowNanos()
             let measured = LoadSummary(
                 await driveServer(server.api, slots: slots, turns: turns, content: content),
@@ -69,7 +71,7 @@ func cpuScenario(_ b: Bench) async throws {
     let content: @Sendable (Int, Int) -> String = { question($0, $1, tokens: 200, delayMs: 5) }
     do {
         let slots = try await prepareSlots(server.api, streams: streams, users: 5, prefix: "cpu-u")
-        _ = await driveServer(server.api, slots: slots, turns: 1, content: content)   // first round + title
+        _ = await driveServer(server.api, slots: slots, turns: 1, content: content)  // first round + title
         let (server0, own0, up0) = (server.cpuSeconds(), b.ownCPU(), b.upstreamCPU())
         var started = nowNanos()
         let measured = LoadSummary(
@@ -119,8 +121,9 @@ func concurrencyScenario(_ b: Bench) async throws {
                 server.api, slots: Array(slots.prefix(n)), turns: turns, gauges: gauges, content: content)
             let summary = LoadSummary(results, wallSeconds: ms(nowNanos() - started) / 1000)
             log("\(n) streams: \(summary.line); peak \(gauges.active.peak) streaming at once")
-            lines.append("\(n): \(summary.errors) errors, peak \(gauges.active.peak) at once, "
-                + "TTFT p99 \(fmt(percentile(summary.ttft, 99), 0)) ms")
+            lines.append(
+                "\(n): \(summary.errors) errors, peak \(gauges.active.peak) at once, "
+                    + "TTFT p99 \(fmt(percentile(summary.ttft, 99), 0)) ms")
             if summary.errors > 0 { break }
             best = n
         }
@@ -128,7 +131,8 @@ func concurrencyScenario(_ b: Bench) async throws {
         let ceiling = LoadSummary(
             await driveUpstream(b.upstream.api, streams: largest, turns: turns, gauges: gauges, content: content),
             wallSeconds: 0)
-        ceilingLine = "\(largest) streams: \(ceiling.errors) errors, peak \(gauges.active.peak) at once, "
+        ceilingLine =
+            "\(largest) streams: \(ceiling.errors) errors, peak \(gauges.active.peak) at once, "
             + "TTFT p99 \(fmt(percentile(ceiling.ttft, 99), 0)) ms"
     } catch {
         await server.stop()
@@ -136,7 +140,8 @@ func concurrencyScenario(_ b: Bench) async throws {
     }
     b.report.add(
         "concurrent streams with zero errors (fast upstream: 200 tokens 5 ms apart, all opened at once, \(turns) turns each)",
-        target: "≥ 1,000", measured: "\(best) (\(lines.joined(separator: "; ")); peak RSS \(fmt(server.peakRSSMB(), 0)) MB)",
+        target: "≥ 1,000",
+        measured: "\(best) (\(lines.joined(separator: "; ")); peak RSS \(fmt(server.peakRSSMB(), 0)) MB)",
         ceiling: ceilingLine, ok: best >= 1000)
     await server.stop()
 }
@@ -164,8 +169,9 @@ func slowScenario(_ b: Bench) async throws {
         }
         let started = nowNanos()
         let summary = LoadSummary(
-            await driveServer(server.api, slots: slots, turns: 1, stagger: .seconds(rampSeconds), gauges: gauges,
-                              content: content),
+            await driveServer(
+                server.api, slots: slots, turns: 1, stagger: .seconds(rampSeconds), gauges: gauges,
+                content: content),
             wallSeconds: ms(nowNanos() - started) / 1000)
         let samples = await sampler.stop()
         fdTask.cancel()
@@ -174,8 +180,9 @@ func slowScenario(_ b: Bench) async throws {
         let upGauges = StreamGauges()
         let upSampler = Sampler(every: .seconds(1), limit: .seconds(600), gauges: upGauges) { 0 }
         let ceiling = LoadSummary(
-            await driveUpstream(b.upstream.api, streams: streams, turns: 1, stagger: .seconds(rampSeconds),
-                                gauges: upGauges, content: content), wallSeconds: 0)
+            await driveUpstream(
+                b.upstream.api, streams: streams, turns: 1, stagger: .seconds(rampSeconds),
+                gauges: upGauges, content: content), wallSeconds: 0)
         _ = await upSampler.stop()
         b.report.add(
             "concurrent slow streams held (1 token/s, \(tokens) tokens each, \(streams) opened over \(rampSeconds) s)",
@@ -190,8 +197,9 @@ func slowScenario(_ b: Bench) async throws {
                 + "peak \(fdPeak.peak) open files)",
             ok: server.peakRSSMB() <= 500)
         if streams < 10_000 {
-            b.report.note("slow streams: \(streams) tried, not 10,000 — the server holds 2 sockets per stream and this "
-                + "machine's hard open-files limit is \(raiseFileLimit()) per process (not raisable here).")
+            b.report.note(
+                "slow streams: \(streams) tried, not 10,000 — the server holds 2 sockets per stream and this "
+                    + "machine's hard open-files limit is \(raiseFileLimit()) per process (not raisable here).")
         }
     } catch {
         await server.stop()

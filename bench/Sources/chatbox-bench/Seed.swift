@@ -55,8 +55,9 @@ private func seed(_ database: OpenDatabase, plan: SeedPlan, logger: Logger) asyn
     if existing > 0 {
         let messages = try await count(db, "messages")
         guard existing == plan.conversations, messages == plan.messages else {
-            throw API.Failure(description: "the database already holds \(existing) conversations and \(messages) "
-                + "messages (not the plan's \(plan.conversations)/\(plan.messages)); give an empty one")
+            throw API.Failure(
+                description: "the database already holds \(existing) conversations and \(messages) "
+                    + "messages (not the plan's \(plan.conversations)/\(plan.messages)); give an empty one")
         }
         return SeedResult(seconds: 0, reused: true, conversations: existing, messages: messages, bytes: 0)
     }
@@ -85,7 +86,7 @@ private func seed(_ database: OpenDatabase, plan: SeedPlan, logger: Logger) asyn
     var stamps: [Millis] = []
     for c in 1...plan.conversations {
         let owner = c <= heavyCount ? userIDs[0] : userIDs[1 + (c % max(1, plan.users - 1))]
-        let updated = now - Millis(c) * 30_000   // 30 s apart, newest first
+        let updated = now - Millis(c) * 30_000  // 30 s apart, newest first
         let english = random.next() % 2 == 0
         let title = c == 1 ? "Long conversation (\(plan.longConversation) messages)" : Text.title(english, &random)
         owners.append(owner)
@@ -135,16 +136,20 @@ private func seed(_ database: OpenDatabase, plan: SeedPlan, logger: Logger) asyn
             }
         }
     }
-    if database.flavor == .sqlite { try await db.raw("ANALYZE").run() } else {
+    if database.flavor == .sqlite {
+        try await db.raw("ANALYZE").run()
+    } else {
         try await db.raw("ANALYZE TABLE conversations, messages").run()
     }
-    return SeedResult(seconds: ms(nowNanos() - started) / 1000, reused: false, conversations: plan.conversations,
-                      messages: inserted, bytes: bytes)
+    return SeedResult(
+        seconds: ms(nowNanos() - started) / 1000, reused: false, conversations: plan.conversations,
+        messages: inserted, bytes: bytes)
 }
 
-private func insertBatches(_ db: any SQLDatabase, begin: SQLQueryString, table: String, columns: [String],
-                           rows: [[any Encodable & Sendable]], batch: Int, perTransaction: Int) async throws
-{
+private func insertBatches(
+    _ db: any SQLDatabase, begin: SQLQueryString, table: String, columns: [String],
+    rows: [[any Encodable & Sendable]], batch: Int, perTransaction: Int
+) async throws {
     var offset = 0
     while offset < rows.count {
         let end = min(rows.count, offset + batch * perTransaction)

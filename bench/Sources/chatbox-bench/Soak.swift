@@ -16,8 +16,10 @@ private struct SoakTurn: Sendable {
 /// The answer the fake upstream is told to stream for user `u`, turn `t`: Chinese, English, quotes, a backslash,
 /// markup, an emoji and a line break, so any escaping or splitting bug shows up in the audit.
 func soakReply(_ u: Int, _ t: Int, tokens: Int) -> String {
-    let pieces = ["第\(t)轮", "answer", "for", "user\(u):", "数据库", "\"quoted\"", "back\\slash", "<b>tag</b>",
-                  "🚀", "café", "line\nbreak", "搜索历史", "tokens"]
+    let pieces = [
+        "第\(t)轮", "answer", "for", "user\(u):", "数据库", "\"quoted\"", "back\\slash", "<b>tag</b>",
+        "🚀", "café", "line\nbreak", "搜索历史", "tokens"
+    ]
     return (0..<max(tokens, 1)).map { pieces[$0 % pieces.count] }.joined(separator: " ")
 }
 
@@ -59,13 +61,15 @@ func soakScenario(_ b: Bench) async throws {
                     var t = 0
                     while ContinuousClock.now < end, t < 100_000 {
                         let expected = soakReply(u, t, tokens: tokens)
-                        let question = "[[fake reply=\"\(directiveQuoted(expected))\" delay_ms=\(delay)]] "
+                        let question =
+                            "[[fake reply=\"\(directiveQuoted(expected))\" delay_ms=\(delay)]] "
                             + "用户 \(u) 的第 \(t) 个问题: how is the \"soak\" going?"
                         let result = await api.turn(
                             token: slots[u].token, conversation: slots[u].conversation, content: question,
                             keepText: true, gauges: gauges)
                         turns.withLock {
-                            $0.append(SoakTurn(user: u, turn: t, question: question, expected: expected, result: result))
+                            $0.append(
+                                SoakTurn(user: u, turn: t, question: question, expected: expected, result: result))
                         }
                         t += 1
                     }
@@ -117,7 +121,8 @@ private struct SoakAudit {
     var line: String {
         "\(questionsAccepted) questions accepted, \(userMessages) user messages stored, \(assistantMessages) answers; "
             + "\(processing) processing; \(contentMismatches) stored ≠ expected, \(streamMismatches) streamed ≠ stored, "
-            + "\(orderMismatches) out of order" + (examples.isEmpty ? "" : " (e.g. \(examples.joined(separator: "; ")))")
+            + "\(orderMismatches) out of order"
+            + (examples.isEmpty ? "" : " (e.g. \(examples.joined(separator: "; ")))")
     }
 }
 
@@ -128,17 +133,22 @@ private func auditSoak(url: String, slots: [StreamSlot], turns: [SoakTurn]) asyn
     var audit = SoakAudit()
     do {
         let db = database.sql
-        audit.processing = try await db.raw("SELECT COUNT(*) AS n FROM messages WHERE status = 'processing'")
+        audit.processing =
+            try await db.raw("SELECT COUNT(*) AS n FROM messages WHERE status = 'processing'")
             .first()?.decode(column: "n", as: Int.self) ?? -1
         let byUser = Dictionary(grouping: turns, by: \.user)
         for (u, slot) in slots.enumerated() {
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT role, content, status FROM messages WHERE conversation_id = \(bind: slot.conversation) ORDER BY id
-                """).all()
+                """
+            ).all()
             let stored = try rows.map {
-                (role: try $0.decode(column: "role", as: String.self),
-                 content: try $0.decode(column: "content", as: String.self),
-                 status: try $0.decode(column: "status", as: String.self))
+                (
+                    role: try $0.decode(column: "role", as: String.self),
+                    content: try $0.decode(column: "content", as: String.self),
+                    status: try $0.decode(column: "status", as: String.self)
+                )
             }
             audit.userMessages += stored.filter { $0.role == "user" }.count
             audit.assistantMessages += stored.filter { $0.role == "assistant" }.count
@@ -149,14 +159,17 @@ private func auditSoak(url: String, slots: [StreamSlot], turns: [SoakTurn]) asyn
                     stored[2 * k].content == turn.question
                 else {
                     audit.orderMismatches += 1
-                    if audit.examples.count < 3 { audit.examples.append("user \(u) turn \(turn.turn): rows out of step") }
+                    if audit.examples.count < 3 {
+                        audit.examples.append("user \(u) turn \(turn.turn): rows out of step")
+                    }
                     continue
                 }
                 let answer = stored[2 * k + 1]
                 if answer.content != turn.expected || answer.status != "completed" {
                     audit.contentMismatches += 1
                     if audit.examples.count < 3 {
-                        audit.examples.append("user \(u) turn \(turn.turn): \(answer.status), \(answer.content.count) chars")
+                        audit.examples.append(
+                            "user \(u) turn \(turn.turn): \(answer.status), \(answer.content.count) chars")
                     }
                 }
                 if turn.result.text != answer.content || turn.result.doneContent != answer.content {

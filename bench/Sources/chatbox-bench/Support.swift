@@ -7,7 +7,9 @@ struct Options: Sendable {
     var positional: [String] = []
 
     /// Flags that never take a value.
-    static let booleans: Set<String> = ["quick", "reseed", "keep-mariadb", "help", "hummingbird", "hummingbird-upstream"]
+    static let booleans: Set<String> = [
+        "quick", "reseed", "keep-mariadb", "help", "hummingbird", "hummingbird-upstream"
+    ]
 
     init(_ words: [String]) {
         var i = 0
@@ -112,16 +114,19 @@ struct ProcStats {
 /// The machine the figures came from.
 func machineDescription() -> String {
     let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+    let model =
+        cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
         .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) }
         ?? "unknown CPU"
     let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
-    let totalKB = meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal") }
+    let totalKB =
+        meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal") }
         .flatMap { $0.split(separator: " ").compactMap { Double($0) }.first } ?? 0
     let cores = ProcessInfo.processInfo.activeProcessorCount
     var limit = rlimit()
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    let kernel = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
+    let kernel =
+        (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
         .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
     let load = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "")
         .split(separator: " ").prefix(3).joined(separator: " ")

@@ -28,7 +28,7 @@ enum Text {
         var out = ""
         for i in 0..<n {
             var word = pick(english ? Self.english : Self.chinese, &random)
-            if random.next() % 2_000 == 0 { word = english ? "zanzibar" : "量子纠缠" }   // the rare search words
+            if random.next() % 2_000 == 0 { word = english ? "zanzibar" : "量子纠缠" }  // the rare search words
             if english {
                 if i > 0 { out += " " }
                 out += i == 0 ? word.prefix(1).uppercased() + word.dropFirst() : word
@@ -58,7 +58,8 @@ enum Text {
     static func answer(_ english: Bool, _ random: inout SplitMix) -> String {
         var text = paragraph(english, &random, sentences: 2...7)
         if random.next() % 4 == 0 {
-            text += "\n\n```swift\nlet value = try await store.\(pick(Self.english, &random))(id: 42)\nprint(value)\n```\n\n"
+            text +=
+                "\n\n```swift\nlet value = try await store.\(pick(Self.english, &random))(id: 42)\nprint(value)\n```\n\n"
         }
         if random.next() % 2 == 0 { text += "\n\n" + paragraph(english, &random, sentences: 1...5) }
         return text

@@ -47,7 +47,9 @@ enum FastUpstream {
     static func plan(_ body: ByteBuffer) -> Plan? {
         guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(body.readableBytesView)) else { return nil }
         let lastUser = wire.messages.last { $0.role == "user" }?.content ?? ""
-        let isTitle = wire.messages.contains { $0.role == "system" && ($0.content ?? "").lowercased().contains("title") }
+        let isTitle = wire.messages.contains {
+            $0.role == "system" && ($0.content ?? "").lowercased().contains("title")
+        }
         var tokens: [String]
         var delay = TimeAmount.milliseconds(5)
         var firstDelay = TimeAmount.zero
@@ -66,15 +68,18 @@ enum FastUpstream {
             if let ms = d["first_delay_ms"].flatMap({ Int64($0) }) { firstDelay = .milliseconds(ms) }
         }
         let model = jsonEscaped(wire.model ?? "fake")
-        let head = "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+        let head =
+            "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
             + "\"model\":\"\(model)\",\"choices\":[{\"index\":0,\"delta\":{"
         var frames = tokens.enumerated().map { index, token in
-            ByteBuffer(string: head + (index == 0 ? "\"role\":\"assistant\"," : "") + "\"content\":\""
-                + jsonEscaped(token) + "\"},\"finish_reason\":null}]}\n\n")
+            ByteBuffer(
+                string: head + (index == 0 ? "\"role\":\"assistant\"," : "") + "\"content\":\""
+                    + jsonEscaped(token) + "\"},\"finish_reason\":null}]}\n\n")
         }
         frames.append(ByteBuffer(string: head + "},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"))
-        return Plan(frames: frames, delay: delay, firstDelay: firstDelay, streamed: wire.stream ?? false,
-                    text: tokens.joined())
+        return Plan(
+            frames: frames, delay: delay, firstDelay: firstDelay, streamed: wire.stream ?? false,
+            text: tokens.joined())
     }
 }
 
@@ -109,16 +114,20 @@ final class UpstreamHandler: ChannelInboundHandler {
     private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         if head.method == .GET {
             let ok = head.uri == "/health" || head.uri == "/v1/models"
-            finish(context, head, status: ok ? .ok : .notFound, type: "text/plain", body: ByteBuffer(string: ok ? "ok" : ""))
+            finish(
+                context, head, status: ok ? .ok : .notFound, type: "text/plain",
+                body: ByteBuffer(string: ok ? "ok" : ""))
             return
         }
         guard head.uri.hasSuffix("/chat/completions"), let plan = FastUpstream.plan(body) else {
-            finish(context, head, status: .badRequest, type: "application/json",
-                   body: ByteBuffer(string: #"{"error":{"message":"not a chat completion request"}}"#))
+            finish(
+                context, head, status: .badRequest, type: "application/json",
+                body: ByteBuffer(string: #"{"error":{"message":"not a chat completion request"}}"#))
             return
         }
         guard plan.streamed else {
-            let json = "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"fake\","
+            let json =
+                "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"fake\","
                 + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"\(jsonEscaped(plan.text))\"},"
                 + "\"finish_reason\":\"stop\"}]}"
             finish(context, head, status: .ok, type: "application/json", body: ByteBuffer(string: json))
@@ -126,8 +135,9 @@ final class UpstreamHandler: ChannelInboundHandler {
         }
         var headers = HTTPHeaders([("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
         headers.add(name: "Transfer-Encoding", value: "chunked")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
-                      promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
+            promise: nil)
         if plan.delay == .zero, plan.firstDelay == .zero {
             var all = ByteBuffer()
             for var frame in plan.frames { all.writeBuffer(&frame) }
@@ -139,8 +149,10 @@ final class UpstreamHandler: ChannelInboundHandler {
         send(context, plan.frames, index: 0, wait: plan.firstDelay, delay: plan.delay)
     }
 
-    private func send(_ context: ChannelHandlerContext, _ frames: [ByteBuffer], index: Int, wait: TimeAmount,
-                      delay: TimeAmount) {
+    private func send(
+        _ context: ChannelHandlerContext, _ frames: [ByteBuffer], index: Int, wait: TimeAmount,
+        delay: TimeAmount
+    ) {
         let loop = context.eventLoop.assumeIsolated()
         let step = {
             self.pending = nil
@@ -150,17 +162,21 @@ final class UpstreamHandler: ChannelInboundHandler {
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             } else {
                 context.flush()
-                self.send(context, frames, index: index + 1, wait: index + 2 == frames.count ? .zero : delay, delay: delay)
+                self.send(
+                    context, frames, index: index + 1, wait: index + 2 == frames.count ? .zero : delay, delay: delay)
             }
         }
         if wait == .zero { step() } else { pending = loop.scheduleTask(in: wait, step) }
     }
 
-    private func finish(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus,
-                        type: String, body: ByteBuffer) {
+    private func finish(
+        _ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus,
+        type: String, body: ByteBuffer
+    ) {
         let headers = HTTPHeaders([("Content-Type", type), ("Content-Length", "\(body.readableBytes)")])
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
-                      promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }

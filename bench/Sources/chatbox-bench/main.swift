@@ -19,7 +19,7 @@ let options = Options(Array(arguments.dropFirst()))
 func runUpstream(_ options: Options) async throws {
     var stop: @Sendable () async -> Void
     let base: String
-    if options.flag("hummingbird") {   // the project's FakeUpstream (Hummingbird), for comparison
+    if options.flag("hummingbird") {  // the project's FakeUpstream (Hummingbird), for comparison
         let upstream = try await FakeUpstream.start(
             port: options.int("port", 0),
             behaviour: FakeUpstream.makeDirectiveBehaviour(defaultDelay: .milliseconds(5), defaultTokens: 200))
@@ -32,7 +32,7 @@ func runUpstream(_ options: Options) async throws {
     FileHandle.standardOutput.write(Data("listening on \(base)\n".utf8))
     let parent = getppid()
     for _ in 0..<options.int("max-seconds", 4 * 3600) {
-        if getppid() != parent { break }   // the bench that started it is gone
+        if getppid() != parent { break }  // the bench that started it is gone
         try? await Task.sleep(for: .seconds(1))
     }
     await stop()
@@ -49,9 +49,11 @@ func runSeed(_ options: Options) async throws {
     plan.users = options.int("users", plan.users)
     plan.longConversation = options.int("long-conversation", plan.longConversation)
     let result = try await seedDatabase(url: url, plan: plan)
-    print(result.reused ? "already seeded: \(result.conversations) conversations, \(result.messages) messages"
-        : "seeded \(result.conversations) conversations, \(result.messages) messages "
-            + "(\(result.bytes / 1_000_000) MB of text) in \(fmt(result.seconds)) s")
+    print(
+        result.reused
+            ? "already seeded: \(result.conversations) conversations, \(result.messages) messages"
+            : "seeded \(result.conversations) conversations, \(result.messages) messages "
+                + "(\(result.bytes / 1_000_000) MB of text) in \(fmt(result.seconds)) s")
 }
 
 func runBench(_ options: Options, scenarios requested: [String]) async throws -> Bool {
@@ -96,7 +98,8 @@ func runBench(_ options: Options, scenarios requested: [String]) async throws ->
     }
     await upstream.child.stop()
     try? await client.shutdown()
-    let words = options.string("command", "chatbox-bench run " + CommandLine.arguments.dropFirst(2).joined(separator: " "))
+    let words = options.string(
+        "command", "chatbox-bench run " + CommandLine.arguments.dropFirst(2).joined(separator: " "))
     let table = report.render(
         machine: machineDescription(), command: words, started: began, seconds: ms(nowNanos() - startedNanos) / 1000)
     print(table)

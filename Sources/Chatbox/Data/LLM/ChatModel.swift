@@ -50,21 +50,23 @@ extension AnswerOutput {
 
     /// To `piece` (`answer(to:onPiece:)`): the end resumes `done`.
     init(piece: @escaping @Sendable (String) -> Void, resuming done: CheckedContinuation<Void, any Error>) {
-        self.init(piece: piece, end: { error in
-            if let error { done.resume(throwing: error) } else { done.resume() }
-        })
+        self.init(
+            piece: piece,
+            end: { error in
+                if let error { done.resume(throwing: error) } else { done.resume() }
+            })
     }
 }
 
 /// Why a model gave no (complete) answer. `message` is shown to the user as the answer's error.
 public struct ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
-        case unreachable      // connection refused, DNS, TLS
-        case http             // the provider answered with an HTTP error
-        case malformed        // the stream could not be understood
-        case process          // the command model exited non-zero or could not start
-        case timeout          // first-token or stall timeout (raised by the caller)
-        case empty            // the model finished without saying anything
+        case unreachable  // connection refused, DNS, TLS
+        case http  // the provider answered with an HTTP error
+        case malformed  // the stream could not be understood
+        case process  // the command model exited non-zero or could not start
+        case timeout  // first-token or stall timeout (raised by the caller)
+        case empty  // the model finished without saying anything
     }
     public var kind: Kind
     public var message: String

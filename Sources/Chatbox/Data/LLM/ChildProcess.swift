@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A child process for `CommandModel`, started with `posix_spawn` rather than Foundation's `Process`, because the
@@ -38,17 +38,17 @@ struct ChildProcess {
     static func spawn(shellCommand command: String, environment: [String: String]) throws -> ChildProcess {
         let input = try makePipe(), output = try makePipe(), errors = try makePipe()
         var spawned = false
-        defer {   // the child's ends are the child's; on failure, ours go too
+        defer {  // the child's ends are the child's; on failure, ours go too
             for fd in [input.read, output.write, errors.write] { close(fd) }
             if !spawned { for fd in [input.write, output.read, errors.read] { close(fd) } }
         }
 
         #if canImport(Darwin)
-        var actions: posix_spawn_file_actions_t? = nil
-        var attributes: posix_spawnattr_t? = nil
+            var actions: posix_spawn_file_actions_t? = nil
+            var attributes: posix_spawnattr_t? = nil
         #else
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
+            var actions = posix_spawn_file_actions_t()
+            var attributes = posix_spawnattr_t()
         #endif
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -60,13 +60,13 @@ struct ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, errors.write, 2)
         var flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
         #if canImport(Darwin)
-        flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)   // only the descriptors named in file actions survive
+            flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)  // only the descriptors named in file actions survive
         #else
-        if let closeFrom = closeFromAction {
-            _ = closeFrom(&actions, 3)
-        } else {
-            for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
-        }
+            if let closeFrom = closeFromAction {
+                _ = closeFrom(&actions, 3)
+            } else {
+                for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+            }
         #endif
         posix_spawnattr_setflags(&attributes, Int16(truncatingIfNeeded: flags))
         posix_spawnattr_setpgroup(&attributes, 0)
@@ -75,8 +75,10 @@ struct ChildProcess {
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for signal in [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGCHLD, SIGUSR1, SIGUSR2, SIGXFSZ,
-                       SIGTSTP, SIGTTIN, SIGTTOU] {
+        for signal in [
+            SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGCHLD, SIGUSR1, SIGUSR2, SIGXFSZ,
+            SIGTSTP, SIGTTIN, SIGTTOU
+        ] {
             sigaddset(&defaults, signal)
         }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
@@ -124,18 +126,19 @@ struct ChildProcess {
     }
 
     #if !canImport(Darwin)
-    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 
-    /// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np`, looked up at run time (it is a GNU extension).
-    private static let closeFromAction: CloseFrom? = {
-        guard let handle = dlopen(nil, RTLD_NOW),
-              let symbol = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: CloseFrom.self)
-    }()
+        /// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np`, looked up at run time (it is a GNU extension).
+        private static let closeFromAction: CloseFrom? = {
+            guard let handle = dlopen(nil, RTLD_NOW),
+                let symbol = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np")
+            else { return nil }
+            return unsafeBitCast(symbol, to: CloseFrom.self)
+        }()
 
-    private static func openDescriptors() -> [Int32] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return names.compactMap { Int32($0) }
-    }
+        private static func openDescriptors() -> [Int32] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return names.compactMap { Int32($0) }
+        }
     #endif
 }

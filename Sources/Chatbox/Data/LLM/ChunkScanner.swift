@@ -43,7 +43,9 @@ private struct Reader {
     var atEnd: Bool { index >= bytes.count }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+        while index < bytes.count,
+            bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09
+        {
             index += 1
         }
     }
@@ -198,7 +200,7 @@ private struct Reader {
                 } else {
                     scalar = unit
                 }
-                if (0xDC00...0xDFFF).contains(scalar) { scalar = 0xFFFD }   // a lone low surrogate
+                if (0xDC00...0xDFFF).contains(scalar) { scalar = 0xFFFD }  // a lone low surrogate
                 out.append(contentsOf: String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8)
             default:
                 return nil
@@ -228,7 +230,9 @@ private struct Reader {
         index += 1
         while index < bytes.count {
             switch bytes[index] {
-            case UInt8(ascii: "\""): index += 1; return true
+            case UInt8(ascii: "\""):
+                index += 1
+                return true
             case UInt8(ascii: "\\"): index += 2
             case 0..<0x20: return false
             default: index += 1
@@ -259,9 +263,15 @@ private struct Reader {
             if take(UInt8(ascii: "]")) { return true }
             repeat { guard skipValue() else { return false } } while take(UInt8(ascii: ","))
             return take(UInt8(ascii: "]"))
-        case UInt8(ascii: "t"): index += 1; return literal("rue")
-        case UInt8(ascii: "f"): index += 1; return literal("alse")
-        case UInt8(ascii: "n"): index += 1; return literal("ull")
+        case UInt8(ascii: "t"):
+            index += 1
+            return literal("rue")
+        case UInt8(ascii: "f"):
+            index += 1
+            return literal("alse")
+        case UInt8(ascii: "n"):
+            index += 1
+            return literal("ull")
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             let start = index
             while index < bytes.count, Self.isNumberByte(bytes[index]) { index += 1 }

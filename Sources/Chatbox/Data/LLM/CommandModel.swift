@@ -3,11 +3,11 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The user's own program as a model: `/bin/sh -c command`.
@@ -110,7 +110,7 @@ public struct CommandModel: ChatModel {
         let input: Data
         do {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]   // the same bytes for the same conversation
+            encoder.outputFormatting = [.sortedKeys]  // the same bytes for the same conversation
             var data = try encoder.encode(CommandInput(messages: messages))
             data.append(0x0A)
             input = data
@@ -147,8 +147,10 @@ final class CommandRun: Sendable {
     private let logger: Logger
     private let shared = Mutex(Shared())
 
-    init(command: String, environment: [String: String], input: Data, output: AnswerOutput, errors: ModelErrorText,
-         logger: Logger) {
+    init(
+        command: String, environment: [String: String], input: Data, output: AnswerOutput, errors: ModelErrorText,
+        logger: Logger
+    ) {
         self.command = command
         self.environment = environment
         self.input = input
@@ -215,16 +217,20 @@ final class CommandRun: Sendable {
         }
         switch termination {
         case _ where cancelled:
-            output.end(nil)   // nobody is listening any more
+            output.end(nil)  // nobody is listening any more
         case .exited(0):
             output.end(nil)
         case .exited(let status):
             let hint = status == 127 ? " (command not found)" : status == 126 ? " (not executable)" : ""
-            output.end(ModelError(.process,
-                "The model command exited with status \(status)\(hint)\(Self.suffix(errorTail))"))
+            output.end(
+                ModelError(
+                    .process,
+                    "The model command exited with status \(status)\(hint)\(Self.suffix(errorTail))"))
         case .signaled(let signal):
-            output.end(ModelError(.process,
-                "The model command was killed by signal \(signal)\(Self.suffix(errorTail))"))
+            output.end(
+                ModelError(
+                    .process,
+                    "The model command was killed by signal \(signal)\(Self.suffix(errorTail))"))
         }
     }
 
@@ -235,7 +241,7 @@ final class CommandRun: Sendable {
     /// Writes stdin and reads stdout/stderr until both reach EOF. Returns the last ~1,000 characters of stderr.
     /// `closeStdin` is called exactly once.
     private func pump(stdinFD: Int32, closeStdin: () -> Void, stdoutFD: Int32, stderrFD: Int32) -> String {
-        var writeFD: Int32 = stdinFD   // non-blocking (set at spawn)
+        var writeFD: Int32 = stdinFD  // non-blocking (set at spawn)
         var written = 0
         var outOpen = true, errOpen = true
         var decoder = UTF8ChunkDecoder()
@@ -254,7 +260,7 @@ final class CommandRun: Sendable {
             var fds = [
                 pollfd(fd: outOpen ? stdoutFD : -1, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: errOpen ? stderrFD : -1, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0),
+                pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0)
             ]
             let ready = poll(&fds, nfds_t(fds.count), -1)
             if ready < 0 {
@@ -321,7 +327,7 @@ struct UTF8ChunkDecoder {
         var back = 0
         while i >= 0, back < 4 {
             let b = bytes[i]
-            if b & 0xC0 != 0x80 {   // a lead byte (or ASCII)
+            if b & 0xC0 != 0x80 {  // a lead byte (or ASCII)
                 let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1
                 return n - i < need ? i : n
             }

@@ -57,7 +57,8 @@ public struct DemoModel: ChatModel {
     private static func quote(_ text: String) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         let short = trimmed.truncated(to: 300)
-        let lines = short.isEmpty ? ["(an empty message)"] : short.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines =
+            short.isEmpty ? ["(an empty message)"] : short.split(separator: "\n", omittingEmptySubsequences: false)
         return lines.map { "> \($0)" }.joined(separator: "\n")
     }
 
@@ -133,7 +134,10 @@ public struct DemoModel: ChatModel {
         var current = ""
         var cjkRun = 0
         for character in text {
-            let isCJK = character.unicodeScalars.first.map { (0x3000...0x9FFF).contains($0.value) || (0xFF00...0xFFEF).contains($0.value) } ?? false
+            let isCJK =
+                character.unicodeScalars.first.map {
+                    (0x3000...0x9FFF).contains($0.value) || (0xFF00...0xFFEF).contains($0.value)
+                } ?? false
             if character.isWhitespace {
                 current.append(character)
                 cjkRun = 0

@@ -5,11 +5,11 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The one place where outside text (a provider's error message, the start of a body, a program's stderr) and raw
@@ -41,8 +41,10 @@ struct ModelErrorText: Sendable {
         var all = secrets.compactMap { $0 }
         let components = URLComponents(string: url)
         if let components {
-            all += [components.user, components.password, components.percentEncodedUser,
-                    components.percentEncodedPassword].compactMap { $0 }
+            all += [
+                components.user, components.password, components.percentEncodedUser,
+                components.percentEncodedPassword
+            ].compactMap { $0 }
             // A key in the query string (`?key=…`) is as secret as the API key.
             all += (components.queryItems ?? []).compactMap(\.value)
         }

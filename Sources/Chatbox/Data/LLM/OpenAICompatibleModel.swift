@@ -93,9 +93,10 @@ public struct OpenAICompatibleModel: ChatModel {
     public static func makeHTTPClients(shards: Int, connectTimeout: Duration = .seconds(10), connectionsPerShard: Int)
         -> HTTPClientShards
     {
-        HTTPClientShards((0..<shards).map { _ in
-            makeHTTPClient(connectTimeout: connectTimeout, connectionsPerHost: connectionsPerShard)
-        })
+        HTTPClientShards(
+            (0..<shards).map { _ in
+                makeHTTPClient(connectTimeout: connectTimeout, connectionsPerHost: connectionsPerShard)
+            })
     }
 
     public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
@@ -136,15 +137,19 @@ public struct OpenAICompatibleModel: ChatModel {
             request = try makeRequest(url: url, messages: messages)
         } catch {
             errors.log(logger, "the model request could not be made", error)
-            output.end(ModelError(.unreachable,
-                "The model URL for \(errors.location) is not valid (\(describeConnectError(error)))."))
+            output.end(
+                ModelError(
+                    .unreachable,
+                    "The model URL for \(errors.location) is not valid (\(describeConnectError(error)))."))
             return
         }
         let (client, shard) = httpClients.acquire()
-        let output = AnswerOutput(piece: output.piece, end: { [httpClients] error in
-            httpClients.release(shard)
-            output.end(error)
-        })
+        let output = AnswerOutput(
+            piece: output.piece,
+            end: { [httpClients] error in
+                httpClients.release(shard)
+                output.end(error)
+            })
         send(request, on: client, messages: messages, url: url, to: output, current: current, retriesLeft: 3)
     }
 
@@ -162,7 +167,9 @@ public struct OpenAICompatibleModel: ChatModel {
                     output.end(ModelError(.unreachable, "The model at \(errors.location) closed the connection."))
                     return
                 }
-                send(again, on: httpClient, messages: messages, url: url, to: output, current: current, retriesLeft: retriesLeft - 1)
+                send(
+                    again, on: httpClient, messages: messages, url: url, to: output, current: current,
+                    retriesLeft: retriesLeft - 1)
             }
         }
         let delegate = OpenAIStreamDelegate(
@@ -173,7 +180,7 @@ public struct OpenAICompatibleModel: ChatModel {
             attempt.task = task
             return attempt.cancelled
         }
-        if cancelledMeanwhile { task.cancel() }   // the consumer left between two attempts
+        if cancelledMeanwhile { task.cancel() }  // the consumer left between two attempts
         eventLoop.execute { [connectTimeout] in delegate.armConnectTimer(task: task, timeout: connectTimeout) }
     }
 

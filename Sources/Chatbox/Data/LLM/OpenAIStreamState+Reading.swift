@@ -19,10 +19,12 @@ extension OpenAIStreamState {
     static func error(_ overflow: SSEParser.Overflow) -> ModelError {
         switch overflow {
         case .line(let limit):
-            return ModelError(.malformed,
+            return ModelError(
+                .malformed,
                 "The model sent a line longer than \(size(limit)) without ending it; the answer was stopped there.")
         case .event(let limit):
-            return ModelError(.malformed,
+            return ModelError(
+                .malformed,
                 "The model sent an event larger than \(size(limit)); the answer was stopped there.")
         }
     }
@@ -57,7 +59,8 @@ final class OpenAIChunkReader {
             return false
         }
         if event.data.withUnsafeBytes({ ChunkScanner.nestingExceeds($0, limit: ChunkScanner.maxDepth) }) {
-            throw ModelError(.malformed,
+            throw ModelError(
+                .malformed,
                 "The model sent a chunk nested more than \(ChunkScanner.maxDepth) levels deep; it was not read.")
         }
         let chunk: ChatChunk
@@ -83,7 +86,8 @@ final class OpenAIChunkReader {
             chunk = try decoder.decode(ChatChunk.self, from: Data(collected.readableBytesView))
         } catch {
             let text = String(decoding: collected.readableBytesView.prefix(200), as: UTF8.self)
-            return ModelError(.malformed,
+            return ModelError(
+                .malformed,
                 "The model answered with JSON that is not a chat completion: \(errors.quote(text))")
         }
         if let error = chunk.error {
@@ -100,10 +104,12 @@ final class OpenAIChunkReader {
     /// A non-2xx answer, with the provider's message from the start of its body when it has one.
     func httpError(_ status: HTTPResponseStatus, body collected: ByteBuffer) -> ModelError {
         let message = errors.quote(providerMessage(fromErrorBody: collected))
-        let phrase = errors.quote(status.reasonPhrase, limit: 100)   // the server's own words for odd codes
+        let phrase = errors.quote(status.reasonPhrase, limit: 100)  // the server's own words for odd codes
         let reason = phrase.isEmpty ? "" : " \(phrase)"
-        return ModelError(.http, message.isEmpty
-            ? "The model provider answered \(status.code)\(reason)."
-            : "The model provider answered \(status.code): \(message)")
+        return ModelError(
+            .http,
+            message.isEmpty
+                ? "The model provider answered \(status.code)\(reason)."
+                : "The model provider answered \(status.code): \(message)")
     }
 }

@@ -86,8 +86,10 @@ struct OpenAIStreamState {
         phase = .finished
         let tenths = (timeout.wholeNanoseconds + 50_000_000) / 100_000_000
         let seconds = tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
-        return .end(ModelError(.unreachable,
-            "Cannot reach the model at \(errors.location): no connection after \(seconds) s (connect timeout)."),
+        return .end(
+            ModelError(
+                .unreachable,
+                "Cannot reach the model at \(errors.location): no connection after \(seconds) s (connect timeout)."),
             dropConnection: true)
     }
 
@@ -103,11 +105,11 @@ struct OpenAIStreamState {
     mutating func receivedBodyPart(_ buffer: ByteBuffer, piece: (String) -> Void) -> Action {
         switch phase {
         case .connecting, .waitingForHead:
-            phase = .sniffing(.ok)   // a body before its head (AsyncHTTPClient never does that): read as a 200's
+            phase = .sniffing(.ok)  // a body before its head (AsyncHTTPClient never does that): read as a 200's
             return receivedBodyPart(buffer, piece: piece)
         case .sniffing:
             guard let first = buffer.readableBytesView.first(where: { !Self.isWhitespace($0) }) else {
-                return .none   // only blank lines so far
+                return .none  // only blank lines so far
             }
             phase = first == UInt8(ascii: "{") ? .collectingJSON : .streaming(.nothing)
             firstBytes = String(decoding: buffer.readableBytesView.prefix(200), as: UTF8.self)
@@ -134,8 +136,10 @@ struct OpenAIStreamState {
         case .collectingJSON:
             guard collected.readableBytes + buffer.readableBytes <= Self.maxJSONBody else {
                 phase = .finished
-                return .end(ModelError(.malformed,
-                    "The model answered with a JSON document larger than \(Self.size(Self.maxJSONBody))."),
+                return .end(
+                    ModelError(
+                        .malformed,
+                        "The model answered with a JSON document larger than \(Self.size(Self.maxJSONBody))."),
                     dropConnection: true)
             }
             var part = buffer
@@ -168,7 +172,8 @@ struct OpenAIStreamState {
         case .connecting, .waitingForHead:
             return .end(ModelError(.malformed, "The model answered 200 with an empty body."), dropConnection: false)
         case .sniffing(let status):
-            return .end(ModelError(.malformed, "The model answered \(status.code) with an empty body."),
+            return .end(
+                ModelError(.malformed, "The model answered \(status.code) with an empty body."),
                 dropConnection: false)
         case .streaming(var seen):
             let chunks = self.chunks
@@ -186,11 +191,16 @@ struct OpenAIStreamState {
             case .finishReason:
                 return .end(nil, dropConnection: false)
             case .nothing:
-                return .end(ModelError(.malformed,
-                    "The model's answer is not an event stream: \(errors.quote(firstBytes))"), dropConnection: false)
+                return .end(
+                    ModelError(
+                        .malformed,
+                        "The model's answer is not an event stream: \(errors.quote(firstBytes))"), dropConnection: false
+                )
             case .events:
-                return .end(ModelError(.malformed,
-                    "The model's stream ended before the answer was finished (no [DONE] and no finish_reason)."),
+                return .end(
+                    ModelError(
+                        .malformed,
+                        "The model's stream ended before the answer was finished (no [DONE] and no finish_reason)."),
                     dropConnection: false)
             }
         }
@@ -202,26 +212,35 @@ struct OpenAIStreamState {
         guard failing != .finished else { return .none }
         phase = .finished
         if let clientError = error as? HTTPClientError, clientError == .cancelled {
-            return .end(nil, dropConnection: false)   // the consumer went away; nobody is listening
+            return .end(nil, dropConnection: false)  // the consumer went away; nobody is listening
         }
         switch failing {
         case .connecting:
             if canRetry, Self.isStaleConnection(error) { return .retry }
             errors.log(logger, "could not connect to the model", error)
-            return .end(ModelError(.unreachable,
-                "Cannot reach the model at \(errors.location): \(describeConnectError(error))"), dropConnection: false)
+            return .end(
+                ModelError(
+                    .unreachable,
+                    "Cannot reach the model at \(errors.location): \(describeConnectError(error))"),
+                dropConnection: false)
         case .waitingForHead:
             if canRetry, Self.isStaleConnection(error) { return .retry }
             errors.log(logger, "the model closed the connection without answering", error)
-            return .end(ModelError(.unreachable, "The model at \(errors.location) closed the connection without "
-                + "answering (\(describeConnectError(error)))."), dropConnection: false)
+            return .end(
+                ModelError(
+                    .unreachable,
+                    "The model at \(errors.location) closed the connection without "
+                        + "answering (\(describeConnectError(error)))."), dropConnection: false)
         case .collectingError(let status):
             errors.log(logger, "the model's error answer was cut off", error)
             return .end(chunks.httpError(status, body: collected), dropConnection: false)
         case .sniffing, .streaming, .collectingJSON, .finished:
             errors.log(logger, "the model's stream was cut off", error)
-            return .end(ModelError(.malformed, "The model's stream ended before the answer was finished "
-                + "(the connection was lost: \(describeConnectError(error)))."), dropConnection: false)
+            return .end(
+                ModelError(
+                    .malformed,
+                    "The model's stream ended before the answer was finished "
+                        + "(the connection was lost: \(describeConnectError(error)))."), dropConnection: false)
         }
     }
 

@@ -70,9 +70,9 @@ public struct SSEParser: Sendable {
     /// Set when a line or an event grew past `limits`; the parser has then stopped.
     public private(set) var overflow: Overflow?
 
-    private var line: [UInt8] = []       // the current line while it spans chunks
-    private var pendingCR = false        // the previous chunk ended with CR: a leading LF belongs to it
-    private var firstLine = true         // a UTF-8 BOM may start the stream
+    private var line: [UInt8] = []  // the current line while it spans chunks
+    private var pendingCR = false  // the previous chunk ended with CR: a leading LF belongs to it
+    private var firstLine = true  // a UTF-8 BOM may start the stream
     private var data = Data()
     private var hasData = false
     private var eventType: String?
@@ -141,7 +141,7 @@ public struct SSEParser: Sendable {
             }
             // Overflow-safe: both counts are sizes of buffers in memory.
             guard line.count + (j - i) <= limits.lineBytes else { return stop(.line(limit: limits.lineBytes)) }
-            if j == n {   // the line goes on in the next chunk: keep its bytes
+            if j == n {  // the line goes on in the next chunk: keep its bytes
                 line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<n]))
                 return
             }
@@ -151,7 +151,7 @@ public struct SSEParser: Sendable {
             } else {
                 line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
                 var current: [UInt8] = []
-                swap(&current, &line)            // lets processLine mutate self while reading the line
+                swap(&current, &line)  // lets processLine mutate self while reading the line
                 dispatch = current.withUnsafeBytes { processLine($0) }
                 current.removeAll(keepingCapacity: true)
                 swap(&current, &line)
@@ -167,7 +167,7 @@ public struct SSEParser: Sendable {
                 i = j + 1
             }
             if overflow != nil {
-                line = []   // the swap above gave the stopped line's buffer back
+                line = []  // the swap above gave the stopped line's buffer back
                 return
             }
             if dispatch, let event = takeEvent() { try onEvent(event) }
@@ -192,7 +192,7 @@ public struct SSEParser: Sendable {
             }
         }
         if lineBytes.isEmpty { return true }
-        if lineBytes[0] == UInt8(ascii: ":") { return false }   // comment / keep-alive
+        if lineBytes[0] == UInt8(ascii: ":") { return false }  // comment / keep-alive
         var name = lineBytes
         var value = UnsafeRawBufferPointer(rebasing: lineBytes[lineBytes.endIndex...])
         if let colon = lineBytes.firstIndex(of: UInt8(ascii: ":")) {

@@ -7,7 +7,8 @@ extension SQLChatStore: ConversationStore {
 
     public func createConversation(userID: Int64, title: String) async throws -> Conversation {
         let now = Millis.now()
-        let id = try await insert("""
+        let id = try await insert(
+            """
             INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
             VALUES (\(bind: userID), \(bind: title), \(bind: title.isEmpty ? 0 : 1), \(bind: now), \(bind: now))
             """)
@@ -16,14 +17,17 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func conversation(id: Int64, userID: Int64) async throws -> Conversation? {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c \
             WHERE c.id = \(bind: id) AND c.user_id = \(bind: userID)
-            """).first().map(Self.conversation)
+            """
+        ).first().map(Self.conversation)
     }
 
     public func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation {
-        try await changeOne("""
+        try await changeOne(
+            """
             UPDATE conversations SET title = \(bind: title), title_set_by_user = 1 \
             WHERE id = \(bind: id) AND user_id = \(bind: userID)
             """)
@@ -32,7 +36,8 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool {
-        try await changedRows("""
+        try await changedRows(
+            """
             UPDATE conversations SET title = \(bind: title) WHERE id = \(bind: conversationID) AND title_set_by_user = 0
             """) > 0
     }
@@ -42,10 +47,12 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func messages(conversationID: Int64) async throws -> [Message] {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: Self.messageColumns) FROM messages \
             WHERE conversation_id = \(bind: conversationID) ORDER BY id
-            """).all().map(Self.message)
+            """
+        ).all().map(Self.message)
     }
 
     public func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
@@ -54,9 +61,11 @@ extension SQLChatStore: ConversationStore {
         try await db.transaction { conn in
             let question = try await insertMessage(conn, conversationID, .user, userContent, .completed, now)
             let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, now)
-            try await conn.raw("""
+            try await conn.raw(
+                """
                 UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: conversationID)
-                """).run()
+                """
+            ).run()
             return (question, answer)
         }
     }
@@ -65,19 +74,26 @@ extension SQLChatStore: ConversationStore {
         -> (user: Message, assistant: Message)?
     {
         try await db.transaction { conn in
-            guard let row = try await conn.raw("""
-                SELECT \(unsafeRaw: Self.messageColumns) FROM messages WHERE conversation_id = \(bind: conversationID) \
-                AND role = 'user' ORDER BY id DESC LIMIT 1
-                """).first()
+            guard
+                let row = try await conn.raw(
+                    """
+                    SELECT \(unsafeRaw: Self.messageColumns) FROM messages WHERE conversation_id = \(bind: conversationID) \
+                    AND role = 'user' ORDER BY id DESC LIMIT 1
+                    """
+                ).first()
             else { return nil }
             let question = try Self.message(row)
-            try await conn.raw("""
+            try await conn.raw(
+                """
                 DELETE FROM messages WHERE conversation_id = \(bind: conversationID) AND id > \(bind: question.id)
-                """).run()
+                """
+            ).run()
             let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, now)
-            try await conn.raw("""
+            try await conn.raw(
+                """
                 UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: conversationID)
-                """).run()
+                """
+            ).run()
             return (question, answer)
         }
     }
@@ -86,7 +102,8 @@ extension SQLChatStore: ConversationStore {
         _ conn: any SQLDatabase, _ conversationID: Int64, _ role: MessageRole, _ content: String,
         _ status: MessageStatus, _ now: Millis
     ) async throws -> Message {
-        let id = try await insert("""
+        let id = try await insert(
+            """
             INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) \
             VALUES (\(bind: conversationID), \(bind: role.rawValue), \(bind: content), \(bind: status.rawValue), \
             \(bind: now), \(bind: now))
@@ -107,10 +124,12 @@ extension SQLChatStore: ConversationStore {
                     "WHEN \(bind: answer.messageID) THEN \(bind: answer.content)"
                 }
                 let ids = batch.map { answer -> SQLQueryString in "\(bind: answer.messageID)" }
-                try await conn.raw("""
+                try await conn.raw(
+                    """
                     UPDATE messages SET content = CASE id \(cases.joined(separator: " ")) END, \
                     updated_at = \(bind: now) WHERE status = 'processing' AND id IN (\(ids.joined(separator: ", ")))
-                    """).run()
+                    """
+                ).run()
             }
         }
     }
@@ -142,14 +161,18 @@ extension SQLChatStore: ConversationStore {
         async throws
     {
         try await db.transaction { conn in
-            try await conn.raw("""
+            try await conn.raw(
+                """
                 UPDATE messages SET content = \(bind: content), status = \(bind: status.rawValue), \
                 error = \(bind: error), updated_at = \(bind: now) WHERE id = \(bind: messageID)
-                """).run()
-            try await conn.raw("""
+                """
+            ).run()
+            try await conn.raw(
+                """
                 UPDATE conversations SET updated_at = \(bind: now) \
                 WHERE id = (SELECT conversation_id FROM messages WHERE id = \(bind: messageID))
-                """).run()
+                """
+            ).run()
         }
     }
 

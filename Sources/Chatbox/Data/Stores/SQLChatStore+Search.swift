@@ -25,13 +25,15 @@ extension SQLChatStore {
         sql.appendInterpolation(unsafeRaw: "WHERE c.user_id = ")
         sql.appendInterpolation(bind: userID)
         if let cursor {
-            sql += " AND (c.updated_at < \(bind: cursor.updatedAt) OR (c.updated_at = \(bind: cursor.updatedAt) AND c.id < \(bind: cursor.id)))"
+            sql +=
+                " AND (c.updated_at < \(bind: cursor.updatedAt) OR (c.updated_at = \(bind: cursor.updatedAt) AND c.id < \(bind: cursor.id)))"
         }
         if let query, !query.isEmpty {
             let pattern = "%" + Self.escapeLike(query) + "%"
             sql += " AND (c.title LIKE \(bind: pattern) ESCAPE '!' OR "
             if let phrase = flavor == .sqlite ? Self.fullTextPhrase(query) : nil, fullTextCandidateLimit >= 0,
-                try await fullTextMatches(phrase, upTo: min(fullTextCandidateLimit, Int.max - 1) + 1) <= fullTextCandidateLimit
+                try await fullTextMatches(phrase, upTo: min(fullTextCandidateLimit, Int.max - 1) + 1)
+                    <= fullTextCandidateLimit
             {
                 // The index finds a superset of the LIKE matches (its case folding covers LIKE's ASCII-only one);
                 // LIKE on those few rows keeps the result exactly LIKE's.
@@ -67,10 +69,12 @@ extension SQLChatStore {
 
     /// How many messages (any user's) the full-text index finds for `phrase`, counting at most `limit`.
     func fullTextMatches(_ phrase: String, upTo limit: Int) async throws -> Int {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT COUNT(*) AS n FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH \(bind: phrase) \
             LIMIT \(bind: limit))
-            """).first()?.decode(column: "n", as: Int.self) ?? 0
+            """
+        ).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     /// Escapes LIKE's wildcards so a search for `50%` or `a_b` matches those characters literally.

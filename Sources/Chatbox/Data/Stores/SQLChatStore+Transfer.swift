@@ -3,10 +3,12 @@ import SQLKit
 /// Export and import of a user's whole history.
 extension SQLChatStore: TransferStore {
     public func exportedConversations(userID: Int64) async throws -> [Conversation] {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c WHERE c.user_id = \(bind: userID) \
             ORDER BY c.updated_at DESC, c.id DESC
-            """).all().map(Self.conversation)
+            """
+        ).all().map(Self.conversation)
     }
 
     /// Where an import stands between two of its transactions.
@@ -53,23 +55,27 @@ extension SQLChatStore: TransferStore {
         var progress = start
         var touched = 0
         var written = 0
-        while progress.conversation < conversations.count, touched < batching.conversations, written < batching.messages {
+        while progress.conversation < conversations.count, touched < batching.conversations, written < batching.messages
+        {
             let conversation = conversations[progress.conversation]
             touched += 1
             let id: Int64
             if let open = progress.openID {
                 id = open
             } else {
-                let existing = try await conn.raw("""
+                let existing = try await conn.raw(
+                    """
                     SELECT id FROM conversations WHERE user_id = \(bind: userID) AND title = \(bind: conversation.title) \
                     AND created_at = \(bind: conversation.createdAt) LIMIT 1
-                    """).first()
+                    """
+                ).first()
                 guard existing == nil else {
                     progress.added.append(false)
                     progress.conversation += 1
                     continue
                 }
-                id = try await insert("""
+                id = try await insert(
+                    """
                     INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
                     VALUES (\(bind: userID), \(bind: conversation.title), \(bind: conversation.title.isEmpty ? 0 : 1), \
                     \(bind: conversation.createdAt), \(bind: conversation.updatedAt))
@@ -127,14 +133,17 @@ extension SQLChatStore: TransferStore {
             for start in stride(from: 0, to: ids.count, by: 200) {
                 let chunk: [any Encodable & Sendable] = ids[start..<min(start + 200, ids.count)].map { $0 }
                 try await db.raw(
-                    "DELETE FROM conversations WHERE user_id = \(bind: userID) AND id IN (\(binds: chunk))").run()
+                    "DELETE FROM conversations WHERE user_id = \(bind: userID) AND id IN (\(binds: chunk))"
+                ).run()
             }
         }.result
         switch outcome {
         case .success:
             logger.notice("an import failed (\(error)); removed the \(ids.count) conversations it had added")
         case .failure(let cleanup):
-            logger.error("an import failed (\(error)) and removing the \(ids.count) conversations it had added failed too: \(cleanup)")
+            logger.error(
+                "an import failed (\(error)) and removing the \(ids.count) conversations it had added failed too: \(cleanup)"
+            )
         }
     }
 }

@@ -10,7 +10,8 @@ extension SQLChatStore: UserStore {
     {
         let now = Millis.now()
         let id = try await mapDuplicate {
-            try await insert("""
+            try await insert(
+                """
                 INSERT INTO users (username, username_key, hashed_password, role, disabled, created_at, updated_at) \
                 VALUES (\(bind: username), \(bind: usernameKey), \(bind: passwordHash), \(bind: role.rawValue), 0, \
                 \(bind: now), \(bind: now))
@@ -26,7 +27,8 @@ extension SQLChatStore: UserStore {
         return try await mapDuplicate {
             try await withUsersLocked { conn in
                 // The role is decided by the INSERT itself, under the users lock (see `withUsersLocked`).
-                let id = try await insert("""
+                let id = try await insert(
+                    """
                     INSERT INTO users (username, username_key, hashed_password, role, disabled, created_at, updated_at) \
                     SELECT \(bind: username), \(bind: usernameKey), \(bind: passwordHash), \
                     CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'user' ELSE 'admin' END, 0, \(bind: now), \(bind: now)
@@ -38,9 +40,12 @@ extension SQLChatStore: UserStore {
     }
 
     public func userCredentials(usernameKey: String) async throws -> (user: User, passwordHash: String)? {
-        guard let row = try await db.raw("""
-            SELECT \(unsafeRaw: Self.userColumns), hashed_password FROM users WHERE username_key = \(bind: usernameKey)
-            """).first()
+        guard
+            let row = try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.userColumns), hashed_password FROM users WHERE username_key = \(bind: usernameKey)
+                """
+            ).first()
         else { return nil }
         return (try Self.user(row), try row.decode(column: "hashed_password", as: String.self))
     }
@@ -57,7 +62,8 @@ extension SQLChatStore: UserStore {
     }
 
     public func setPasswordHash(userID: Int64, passwordHash: String) async throws {
-        try await changeOne("""
+        try await changeOne(
+            """
             UPDATE users SET hashed_password = \(bind: passwordHash), updated_at = \(bind: Millis.now()) \
             WHERE id = \(bind: userID)
             """)
@@ -76,8 +82,11 @@ extension SQLChatStore: UserStore {
             createdAt: try row.decode(column: "created_at", as: Int64.self))
     }
 
-    public func users(limit: Int, afterID: Int64?, usernameKey query: String?) async throws -> (users: [UserSummary], hasMore: Bool) {
-        var sql = SQLQueryString("""
+    public func users(limit: Int, afterID: Int64?, usernameKey query: String?) async throws -> (
+        users: [UserSummary], hasMore: Bool
+    ) {
+        var sql = SQLQueryString(
+            """
             SELECT u.id, u.username, u.role, u.disabled, u.created_at, u.last_active_at, \
             (SELECT COUNT(*) FROM conversations c WHERE c.user_id = u.id) AS conversation_count \
             FROM users u WHERE u.id > \(bind: afterID ?? 0)
@@ -109,10 +118,12 @@ extension SQLChatStore: UserStore {
             var user = before
             user.role = role ?? user.role
             user.disabled = disabled ?? user.disabled
-            try await conn.raw("""
+            try await conn.raw(
+                """
                 UPDATE users SET role = \(bind: user.role.rawValue), disabled = \(bind: user.disabled ? 1 : 0), \
                 updated_at = \(bind: Millis.now()) WHERE id = \(bind: userID)
-                """).run()
+                """
+            ).run()
             return user
         }
     }
@@ -120,9 +131,11 @@ extension SQLChatStore: UserStore {
     public func deleteUser(userID: Int64) async throws {
         try await changeUser(userID) { conn, _ in
             // Explicit, so it does not depend on the foreign keys' cascade being switched on.
-            try await conn.raw("""
+            try await conn.raw(
+                """
                 DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = \(bind: userID))
-                """).run()
+                """
+            ).run()
             try await conn.raw("DELETE FROM conversations WHERE user_id = \(bind: userID)").run()
             try await conn.raw("DELETE FROM sessions WHERE user_id = \(bind: userID)").run()
             try await conn.raw("DELETE FROM users WHERE id = \(bind: userID)").run()

@@ -26,7 +26,8 @@ public struct SQLChatStore: MaintenanceStore {
     }
 
     public func failUnfinishedMessages(error: String) async throws -> Int {
-        try await changedRows("""
+        try await changedRows(
+            """
             UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: Millis.now()) \
             WHERE status = 'processing'
             """)
