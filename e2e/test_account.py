@@ -246,6 +246,21 @@ def test_import_a_chatgpt_export_takes_the_main_branch_only(context, page, user,
     assert sidebar_titles(page) == ["Capitals (from ChatGPT)"]
 
 
+def test_an_imported_message_over_the_limit_is_cut_and_the_report_says_so(context, page, user, tmp_path):
+    long = "word " * 24_000   # 120,000 characters; the server's limit is 100,000
+    export = {"format": "chatbox-export", "version": 1, "conversations": [
+        {"title": "Long one", "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+         "messages": [{"role": "user", "content": long, "status": "completed", "created_at": "2024-01-01T00:00:00Z"}]}]}
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    open_account(page)
+    page.get_by_test_id("import-file").set_input_files(str(path))
+    page.get_by_test_id("import-report").wait_for()
+    assert "1 message was longer than this server allows and was cut" in page.get_by_test_id("import-cut").inner_text()
+    [(title, [(_, _, content)])] = history(context)
+    assert title == "Long one" and len(content) == 100_000 and content.endswith("characters]")
+
+
 @pytest.mark.parametrize("name, body, says", [
     ("broken.json", '{"format": "chatbox-export", "version": 1, "conversations": [', "JSON"),
     ("other.json", '{"hello": "world"}', "neither a Chatbox export nor"),

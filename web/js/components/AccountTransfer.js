@@ -84,6 +84,9 @@ export default {
           <p class="form-ok">
             {{ summary }}
           </p>
+          <p v-if="report.cut_messages > 0" class="muted" data-testid="import-cut">
+            {{ t(report.cut_messages === 1 ? 'account.cutMessagesOne' : 'account.cutMessages', { n: report.cut_messages }) }}
+          </p>
           <template v-if="report.skipped && report.skipped.length">
             <p class="muted">{{ t('account.skippedCount', { n: report.skipped.length }) }}</p>
             <ul class="skipped-list">
