@@ -14,7 +14,7 @@ struct GenerationLimitsTests {
         #expect(throws: ChatError.tooManyRunning(limit: 2)) { try generations.reserve(3, userID: 7) }
         _ = try generations.reserve(3, userID: 8)
         #expect(throws: ChatError.alreadyGenerating) { try generations.reserve(1, userID: 8) }
-        generations.release(1, first)
+        generations.remove(1, first)
         _ = try generations.reserve(4, userID: 7)
         #expect(generations.count == 3)
     }

@@ -128,8 +128,8 @@ struct GenerationPhaseTests {
     @Test func theUsersRunningCountIsGivenBackExactlyOnce() throws {
         let generations = Self.generations(running: 1)
         let first = try generations.reserve(1, userID: 1)
-        generations.release(1, first)
-        generations.release(1, first)
+        generations.remove(1, first)
+        generations.remove(1, first)
         generations.remove(1, first)
         let second = try generations.reserve(1, userID: 1)
         #expect(throws: ChatError.tooManyRunning(limit: 1), "giving back three times freed one slot") {

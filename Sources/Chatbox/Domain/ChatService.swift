@@ -96,7 +96,7 @@ public struct ChatService: Sendable {
         } catch {
             streaming.cancel()
             _ = await streaming.value
-            generations.release(conversationID, entry)
+            generations.remove(conversationID, entry)
             listener.close()
             throw error
         }

@@ -61,11 +61,6 @@ public final class Generations: Sendable {
         }
     }
 
-    /// Gives a reserved conversation back when the turn could not start after all.
-    func release(_ conversationID: Int64, _ entry: Entry) {
-        remove(conversationID, entry)
-    }
-
     /// A listener that holds one of the user's stream slots until it closes; throws `tooManyStreams` when the
     /// user has `streamsPerUser` open.
     func openStream(userID: Int64) throws(ChatError) -> Listener {
@@ -164,7 +159,7 @@ public final class Generations: Sendable {
 }
 
 extension Generations {
-    /// Forgets a finished generation.
+    /// Forgets a generation: a finished one, or a reserved one whose turn could not start after all.
     func remove(_ conversationID: Int64, _ entry: Entry) {
         running.withLock { running in
             guard running.entries[conversationID] === entry else { return }

@@ -48,15 +48,20 @@ struct ModelErrorText: Sendable {
             // A key in the query string (`?key=…`) is as secret as the API key.
             all += (components.queryItems ?? []).compactMap(\.value)
         }
-        self.secrets = Array(Set(all.filter { $0.count >= Self.shortestSecret })).sorted { $0.count > $1.count }
+        self.secrets = Self.searchable(all)
         self.location = Self.location(of: components)
     }
 
     /// A program's errors: only the secrets matter (it has no address).
     init(secrets: [String?]) {
-        self.secrets = Array(Set(secrets.compactMap { $0 }.filter { $0.count >= Self.shortestSecret }))
-            .sorted { $0.count > $1.count }
+        self.secrets = Self.searchable(secrets.compactMap { $0 })
         self.location = "the model command"
+    }
+
+    /// The secrets worth searching for, once each, longest first (so a secret that contains another is replaced
+    /// whole).
+    private static func searchable(_ secrets: [String]) -> [String] {
+        Array(Set(secrets.filter { $0.count >= shortestSecret })).sorted { $0.count > $1.count }
     }
 
     /// `text` with every secret replaced by `[redacted]`.
