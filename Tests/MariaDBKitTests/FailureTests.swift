@@ -72,11 +72,11 @@ struct FailureTests {
         #expect(e.isConnectionError)
         #expect(e.description.hasPrefix("MySQL at 127.0.0.1:\(port) is unreachable (Can't connect"))
         #expect(!e.description.contains("Secret-123"))
-        #expect(seconds < Double(configuration.connectTimeoutSeconds) + 1, "took \(seconds) s")
+        #expect(seconds < Double(configuration.connectTimeoutSeconds) + Support.slack, "took \(seconds) s")
         print("unreachable port: failed after \(String(format: "%.3f", seconds)) s: \(e)")
     }
 
-    @Test("a server that accepts but never answers fails within connect timeout + 1 s")
+    @Test("a server that accepts but never answers fails after the connect timeout, not never")
     func silentServer() async throws {
         let listener = try SilentListener()
         let configuration = MariaDBConfiguration(
@@ -88,7 +88,7 @@ struct FailureTests {
         let e = try #require(error as? MariaDBError)
         #expect(e.isConnectionError)
         #expect(!e.description.contains("\n"))
-        #expect(seconds < Double(configuration.connectTimeoutSeconds) + 1, "took \(seconds) s")
+        #expect(seconds < Double(configuration.connectTimeoutSeconds) + Support.slack, "took \(seconds) s")
         print("silent server: failed after \(String(format: "%.3f", seconds)) s: \(e)")
         withExtendedLifetime(listener) {}
     }

@@ -8,6 +8,10 @@ let testURL = ProcessInfo.processInfo.environment["CHATBOX_TEST_MYSQL_URL"]
 let hasTestServer = testURL != nil
 
 enum Support {
+    /// Seconds a loaded machine may add to a timeout before the failure is seen (scheduling, not the driver). The
+    /// bounds below only need to tell "the configured timeout applied" from "no timeout" (minutes, or forever).
+    static let slack = 10.0
+
     static func configuration(
         database: String? = nil, poolSize: Int = 4, poolTimeout: Int = 10, connectTimeout: Int = 5
     ) throws -> MariaDBConfiguration {
