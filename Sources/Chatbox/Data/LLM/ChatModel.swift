@@ -36,6 +36,9 @@ public enum ModelOutput: Sendable, Equatable {
     case answer(String)
     case reasoning(String)
     case usage(TokenUsage)
+    /// Everything sent as `.answer` so far was reasoning after all: a model that left out the opening `<think>` and
+    /// has just sent `</think>`. Later `.answer`s are the answer.
+    case answerWasReasoning
 }
 
 /// A model that streams an answer to a list of messages.
