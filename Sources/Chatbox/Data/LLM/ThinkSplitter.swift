@@ -155,15 +155,18 @@ struct ThinkSplitter {
         return nil
     }
 
-    /// The length of the longest end of `text` that is a proper start of `tag` (0 when the text has no `<`
-    /// among its last bytes).
+    /// The length of the longest end of `text` that is a proper start of `tag` (0 when none of the last
+    /// `tag.count - 1` bytes is a `<`: the usual token costs one short backward scan).
     private static func partialSuffix(of text: String, tag: [UInt8]) -> Int {
         let utf8 = text.utf8
-        var length = min(tag.count - 1, utf8.count)
-        while length > 0 {
-            if utf8.suffix(length).elementsEqual(tag.prefix(length)) { return length }
-            length -= 1
+        var end = utf8.endIndex
+        var length = 0
+        var longest = 0
+        while end > utf8.startIndex, length < tag.count - 1 {
+            end = utf8.index(before: end)
+            length += 1
+            if utf8[end] == tag[0], utf8[end...].elementsEqual(tag.prefix(length)) { longest = length }
         }
-        return 0
+        return longest
     }
 }
