@@ -331,11 +331,17 @@ struct LLMOpenAIStreamStateTests {
         for status in [HTTPResponseStatus.badRequest, .unprocessableEntity] {
             var driver = Driver.answering(status, streamOptions: true)
             _ = driver.body(#"{"error":{"message":"Unrecognized request argument supplied: stream_options"}}"#)
-            guard case .retryWithoutStreamOptions(let error) = driver.end() else {
+            guard case .retryWithoutStreamOptions(let error, dropConnection: false) = driver.end() else {
                 Issue.record("expected a retry for \(status)")
                 continue
             }
             #expect(error.message.contains("stream_options"))
+        }
+        var endless = Driver.answering(.badRequest, streamOptions: true)
+        let action = endless.body(String(repeating: "x", count: OpenAIStreamState.maxErrorBody + 1))
+        guard case .retryWithoutStreamOptions(_, dropConnection: true) = action else {
+            Issue.record("a refusal whose body goes on is retried on a dropped connection, got \(action)")
+            return
         }
         var other = Driver.answering(.internalServerError, streamOptions: true)
         _ = other.body("boom")

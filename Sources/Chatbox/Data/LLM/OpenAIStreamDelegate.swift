@@ -113,14 +113,14 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
             ended = true
             cancelConnectTimer()
             retryOnStaleConnection?()
-        case .retryWithoutStreamOptions(let error):
+        case .retryWithoutStreamOptions(let error, let dropConnection):
             ended = true
             cancelConnectTimer()
+            if dropConnection { task.cancel() }  // the rest of the error body is not wanted
             guard let retryWithoutStreamOptions else {
                 output.end(error)
                 return
             }
-            task.cancel()  // the rest of the error body (if any) is not wanted
             retryWithoutStreamOptions()
         }
     }

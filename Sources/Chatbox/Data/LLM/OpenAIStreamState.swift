@@ -51,7 +51,8 @@ struct OpenAIStreamState {
         case retry
         /// The provider refused the request (400 or 422) that carried `stream_options`: send it again without them
         /// (only when `refusalCanBeStreamOptions`); `error` is the answer's error if that is not possible.
-        case retryWithoutStreamOptions(ModelError)
+        /// `dropConnection`: the rest of the error body is not read (cancel the request first).
+        case retryWithoutStreamOptions(ModelError, dropConnection: Bool)
     }
 
     /// How much of a failing model's body is read for its message (then the connection is dropped): a provider's
@@ -264,7 +265,7 @@ struct OpenAIStreamState {
     /// An HTTP error that may be the provider refusing `stream_options` (400 or 422 to a request that had them).
     private func refused(_ status: HTTPResponseStatus, _ error: ModelError, dropConnection: Bool) -> Action {
         if refusalCanBeStreamOptions, status.code == 400 || status.code == 422 {
-            return .retryWithoutStreamOptions(error)
+            return .retryWithoutStreamOptions(error, dropConnection: dropConnection)
         }
         return .end(error, dropConnection: dropConnection)
     }
