@@ -27,8 +27,8 @@ public func buildApplication(config: AppConfig) async throws -> some Application
             runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
             answerCharacters: config.maxAnswerChars))
     let chat = ChatService(
-        store: store, model: models.chat,
-        titles: TitleService(model: models.title, timeout: config.model.titleTimeout, logger: logger),
+        store: store, models: FixedModels(chat: models.chat, title: models.title),
+        titles: TitleService(timeout: config.model.titleTimeout, logger: logger),
         generations: generations,
         context: ContextWindow(systemPrompt: config.model.systemPrompt, budget: config.model.contextChars),
         firstTokenTimeout: config.model.firstTokenTimeout, stallTimeout: config.model.stallTimeout,
@@ -108,7 +108,7 @@ func buildRouter(
         auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
     ).addRoutes(to: router.group("api/auth"))
     let signedIn = router.group("api", context: AuthenticatedContext.self)
-    ConversationController(conversations: ConversationService(store: store), body: body).addRoutes(
+    ConversationController(conversations: ConversationService(store: store, models: chat.models), body: body).addRoutes(
         to: signedIn.group("conversations"))
     ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(
         to: signedIn.group("conversations"))
