@@ -129,6 +129,8 @@ func buildRouter(
     .addRoutes(to: signedIn.group("admin"))
     ConnectionsController(catalog: catalog, body: body).addRoutes(to: signedIn.group("admin"))
     ModelsController(catalog: catalog).addRoutes(to: signedIn.group("models"))
+    PresetsController(presets: PresetService(store: store, models: catalog), body: body).addRoutes(
+        to: signedIn.group("presets"))
     return router
 }
 
