@@ -176,3 +176,73 @@ struct ModelCatalogTests {
         #expect(ModelListing.parse(Data("<html>".utf8)) == nil)
     }
 }
+
+/// `GET {base}/models` against real sockets: a provider that never answers, one whose list is too large, and
+/// secrets in the URL that the error must not repeat.
+@Suite("Model listing: limits and errors")
+struct ModelListingTests {
+    static func listing(_ baseURL: String, apiKey: String? = nil, timeout: Duration = .seconds(10))
+        -> (ModelListing, HTTPClientShards)
+    {
+        let clients = OpenAICompatibleModel.makeHTTPClients(shards: 1, connectionsPerShard: 4)
+        var listing = ModelListing(
+            baseURL: baseURL, apiKey: apiKey, headers: [], httpClients: clients, logger: Logger(label: "test"))
+        listing.timeout = timeout
+        return (listing, clients)
+    }
+
+    /// A loopback socket that accepts connections (the kernel's backlog) and never answers; returns it and its port.
+    static func silentListener() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw CancellationError() }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    @Test func aProviderThatNeverAnswersTimesOut() async throws {
+        let (fd, port) = try Self.silentListener()
+        defer { close(fd) }
+        let (listing, clients) = Self.listing("http://127.0.0.1:\(port)/v1", timeout: .milliseconds(300))
+        let started = ContinuousClock.now
+        let error = await #expect(throws: ModelError.self) { try await listing.fetch() }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(error?.kind == .timeout)
+        #expect(error?.message == "127.0.0.1:\(port) did not list its models within 300 ms.")
+        try await clients.shutdown()
+    }
+
+    @Test func aListOverOneMebibyteIsRefused() async throws {
+        let ids = (0..<40_000).map { "model-with-a-fairly-long-name-\($0)" }
+        let fake = try await FakeUpstream.start(models: ids)
+        let (listing, clients) = Self.listing(fake.baseURL)
+        let error = await #expect(throws: ModelError.self) { try await listing.fetch() }
+        #expect(error?.message == "The model list of 127.0.0.1:\(fake.port) is larger than 1 MiB.")
+        var small = listing
+        small.maxBytes = 64 << 20
+        #expect(try await small.fetch().count == 40_000)
+        try await clients.shutdown()
+        await fake.stop()
+    }
+
+    @Test func secretsInTheURLAreNotRepeated() async throws {
+        let placeholder = try await FakeUpstream.start(models: [])
+        let port = placeholder.port
+        await placeholder.stop()
+        let (listing, clients) = Self.listing(
+            "http://user:hunter2-pass@127.0.0.1:\(port)/v1?key=query-secret-1", apiKey: "sk-key-secret")
+        let error = await #expect(throws: ModelError.self) { try await listing.fetch() }
+        let message = try #require(error?.message)
+        #expect(message == "Could not reach 127.0.0.1:\(port) to list its models (connection refused).")
+        for secret in ["hunter2-pass", "query-secret-1", "sk-key-secret"] { #expect(!message.contains(secret)) }
+        try await clients.shutdown()
+    }
+}

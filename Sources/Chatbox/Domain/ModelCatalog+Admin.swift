@@ -91,7 +91,7 @@ extension ModelCatalog {
         let created = try await mapStoreErrors(name: connection.name) {
             try await store.createConnection(connection)
         }
-        stored = (try await storedConnections()) + [created]
+        stored = try await storedConnections().filter { $0.id != created.id } + [created]
         logger.info("connection added", metadata: ["connection": "\(created.name)"])
         return try await connectionView(id: created.id)
     }

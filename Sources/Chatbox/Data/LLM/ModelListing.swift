@@ -40,7 +40,6 @@ struct ModelListing: Sendable {
         let (client, shard) = httpClients.acquire()
         defer { httpClients.release(shard) }
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.wholeNanoseconds))
-        let seconds = Int(timeout.components.seconds)
         let response: HTTPClientResponse
         var body: ByteBuffer
         do {
@@ -50,7 +49,7 @@ struct ModelListing: Sendable {
             throw ModelError(
                 .malformed, "The model list of \(errors.location) is larger than \(maxBytes / 1_048_576) MiB.")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw ModelError(.timeout, "\(errors.location) did not list its models within \(seconds) seconds.")
+            throw ModelError(.timeout, "\(errors.location) did not list its models within \(Self.describe(timeout)).")
         } catch let error as HTTPClientError where error == .invalidURL || error == .emptyHost || error == .emptyScheme
         {
             errors.log(logger, "the model list request could not be made", error)
@@ -73,6 +72,14 @@ struct ModelListing: Sendable {
                 "The model list of \(errors.location) could not be read (expected {\"data\": [{\"id\": …}]}).")
         }
         return ids
+    }
+
+    /// "10 seconds", "1 second", "300 ms".
+    static func describe(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        guard milliseconds >= 1000 else { return "\(milliseconds) ms" }
+        let seconds = milliseconds / 1000
+        return seconds == 1 ? "1 second" : "\(seconds) seconds"
     }
 
     /// The ids of an OpenAI `{"data":[{"id"}]}` or Ollama `{"models":[{"name"}]}` list (blank ones left out, each
