@@ -64,13 +64,17 @@ struct PresetTests {
             let bad: [([String: Any], String)] = [
                 (["name": ""], "Name must not be empty."),
                 (["name": String(repeating: "p", count: 101)], "Name must be at most 100 characters."),
-                (["name": "p", "temperature": 2.5], "Temperature must be a number from 0 to 2."),
-                (["name": "p", "temperature": -0.1], "Temperature must be a number from 0 to 2."),
+                (["name": "p", "temperature": 2.5], "The temperature must be a number from 0 to 2."),
+                (["name": "p", "temperature": -0.1], "The temperature must be a number from 0 to 2."),
                 (
                     ["name": "p", "system_prompt": String(repeating: "s", count: 20_001)],
-                    "The system prompt must be at most 20,000 characters."
+                    "The system prompt must be at most 20000 characters."
                 ),
-                (["name": "p", "model": "nope"], "The model nope is not available.")
+                (["name": "p", "model": "nope"], "The model nope is not available."),
+                (
+                    ["name": "p", "model": String(repeating: "m", count: 256)],
+                    "The model id must be 1 to 255 characters."
+                )
             ]
             for (body, message) in bad {
                 let reply = try await api.createPreset(token: token, body)

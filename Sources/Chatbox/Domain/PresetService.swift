@@ -7,8 +7,6 @@ public struct PresetService: Sendable {
     let models: any ModelDirectory
 
     public static let nameMaxCharacters = 100
-    public static let systemPromptMaxCharacters = 20_000
-    public static let temperatures: ClosedRange<Double> = 0...2
 
     public init(store: any PresetStore, models: any ModelDirectory) {
         self.store = store
@@ -62,19 +60,12 @@ public struct PresetService: Sendable {
         model: String?, systemPrompt: String?, temperature: Double?, to preset: inout Preset,
         checkingModel: Bool = true
     ) async throws {
-        if let model, !model.isEmpty, checkingModel, !(await models.isAvailable(model)) {
-            throw ValidationError("The model \(model) is not available.")
+        if let model, !model.isEmpty, checkingModel {
+            _ = try Rules.modelID(model)
+            if !(await models.isAvailable(model)) { throw ValidationError("The model \(model) is not available.") }
         }
-        if let systemPrompt {
-            try Rules.noNUL(systemPrompt, field: "system prompt")
-            guard systemPrompt.count <= Self.systemPromptMaxCharacters else {
-                throw ValidationError(
-                    "The system prompt must be at most 20,000 characters.")
-            }
-        }
-        if let temperature, !(temperature.isFinite && Self.temperatures.contains(temperature)) {
-            throw ValidationError("Temperature must be a number from 0 to 2.")
-        }
+        if let systemPrompt { _ = try Rules.systemPrompt(systemPrompt) }
+        if let temperature { _ = try Rules.temperature(temperature) }
         preset.model = model.flatMap { $0.isEmpty ? nil : $0 }
         preset.systemPrompt = systemPrompt.flatMap { $0.isEmpty ? nil : $0 }
         preset.temperature = temperature
