@@ -147,3 +147,33 @@ public protocol MaintenanceStore: Sendable {
     /// Marks every `processing` answer as failed with `error` (after a crash); returns how many.
     func failUnfinishedMessages(error: String) async throws -> Int
 }
+
+/// The admin's model connections (the start-up one from the settings is not stored).
+public protocol ConnectionStore: Sendable {
+    /// Every stored connection, oldest (lowest id) first.
+    func connections() async throws -> [ModelConnection]
+    /// The connection with this id, if any.
+    func connection(id: Int64) async throws -> ModelConnection?
+    /// Inserts a connection (its id and times are the store's); `StoreError.duplicate` when the name is taken.
+    func createConnection(_ connection: ModelConnection) async throws -> ModelConnection
+    /// Replaces every field of the connection with `connection.id` and returns it as stored; `StoreError.notFound`
+    /// if unknown, `StoreError.duplicate` when the new name is taken.
+    func updateConnection(_ connection: ModelConnection) async throws -> ModelConnection
+    /// Deletes a connection; `StoreError.notFound` if unknown.
+    func deleteConnection(id: Int64) async throws
+}
+
+/// Users' presets; methods that take a `userID` only ever see that user's rows.
+public protocol PresetStore: Sendable {
+    /// A user's presets, by name.
+    func presets(userID: Int64) async throws -> [Preset]
+    /// One of the user's presets, if it exists.
+    func preset(id: Int64, userID: Int64) async throws -> Preset?
+    /// Inserts a preset for `preset.userID` (its id and times are the store's).
+    func createPreset(_ preset: Preset) async throws -> Preset
+    /// Replaces the fields of the user's preset `preset.id` and returns it as stored; `StoreError.notFound` when it
+    /// isn't theirs.
+    func updatePreset(_ preset: Preset) async throws -> Preset
+    /// Deletes one of the user's presets; `StoreError.notFound` when it isn't theirs.
+    func deletePreset(id: Int64, userID: Int64) async throws
+}
