@@ -22,19 +22,22 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     // Up to 16 × 1,024 concurrent model streams per host.
     let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)
     let models = makeModels(config.model, httpClients: httpClients, logger: logger)
+    // Every model on offer: the start-up connection from the settings and the admin's connections.
+    let catalog = ModelCatalog(settings: config.model, store: store, httpClients: httpClients, logger: logger)
     let generations = Generations(
         limits: .init(
             runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
             answerCharacters: config.maxAnswerChars))
     let chat = ChatService(
-        store: store, model: models.chat,
-        titles: TitleService(model: models.title, timeout: config.model.titleTimeout, logger: logger),
+        store: store, models: FixedModels(chat: models.chat, title: models.title),
+        titles: TitleService(timeout: config.model.titleTimeout, logger: logger),
         generations: generations,
         context: ContextWindow(systemPrompt: config.model.systemPrompt, budget: config.model.contextChars),
         firstTokenTimeout: config.model.firstTokenTimeout, stallTimeout: config.model.stallTimeout,
         maxMessageCharacters: config.maxMessageChars, logger: logger)
     let router = buildRouter(
         config: config, store: store, auth: auth, chat: chat,
+        catalog: catalog,
         model: .init(
             name: models.chat.displayName, isDemo: models.chat is DemoModel, isCommand: models.chat is CommandModel))
     logger.info("model: \(models.chat.displayName)")
@@ -89,7 +92,9 @@ func makeAuthService(store: SQLChatStore, config: AppConfig, logger: Logger) -> 
 
 /// Routes and middleware; no logic lives here, only which controller answers what.
 func buildRouter(
-    config: AppConfig, store: SQLChatStore, auth: AuthService, chat: ChatService, model: SystemController.ModelInfo
+    config: AppConfig, store: SQLChatStore, auth: AuthService, chat: ChatService,
+    catalog: ModelCatalog,
+    model: SystemController.ModelInfo
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let body = JSONBody(maxBytes: config.maxBodyBytes)
@@ -108,7 +113,7 @@ func buildRouter(
         auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
     ).addRoutes(to: router.group("api/auth"))
     let signedIn = router.group("api", context: AuthenticatedContext.self)
-    ConversationController(conversations: ConversationService(store: store), body: body).addRoutes(
+    ConversationController(conversations: ConversationService(store: store, models: chat.models), body: body).addRoutes(
         to: signedIn.group("conversations"))
     ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(
         to: signedIn.group("conversations"))
@@ -122,6 +127,10 @@ func buildRouter(
         body: body
     )
     .addRoutes(to: signedIn.group("admin"))
+    ConnectionsController(catalog: catalog, body: body).addRoutes(to: signedIn.group("admin"))
+    ModelsController(catalog: catalog).addRoutes(to: signedIn.group("models"))
+    PresetsController(presets: PresetService(store: store, models: catalog), body: body).addRoutes(
+        to: signedIn.group("presets"))
     return router
 }
 
