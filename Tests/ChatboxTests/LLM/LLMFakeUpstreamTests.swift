@@ -145,6 +145,7 @@ struct LLMFakeUpstreamTests {
             func post(_ json: String) async throws -> String {
                 var request = HTTPClientRequest(url: upstream.baseURL + "/chat/completions")
                 request.method = .POST
+                request.headers.add(name: "Connection", value: "close")  // no keep-alive race between the posts
                 request.body = .bytes(ByteBuffer(string: json))
                 let response = try await client.execute(request, timeout: .seconds(30))
                 return String(buffer: try await response.body.collect(upTo: 1 << 20))
