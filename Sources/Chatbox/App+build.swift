@@ -21,7 +21,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let auth = makeAuthService(store: store, config: config, logger: logger)
     // Up to 16 × 1,024 concurrent model streams per host.
     let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)
-    let models = makeModels(config.model, httpClients: httpClients, logger: logger)
+    let startup = startupModel(config.model, httpClients: httpClients, logger: logger)
     // Every model on offer: the start-up connection from the settings and the admin's connections.
     let catalog = ModelCatalog(settings: config.model, store: store, httpClients: httpClients, logger: logger)
     let generations = Generations(
@@ -29,7 +29,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
             runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
             answerCharacters: config.maxAnswerChars))
     let chat = ChatService(
-        store: store, models: FixedModels(chat: models.chat, title: models.title),
+        store: store, models: catalog,
         titles: TitleService(timeout: config.model.titleTimeout, logger: logger),
         generations: generations,
         context: ContextWindow(systemPrompt: config.model.systemPrompt, budget: config.model.contextChars),
@@ -38,9 +38,8 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let router = buildRouter(
         config: config, store: store, auth: auth, chat: chat,
         catalog: catalog,
-        model: .init(
-            name: models.chat.displayName, isDemo: models.chat is DemoModel, isCommand: models.chat is CommandModel))
-    logger.info("model: \(models.chat.displayName)")
+        model: .init(name: startup.displayName, isDemo: startup is DemoModel, isCommand: startup is CommandModel))
+    logger.info("start-up model: \(startup.displayName)")
 
     var app = Application(
         router: router,
@@ -134,28 +133,17 @@ func buildRouter(
     return router
 }
 
-/// The chat model from the settings (a command, an OpenAI-compatible endpoint, or the built-in demo), and the
-/// model for titles (its own settings where given, else the chat model).
-func makeModels(_ settings: ModelSettings, httpClients: HTTPClientShards, logger: Logger)
-    -> (chat: any ChatModel, title: any ChatModel)
-{
-    let chat: any ChatModel
+/// The model the `CHATBOX_LLM_*` settings name (a command, an OpenAI-compatible endpoint, or the built-in demo):
+/// what `GET /api/config` describes. The models on offer are the catalog's.
+func startupModel(_ settings: ModelSettings, httpClients: HTTPClientShards, logger: Logger) -> any ChatModel {
     if let command = settings.command {
-        chat = CommandModel(command: command, passingEnvironment: settings.commandEnvironment, logger: logger)
+        return CommandModel(command: command, passingEnvironment: settings.commandEnvironment, logger: logger)
     } else if let baseURL = settings.baseURL, let model = settings.model {
-        chat = OpenAICompatibleModel(
+        return OpenAICompatibleModel(
             baseURL: baseURL, apiKey: settings.apiKey, model: model, extraHeaders: settings.headers,
             httpClients: httpClients, logger: logger)
-    } else {
-        chat = DemoModel(tokenDelay: settings.demoTokenDelay)
     }
-    guard settings.titleModel != nil || settings.titleBaseURL != nil,
-        let baseURL = settings.titleBaseURL ?? settings.baseURL, let model = settings.titleModel ?? settings.model
-    else { return (chat, chat) }
-    let title = OpenAICompatibleModel(
-        baseURL: baseURL, apiKey: settings.titleAPIKey ?? settings.apiKey, model: model,
-        extraHeaders: settings.headers, httpClients: httpClients, logger: logger)
-    return (chat, title)
+    return DemoModel(tokenDelay: settings.demoTokenDelay)
 }
 
 /// Closes a long-lived resource after the server has stopped taking requests.
