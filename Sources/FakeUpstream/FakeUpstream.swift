@@ -277,7 +277,12 @@ struct Handler: Sendable {
             first = false
         }
         try await flush(&writer)
-        if let dropAfter = script.dropAfter, dropAfter <= tokens.count { throw DropConnection() }
+        if let dropAfter = script.dropAfter, dropAfter <= tokens.count {
+            // Let the tokens written reach the client first: a reset that overtakes them would make the client
+            // lose them, and a busy test machine would see fewer tokens than the test sent.
+            try await Task.sleep(for: .milliseconds(100))
+            throw DropConnection()
+        }
         if let hangAfter = script.hangAfter, hangAfter <= tokens.count {
             try await Task.sleep(for: .seconds(24 * 3600))
         }

@@ -153,11 +153,11 @@ struct ModelCatalogTests {
         }
     }
 
-    @Test func withoutSettingsTheDemoIsTheOneModel() async throws {
+    @Test func withoutSettingsTheDemoAndItsThinkingVariantAreTheModels() async throws {
         try await withLiveApp(TestConfig.make()) { api in
             let admin = try await api.signUp("admin")
             let models = try await api.models(token: admin)
-            #expect(models.modelIDs == ["demo"])
+            #expect(models.modelIDs == ["demo", "demo-thinking"])
             #expect(models.json["default"] as? String == "demo")
             let startup = try #require(try await api.connections(token: admin).connectionList.first)
             #expect(startup["kind"] as? String == "demo")

@@ -98,7 +98,8 @@ struct WireFormatTests {
             let export = try await api.exportAll(token: admin)
             #expect(Self.keys(export.json) == ["format", "version", "exported_at", "username", "conversations"])
             let exported = try #require((export.json["conversations"] as? [Any])?.first)
-            #expect(Self.keys(exported) == ["id", "title", "created_at", "updated_at", "messages"])
+            // model, system_prompt and temperature only when set (the conversation has the default model).
+            #expect(Self.keys(exported) == ["id", "title", "created_at", "updated_at", "model", "messages"])
             let report = try await api.importHistory(token: admin, export.text)
             #expect(Self.keys(report.json) == ["source", "imported", "imported_messages", "cut_messages", "skipped"])
             let again = try await api.importHistory(token: admin, export.text)

@@ -145,7 +145,9 @@ struct LLMFakeUpstreamTests {
             func post(_ json: String) async throws -> String {
                 var request = HTTPClientRequest(url: upstream.baseURL + "/chat/completions")
                 request.method = .POST
-                request.headers.add(name: "Connection", value: "close")  // no keep-alive race between the posts
+                // A connection each: the fake may close a kept-alive one just as it is reused (a known race of
+                // the test server, not what this test is about).
+                request.headers.add(name: "Connection", value: "close")
                 request.body = .bytes(ByteBuffer(string: json))
                 let response = try await client.execute(request, timeout: .seconds(30))
                 return String(buffer: try await response.body.collect(upTo: 1 << 20))

@@ -12,7 +12,9 @@ public struct DemoModel: ChatModel {
     public let tokenDelay: Duration
     public let thinking: Bool
 
-    public var displayName: String { thinking ? "demo-thinking" : "demo" }
+    public var displayName: String { thinking ? Self.thinkingName : "demo" }
+    /// The name of the thinking variant.
+    public static let thinkingName = "demo-thinking"
 
     public init(tokenDelay: Duration = .milliseconds(25), thinking: Bool = false) {
         self.tokenDelay = tokenDelay

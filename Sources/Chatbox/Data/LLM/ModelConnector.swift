@@ -8,7 +8,8 @@ struct ModelConnector: Sendable {
     var commandEnvironment: [String] = []
     var demoTokenDelay: Duration = .milliseconds(25)
 
-    /// The model `name` of `connection`. A command or demo connection has one model whatever the name.
+    /// The model `name` of `connection`. A command connection has one model whatever the name; a demo one has
+    /// `demo` and `demo-thinking` (a reasoning model).
     func model(_ connection: ModelConnection, name: String) -> any ChatModel {
         switch connection.kind {
         case .openaiCompatible:
@@ -18,12 +19,12 @@ struct ModelConnector: Sendable {
         case .command:
             CommandModel(command: connection.command ?? "", passingEnvironment: commandEnvironment, logger: logger)
         case .demo:
-            DemoModel(tokenDelay: demoTokenDelay)
+            DemoModel(tokenDelay: demoTokenDelay, thinking: name == DemoModel.thinkingName)
         }
     }
 
     /// What the connection offers besides the admin's manual ids: an OpenAI-compatible provider's own list
-    /// (`GET {base_url}/models`; throws `ModelError`), a command's one model named after the connection, the demo.
+    /// (`GET {base_url}/models`; throws `ModelError`), a command's one model named after the connection, the demo's two.
     func listModels(_ connection: ModelConnection) async throws -> [String] {
         switch connection.kind {
         case .openaiCompatible:
@@ -32,7 +33,7 @@ struct ModelConnector: Sendable {
                 httpClients: httpClients, logger: logger
             ).fetch()
         case .command: [connection.name]
-        case .demo: ["demo"]
+        case .demo: ["demo", DemoModel.thinkingName]
         }
     }
 }
