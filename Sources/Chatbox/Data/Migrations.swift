@@ -152,6 +152,34 @@ enum Migrations {
                 """,
                 "CREATE INDEX \(ifNotExists)ix_presets_user ON presets (user_id, name)"
             ]
+        },
+        // A conversation is a tree: each message has a parent (the first question none), and the conversation
+        // remembers the leaf of the path the user sees. Existing conversations become single-branch trees: each
+        // message's parent is the message before it.
+        Step(version: 7, name: "message tree: parent of each message, current leaf of each conversation") { flavor in
+            let add = flavor == .sqlite ? "ADD COLUMN" : "ADD COLUMN IF NOT EXISTS"
+            let ifNotExists = flavor == .sqlite ? "IF NOT EXISTS " : ""
+            let parents =
+                flavor == .sqlite
+                ? """
+                UPDATE messages SET parent_id = (SELECT MAX(p.id) FROM messages p \
+                WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id) WHERE parent_id IS NULL
+                """
+                : """
+                UPDATE messages m JOIN (SELECT c.id, (SELECT MAX(p.id) FROM messages p \
+                WHERE p.conversation_id = c.conversation_id AND p.id < c.id) AS parent FROM messages c) x \
+                ON x.id = m.id SET m.parent_id = x.parent WHERE m.parent_id IS NULL
+                """
+            return [
+                "ALTER TABLE messages \(add) parent_id BIGINT NULL",
+                "ALTER TABLE conversations \(add) current_leaf_id BIGINT NULL",
+                "CREATE INDEX \(ifNotExists)ix_messages_parent ON messages (conversation_id, parent_id)",
+                parents,
+                """
+                UPDATE conversations SET current_leaf_id = (SELECT MAX(m.id) FROM messages m \
+                WHERE m.conversation_id = conversations.id) WHERE current_leaf_id IS NULL
+                """
+            ]
         }
     ]
 

@@ -102,6 +102,8 @@ public struct Conversation: Sendable, Equatable {
     public var systemPrompt: String? = nil
     /// Sampling temperature, 0...2 (nil: the model's default).
     public var temperature: Double? = nil
+    /// The last message of the path the user sees (nil: no message yet).
+    public var currentLeafID: Int64? = nil
 }
 
 /// A change to a conversation: nil leaves a field as it is; `.some(nil)` resets it to the server's default.
@@ -150,6 +152,8 @@ public struct Message: Sendable, Equatable {
     public var status: MessageStatus
     public var error: String?
     public var createdAt: Millis
+    /// The message this one follows in the tree (nil: the first question, or one of its versions).
+    public var parentID: Int64? = nil
     /// The model id that wrote an answer.
     public var model: String? = nil
     /// A reasoning model's thinking before the answer ("" when none); never sent back to a model.
@@ -188,6 +192,9 @@ public struct ImportedConversation: Sendable, Equatable {
         public var status: MessageStatus
         public var error: String?
         public var createdAt: Millis
+        /// The index (in its conversation's `messages`) of the message this one follows; nil for a first
+        /// question. A parent always comes before its children.
+        public var parentIndex: Int? = nil
         /// An answer's model, reasoning ("" when none) and usage.
         public var model: String? = nil
         public var reasoning = ""
@@ -206,6 +213,8 @@ public struct ImportedConversation: Sendable, Equatable {
     public var messages: [Entry]
     /// Its model, system prompt and temperature, as exported.
     public var settings = ChatSettings()
+    /// The index of the message at the end of the selected path (nil: the last message).
+    public var currentLeafIndex: Int? = nil
     public init(title: String, createdAt: Millis, updatedAt: Millis, messages: [Entry]) {
         self.title = title
         self.createdAt = createdAt
