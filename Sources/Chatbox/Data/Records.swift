@@ -113,14 +113,21 @@ public struct ConversationChange: Sendable, Equatable {
     public var model: String??
     public var systemPrompt: String??
     public var temperature: Double??
-    public init(title: String? = nil, model: String?? = nil, systemPrompt: String?? = nil, temperature: Double?? = nil)
-    {
+    /// Selects the path that ends at this message of the conversation.
+    public var currentLeafID: Int64?
+    public init(
+        title: String? = nil, model: String?? = nil, systemPrompt: String?? = nil, temperature: Double?? = nil,
+        currentLeafID: Int64? = nil
+    ) {
         self.title = title
         self.model = model
         self.systemPrompt = systemPrompt
         self.temperature = temperature
+        self.currentLeafID = currentLeafID
     }
-    public var isEmpty: Bool { title == nil && model == nil && systemPrompt == nil && temperature == nil }
+    public var isEmpty: Bool {
+        title == nil && model == nil && systemPrompt == nil && temperature == nil && currentLeafID == nil
+    }
 }
 
 /// What a user can set per conversation (and keep as a preset).
@@ -257,6 +264,18 @@ public struct PageCursor: Sendable, Equatable {
 public struct ConversationPage: Sendable {
     public var conversations: [Conversation]
     public var next: PageCursor?
+    /// For a search: each conversation's newest message whose text matched (absent when only the title did).
+    public var matches: [Int64: Int64] = [:]
+}
+
+/// Where a new question goes in a conversation's tree.
+public enum QuestionPlace: Sendable, Equatable {
+    /// After the current leaf (the usual next question).
+    case afterCurrentLeaf
+    /// As a new version of the first question.
+    case root
+    /// After this answer (an edited question goes under the edited one's parent).
+    case after(messageID: Int64)
 }
 
 /// Errors the store raises for the business layer to map; all other errors are database failures.
@@ -267,4 +286,6 @@ public enum StoreError: Error, Equatable {
     case notFound
     /// The change would leave no enabled admin; nothing was changed.
     case lastAdmin
+    /// A row the change refers to (e.g. a message of the conversation) does not exist there.
+    case badReference
 }

@@ -31,4 +31,6 @@ public enum ChatError: Error, Equatable {
     case modelUnavailable(String)
     /// No model is configured at all.
     case noModel
+    /// The message a turn refers to (to follow, or to answer again) is not one of the conversation's.
+    case notInConversation
 }

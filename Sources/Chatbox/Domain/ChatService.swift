@@ -33,32 +33,46 @@ public struct ChatService: Sendable {
     }
 
     /// Stores the user's question and starts answering it; the listener's first event is `start`.
-    public func send(userID: Int64, conversationID: Int64, content: String) async throws -> Listener {
+    public func send(
+        userID: Int64, conversationID: Int64, content: String, place: QuestionPlace = .afterCurrentLeaf
+    ) async throws -> Listener {
         guard !content.allSatisfy({ $0.isWhitespace }) else { throw ValidationError("The message is empty.") }
         try Rules.noNUL(content, field: "message")
         guard content.count <= maxMessageCharacters else {
             throw ChatError.messageTooLong(maxCharacters: maxMessageCharacters)
         }
-        return try await startTurn(conversationID, userID: userID, ask: .question(content), model: nil) { model in
-            try await store.beginTurn(conversationID: conversationID, userContent: content, model: model, now: .now())
+        return try await startTurn(conversationID, userID: userID, ask: .question(content, place), model: nil) {
+            model in
+            try await referenceChecked {
+                try await store.beginTurn(
+                    conversationID: conversationID, userContent: content, place: place, model: model, now: .now())
+            }
         }
     }
 
-    /// Answers the last question again, replacing the last answer (also how a failed answer is retried). With
+    /// Answers a question again as a new version beside its other answers (also how a failed answer is retried):
+    /// the question above `messageID` (an answer's question, or the question itself; nil: the current leaf). With
     /// `model`, that model answers and the conversation goes on with it.
-    public func regenerate(userID: Int64, conversationID: Int64, model: String? = nil) async throws -> Listener {
-        try await startTurn(conversationID, userID: userID, ask: .lastQuestionAgain, model: model) { chosen in
+    public func regenerate(userID: Int64, conversationID: Int64, messageID: Int64? = nil, model: String? = nil)
+        async throws -> Listener
+    {
+        try await startTurn(conversationID, userID: userID, ask: .again(messageID), model: model) { chosen in
             if let model {
                 _ = try await store.updateConversation(
                     id: conversationID, userID: userID, change: ConversationChange(model: .some(model)))
             }
-            guard
-                let turn = try await store.beginRegeneration(conversationID: conversationID, model: chosen, now: .now())
-            else {
-                throw ChatError.nothingToRegenerate
+            let turn = try await referenceChecked {
+                try await store.beginRegeneration(
+                    conversationID: conversationID, messageID: messageID, model: chosen, now: .now())
             }
+            guard let turn else { throw ChatError.nothingToRegenerate }
             return turn
         }
+    }
+
+    /// A message the turn refers to that is not (an answer) in the conversation is the client's mistake.
+    private func referenceChecked<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch StoreError.badReference { throw ChatError.notInConversation }
     }
 
     /// Listens to the generation running in a conversation, or nil when none runs.
@@ -97,7 +111,7 @@ public struct ChatService: Sendable {
             listener.close()
             throw error
         }
-        let history = await history(conversationID).map(ask.prompt)
+        let history = await history(conversationID).map { ask.prompt($0, currentLeaf: conversation.currentLeafID) }
         let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
         let streaming = startStreaming(entry, model: chosen, conversation: conversation, prompt: history)
         entry.setStreamingTask(streaming)
@@ -263,24 +277,33 @@ public struct ChatService: Sendable {
     }
 }
 
-/// What a turn answers: a new question, or the last one again (regenerate, retry).
+/// What a turn answers: a new question at a place in the tree, or a question again (regenerate, retry).
 enum Ask: Sendable {
-    case question(String)
-    case lastQuestionAgain
+    case question(String, QuestionPlace)
+    /// The question above this message (nil: the current leaf).
+    case again(Int64?)
 
-    /// The conversation up to and including the question, from the messages stored before the turn; nil when
-    /// there is no question to answer again.
-    func prompt(_ earlier: [Message]) -> [Message]? {
+    /// The path from the first question down to and including the question, from the messages stored before the
+    /// turn; nil when there is no question to answer. Unknown messages give nil too: the store refuses the turn.
+    func prompt(_ messages: [Message], currentLeaf: Int64?) -> [Message]? {
+        let tree = MessageTree(messages)
         switch self {
-        case .question(let content):
-            return earlier + [
-                Message(
-                    id: 0, conversationID: 0, role: .user, content: content, status: .completed, error: nil,
-                    createdAt: 0)
-            ]
-        case .lastQuestionAgain:
-            guard let last = earlier.lastIndex(where: { $0.role == .user }) else { return nil }
-            return Array(earlier[...last])
+        case .question(let content, let place):
+            let parent: Int64?
+            switch place {
+            case .root: parent = nil
+            case .afterCurrentLeaf: parent = currentLeaf
+            case .after(let id): parent = id
+            }
+            let question = Message(
+                id: 0, conversationID: 0, role: .user, content: content, status: .completed, error: nil, createdAt: 0,
+                parentID: parent)
+            return (parent.map { tree.path(to: $0) } ?? []) + [question]
+        case .again(let id):
+            guard let target = id ?? currentLeaf, let message = tree.message(target) else { return nil }
+            let question = message.role == .user ? message : message.parentID.flatMap(tree.message)
+            guard let question, question.role == .user else { return nil }
+            return tree.path(to: question.id)
         }
     }
 }

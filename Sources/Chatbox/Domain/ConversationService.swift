@@ -95,6 +95,10 @@ public struct ConversationService: Sendable {
     }
 
     private func notFoundAsConversation<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch StoreError.notFound { throw NotFound("Conversation") }
+        do { return try await body() } catch StoreError.notFound { throw NotFound("Conversation") } catch StoreError
+            .badReference
+        {
+            throw ValidationError("current_leaf_id must be a message of this conversation.")
+        }
     }
 }

@@ -98,6 +98,7 @@ extension ChatError: UserFacingError {
         case .conversationNotFound: .notFound
         case .alreadyGenerating, .nothingToRegenerate, .modelUnavailable, .noModel: .conflict
         case .messageTooLong: .tooLarge
+        case .notInConversation: .invalid
         case .tooManyRunning, .tooManyStreams: .tooManyRequests(retryAfterSeconds: 5)
         }
     }
@@ -113,6 +114,8 @@ extension ChatError: UserFacingError {
         case .tooManyStreams(let limit): "You already have \(limit) answer streams open; close some tabs and try again."
         case .modelUnavailable(let id): "The model \"\(id)\" is no longer available. Pick another model."
         case .noModel: "No model is available on this server; an admin must add a connection."
+        case .notInConversation:
+            "That message is not in this conversation (a question follows an answer; regenerate names a message of it)."
         }
     }
 }

@@ -15,21 +15,41 @@ struct ChatController {
             .post(":id/regenerate", use: regenerate)
     }
 
+    /// `{"content", "parent_id"?}`: without `parent_id` the question follows the current leaf; with an answer's id
+    /// it follows that answer (how an edited question becomes a new version); `null` makes it a new version of
+    /// the first question.
     struct NewMessage: Decodable {
         let content: String
+        let place: QuestionPlace
+        enum CodingKeys: String, CodingKey { case content, parentId }  // snake_case on the wire
+        init(from decoder: any Decoder) throws {
+            let object = try decoder.container(keyedBy: CodingKeys.self)
+            content = try object.decode(String.self, forKey: .content)
+            if !object.contains(.parentId) {
+                place = .afterCurrentLeaf
+            } else if try object.decodeNil(forKey: .parentId) {
+                place = .root
+            } else {
+                place = .after(messageID: try object.decode(Int64.self, forKey: .parentId))
+            }
+        }
     }
 
     @Sendable func send(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try pathID(context, of: "Conversation")
         let input = try await body.decode(NewMessage.self, from: request)
-        return stream(try await chat.send(userID: context.user.id, conversationID: id, content: input.content))
+        return stream(
+            try await chat.send(userID: context.user.id, conversationID: id, content: input.content, place: input.place)
+        )
     }
 
     @Sendable func regenerate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try pathID(context, of: "Conversation")
         let input = try await body.decodeOptional(Regenerate.self, from: request)
         let model = try input?.model.map { try Rules.modelID($0) }
-        return stream(try await chat.regenerate(userID: context.user.id, conversationID: id, model: model))
+        return stream(
+            try await chat.regenerate(
+                userID: context.user.id, conversationID: id, messageID: input?.messageId, model: model))
     }
 
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -47,8 +67,10 @@ struct ChatController {
         return .noContent
     }
 
-    /// `{"model"?}`: another model answers again (and the conversation goes on with it).
+    /// `{"message_id"?, "model"?}`: the question above that message (default: the current leaf) is answered
+    /// again, by another model if given (and the conversation goes on with it).
     struct Regenerate: Decodable {
+        let messageId: Int64?
         let model: String?
     }
 

@@ -17,7 +17,15 @@ struct ConversationController {
     struct Page: ResponseEncodable {
         let conversations: [ConversationDTO]
         @NullWhenAbsent var nextCursor: String?
-        enum CodingKeys: String, CodingKey { case conversations, nextCursor = "next_cursor" }
+        /// For a search: the newest matching message of each conversation whose text matched.
+        let matches: [Match]
+        enum CodingKeys: String, CodingKey { case conversations, nextCursor = "next_cursor", matches }
+    }
+
+    struct Match: Encodable, Sendable {
+        let conversationId: Int64
+        let messageId: Int64
+        enum CodingKeys: String, CodingKey { case conversationId = "conversation_id", messageId = "message_id" }
     }
 
     struct NewConversation: Decodable {
@@ -32,18 +40,21 @@ struct ConversationController {
     /// `PATCH`: each field absent (unchanged) or given; `null` resets model, system prompt and temperature.
     struct Change: Decodable {
         let change: ConversationChange
+        enum CodingKeys: String, CodingKey { case title, model, systemPrompt, temperature, currentLeafId }
         init(from decoder: any Decoder) throws {
-            let object = try decoder.container(keyedBy: NewConversation.CodingKeys.self)
-            func field<T: Decodable>(_ key: NewConversation.CodingKeys, _ type: T.Type) throws -> T?? {
+            let object = try decoder.container(keyedBy: CodingKeys.self)
+            func field<T: Decodable>(_ key: CodingKeys, _ type: T.Type) throws -> T?? {
                 guard object.contains(key) else { return nil }
                 return .some(try object.decodeNil(forKey: key) ? nil : object.decode(T.self, forKey: key))
             }
             change = ConversationChange(
                 title: try object.decodeIfPresent(String.self, forKey: .title),
                 model: try field(.model, String.self), systemPrompt: try field(.systemPrompt, String.self),
-                temperature: try field(.temperature, Double.self))
+                temperature: try field(.temperature, Double.self),
+                currentLeafID: try object.decodeIfPresent(Int64.self, forKey: .currentLeafId))
             guard !change.isEmpty else {
-                throw ValidationError("Give at least one of title, model, system_prompt and temperature.")
+                throw ValidationError(
+                    "Give at least one of title, model, system_prompt, temperature and current_leaf_id.")
             }
         }
     }
@@ -91,7 +102,10 @@ struct ConversationController {
         let page = try await conversations.list(
             userID: context.user.id, limit: limit, after: cursor, query: query.get("q"))
         return Page(
-            conversations: page.conversations.map(ConversationDTO.init), nextCursor: page.next.map(CursorCodec.encode))
+            conversations: page.conversations.map(ConversationDTO.init), nextCursor: page.next.map(CursorCodec.encode),
+            matches: page.conversations.compactMap { conversation in
+                page.matches[conversation.id].map { Match(conversationId: conversation.id, messageId: $0) }
+            })
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {

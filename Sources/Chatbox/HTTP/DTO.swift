@@ -45,6 +45,7 @@ struct ConversationDTO: ResponseEncodable {
     @NullWhenAbsent var model: String?
     @NullWhenAbsent var systemPrompt: String?
     @NullWhenAbsent var temperature: Double?
+    @NullWhenAbsent var currentLeafId: Int64?
     init(_ conversation: Conversation) {
         id = conversation.id
         title = conversation.title
@@ -53,10 +54,11 @@ struct ConversationDTO: ResponseEncodable {
         model = conversation.model
         systemPrompt = conversation.systemPrompt
         temperature = conversation.temperature
+        currentLeafId = conversation.currentLeafID
     }
     enum CodingKeys: String, CodingKey {
         case id, title, createdAt = "created_at", updatedAt = "updated_at", model, systemPrompt = "system_prompt"
-        case temperature
+        case temperature, currentLeafId = "current_leaf_id"
     }
 }
 
@@ -78,6 +80,7 @@ struct MessageDTO: ResponseEncodable {
     let status: String
     @NullWhenAbsent var error: String?
     let createdAt: String
+    @NullWhenAbsent var parentId: Int64?
     @NullWhenAbsent var model: String?
     let reasoning: String
     @NullWhenAbsent var usage: UsageDTO?
@@ -91,6 +94,7 @@ struct MessageDTO: ResponseEncodable {
         status = message.status.rawValue
         error = message.error
         createdAt = message.createdAt.iso8601
+        parentId = message.parentID
         model = message.model
         reasoning = message.reasoning
         usage = message.usage.map(UsageDTO.init)
@@ -100,7 +104,8 @@ struct MessageDTO: ResponseEncodable {
 
     enum CodingKeys: String, CodingKey {
         case id, conversationId = "conversation_id", role, content, status, error, createdAt = "created_at"
-        case model, reasoning, usage, firstTokenMs = "first_token_ms", durationMs = "duration_ms"
+        case parentId = "parent_id", model, reasoning, usage, firstTokenMs = "first_token_ms", durationMs =
+            "duration_ms"
     }
 }
 
@@ -123,6 +128,8 @@ extension ConversationDTO {
         writeJSONString(systemPrompt, to: &buffer)
         buffer.writeStaticString(",\"temperature\":")
         buffer.writeString(temperature.map { "\($0)" } ?? "null")  // finite: checked on the way in
+        buffer.writeStaticString(",\"current_leaf_id\":")
+        buffer.writeString(currentLeafId.map(String.init) ?? "null")
         buffer.writeStaticString("}")
     }
 }
@@ -143,7 +150,9 @@ extension MessageDTO {
         writeJSONString(error, to: &buffer)
         buffer.writeStaticString(",\"created_at\":\"")
         buffer.writeString(createdAt)
-        buffer.writeStaticString("\",\"model\":")
+        buffer.writeStaticString("\",\"parent_id\":")
+        buffer.writeString(parentId.map(String.init) ?? "null")
+        buffer.writeStaticString(",\"model\":")
         writeJSONString(model, to: &buffer)
         buffer.writeStaticString(",\"reasoning\":\"")
         SSE.writeEscaped(reasoning, to: &buffer)

@@ -2,11 +2,13 @@ import SQLKit
 
 /// Conversations with their messages: the chat turn and answers' progress (listing and search: +Search).
 extension SQLChatStore: ConversationStore {
-    static let conversationColumns =
-        "c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at, c.model, c.system_prompt, c.temperature"
+    static let conversationColumns = """
+        c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at, c.model, c.system_prompt, \
+        c.temperature, c.current_leaf_id
+        """
     static let messageColumns = """
         id, conversation_id, role, content, status, error, created_at, model, reasoning, prompt_tokens, \
-        completion_tokens, first_token_ms, duration_ms
+        completion_tokens, first_token_ms, duration_ms, parent_id
         """
 
     public func createConversation(userID: Int64, title: String, settings: ChatSettings) async throws -> Conversation {
@@ -28,6 +30,13 @@ extension SQLChatStore: ConversationStore {
         if let model = change.model { sets.append("model = \(bind: model)") }
         if let prompt = change.systemPrompt { sets.append("system_prompt = \(bind: prompt)") }
         if let temperature = change.temperature { sets.append("temperature = \(bind: temperature)") }
+        if let leaf = change.currentLeafID {
+            let inConversation = try await db.raw(
+                "SELECT id FROM messages WHERE id = \(bind: leaf) AND conversation_id = \(bind: id)"
+            ).first()
+            guard inConversation != nil else { throw StoreError.badReference }
+            sets.append("current_leaf_id = \(bind: leaf)")
+        }
         if !sets.isEmpty {
             // MySQL counts only rows it changed: a change to the same values would read as "not found".
             let found = try await db.raw(
@@ -90,62 +99,104 @@ extension SQLChatStore: ConversationStore {
         ).all().map(Self.message)
     }
 
-    public func beginTurn(conversationID: Int64, userContent: String, model: String?, now: Millis) async throws
-        -> (user: Message, assistant: Message)
-    {
+    public func beginTurn(
+        conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis
+    ) async throws -> (user: Message, assistant: Message) {
         try await db.transaction { conn in
-            let question = try await insertMessage(conn, conversationID, .user, userContent, .completed, nil, now)
-            let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, model, now)
-            try await conn.raw(
-                """
-                UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: conversationID)
-                """
-            ).run()
+            let parent: Int64?
+            switch place {
+            case .root: parent = nil
+            case .afterCurrentLeaf:
+                parent = try await conn.raw(
+                    "SELECT current_leaf_id FROM conversations WHERE id = \(bind: conversationID)"
+                ).first()?.decode(column: "current_leaf_id", as: Int64?.self)
+            case .after(let messageID):
+                // A question follows an answer of the same conversation.
+                let role = try await conn.raw(
+                    """
+                    SELECT role FROM messages WHERE id = \(bind: messageID) AND conversation_id = \(bind: conversationID)
+                    """
+                ).first()?.decode(column: "role", as: String.self)
+                guard role == MessageRole.assistant.rawValue else { throw StoreError.badReference }
+                parent = messageID
+            }
+            let question = try await insertMessage(
+                conn, conversationID, .user, userContent, .completed, nil, parent: parent, now)
+            let answer = try await insertMessage(
+                conn, conversationID, .assistant, "", .processing, model, parent: question.id, now)
+            try await moveLeaf(conn, conversationID, to: answer.id, now: now)
             return (question, answer)
         }
     }
 
-    public func beginRegeneration(conversationID: Int64, model: String?, now: Millis) async throws
+    public func beginRegeneration(conversationID: Int64, messageID: Int64?, model: String?, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     {
         try await db.transaction { conn in
-            guard
-                let row = try await conn.raw(
-                    """
-                    SELECT \(unsafeRaw: Self.messageColumns) FROM messages WHERE conversation_id = \(bind: conversationID) \
-                    AND role = 'user' ORDER BY id DESC LIMIT 1
-                    """
-                ).first()
-            else { return nil }
-            let question = try Self.message(row)
-            try await conn.raw(
-                """
-                DELETE FROM messages WHERE conversation_id = \(bind: conversationID) AND id > \(bind: question.id)
-                """
-            ).run()
-            let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, model, now)
-            try await conn.raw(
-                """
-                UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: conversationID)
-                """
-            ).run()
+            let target: Int64
+            if let messageID {
+                target = messageID
+            } else {
+                let leaf = try await conn.raw(
+                    "SELECT current_leaf_id FROM conversations WHERE id = \(bind: conversationID)"
+                ).first()?.decode(column: "current_leaf_id", as: Int64?.self)
+                guard let leaf else { return nil }
+                target = leaf
+            }
+            guard let message = try await message(conn, target, in: conversationID) else {
+                if messageID != nil { throw StoreError.badReference }
+                return nil
+            }
+            // The question above an answer, or the question itself.
+            let question: Message
+            if message.role == .user {
+                question = message
+            } else {
+                guard let parent = message.parentID,
+                    let above = try await self.message(conn, parent, in: conversationID),
+                    above.role == .user
+                else { return nil }
+                question = above
+            }
+            let answer = try await insertMessage(
+                conn, conversationID, .assistant, "", .processing, model, parent: question.id, now)
+            try await moveLeaf(conn, conversationID, to: answer.id, now: now)
             return (question, answer)
         }
+    }
+
+    private func message(_ conn: any SQLDatabase, _ id: Int64, in conversationID: Int64) async throws -> Message? {
+        try await conn.raw(
+            """
+            SELECT \(unsafeRaw: Self.messageColumns) FROM messages \
+            WHERE id = \(bind: id) AND conversation_id = \(bind: conversationID)
+            """
+        ).first().map(Self.message)
+    }
+
+    /// The new answer is the end of the path the user sees, and the conversation was just used.
+    private func moveLeaf(_ conn: any SQLDatabase, _ conversationID: Int64, to leaf: Int64, now: Millis) async throws {
+        try await conn.raw(
+            """
+            UPDATE conversations SET current_leaf_id = \(bind: leaf), updated_at = \(bind: now) \
+            WHERE id = \(bind: conversationID)
+            """
+        ).run()
     }
 
     private func insertMessage(
         _ conn: any SQLDatabase, _ conversationID: Int64, _ role: MessageRole, _ content: String,
-        _ status: MessageStatus, _ model: String?, _ now: Millis
+        _ status: MessageStatus, _ model: String?, parent: Int64?, _ now: Millis
     ) async throws -> Message {
         let id = try await insert(
             """
-            INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, model) \
+            INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, model, parent_id) \
             VALUES (\(bind: conversationID), \(bind: role.rawValue), \(bind: content), \(bind: status.rawValue), \
-            \(bind: now), \(bind: now), \(bind: model))
+            \(bind: now), \(bind: now), \(bind: model), \(bind: parent))
             """, on: conn)
         return Message(
             id: id, conversationID: conversationID, role: role, content: content, status: status, error: nil,
-            createdAt: now, model: model)
+            createdAt: now, parentID: parent, model: model)
     }
 
     /// Up to 200 answers per UPDATE (a CASE on the id): thousands of streaming answers cost a few statements a
@@ -250,7 +301,8 @@ extension SQLChatStore: ConversationStore {
             updatedAt: try row.decode(column: "updated_at", as: Int64.self),
             model: try row.decode(column: "model", as: String?.self),
             systemPrompt: try row.decode(column: "system_prompt", as: String?.self),
-            temperature: try row.decode(column: "temperature", as: Double?.self))
+            temperature: try row.decode(column: "temperature", as: Double?.self),
+            currentLeafID: try row.decode(column: "current_leaf_id", as: Int64?.self))
     }
 
     static func message(_ row: any SQLRow) throws -> Message {
@@ -264,6 +316,7 @@ extension SQLChatStore: ConversationStore {
             status: MessageStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .failed,
             error: try row.decode(column: "error", as: String?.self),
             createdAt: try row.decode(column: "created_at", as: Int64.self),
+            parentID: try row.decode(column: "parent_id", as: Int64?.self),
             model: try row.decode(column: "model", as: String?.self),
             reasoning: try row.decode(column: "reasoning", as: String?.self) ?? "",
             usage: promptTokens.flatMap { prompt in

@@ -21,8 +21,17 @@ extension SQLChatStore {
     func conversations(
         userID: Int64, limit: Int, after cursor: PageCursor?, query: String?, fullTextCandidateLimit: Int
     ) async throws -> ConversationPage {
-        var sql = SQLQueryString("SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c ")
-        sql.appendInterpolation(unsafeRaw: "WHERE c.user_id = ")
+        var sql = SQLQueryString("SELECT \(unsafeRaw: Self.conversationColumns)")
+        let searching = query.map { !$0.isEmpty } ?? false
+        if let query, searching {
+            // The newest message that matched, so the page can open the conversation on the branch that holds it.
+            let pattern = "%" + Self.escapeLike(query) + "%"
+            sql += """
+                , (SELECT MAX(h.id) FROM messages h WHERE h.conversation_id = c.id \
+                AND h.content LIKE \(bind: pattern) ESCAPE '!') AS match_message_id
+                """
+        }
+        sql.appendInterpolation(unsafeRaw: " FROM conversations c WHERE c.user_id = ")
         sql.appendInterpolation(bind: userID)
         if let cursor {
             sql +=
@@ -50,13 +59,22 @@ extension SQLChatStore {
             }
         }
         sql += " ORDER BY c.updated_at DESC, c.id DESC LIMIT \(bind: limit + 1)"
-        var rows = try await db.raw(sql).all().map(Self.conversation)
+        let raw = try await db.raw(sql).all()
+        var rows = try raw.map(Self.conversation)
+        var matches: [Int64: Int64] = [:]
+        if searching {
+            for (row, conversation) in zip(raw, rows) {
+                if let hit = try row.decode(column: "match_message_id", as: Int64?.self) {
+                    matches[conversation.id] = hit
+                }
+            }
+        }
         var next: PageCursor?
         if rows.count > limit {
             rows.removeLast(rows.count - limit)
             next = rows.last.map { PageCursor(updatedAt: $0.updatedAt, id: $0.id) }
         }
-        return ConversationPage(conversations: rows, next: next)
+        return ConversationPage(conversations: rows, next: next, matches: matches)
     }
 
     /// The search text as one FTS5 phrase (in double quotes, inner quotes doubled), so AND, OR, NEAR, `*`, `-`,

@@ -74,13 +74,16 @@ public protocol ConversationStore: Sendable {
     func deleteConversation(id: Int64, userID: Int64) async throws
     /// A conversation's messages, oldest first.
     func messages(conversationID: Int64) async throws -> [Message]
-    /// In one transaction: stores the user's message and an empty `processing` answer by `model`, and bumps
-    /// `updated_at`.
-    func beginTurn(conversationID: Int64, userContent: String, model: String?, now: Millis) async throws
-        -> (user: Message, assistant: Message)
-    /// In one transaction: deletes the last answer (if any) and opens a new `processing` one by `model` after the
-    /// last question.
-    func beginRegeneration(conversationID: Int64, model: String?, now: Millis) async throws
+    /// In one transaction: stores the user's message where `place` says and an empty `processing` answer by
+    /// `model` after it, makes that answer the current leaf and bumps `updated_at`; `StoreError.badReference` when
+    /// the message to follow is not an answer of this conversation.
+    func beginTurn(conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis)
+        async throws -> (user: Message, assistant: Message)
+    /// In one transaction: adds a new `processing` answer by `model` beside the others of the question above
+    /// `messageID` (an answer's question, or the question itself; nil: the current leaf), makes it the current
+    /// leaf; nil when there is no question to answer; `StoreError.badReference` when `messageID` is not in this
+    /// conversation. Nothing is deleted: the earlier answers stay as the other versions.
+    func beginRegeneration(conversationID: Int64, messageID: Int64?, model: String?, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     /// Writes the partial text (and reasoning) of answers still being generated, all in one transaction (finished
     /// ones are left alone).
@@ -99,17 +102,18 @@ extension ConversationStore {
     public func createConversation(userID: Int64, title: String) async throws -> Conversation {
         try await createConversation(userID: userID, title: title, settings: ChatSettings())
     }
-    /// A turn whose model is not recorded.
+    /// The next question after the current leaf, its model not recorded.
     public func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
         -> (user: Message, assistant: Message)
     {
-        try await beginTurn(conversationID: conversationID, userContent: userContent, model: nil, now: now)
+        try await beginTurn(
+            conversationID: conversationID, userContent: userContent, place: .afterCurrentLeaf, model: nil, now: now)
     }
-    /// A regeneration whose model is not recorded.
+    /// The current leaf's question answered again, its model not recorded.
     public func beginRegeneration(conversationID: Int64, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     {
-        try await beginRegeneration(conversationID: conversationID, model: nil, now: now)
+        try await beginRegeneration(conversationID: conversationID, messageID: nil, model: nil, now: now)
     }
 }
 
