@@ -12,12 +12,15 @@ import AppIcon from './AppIcon.js'
 import ChatMessage from './ChatMessage.js'
 import ChatComposer from './ChatComposer.js'
 import DemoBanner from './DemoBanner.js'
+import ModelPicker from './ModelPicker.js'
+import ChatSettings from './ChatSettings.js'
+import PresetList from './PresetList.js'
 
 const PAGE = 24 // messages mounted at a time (more are mounted as the user scrolls up)
 
 export default {
   name: 'ChatView',
-  components: { AppIcon, ChatMessage, ChatComposer, DemoBanner },
+  components: { AppIcon, ChatMessage, ChatComposer, DemoBanner, ModelPicker, ChatSettings, PresetList },
   setup() {
     const scroller = ref(null)
     const content = ref(null)
@@ -75,6 +78,7 @@ export default {
       nextTick(() => { el.scrollTop = el.scrollHeight - fromEnd; lastTop = el.scrollTop })
     }
 
+    const settingsOpen = ref(false)
     const exporting = ref(false)
     async function exportMarkdown() {
       if (chat.id == null || exporting.value) return
@@ -106,7 +110,7 @@ export default {
 
     return {
       store, chat, t, scroller, content, topSentinel, composer, stick, blank, title, busy, shown, hiddenCount,
-      lastAssistant, suggestions, exporting, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
+      lastAssistant, suggestions, exporting, settingsOpen, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
       reload: () => openConversation(chat.id, { force: true }),
       openDrawer,
       newChat: () => navigate('/'),
@@ -118,7 +122,12 @@ export default {
         <button type="button" class="icon-btn menu-btn" :aria-label="t('sidebar.open')" data-testid="open-drawer" @click="openDrawer">
           <AppIcon name="menu" />
         </button>
+        <ModelPicker v-if="!chat.notFound" />
         <h1 class="chat-title" :title="title">{{ title }}</h1>
+        <button v-if="!chat.notFound && !chat.loading" type="button" class="icon-btn" data-testid="chat-settings-open"
+                :aria-label="t('chat.settingsTitle')" :title="t('chat.settingsTitle')" @click="settingsOpen = true">
+          <AppIcon name="settings" />
+        </button>
         <button v-if="chat.conversation && !chat.notFound" type="button" class="icon-btn" data-testid="export-markdown"
                 :aria-label="t('chat.exportMarkdown')" :title="t('chat.exportMarkdown')" :disabled="exporting" @click="exportMarkdown">
           <AppIcon name="download" />
@@ -136,6 +145,7 @@ export default {
             <div class="suggestions">
               <button v-for="suggestion in suggestions" :key="suggestion" type="button" class="suggestion" @click="useSuggestion(suggestion)">{{ suggestion }}</button>
             </div>
+            <PresetList />
           </div>
           <div v-else-if="chat.notFound" class="center-note">
             <p>{{ t('conv.notFound') }}</p>
@@ -157,5 +167,6 @@ export default {
         <AppIcon name="arrowDown" :size="18" />
       </button>
       <ChatComposer ref="composer" />
+      <ChatSettings v-if="settingsOpen" @close="settingsOpen = false" />
     </section>`,
 }
