@@ -9,7 +9,9 @@ import { useModels } from '../useModels.js'
 import { usePopover } from '../usePopover.js'
 import AppIcon from './AppIcon.js'
 import MarkdownContent from './MarkdownContent.js'
-import ThinkingBlock from './ThinkingBlock.js'
+import { lazyPart } from '../lazy.js'
+
+const ThinkingBlock = lazyPart(() => import('./ThinkingBlock.js'), { styles: false }) // with the first reasoning
 
 /** "42.0 tokens/s · 12 prompt + 84 completion tokens" from a stored message, or '' when nothing is known. */
 export function messageStats(message) {

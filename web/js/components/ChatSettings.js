@@ -1,10 +1,12 @@
 // The conversation's settings panel (from the header): system prompt and temperature (0–2, or the server's
 // default), saved with PATCH (on the blank page: kept for its first message). "Save as preset" stores them with
 // the model under a name, to start new chats from.
+import '../pageMessages.js'
 import { ref, computed } from 'vue'
 import { t } from '../i18n.js'
 import { toast } from '../store.js'
-import { chat, saveSettings, currentModel } from '../chat.js'
+import { chat, currentModel } from '../chat.js'
+import { saveSettings } from '../chatSettings.js'
 import { usePresets } from '../useModels.js'
 import { useFormAction } from '../useFormAction.js'
 import ModalDialog from './ModalDialog.js'

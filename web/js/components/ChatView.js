@@ -13,8 +13,12 @@ import ChatMessage from './ChatMessage.js'
 import ChatComposer from './ChatComposer.js'
 import DemoBanner from './DemoBanner.js'
 import ModelPicker from './ModelPicker.js'
-import ChatSettings from './ChatSettings.js'
-import PresetList from './PresetList.js'
+import { usePresets } from '../useModels.js'
+import { lazyPart } from '../lazy.js'
+
+// Loaded when first shown: the settings panel when opened, the preset list once the user has presets.
+const ChatSettings = lazyPart(() => import('./ChatSettings.js'))
+const PresetList = lazyPart(() => import('./PresetList.js'))
 
 const PAGE = 24 // messages mounted at a time (more are mounted as the user scrolls up)
 
@@ -79,6 +83,7 @@ export default {
     }
 
     const settingsOpen = ref(false)
+    const { presets, load: loadPresets } = usePresets()
     const exporting = ref(false)
     async function exportMarkdown() {
       if (chat.id == null || exporting.value) return
@@ -105,12 +110,13 @@ export default {
       }, { root: scroller.value, rootMargin: '300px 0px 0px 0px' })
       watch(topSentinel, (el, old) => { if (old) topObs.unobserve(old); if (el) topObs.observe(el) }, { immediate: true })
       toBottom()
+      loadPresets()
     })
     onBeforeUnmount(() => { resizeObs?.disconnect(); topObs?.disconnect() })
 
     return {
       store, chat, t, scroller, content, topSentinel, composer, stick, blank, title, busy, shown, hiddenCount,
-      lastAssistant, suggestions, exporting, settingsOpen, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
+      lastAssistant, suggestions, exporting, settingsOpen, presets, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
       reload: () => openConversation(chat.id, { force: true }),
       openDrawer,
       newChat: () => navigate('/'),
@@ -145,7 +151,7 @@ export default {
             <div class="suggestions">
               <button v-for="suggestion in suggestions" :key="suggestion" type="button" class="suggestion" @click="useSuggestion(suggestion)">{{ suggestion }}</button>
             </div>
-            <PresetList />
+            <PresetList v-if="presets.length" />
           </div>
           <div v-else-if="chat.notFound" class="center-note">
             <p>{{ t('conv.notFound') }}</p>

@@ -1,8 +1,9 @@
-// The blank chat's presets: each starts a new chat with its model, system prompt and temperature; × deletes it.
-import { ref, onMounted } from 'vue'
+// The blank chat's presets (ChatView loads the list, and this component once there are any): each starts a new chat with its model, system prompt and temperature; × deletes it.
+import '../pageMessages.js'
+import { ref } from 'vue'
 import { t } from '../i18n.js'
 import { toast } from '../store.js'
-import { startFromPreset } from '../chat.js'
+import { startFromPreset } from '../chatSettings.js'
 import { usePresets } from '../useModels.js'
 import { errorText, isUnauthorized } from '../errors.js'
 import AppIcon from './AppIcon.js'
@@ -11,7 +12,7 @@ export default {
   name: 'PresetList',
   components: { AppIcon },
   setup() {
-    const { presets, load, remove } = usePresets()
+    const { presets, remove } = usePresets()
     const busy = ref(false)
     async function act(fn) {
       if (busy.value) return
@@ -28,7 +29,6 @@ export default {
     const drop = (preset) => act(async () => { await remove(preset.id); toast(t('chat.presetDeleted', { name: preset.name })) })
     const describe = (preset) => [preset.model, preset.temperature != null ? `T ${preset.temperature}` : '', preset.system_prompt || '']
       .filter(Boolean).join(' · ')
-    onMounted(load)
     return { t, presets, busy, start, drop, describe }
   },
   template: /*html*/ `
