@@ -5,7 +5,7 @@ import Synchronization
 
 /// A scriptable OpenAI-compatible server on loopback: the one stand-in for a real model in tests, the browser
 /// suite and benchmarks. `POST /v1/chat/completions` (also `/chat/completions`) answers what `behaviour` says;
-/// `GET /v1/models` lists one model; `GET /health` says ok.
+/// `GET /v1/models` (also `/models`) lists `models` (nil: 404, a provider that does not list); `GET /health` says ok.
 ///
 /// ```swift
 /// let upstream = try await FakeUpstream.start { _ in .tokens(20, delay: .milliseconds(20)) }
@@ -43,7 +43,7 @@ public final class FakeUpstream: Sendable {
 
     /// Starts the server in the background and returns once it listens. `port: 0` picks a free port.
     public static func start(
-        host: String = "127.0.0.1", port: Int = 0,
+        host: String = "127.0.0.1", port: Int = 0, models: [String]? = ["fake"],
         behaviour: @escaping @Sendable (FakeRequest) -> FakeReply = FakeUpstream.directiveBehaviour
     ) async throws -> FakeUpstream {
         let recorder = Recorder()
@@ -51,14 +51,18 @@ public final class FakeUpstream: Sendable {
         let handler = Handler(recorder: recorder, behaviour: behaviour)
         router.post("/v1/chat/completions") { request, _ in try await handler.chat(request) }
         router.post("/chat/completions") { request, _ in try await handler.chat(request) }
-        router.get("/v1/models") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: .init(
-                    byteBuffer: ByteBuffer(
-                        string:
-                            #"{"object":"list","data":[{"id":"fake","object":"model","created":0,"owned_by":"fake"}]}"#)
-                ))
+        let list = models.map(Self.modelList)
+        for path in ["/v1/models", "/models"] {
+            router.get(RouterPath(path)) { _, _ in
+                guard let list else {
+                    return Response(
+                        status: .notFound, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"no model list here"}}"#)))
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: list)))
+            }
         }
         router.get("/health") { _, _ in "ok" }
 
@@ -95,6 +99,24 @@ public final class FakeUpstream: Sendable {
     public func stop() async {
         runTask.cancel()
         await runTask.value
+    }
+}
+
+extension FakeUpstream {
+    /// `{"object":"list","data":[{"id":…,"object":"model",…}]}`.
+    static func modelList(_ ids: [String]) -> String {
+        struct Entry: Encodable {
+            let id: String
+            let object = "model"
+            let created = 0
+            let owned_by = "fake"
+        }
+        struct List: Encodable {
+            let object = "list"
+            let data: [Entry]
+        }
+        let data = (try? JSONEncoder().encode(List(data: ids.map { Entry(id: $0) }))) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 }
 

@@ -169,7 +169,7 @@ struct WireFormatTests {
             with: Data(("\"" + expected + "\"").utf8), options: .fragmentsAllowed)
         #expect(decoded as? String == Self.awkward)
 
-        var delta = SSE.delta("a\"b\n\u{1}c")
+        var delta = SSE.textEvent("delta", "a\"b\n\u{1}c")
         #expect(
             delta.readString(length: delta.readableBytes) == "event: delta\ndata: {\"text\":\"a\\\"b\\n\\u0001c\"}\n\n")
     }

@@ -113,6 +113,45 @@ enum Migrations {
                 "CREATE TABLE IF NOT EXISTS locks (name VARCHAR(64) NOT NULL PRIMARY KEY)\(table)",
                 "INSERT \(flavor == .sqlite ? "OR IGNORE" : "IGNORE") INTO locks (name) VALUES ('users')"
             ]
+        },
+        // Models per conversation, reasoning and usage per answer, the admin's model connections, users' presets.
+        Step(version: 6, name: "models: connections, presets, per-conversation settings, reasoning and usage") {
+            flavor in
+            let id =
+                flavor == .sqlite
+                ? "id INTEGER PRIMARY KEY AUTOINCREMENT" : "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
+            let ref = flavor == .sqlite ? "INTEGER" : "BIGINT"
+            let name = flavor == .sqlite ? "TEXT" : "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            let long = flavor == .sqlite ? "TEXT" : "MEDIUMTEXT"
+            let real = flavor == .sqlite ? "REAL" : "DOUBLE"
+            let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+            // MariaDB can repeat a step cut short by a crash (IF NOT EXISTS); SQLite has no such clause here.
+            let add = flavor == .sqlite ? "ADD COLUMN" : "ADD COLUMN IF NOT EXISTS"
+            let ifNotExists = flavor == .sqlite ? "IF NOT EXISTS " : ""
+            return [
+                "ALTER TABLE conversations \(add) model \(name) NULL",
+                "ALTER TABLE conversations \(add) system_prompt \(long) NULL",
+                "ALTER TABLE conversations \(add) temperature \(real) NULL",
+                "ALTER TABLE messages \(add) model \(name) NULL",
+                "ALTER TABLE messages \(add) reasoning \(long) NULL",
+                "ALTER TABLE messages \(add) prompt_tokens BIGINT NULL",
+                "ALTER TABLE messages \(add) completion_tokens BIGINT NULL",
+                "ALTER TABLE messages \(add) first_token_ms BIGINT NULL",
+                "ALTER TABLE messages \(add) duration_ms BIGINT NULL",
+                """
+                CREATE TABLE IF NOT EXISTS connections (\(id), name \(name) NOT NULL, kind VARCHAR(32) NOT NULL, \
+                base_url TEXT NULL, api_key TEXT NULL, headers TEXT NOT NULL, command TEXT NULL, \
+                models \(long) NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, \
+                CONSTRAINT uq_connections_name UNIQUE (name))\(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS presets (\(id), user_id \(ref) NOT NULL, name \(name) NOT NULL, \
+                model \(name) NULL, system_prompt \(long) NULL, temperature \(real) NULL, \
+                created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, \
+                CONSTRAINT fk_presets_user FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE)\(table)
+                """,
+                "CREATE INDEX \(ifNotExists)ix_presets_user ON presets (user_id, name)"
+            ]
         }
     ]
 

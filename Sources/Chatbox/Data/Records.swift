@@ -96,6 +96,24 @@ public struct Conversation: Sendable, Equatable {
     public var titleSetByUser: Bool
     public var createdAt: Millis
     public var updatedAt: Millis
+    /// The model id its next turn uses (nil: the user's last choice or the default at the time of the turn).
+    public var model: String? = nil
+    /// Replaces the server's system prompt for this conversation (nil: the server's).
+    public var systemPrompt: String? = nil
+    /// Sampling temperature, 0...2 (nil: the model's default).
+    public var temperature: Double? = nil
+}
+
+/// What a user can set per conversation (and keep as a preset).
+public struct ChatSettings: Sendable, Equatable {
+    public var model: String?
+    public var systemPrompt: String?
+    public var temperature: Double?
+    public init(model: String? = nil, systemPrompt: String? = nil, temperature: Double? = nil) {
+        self.model = model
+        self.systemPrompt = systemPrompt
+        self.temperature = temperature
+    }
 }
 
 public enum MessageRole: String, Sendable, Codable {
@@ -115,15 +133,26 @@ public struct Message: Sendable, Equatable {
     public var status: MessageStatus
     public var error: String?
     public var createdAt: Millis
+    /// The model id that wrote an answer.
+    public var model: String? = nil
+    /// A reasoning model's thinking before the answer ("" when none); never sent back to a model.
+    public var reasoning: String = ""
+    /// Tokens the provider reported for this answer.
+    public var usage: TokenUsage? = nil
+    /// Milliseconds from the request to the first piece (reasoning or answer), and to the end.
+    public var firstTokenMs: Int64? = nil
+    public var durationMs: Int64? = nil
 }
 
 /// The text so far of an answer still being generated, to save.
 public struct AnswerProgress: Sendable, Equatable {
     public var messageID: Int64
     public var content: String
-    public init(messageID: Int64, content: String) {
+    public var reasoning: String
+    public init(messageID: Int64, content: String, reasoning: String = "") {
         self.messageID = messageID
         self.content = content
+        self.reasoning = reasoning
     }
 }
 

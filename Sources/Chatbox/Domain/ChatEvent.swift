@@ -4,6 +4,8 @@ public enum ChatEvent: Sendable {
     /// The question is stored and the answer exists (status `processing`, with the text so far).
     /// `user` is nil when re-attaching to a generation whose question the client already has.
     case start(user: Message?, assistant: Message)
+    /// The next piece of the model's reasoning (always before the answer's first `delta`).
+    case reasoning(String)
     /// The next piece of the answer.
     case delta(String)
     /// The answer in its final state: completed, failed (with its error) or stopped.
@@ -22,4 +24,8 @@ public enum ChatError: Error, Equatable {
     case tooManyRunning(limit: Int)
     /// The user already has this many answer streams open.
     case tooManyStreams(limit: Int)
+    /// The model (by id) is not, or no longer, offered.
+    case modelUnavailable(String)
+    /// No model is configured at all.
+    case noModel
 }

@@ -160,8 +160,8 @@ public struct ChatService: Sendable {
             group.addTask {
                 do {
                     // Each piece goes straight from the model's thread to the listeners.
-                    try await model.answer(to: prompt) { piece in
-                        guard !piece.isEmpty else { return }
+                    try await model.answer(ModelRequest(messages: prompt)) { output in
+                        guard case .answer(let piece) = output, !piece.isEmpty else { return }
                         // A model's NUL characters are dropped: databases do not keep them reliably.
                         entry.append(piece.utf8.contains(0) ? piece.replacingOccurrences(of: "\u{0}", with: "") : piece)
                         progress.lastPiece.store((clock.now - started).wholeNanoseconds, ordering: .relaxed)

@@ -96,7 +96,7 @@ extension ChatError: UserFacingError {
     public var kind: ErrorKind {
         switch self {
         case .conversationNotFound: .notFound
-        case .alreadyGenerating, .nothingToRegenerate: .conflict
+        case .alreadyGenerating, .nothingToRegenerate, .modelUnavailable, .noModel: .conflict
         case .messageTooLong: .tooLarge
         case .tooManyRunning, .tooManyStreams: .tooManyRequests(retryAfterSeconds: 5)
         }
@@ -111,6 +111,8 @@ extension ChatError: UserFacingError {
         case .tooManyRunning(let limit):
             "You already have \(limit) answers being written; wait for one to finish or stop it."
         case .tooManyStreams(let limit): "You already have \(limit) answer streams open; close some tabs and try again."
+        case .modelUnavailable(let id): "The model \"\(id)\" is no longer available. Pick another model."
+        case .noModel: "No model is available on this server; an admin must add a connection."
         }
     }
 }

@@ -117,6 +117,33 @@ public enum Rules {
     }
 
     /// Refuses text with a NUL character: no database keeps it reliably, and no person types it.
+    /// The longest per-conversation (or preset) system prompt, in characters.
+    public static let systemPromptMaxCharacters = 20_000
+
+    /// A per-conversation system prompt as given ("" means none), at most `systemPromptMaxCharacters`.
+    public static func systemPrompt(_ text: String) throws(ValidationError) -> String {
+        try noNUL(text, field: "system prompt")
+        guard text.count <= systemPromptMaxCharacters else {
+            throw ValidationError("The system prompt must be at most \(systemPromptMaxCharacters) characters.")
+        }
+        return text
+    }
+
+    /// A sampling temperature: a number from 0 to 2.
+    public static func temperature(_ value: Double) throws(ValidationError) -> Double {
+        guard value.isFinite, (0...2).contains(value) else {
+            throw ValidationError("The temperature must be a number from 0 to 2.")
+        }
+        return value
+    }
+
+    /// A model id as given by a client: 1–255 characters, no NUL (whether it is offered is checked elsewhere).
+    public static func modelID(_ text: String) throws(ValidationError) -> String {
+        try noNUL(text, field: "model")
+        guard !text.isEmpty, text.count <= 255 else { throw ValidationError("The model id must be 1 to 255 characters.") }
+        return text
+    }
+
     public static func noNUL(_ text: String, field: String) throws(ValidationError) {
         if text.utf8.contains(0) { throw ValidationError("The \(field) contains a NUL character.") }
     }

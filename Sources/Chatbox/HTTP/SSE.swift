@@ -13,30 +13,40 @@ enum SSE {
         let title: String
     }
 
-    /// The events in one buffer, for one write. Consecutive `delta`s become one `delta` with their texts joined.
+    /// The events in one buffer, for one write. Consecutive `delta`s (or `reasoning`s) become one event with their
+    /// texts joined.
     static func frames(_ events: [ChatEvent]) -> ByteBuffer {
         var buffer = ByteBuffer()
         var index = events.startIndex
         while index < events.endIndex {
-            guard case .delta = events[index] else {
+            switch events[index] {
+            case .delta:
+                buffer.writeStaticString("event: delta\ndata: {\"text\":\"")
+                while index < events.endIndex, case .delta(let text) = events[index] {
+                    writeEscaped(text, to: &buffer)
+                    index += 1
+                }
+                buffer.writeStaticString("\"}\n\n")
+            case .reasoning:
+                buffer.writeStaticString("event: reasoning\ndata: {\"text\":\"")
+                while index < events.endIndex, case .reasoning(let text) = events[index] {
+                    writeEscaped(text, to: &buffer)
+                    index += 1
+                }
+                buffer.writeStaticString("\"}\n\n")
+            default:
                 var frame = frame(events[index])
                 buffer.writeBuffer(&frame)
                 index += 1
-                continue
             }
-            buffer.writeStaticString("event: delta\ndata: {\"text\":\"")
-            while index < events.endIndex, case .delta(let text) = events[index] {
-                writeEscaped(text, to: &buffer)
-                index += 1
-            }
-            buffer.writeStaticString("\"}\n\n")
         }
         return buffer
     }
 
     static func frame(_ event: ChatEvent) -> ByteBuffer {
         switch event {
-        case .delta(let text): return delta(text)
+        case .delta(let text): return textEvent("delta", text)
+        case .reasoning(let text): return textEvent("reasoning", text)
         case .start(let user, let assistant):
             return frame(
                 "start", Start(userMessage: user.map(MessageDTO.init), assistantMessage: MessageDTO(assistant)))
@@ -56,11 +66,13 @@ enum SSE {
         return buffer
     }
 
-    /// `event: delta` with `{"text":"…"}`, escaped by hand: this runs once per token.
-    static func delta(_ text: String) -> ByteBuffer {
+    /// `event: NAME` with `{"text":"…"}`, escaped by hand: this runs once per token.
+    static func textEvent(_ name: StaticString, _ text: String) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(text.utf8.count + 40)
-        buffer.writeStaticString("event: delta\ndata: {\"text\":\"")
+        buffer.reserveCapacity(text.utf8.count + 44)
+        buffer.writeStaticString("event: ")
+        buffer.writeStaticString(name)
+        buffer.writeStaticString("\ndata: {\"text\":\"")
         writeEscaped(text, to: &buffer)
         buffer.writeStaticString("\"}\n\n")
         return buffer

@@ -9,6 +9,38 @@ public struct ChatMessage: Sendable, Codable, Equatable {
     }
 }
 
+/// What a turn asks of a model: the conversation, oldest first, and the sampling temperature (nil: the model's own
+/// default). Which model answers is fixed by the `ChatModel` value itself.
+public struct ModelRequest: Sendable, Equatable {
+    public var messages: [ChatMessage]
+    public var temperature: Double?
+    public init(messages: [ChatMessage], temperature: Double? = nil) {
+        self.messages = messages
+        self.temperature = temperature
+    }
+}
+
+/// Tokens a provider says a request cost (`usage` of the OpenAI API), when it reports them.
+public struct TokenUsage: Sendable, Equatable, Codable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+}
+
+/// One thing a model sends while it answers, in order: pieces of its reasoning (a reasoning model's thinking, kept
+/// apart from the answer), pieces of the answer, and the usage it reports (at most once, at the end).
+public enum ModelOutput: Sendable, Equatable {
+    case answer(String)
+    case reasoning(String)
+    case usage(TokenUsage)
+    /// Everything sent as `.answer` so far was reasoning after all: a model that left out the opening `<think>` and
+    /// has just sent `</think>`. Later `.answer`s are the answer.
+    case answerWasReasoning
+}
+
 /// A model that streams an answer to a list of messages.
 ///
 /// Implementations yield the answer in pieces as they arrive and finish the stream when the answer is complete.
@@ -18,44 +50,72 @@ public struct ChatMessage: Sendable, Codable, Equatable {
 public protocol ChatModel: Sendable {
     /// What the UI and `GET /api/config` show, e.g. `gpt-4o-mini` or `demo`.
     var displayName: String { get }
-    /// Streams the answer to `messages`, oldest first.
-    func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error>
-    /// Hands each piece of the answer to `onPiece` as it arrives, in order, on whichever thread received it, and
-    /// returns when the answer is complete. The relay's hot path: no task hop per piece where the model allows.
-    func answer(to messages: [ChatMessage], onPiece: @escaping @Sendable (String) -> Void) async throws
+    /// Streams what the model sends for `request`: reasoning, answer pieces and usage, in order.
+    func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error>
+    /// Hands each output to `onOutput` as it arrives, in order, on whichever thread received it, and returns when
+    /// the answer is complete. The relay's hot path: no task hop per piece where the model allows.
+    func answer(_ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void) async throws
 }
 
 extension ChatModel {
-    /// Models without a faster way deliver the pieces of their stream.
+    /// Models without a faster way deliver the outputs of their stream.
+    public func answer(_ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void) async throws {
+        for try await output in stream(request) { onOutput(output) }
+    }
+
+    /// The answer's text only, in pieces (reasoning and usage left out): for titles and tests.
+    public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
+        let outputs = stream(ModelRequest(messages: messages))
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await output in outputs {
+                        if case .answer(let text) = output { continuation.yield(text) }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// The answer's text only, each piece to `onPiece` (reasoning and usage left out): for tests.
     public func answer(to messages: [ChatMessage], onPiece: @escaping @Sendable (String) -> Void) async throws {
-        for try await piece in streamAnswer(to: messages) { onPiece(piece) }
+        try await answer(ModelRequest(messages: messages)) { output in
+            if case .answer(let text) = output { onPiece(text) }
+        }
     }
 }
 
-/// Where a model client puts an answer: every piece in order, then exactly one end (nil: complete).
+/// Where a model client puts an answer: every output in order, then exactly one end (nil: complete).
 struct AnswerOutput: Sendable {
-    let piece: @Sendable (String) -> Void
+    let output: @Sendable (ModelOutput) -> Void
     let end: @Sendable ((any Error)?) -> Void
 }
 
 extension AnswerOutput {
-    /// Into a stream (`streamAnswer`): pieces are yielded, the end finishes it.
-    init(_ stream: AsyncThrowingStream<String, any Error>.Continuation) {
+    /// Into a stream (`stream`): outputs are yielded, the end finishes it.
+    init(_ stream: AsyncThrowingStream<ModelOutput, any Error>.Continuation) {
         self.init(
-            piece: { stream.yield($0) },
+            output: { stream.yield($0) },
             end: { error in
                 if let error { stream.finish(throwing: error) } else { stream.finish() }
             })
     }
 
-    /// To `piece` (`answer(to:onPiece:)`): the end resumes `done`.
-    init(piece: @escaping @Sendable (String) -> Void, resuming done: CheckedContinuation<Void, any Error>) {
+    /// To `output` (`answer(_:onOutput:)`): the end resumes `done`.
+    init(output: @escaping @Sendable (ModelOutput) -> Void, resuming done: CheckedContinuation<Void, any Error>) {
         self.init(
-            piece: piece,
+            output: output,
             end: { error in
                 if let error { done.resume(throwing: error) } else { done.resume() }
             })
     }
+
+    /// A piece of the answer.
+    func piece(_ text: String) { output(.answer(text)) }
 }
 
 /// Why a model gave no (complete) answer. `message` is shown to the user as the answer's error.

@@ -72,9 +72,9 @@ public struct CommandModel: ChatModel {
         return env
     }
 
-    public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
+    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
         AsyncThrowingStream { continuation in
-            guard let run = makeRun(messages, output: AnswerOutput(continuation)) else { return }
+            guard let run = makeRun(request.messages, output: AnswerOutput(continuation)) else { return }
             continuation.onTermination = { termination in
                 if case .cancelled = termination { run.cancel() }
             }
@@ -82,14 +82,16 @@ public struct CommandModel: ChatModel {
         }
     }
 
-    /// The relay's path: each piece goes to `onPiece` right on the thread that read it from the program, so
+    /// The relay's path: each piece goes to `onOutput` right on the thread that read it from the program, so
     /// nothing queues between the program and the answer however fast it writes (a stream would buffer without
     /// bound). Cancelling the calling task stops the program; the answer then simply ends.
-    public func answer(to messages: [ChatMessage], onPiece: @escaping @Sendable (String) -> Void) async throws {
+    public func answer(_ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void) async throws {
         let current = Mutex<(run: CommandRun?, cancelled: Bool)>((nil, false))
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                guard let run = makeRun(messages, output: AnswerOutput(piece: onPiece, resuming: done)) else { return }
+                guard let run = makeRun(request.messages, output: AnswerOutput(output: onOutput, resuming: done)) else {
+                    return
+                }
                 let cancelled = current.withLock { state -> Bool in
                     state.run = run
                     return state.cancelled

@@ -14,8 +14,8 @@ public struct DemoModel: ChatModel {
         self.tokenDelay = tokenDelay
     }
 
-    public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
-        let pieces = Self.pieces(of: Self.reply(to: messages))
+    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
+        let pieces = Self.pieces(of: Self.reply(to: request.messages))
         let delay = tokenDelay
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -23,7 +23,7 @@ public struct DemoModel: ChatModel {
                     if index > 0, delay > .zero {
                         do { try await Task.sleep(for: delay) } catch { break }
                     }
-                    continuation.yield(piece)
+                    continuation.yield(.answer(piece))
                 }
                 continuation.finish()
             }

@@ -99,8 +99,9 @@ public struct OpenAICompatibleModel: ChatModel {
             })
     }
 
-    public func streamAnswer(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
-        AsyncThrowingStream { continuation in
+    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
+        let messages = request.messages
+        return AsyncThrowingStream { continuation in
             let output = AnswerOutput(continuation)
             let current = NIOLockedValueBox(Attempt())
             continuation.onTermination = { termination in
@@ -110,13 +111,14 @@ public struct OpenAICompatibleModel: ChatModel {
         }
     }
 
-    /// The relay's path: each piece goes to `onPiece` right on the event loop that parsed it. Cancelling the
+    /// The relay's path: each output goes to `onOutput` right on the event loop that parsed it. Cancelling the
     /// calling task cancels the request; the answer then simply ends.
-    public func answer(to messages: [ChatMessage], onPiece: @escaping @Sendable (String) -> Void) async throws {
+    public func answer(_ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void) async throws {
+        let messages = request.messages
         let current = NIOLockedValueBox(Attempt())
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                start(messages, output: AnswerOutput(piece: onPiece, resuming: done), current: current)
+                start(messages, output: AnswerOutput(output: onOutput, resuming: done), current: current)
             }
         } onCancel: {
             Self.cancel(current)
@@ -145,7 +147,7 @@ public struct OpenAICompatibleModel: ChatModel {
         }
         let (client, shard) = httpClients.acquire()
         let output = AnswerOutput(
-            piece: output.piece,
+            output: output.output,
             end: { [httpClients] error in
                 httpClients.release(shard)
                 output.end(error)

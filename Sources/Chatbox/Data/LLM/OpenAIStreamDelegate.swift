@@ -84,7 +84,7 @@ final class OpenAIStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendabl
     private func deliver(_ action: OpenAIStreamState.Action, _ task: HTTPClient.Task<Void>) {
         var index = 0
         while index < pieces.count, !ended {
-            output.piece(pieces[index])
+            output.output(.answer(pieces[index]))
             index += 1
         }
         pieces.removeAll(keepingCapacity: true)

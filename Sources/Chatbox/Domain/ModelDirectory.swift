@@ -1,0 +1,42 @@
+/// The models users can pick, by id: what a turn answers with and what writes titles. `ModelCatalog` implements it
+/// over the admin's connections; `FixedModels` over one model (tests, and a server that was given no choice).
+public protocol ModelDirectory: Sendable {
+    /// The model for `id`, or for nil the default; throws `ChatError.modelUnavailable` when `id` is not (or no
+    /// longer) offered, or `ChatError.noModel` when there is no model at all.
+    func chatModel(id: String?) async throws -> ResolvedModel
+    /// Whether users may pick `id` now.
+    func isAvailable(_ id: String) async -> Bool
+    /// The admin's title model, if one is set and available (else titles come from the conversation's model).
+    func titleModel() async -> (any ChatModel)?
+    /// The model a conversation gets when nobody chose one.
+    func defaultModelID() async -> String?
+}
+
+/// A model id and the model behind it.
+public struct ResolvedModel: Sendable {
+    public let id: String
+    public let model: any ChatModel
+    public init(id: String, model: any ChatModel) {
+        self.id = id
+        self.model = model
+    }
+}
+
+/// One model for everything, named by its `displayName`; `title` writes titles when given.
+public struct FixedModels: ModelDirectory {
+    let chat: any ChatModel
+    let title: (any ChatModel)?
+
+    public init(chat: any ChatModel, title: (any ChatModel)? = nil) {
+        self.chat = chat
+        self.title = title
+    }
+
+    public func chatModel(id: String?) async throws -> ResolvedModel {
+        guard id == nil || id == chat.displayName else { throw ChatError.modelUnavailable(id ?? "") }
+        return ResolvedModel(id: chat.displayName, model: chat)
+    }
+    public func isAvailable(_ id: String) async -> Bool { id == chat.displayName }
+    public func titleModel() async -> (any ChatModel)? { title }
+    public func defaultModelID() async -> String? { chat.displayName }
+}
