@@ -29,7 +29,8 @@ def login(ctx, username, password=PASSWORD):
 
 
 @pytest.fixture(scope="module")
-def env(browser, fake_upstream):
+def models_server(browser, fake_upstream):
+    """The fake upstreams and the server; `admin` is a logged-in admin's context."""
     procs = []
     try:
         two, two_url = start_fake("fake-upstream-two", "--models", "alpha,beta")
@@ -41,23 +42,29 @@ def env(browser, fake_upstream):
         procs.append(server)
         admin = make_context(browser, base)
         login(admin, ADMIN)
-        created = {}
-        for name, url in (("Fake Two", two_url), ("Slow Titles", slow_url)):
-            conn = api_json(admin, "POST", "/api/admin/connections",
-                            {"name": name, "kind": "openai_compatible", "base_url": url})
-            conn = conn.get("connection", conn)
-            api_json(admin, "POST", f"/api/admin/connections/{conn['id']}/refresh", {})
-            created[name] = conn
-        yield {"base": base, "admin": admin, "two_url": two_url, "connections": created}
+        yield {"base": base, "admin": admin, "two_url": two_url, "slow_url": slow_url}
         admin.close()
     finally:
         for proc in reversed(procs):
             proc.stop()
 
 
+@pytest.fixture(scope="module")
+def env(models_server):
+    """The server with the connections "Fake Two" (alpha, beta) and "Slow Titles" (slowpoke) added by the admin."""
+    admin = models_server["admin"]
+    created = {}
+    for name, url in (("Fake Two", models_server["two_url"]), ("Slow Titles", models_server["slow_url"])):
+        conn = api_json(admin, "POST", "/api/admin/connections", {"name": name, "kind": "openai_compatible", "base_url": url})
+        conn = conn.get("connection", conn)
+        api_json(admin, "POST", f"/api/admin/connections/{conn['id']}/refresh", {})
+        created[name] = conn
+    return {**models_server, "connections": created}
+
+
 @pytest.fixture
-def ctx(browser, env):
-    c = make_context(browser, env["base"])
+def ctx(browser, models_server):
+    c = make_context(browser, models_server["base"])
     yield c
     c.close()
 
@@ -91,7 +98,7 @@ def stored(ctx, conv_id) -> dict:
     return api_json(ctx, "GET", f"/api/conversations/{conv_id}")
 
 
-def test_the_picker_lists_the_connections_models_and_the_answer_records_the_model(ctx, page):
+def test_the_picker_lists_the_connections_models_and_the_answer_records_the_model(env, ctx, page):
     page.get_by_test_id("model-picker").click()
     menu = page.get_by_test_id("model-menu")
     menu.wait_for()
@@ -120,7 +127,7 @@ def test_the_picker_lists_the_connections_models_and_the_answer_records_the_mode
     assert answer_models(page) == ["alpha"]
 
 
-def test_switching_models_applies_from_the_next_turn(ctx, page):
+def test_switching_models_applies_from_the_next_turn(env, ctx, page):
     pick_model(page, "alpha")
     send(page, "[[fake echo]] first")
     wait_answer_status(page, "completed")
@@ -180,7 +187,7 @@ def test_the_settings_panel_sends_the_system_prompt_and_temperature_to_the_model
     assert "temperature=0.3" not in answer_text(page)
 
 
-def test_a_preset_is_saved_and_starts_a_new_chat_with_its_settings(ctx, page):
+def test_a_preset_is_saved_and_starts_a_new_chat_with_its_settings(env, ctx, page):
     pick_model(page, "beta")
     open_settings(page)  # on the blank page: kept for the first message, and savable as a preset
     page.get_by_test_id("system-prompt").fill("Always answer in haiku.")
@@ -290,7 +297,7 @@ def test_the_composer_is_free_at_done_while_a_slow_title_is_still_coming(env, ct
         api_json(admin, "PATCH", "/api/admin/models", {"title_model": None})
 
 
-def test_regenerate_with_another_model(ctx, page):
+def test_regenerate_with_another_model(env, ctx, page):
     pick_model(page, "alpha")
     send(page, "[[fake echo]] once more")
     wait_answer_status(page, "completed")
@@ -334,8 +341,8 @@ def test_a_model_that_is_gone_says_so_and_opens_the_picker(env, ctx, page):
 
 
 @pytest.fixture
-def admin_page(browser, env):
-    c = make_context(browser, env["base"])
+def admin_page(browser, models_server):
+    c = make_context(browser, models_server["base"])
     login(c, ADMIN)
     pg = c.new_page()
     pg.set_default_timeout(15000)
@@ -353,6 +360,8 @@ def connection(page, name):
 
 def test_admin_connections_add_edit_refresh_delete_and_the_key_is_never_shown(env, admin_page):
     page = admin_page
+    page.reload()  # with the connections the fixture added
+    page.get_by_test_id("connections").wait_for()
     admin = env["admin"]
     secret = "sk-e2e-" + unique_name("secret")
     # the start-up connection: listed first, read-only
@@ -415,8 +424,8 @@ def test_admin_connections_add_edit_refresh_delete_and_the_key_is_never_shown(en
     assert name not in json.dumps(api_json(admin, "GET", "/api/admin/connections"))
 
 
-def test_the_model_strings_are_in_chinese(browser, env):
-    c = make_context(browser, env["base"], locale="zh-CN")
+def test_the_model_strings_are_in_chinese(browser, models_server):
+    c = make_context(browser, models_server["base"], locale="zh-CN")
     register(c)
     pg = c.new_page()
     watch = PageWatch(pg)

@@ -241,9 +241,12 @@ function modelGone() {
   chat.pickerRequest++
 }
 
-/** The model the header's picker shows: the conversation's, or on the blank page the one its first message will use. */
+/**
+ * The model the header's picker shows: the conversation's (one from before models were chosen per chat answers with
+ * the default), or on the blank page the one its first message will use.
+ */
 export function currentModel() {
-  if (chat.id != null) return chat.conversation?.model ?? null
+  if (chat.id != null) return chat.conversation ? chat.conversation.model ?? models.defaultModel.value : null
   return chat.pending.model ?? models.lastPick() ?? models.defaultModel.value
 }
 

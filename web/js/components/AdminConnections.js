@@ -127,7 +127,7 @@ export default {
         <label class="field">
           <span>{{ t('admin.titleModel') }}</span>
           <select name="title-model" data-testid="title-model" :value="titleModel || ''" :disabled="busyId === 'models'" @change="setTitle">
-            <option value="">{{ t('admin.sameAsChat') }}</option>
+            <option value="">{{ t('admin.titleModelDefault') }}</option>
             <option v-for="model in models" :key="model.id" :value="model.id">{{ model.name }} · {{ model.connection }}</option>
           </select>
         </label>

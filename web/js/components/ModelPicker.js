@@ -21,7 +21,10 @@ export default {
     const saving = ref(false)
     const current = computed(() => currentModel())
     const gone = computed(() => !!current.value && loaded.value && !isAvailable(current.value))
-    const label = computed(() => (current.value ? modelName(current.value) : loaded.value ? t('chat.noModel') : '…'))
+    const label = computed(() => {
+      if (current.value) return modelName(current.value)
+      return loaded.value && (chat.id == null || chat.conversation) ? t('chat.noModel') : '…'
+    })
 
     function toggle() {
       if (!popover.open.value) reload() // an admin may have changed the list meanwhile
