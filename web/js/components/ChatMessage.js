@@ -99,7 +99,7 @@ export default {
                     :aria-label="t('chat.regenerateWith')" :title="t('chat.regenerateWith')" @click="openRegenMenu">
               <AppIcon name="more" :size="15" />
             </button>
-            <div v-if="regen.open.value" ref="regenMenu" class="popover-menu up" role="menu" data-testid="regenerate-menu"
+            <div v-if="regen.open.value" ref="regenMenu" class="popover-menu" :style="regen.place.value" role="menu" data-testid="regenerate-menu"
                  :aria-label="t('chat.regenerateWith')" @keydown="regen.onKeydown">
               <p class="popover-title">{{ t('chat.regenerateWith') }}</p>
               <template v-for="group in modelGroups" :key="group.connection">

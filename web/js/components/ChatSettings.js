@@ -2,7 +2,7 @@
 // default), saved with PATCH (on the blank page: kept for its first message). "Save as preset" stores them with
 // the model under a name, to start new chats from.
 import '../pageMessages.js'
-import { ref, computed } from 'vue'
+import { ref, computed, onMounted } from 'vue'
 import { t } from '../i18n.js'
 import { toast } from '../store.js'
 import { chat, currentModel } from '../chat.js'
@@ -43,12 +43,14 @@ export default {
       const ok = await preset.run(() => presets.create({ name, model: currentModel(), ...value() }))
       if (ok) { presetDone.value = t('chat.presetSaved', { name }); presetName.value = '' }
     }
+    const promptBox = ref(null)
+    onMounted(() => promptBox.value?.focus()) // after the dialog's own focus on its first input (the slider)
     function onTemperatureInput(event) {
       useDefault.value = false
       temperature.value = event.target.value
     }
     return {
-      t, systemPrompt, useDefault, temperature, shownTemperature, presetName, presetDone, save, preset,
+      t, promptBox, systemPrompt, useDefault, temperature, shownTemperature, presetName, presetDone, save, preset,
       busy: computed(() => save.busy.value || preset.busy.value), submit, savePreset, onTemperatureInput,
     }
   },
@@ -57,11 +59,11 @@ export default {
       <div class="chat-settings" data-testid="chat-settings">
         <label class="field">
           <span>{{ t('chat.systemPrompt') }}</span>
-          <textarea v-model="systemPrompt" rows="6" maxlength="20000" data-testid="system-prompt"
+          <textarea ref="promptBox" v-model="systemPrompt" rows="6" maxlength="20000" data-testid="system-prompt"
                     :placeholder="t('chat.systemPromptPlaceholder')"></textarea>
         </label>
         <div class="field">
-          <span id="temperature-label">{{ t('chat.temperature') }} <output data-testid="temperature-value">{{ shownTemperature }}</output></span>
+          <span id="temperature-label">{{ t('chat.temperature') }}: <output data-testid="temperature-value">{{ shownTemperature }}</output></span>
           <div class="temperature-row">
             <input type="range" min="0" max="2" step="0.1" :value="temperature" aria-labelledby="temperature-label"
                    data-testid="temperature-slider" :class="{ dim: useDefault }" @input="onTemperatureInput" />

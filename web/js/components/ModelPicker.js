@@ -52,9 +52,9 @@ export default {
               :class="{ gone }" :disabled="saving" aria-haspopup="menu" :aria-expanded="popover.open.value ? 'true' : 'false'"
               :title="gone ? t('chat.modelUnavailable') : t('chat.pickModel')" @click="toggle">
         <span class="model-picker-name">{{ label }}</span>
-        <AppIcon name="arrowDown" :size="14" />
+        <AppIcon name="chevronDown" :size="16" />
       </button>
-      <div v-if="popover.open.value" ref="menu" class="popover-menu" role="menu" data-testid="model-menu"
+      <div v-if="popover.open.value" ref="menu" class="popover-menu" :style="popover.place.value" role="menu" data-testid="model-menu"
            :aria-label="t('chat.pickModel')" @keydown="popover.onKeydown">
         <template v-for="group in groups" :key="group.connection">
           <p class="popover-group">{{ group.connection }}</p>

@@ -30,7 +30,7 @@ export default {
     <div class="thinking-block" :class="{ live: thinking, open }" data-testid="thinking" :data-state="thinking ? 'live' : 'done'">
       <button type="button" class="thinking-toggle" :aria-expanded="open ? 'true' : 'false'" :aria-controls="id" @click="toggle">
         <span class="thinking-label" data-testid="thinking-label">{{ label }}</span>
-        <AppIcon name="arrowDown" :size="14" class="thinking-chevron" />
+        <AppIcon name="chevronDown" :size="14" class="thinking-chevron" />
       </button>
       <div v-show="open" :id="id" class="thinking-body" data-testid="thinking-body">
         <MarkdownContent :message="message" field="reasoning" :live="thinking" />
