@@ -169,8 +169,8 @@ def test_the_settings_panel_sends_the_system_prompt_and_temperature_to_the_model
     page.wait_for_function("document.querySelectorAll('.msg-assistant').length === 2")
     wait_answer_status(page, "completed")
     echo = answer_text(page)
-    assert "temperature=0.3" in echo, echo
-    assert "system: You are a pirate. Answer like one." in echo, echo
+    assert re.search(r"temperature=0\.3", echo), echo
+    assert echo.split("messages: ", 1)[1].startswith("system: You are a pirate. Answer like one."), echo
     # back to the defaults: no system prompt of ours, no temperature
     open_settings(page)
     assert page.get_by_test_id("system-prompt").input_value() == "You are a pirate. Answer like one."
@@ -183,8 +183,9 @@ def test_the_settings_panel_sends_the_system_prompt_and_temperature_to_the_model
     send(page, "[[fake echo]] and now")
     page.wait_for_function("document.querySelectorAll('.msg-assistant').length === 3")
     wait_answer_status(page, "completed")
-    assert "pirate" not in answer_text(page).split("and now")[-1]
-    assert "temperature=0.3" not in answer_text(page)
+    echo = answer_text(page)
+    assert not echo.split("messages: ", 1)[1].startswith("system: You are a pirate"), echo  # the server's default
+    assert not re.search(r"temperature=0\.3", echo), echo
 
 
 def test_a_preset_is_saved_and_starts_a_new_chat_with_its_settings(env, ctx, page):
@@ -217,7 +218,8 @@ def test_a_preset_is_saved_and_starts_a_new_chat_with_its_settings(env, ctx, pag
     send(page, "[[fake echo]] spring")
     wait_answer_status(page, "completed")
     echo = answer_text(page)
-    assert "model=beta" in echo and "temperature=1.4" in echo and "system: Always answer in haiku." in echo, echo
+    assert "model=beta" in echo and re.search(r"temperature=1\.4", echo), echo
+    assert echo.split("messages: ", 1)[1].startswith("system: Always answer in haiku."), echo
     # delete it
     page.get_by_role("button", name="New chat").first.click()
     page.wait_for_selector(".empty-state")
@@ -269,6 +271,21 @@ def test_every_reasoning_form_shows_as_a_thinking_block(page, form):
     block = page.locator(".msg-assistant").last.get_by_test_id("thinking")
     assert re.fullmatch(r"Thought for \d+ s", block.get_by_test_id("thinking-label").inner_text().strip())
     assert page.locator(".msg-assistant").last.locator(".msg-body > .md").inner_text().strip().endswith("word4")
+
+
+def test_reasoning_is_sanitised_markdown_apart_from_the_answer(ctx, page):
+    """A leading <think>…</think> in the content (Ollama's form) becomes the thinking block: Markdown through the same
+    sanitiser (no script runs: PageWatch fails the test on a dialog), never part of the answer's Markdown."""
+    send(page, '[[fake reply="<think>Consider **this** <img src=x onerror=alert(1)> first</think>The **answer** here"]] q')
+    wait_answer_status(page, "completed")
+    block = page.locator(".msg-assistant").last.get_by_test_id("thinking")
+    block.locator(".thinking-toggle").click()
+    body = block.get_by_test_id("thinking-body")
+    assert body.locator("strong").inner_text() == "this"
+    assert body.locator("img[onerror]").count() == 0
+    answer = page.locator(".msg-assistant").last.locator(".msg-body > .md")
+    assert answer.locator("strong").inner_text() == "answer"
+    assert "Consider" not in answer.inner_text() and "think>" not in answer.inner_text()
 
 
 def test_the_composer_is_free_at_done_while_a_slow_title_is_still_coming(env, ctx, page):
