@@ -21,23 +21,25 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let auth = makeAuthService(store: store, config: config, logger: logger)
     // Up to 16 × 1,024 concurrent model streams per host.
     let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)
-    let models = makeModels(config.model, httpClients: httpClients, logger: logger)
+    let startup = startupModel(config.model, httpClients: httpClients, logger: logger)
+    // Every model on offer: the start-up connection from the settings and the admin's connections.
+    let catalog = ModelCatalog(settings: config.model, store: store, httpClients: httpClients, logger: logger)
     let generations = Generations(
         limits: .init(
             runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
             answerCharacters: config.maxAnswerChars))
     let chat = ChatService(
-        store: store, model: models.chat,
-        titles: TitleService(model: models.title, timeout: config.model.titleTimeout, logger: logger),
+        store: store, models: catalog,
+        titles: TitleService(timeout: config.model.titleTimeout, logger: logger),
         generations: generations,
         context: ContextWindow(systemPrompt: config.model.systemPrompt, budget: config.model.contextChars),
         firstTokenTimeout: config.model.firstTokenTimeout, stallTimeout: config.model.stallTimeout,
         maxMessageCharacters: config.maxMessageChars, logger: logger)
     let router = buildRouter(
         config: config, store: store, auth: auth, chat: chat,
-        model: .init(
-            name: models.chat.displayName, isDemo: models.chat is DemoModel, isCommand: models.chat is CommandModel))
-    logger.info("model: \(models.chat.displayName)")
+        catalog: catalog,
+        model: .init(name: startup.displayName, isDemo: startup is DemoModel, isCommand: startup is CommandModel))
+    logger.info("start-up model: \(startup.displayName)")
 
     var app = Application(
         router: router,
@@ -89,7 +91,9 @@ func makeAuthService(store: SQLChatStore, config: AppConfig, logger: Logger) -> 
 
 /// Routes and middleware; no logic lives here, only which controller answers what.
 func buildRouter(
-    config: AppConfig, store: SQLChatStore, auth: AuthService, chat: ChatService, model: SystemController.ModelInfo
+    config: AppConfig, store: SQLChatStore, auth: AuthService, chat: ChatService,
+    catalog: ModelCatalog,
+    model: SystemController.ModelInfo
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let body = JSONBody(maxBytes: config.maxBodyBytes)
@@ -108,7 +112,7 @@ func buildRouter(
         auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
     ).addRoutes(to: router.group("api/auth"))
     let signedIn = router.group("api", context: AuthenticatedContext.self)
-    ConversationController(conversations: ConversationService(store: store), body: body).addRoutes(
+    ConversationController(conversations: ConversationService(store: store, models: chat.models), body: body).addRoutes(
         to: signedIn.group("conversations"))
     ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(
         to: signedIn.group("conversations"))
@@ -122,31 +126,24 @@ func buildRouter(
         body: body
     )
     .addRoutes(to: signedIn.group("admin"))
+    ConnectionsController(catalog: catalog, body: body).addRoutes(to: signedIn.group("admin"))
+    ModelsController(catalog: catalog).addRoutes(to: signedIn.group("models"))
+    PresetsController(presets: PresetService(store: store, models: catalog), body: body).addRoutes(
+        to: signedIn.group("presets"))
     return router
 }
 
-/// The chat model from the settings (a command, an OpenAI-compatible endpoint, or the built-in demo), and the
-/// model for titles (its own settings where given, else the chat model).
-func makeModels(_ settings: ModelSettings, httpClients: HTTPClientShards, logger: Logger)
-    -> (chat: any ChatModel, title: any ChatModel)
-{
-    let chat: any ChatModel
+/// The model the `CHATBOX_LLM_*` settings name (a command, an OpenAI-compatible endpoint, or the built-in demo):
+/// what `GET /api/config` describes. The models on offer are the catalog's.
+func startupModel(_ settings: ModelSettings, httpClients: HTTPClientShards, logger: Logger) -> any ChatModel {
     if let command = settings.command {
-        chat = CommandModel(command: command, passingEnvironment: settings.commandEnvironment, logger: logger)
+        return CommandModel(command: command, passingEnvironment: settings.commandEnvironment, logger: logger)
     } else if let baseURL = settings.baseURL, let model = settings.model {
-        chat = OpenAICompatibleModel(
+        return OpenAICompatibleModel(
             baseURL: baseURL, apiKey: settings.apiKey, model: model, extraHeaders: settings.headers,
             httpClients: httpClients, logger: logger)
-    } else {
-        chat = DemoModel(tokenDelay: settings.demoTokenDelay)
     }
-    guard settings.titleModel != nil || settings.titleBaseURL != nil,
-        let baseURL = settings.titleBaseURL ?? settings.baseURL, let model = settings.titleModel ?? settings.model
-    else { return (chat, chat) }
-    let title = OpenAICompatibleModel(
-        baseURL: baseURL, apiKey: settings.titleAPIKey ?? settings.apiKey, model: model,
-        extraHeaders: settings.headers, httpClients: httpClients, logger: logger)
-    return (chat, title)
+    return DemoModel(tokenDelay: settings.demoTokenDelay)
 }
 
 /// Closes a long-lived resource after the server has stopped taking requests.

@@ -22,13 +22,34 @@
 //   endless_line         3 tokens, then a `data:` line that never ends (until the client leaves)
 //   endless_event        3 tokens, then `data:` lines without the blank line that ends the event, forever
 //   endless_error=N      HTTP N (e.g. 500) with a JSON error body that never ends
-//   json                 answer with a non-streamed chat.completion JSON document
-//   echo                 reply with the conversation received: "N messages: role: text | role: text …"
+//   json                 answer with a non-streamed chat.completion JSON document (with reasoning: in
+//                        message.reasoning_content / message.reasoning, or <think>…</think> in the content)
+//   echo                 reply with what was received: "model=M temperature=T N messages: role: text | role: text …"
+//                        (T is `none` when the request had no temperature)
 //
-// Title requests (any system message containing "title") ignore all of the above and get the first words of the
-// last user message, unless a `title_reply="…"` directive appears anywhere in the conversation, e.g.
-// [[fake title_reply="<think>hm</think>\"My Title\""]] to test how the app cleans titles.
+// Reasoning (before the reply; each reasoning token counts as a sent token for usage):
+//   think=N              N reasoning tokens "thought1 thought2 …" inside a leading <think>…</think> in the content
+//                        (Ollama, llama.cpp, LM Studio), then the normal reply
+//   think_open=0         with think=N: leave out the opening <think> (an R1 distill whose template put it in the
+//                        prompt): the content starts with the reasoning and has only </think>
+//   reasoning_content=N  N reasoning tokens in delta.reasoning_content, with content null (DeepSeek, vLLM)
+//   reasoning=N          N reasoning tokens in delta.reasoning, with content "" (OpenRouter)
+//   think_delay_ms=N     delay between reasoning tokens (a slow think: think_delay_ms=200 reasoning_content=50 thinks
+//                        for 10 s); the reply's tokens then follow with delay_ms
+//
+// Usage: when the request has `stream_options: {"include_usage": true}`, the stream ends with one chunk
+// {"choices":[],"usage":{"prompt_tokens":P,"completion_tokens":C,…}} before [DONE]: P = characters of all messages
+// / 4 (at least 1), C = reply tokens + reasoning tokens sent. (A non-streamed answer always has usage.)
+//   no_usage             never report usage
+//   refuse_stream_options  HTTP 400 {"error":{"message":"Unrecognized request argument supplied: stream_options"}}
+//                        to a request that has `stream_options` (like some older OpenAI-compatible servers)
+//
+// Title requests (any system message containing "title") ignore all of the above except refuse_stream_options and
+// get the first words of the last user message, unless a `title_reply="…"` directive appears anywhere in the
+// conversation, e.g. [[fake title_reply="<think>hm</think>\"My Title\""]] to test how the app cleans titles;
+// `title_delay_ms=N` (anywhere in the conversation) waits N ms before the title (a slow title model).
 import Foundation
+import Hummingbird
 
 extension FakeUpstream {
     /// The default behaviour: directives, a 20 ms delay between tokens, the ~40-word default reply.
@@ -126,15 +147,27 @@ extension FakeUpstream {
     }
 
     static func reply(to request: FakeRequest, defaultDelay: Duration, defaultTokens: Int?) -> FakeReply {
-        if request.isTitleRequest {
-            for message in request.messages.reversed() {
-                if let title = directives(in: message.content)["title_reply"] { return .text(title) }
-            }
-            let words = strippingDirectives(request.lastUserMessage).split(whereSeparator: \.isWhitespace)
-            return .text(words.isEmpty ? "New chat" : words.prefix(4).joined(separator: " "))
-        }
         let d = directives(in: request.lastUserMessage)
         func int(_ key: String) -> Int? { d[key].flatMap { Int($0) } }
+        if d["refuse_stream_options"] != nil, request.hasStreamOptions {
+            return .error(400, message: "Unrecognized request argument supplied: stream_options")
+        }
+        if request.isTitleRequest {
+            var title: String?
+            var titleDelay = Duration.zero
+            for message in request.messages.reversed() {
+                let found = directives(in: message.content)
+                if title == nil, let reply = found["title_reply"] { title = reply }
+                if titleDelay == .zero, let ms = found["title_delay_ms"].flatMap({ Int($0) }) {
+                    titleDelay = .milliseconds(ms)
+                }
+            }
+            if title == nil {
+                let words = strippingDirectives(request.lastUserMessage).split(whereSeparator: \.isWhitespace)
+                title = words.isEmpty ? "New chat" : words.prefix(4).joined(separator: " ")
+            }
+            return .stream(tokens: FakeReply.wordPieces(title ?? ""), firstDelay: titleDelay)
+        }
         let delay = int("delay_ms").map { Duration.milliseconds($0) } ?? defaultDelay
         let firstDelay = int("first_delay_ms").map { Duration.milliseconds($0) } ?? .zero
 
@@ -159,16 +192,44 @@ extension FakeUpstream {
             tokens = FakeReply.wordPieces(text)
         } else if d["echo"] != nil {
             let lines = request.messages.map { "\($0.role): \(strippingDirectives($0.content))" }
-            tokens = FakeReply.wordPieces("\(request.messages.count) messages: " + lines.joined(separator: " | "))
+            let temperature = request.temperature.map { "\($0)" } ?? "none"
+            tokens = FakeReply.wordPieces(
+                "model=\(request.model) temperature=\(temperature) \(request.messages.count) messages: "
+                    + lines.joined(separator: " | "))
         } else if let count = defaultTokens {
             tokens = FakeReply.numberedTokens(count)
         } else {
             tokens = FakeReply.wordPieces(defaultReply(to: strippingDirectives(request.lastUserMessage)))
         }
-        if d["json"] != nil { return .json(content: tokens.joined()) }
-        return .stream(
-            tokens: tokens, delay: delay, firstDelay: firstDelay,
-            dropAfter: int("drop_after"), hangAfter: int("stall_after"))
+        var reasoning: [String] = []
+        var form = FakeStream.ReasoningForm.reasoningContent
+        if let count = int("think") {
+            reasoning = FakeStream.reasoningTokens(count)
+            form = .think(openTag: d["think_open"] != "0")
+        } else if let count = int("reasoning_content") {
+            reasoning = FakeStream.reasoningTokens(count)
+        } else if let count = int("reasoning") {
+            reasoning = FakeStream.reasoningTokens(count)
+            form = .reasoning
+        }
+        let noUsage = d["no_usage"] != nil
+        if d["json"] != nil {
+            guard !reasoning.isEmpty else { return .json(content: tokens.joined()) }
+            let body = ChunkFramer.completion(
+                model: request.model, content: tokens.joined(), reasoning: reasoning.joined(), form: form,
+                usage: (request.promptTokens, tokens.count + reasoning.count))
+            return .raw(body: String(buffer: body), contentType: "application/json")
+        }
+        if reasoning.isEmpty, !noUsage {
+            return .stream(
+                tokens: tokens, delay: delay, firstDelay: firstDelay,
+                dropAfter: int("drop_after"), hangAfter: int("stall_after"))
+        }
+        return .scripted(
+            FakeStream(
+                tokens: tokens, delay: delay, firstDelay: firstDelay, reasoning: reasoning, reasoningForm: form,
+                reasoningDelay: int("think_delay_ms").map { .milliseconds($0) } ?? .zero, usage: !noUsage,
+                dropAfter: int("drop_after"), hangAfter: int("stall_after")))
     }
 
     /// The fixed default answer (~40 words): an echo of the question, a table, a code block and a formula.

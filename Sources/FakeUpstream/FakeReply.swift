@@ -18,12 +18,29 @@ public struct FakeRequest: Sendable {
     public var stream: Bool
     /// Request headers in the order received, names lower-cased.
     public var headers: [(String, String)]
+    /// `temperature`, when the request had one.
+    public var temperature: Double?
+    /// The request had a `stream_options` member (whatever its value).
+    public var hasStreamOptions: Bool
+    /// `stream_options.include_usage` was true: a streamed answer ends with a usage chunk.
+    public var includeUsage: Bool
 
-    public init(model: String, messages: [Message], stream: Bool, headers: [(String, String)] = []) {
+    public init(
+        model: String, messages: [Message], stream: Bool, headers: [(String, String)] = [],
+        temperature: Double? = nil, hasStreamOptions: Bool = false, includeUsage: Bool = false
+    ) {
         self.model = model
         self.messages = messages
         self.stream = stream
         self.headers = headers
+        self.temperature = temperature
+        self.hasStreamOptions = hasStreamOptions
+        self.includeUsage = includeUsage
+    }
+
+    /// What the fake reports as `prompt_tokens`: the characters of all messages / 4, at least 1.
+    public var promptTokens: Int {
+        max(messages.reduce(0) { $0 + $1.content.count } / 4, 1)
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -67,6 +84,9 @@ public enum FakeReply: Sendable {
     case raw(body: String, contentType: String = "text/event-stream", chunkSize: Int? = nil, delay: Duration = .zero)
     /// `afterTokens` good tokens, then something a hostile or broken model might send (see `Hostile`).
     case hostile(Hostile, afterTokens: Int = 3)
+
+    /// A stream with reasoning before the answer, and/or without a usage report (see `FakeStream`).
+    case scripted(FakeStream)
 
     /// Model behaviours that must not crash the server or make it hold unbounded memory.
     public enum Hostile: Sendable, Equatable {
@@ -121,6 +141,57 @@ public enum FakeReply: Sendable {
     }
 }
 
+/// A streamed answer in full: reasoning tokens (in one of the three forms providers use), then the answer's tokens,
+/// then a `finish_reason` chunk, the usage chunk when the request asked for it (and `usage` is true), `[DONE]`.
+/// `.stream` is the same without reasoning.
+public struct FakeStream: Sendable {
+    /// Where the reasoning goes.
+    public enum ReasoningForm: Sendable, Equatable {
+        /// In `delta.content`, inside `<think>…</think>` before the answer (Ollama, llama.cpp); `openTag: false`
+        /// leaves out `<think>` (an R1 distill whose template put it in the prompt).
+        case think(openTag: Bool)
+        /// In `delta.reasoning_content` (DeepSeek, vLLM, SiliconFlow, DashScope), with `content: null`.
+        case reasoningContent
+        /// In `delta.reasoning` (OpenRouter), with `content: ""`.
+        case reasoning
+    }
+
+    public var tokens: [String]
+    public var delay: Duration
+    public var firstDelay: Duration
+    public var reasoning: [String]
+    public var reasoningForm: ReasoningForm
+    /// Before each reasoning token after the first (a slow think).
+    public var reasoningDelay: Duration
+    /// Report usage when the request asks for it (`no_usage`: false).
+    public var usage: Bool
+    /// After n answer tokens the connection is closed abruptly.
+    public var dropAfter: Int?
+    /// After n answer tokens nothing more is sent.
+    public var hangAfter: Int?
+
+    public init(
+        tokens: [String], delay: Duration = .zero, firstDelay: Duration = .zero, reasoning: [String] = [],
+        reasoningForm: ReasoningForm = .reasoningContent, reasoningDelay: Duration = .zero, usage: Bool = true,
+        dropAfter: Int? = nil, hangAfter: Int? = nil
+    ) {
+        self.tokens = tokens
+        self.delay = delay
+        self.firstDelay = firstDelay
+        self.reasoning = reasoning
+        self.reasoningForm = reasoningForm
+        self.reasoningDelay = reasoningDelay
+        self.usage = usage
+        self.dropAfter = dropAfter
+        self.hangAfter = hangAfter
+    }
+
+    /// `count` reasoning tokens `thought1 `, `thought2 `, … (the last ends with a full stop).
+    public static func reasoningTokens(_ count: Int) -> [String] {
+        (1...max(count, 1)).prefix(count).map { $0 == count ? "thought\($0)." : "thought\($0) " }
+    }
+}
+
 /// Builds the SSE bytes of an OpenAI stream with string templates: no JSON encoder on the per-token path.
 struct ChunkFramer {
     private let head: ByteBuffer  // `data: {"id":…,"model":"…","choices":[{"index":0,"delta":{`
@@ -132,6 +203,39 @@ struct ChunkFramer {
         Self.writeJSONEscaped(model, into: &head)
         head.writeStaticString("\",\"choices\":[{\"index\":0,\"delta\":{")
         self.head = head
+    }
+
+    /// A reasoning token in `field` (`reasoning_content` with `content: null`, or `reasoning` with `content: ""`).
+    func reasoning(_ text: String, field: FakeStream.ReasoningForm, first: Bool) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(head.readableBytes + text.utf8.count + 80)
+        var head = self.head
+        buffer.writeBuffer(&head)
+        if first { buffer.writeStaticString("\"role\":\"assistant\",") }
+        if field == .reasoning {
+            buffer.writeStaticString("\"content\":\"\",\"reasoning\":\"")
+        } else {
+            buffer.writeStaticString("\"content\":null,\"reasoning_content\":\"")
+        }
+        Self.writeJSONEscaped(text, into: &buffer)
+        buffer.writeStaticString("\"},\"finish_reason\":null}]}\n\n")
+        return buffer
+    }
+
+    /// The `finish_reason: "stop"` chunk, the usage chunk when given, and `[DONE]`.
+    func finish(usage: (prompt: Int, completion: Int)?) -> ByteBuffer {
+        var buffer = head
+        buffer.writeStaticString("},\"finish_reason\":\"stop\"}]}\n\n")
+        if let usage {
+            buffer.writeStaticString(
+                "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"choices\":[],"
+            )
+            buffer.writeString(
+                "\"usage\":{\"prompt_tokens\":\(usage.prompt),\"completion_tokens\":\(usage.completion),"
+                    + "\"total_tokens\":\(usage.prompt + usage.completion)}}\n\n")
+        }
+        buffer.writeStaticString("data: [DONE]\n\n")
+        return buffer
     }
 
     func token(_ text: String, first: Bool) -> ByteBuffer {
@@ -160,17 +264,33 @@ struct ChunkFramer {
         return buffer
     }
 
-    static func completion(model: String, content: String) -> ByteBuffer {
+    /// A non-streamed `chat.completion`; `reasoning` goes into `message.reasoning_content` or `message.reasoning`
+    /// (a `.think` form puts it into the content, inside `<think>…</think>`).
+    static func completion(
+        model: String, content: String, reasoning: String? = nil, form: FakeStream.ReasoningForm = .reasoningContent,
+        usage: (prompt: Int, completion: Int) = (1, 1)
+    ) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeStaticString(
             "{\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"")
         writeJSONEscaped(model, into: &buffer)
-        buffer.writeStaticString(
-            "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"")
+        buffer.writeStaticString("\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",")
+        var content = content
+        if let reasoning {
+            switch form {
+            case .think(let openTag):
+                content = (openTag ? "<think>\n" : "") + reasoning + "\n</think>\n\n" + content
+            case .reasoningContent, .reasoning:
+                buffer.writeString(form == .reasoning ? "\"reasoning\":\"" : "\"reasoning_content\":\"")
+                writeJSONEscaped(reasoning, into: &buffer)
+                buffer.writeStaticString("\",")
+            }
+        }
+        buffer.writeStaticString("\"content\":\"")
         writeJSONEscaped(content, into: &buffer)
-        buffer.writeStaticString(
-            "\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}"
-        )
+        buffer.writeString(
+            "\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":\(usage.prompt),"
+                + "\"completion_tokens\":\(usage.completion),\"total_tokens\":\(usage.prompt + usage.completion)}}")
         return buffer
     }
 

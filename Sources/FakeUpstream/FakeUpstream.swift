@@ -169,11 +169,19 @@ struct Handler: Sendable {
         recorder.record(fake)
         var reply = behaviour(fake)
         if !fake.stream, case .stream(let tokens, _, _, _, _) = reply { reply = .json(content: tokens.joined()) }
+        if !fake.stream, case .scripted(let script) = reply {
+            let completion = ChunkFramer.completion(
+                model: fake.model, content: script.tokens.joined(),
+                reasoning: script.reasoning.isEmpty ? nil : script.reasoning.joined(), form: script.reasoningForm,
+                usage: (fake.promptTokens, script.tokens.count + script.reasoning.count))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: completion))
+        }
         let framer = ChunkFramer(model: fake.model)
 
         switch reply {
         case .status, .json:
-            return Self.plain(reply, model: fake.model)
+            return Self.plain(reply, request: fake)
         case .raw(let text, let contentType, let chunkSize, let delay):
             return streaming(request, contentType: contentType) { writer in
                 let bytes = Array(text.utf8)
@@ -200,16 +208,89 @@ struct Handler: Sendable {
                 try await writer.write(ChunkFramer.streamError(message))
             }
         case .stream(let tokens, let delay, let firstDelay, let dropAfter, let hangAfter):
+            let script = FakeStream(
+                tokens: tokens, delay: delay, firstDelay: firstDelay, dropAfter: dropAfter, hangAfter: hangAfter)
             return streaming(request) { writer in
-                let stopAt = min(tokens.count, dropAfter ?? .max, hangAfter ?? .max)
-                try await Self.writeTokens(
-                    Array(tokens.prefix(stopAt)), framer: framer, writer: &writer, delay: delay, firstDelay: firstDelay)
-                if let dropAfter, dropAfter <= tokens.count { throw DropConnection() }
-                if let hangAfter, hangAfter <= tokens.count { try await Task.sleep(for: .seconds(24 * 3600)) }
-                if tokens.isEmpty { try await writer.write(framer.token("", first: true)) }
-                try await writer.write(framer.finish())
+                try await Self.write(script, for: fake, framer: framer, writer: &writer)
+            }
+        case .scripted(let script):
+            return streaming(request) { writer in
+                try await Self.write(script, for: fake, framer: framer, writer: &writer)
             }
         }
+    }
+
+    /// Streams `script`: events whose wait is zero go out together in ~16 KB writes (the fake must never be a
+    /// benchmark's bottleneck); before each wait, what is pending is written.
+    private static func write(
+        _ script: FakeStream, for request: FakeRequest, framer: ChunkFramer, writer: inout any ResponseBodyWriter
+    ) async throws {
+        var batch = ByteBuffer()
+        var first = true
+        func send(_ frame: ByteBuffer, after wait: Duration, writer: inout any ResponseBodyWriter) async throws {
+            var frame = frame
+            if wait > .zero {
+                if batch.readableBytes > 0 {
+                    try await writer.write(batch)
+                    batch = ByteBuffer()
+                }
+                try await Task.sleep(for: wait)
+            }
+            batch.writeBuffer(&frame)
+            if batch.readableBytes >= 16 * 1024 {
+                try await writer.write(batch)
+                batch = ByteBuffer()
+            }
+        }
+        func flush(_ writer: inout any ResponseBodyWriter) async throws {
+            if batch.readableBytes > 0 {
+                try await writer.write(batch)
+                batch = ByteBuffer()
+            }
+        }
+
+        if !script.reasoning.isEmpty {
+            var thinkTags = false
+            if case .think(let openTag) = script.reasoningForm {
+                thinkTags = true
+                if openTag {
+                    try await send(framer.token("<think>\n", first: true), after: script.firstDelay, writer: &writer)
+                    first = false
+                }
+            }
+            for (index, token) in script.reasoning.enumerated() {
+                let wait = index == 0 ? (first ? script.firstDelay : .zero) : script.reasoningDelay
+                let frame =
+                    thinkTags
+                    ? framer.token(token, first: first)
+                    : framer.reasoning(token, field: script.reasoningForm, first: first)
+                try await send(frame, after: wait, writer: &writer)
+                first = false
+            }
+            if thinkTags { try await send(framer.token("\n</think>\n\n", first: false), after: .zero, writer: &writer) }
+        }
+        let tokens = script.tokens
+        let stopAt = min(tokens.count, script.dropAfter ?? .max, script.hangAfter ?? .max)
+        for (index, token) in tokens.prefix(stopAt).enumerated() {
+            let wait = index == 0 ? (first ? script.firstDelay : script.delay) : script.delay
+            try await send(framer.token(token, first: first), after: wait, writer: &writer)
+            first = false
+        }
+        try await flush(&writer)
+        if let dropAfter = script.dropAfter, dropAfter <= tokens.count {
+            // Let the tokens written reach the client first: a reset that overtakes them would make the client
+            // lose them, and a busy test machine would see fewer tokens than the test sent.
+            try await Task.sleep(for: .milliseconds(100))
+            throw DropConnection()
+        }
+        if let hangAfter = script.hangAfter, hangAfter <= tokens.count {
+            try await Task.sleep(for: .seconds(24 * 3600))
+        }
+        if first { try await writer.write(framer.token("", first: true)) }
+        let usage =
+            script.usage && request.includeUsage
+            ? (prompt: request.promptTokens, completion: tokens.count + script.reasoning.count) : nil
+        try await writer.write(framer.finish(usage: usage))
     }
 
     private static func writeTokens(
@@ -293,7 +374,7 @@ struct Handler: Sendable {
             })
     }
 
-    private static func plain(_ reply: FakeReply, model: String = "fake") -> Response {
+    private static func plain(_ reply: FakeReply, request: FakeRequest? = nil) -> Response {
         switch reply {
         case .status(let code, let body):
             let type = body.hasPrefix("{") ? "application/json" : "text/plain; charset=utf-8"
@@ -301,9 +382,11 @@ struct Handler: Sendable {
                 status: .init(code: code), headers: [.contentType: type],
                 body: .init(byteBuffer: ByteBuffer(string: body)))
         case .json(let content):
+            let completion = ChunkFramer.completion(
+                model: request?.model ?? "fake", content: content,
+                usage: (request?.promptTokens ?? 1, FakeReply.wordPieces(content).count))
             return Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ChunkFramer.completion(model: model, content: content)))
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: completion))
         default:
             return Response(status: .internalServerError)
         }
@@ -330,15 +413,21 @@ extension FakeRequest {
                     }
                 }
             }
+            struct StreamOptions: Decodable { var include_usage: Bool? }
             var model: String?
             var messages: [Message]
             var stream: Bool?
+            var temperature: Double?
+            var stream_options: StreamOptions?
         }
         guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(body.readableBytesView)) else { return nil }
         self.init(
             model: wire.model ?? "",
             messages: wire.messages.map { Message(role: $0.role, content: $0.content) },
             stream: wire.stream ?? false,
-            headers: headers.map { ($0.name.canonicalName, $0.value) })
+            headers: headers.map { ($0.name.canonicalName, $0.value) },
+            temperature: wire.temperature,
+            hasStreamOptions: wire.stream_options != nil,
+            includeUsage: wire.stream_options?.include_usage == true)
     }
 }

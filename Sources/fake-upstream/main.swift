@@ -14,7 +14,9 @@ import Foundation
 
 func usage(_ message: String) -> Never {
     FileHandle.standardError.write(
-        Data("fake-upstream: \(message)\nusage: fake-upstream [--host H] [--port P] [--delay-ms N] [--tokens N] [--models a,b]\n".utf8)
+        Data(
+            "fake-upstream: \(message)\nusage: fake-upstream [--host H] [--port P] [--delay-ms N] [--tokens N] [--models a,b]\n"
+                .utf8)
     )
     exit(2)
 }

@@ -23,6 +23,8 @@ struct GenerationPhaseTests {
                 let question = user.map { "user \($0.id), " } ?? ""
                 return "start(\(question)answer \(assistant.id): \"\(assistant.content)\")"
             case .delta(let text): return "delta(\(text))"
+            case .reasoning(let text): return "reasoning(\(text))"
+            case .reasoningReplaced(let text): return "reasoningReplaced(\(text))"
             case .done: return "done"
             case .title: return "title"
             }
@@ -89,7 +91,7 @@ struct GenerationPhaseTests {
         _ = try Self.start(entry, in: generations)
         #expect(generations.unsaved().map(\.messageID) == [11])
         #expect(generations.unsaved().map(\.content) == ["early"])
-        entry.saved(bytes: 5)
+        generations.unsaved().forEach { $0.saved() }
         #expect(generations.unsaved().isEmpty)
         entry.append(" more")
         #expect(generations.unsaved().map(\.content) == ["early more"])
@@ -102,12 +104,12 @@ struct GenerationPhaseTests {
         let entry = try generations.reserve(1, userID: 1)
         #expect(generations.stop(1))
         #expect(entry.stopReason == .user)
-        let streaming = Task<(MessageStatus, String?), Never> {
+        let streaming = Task<AnswerEnding, Never> {
             try? await Task.sleep(for: .seconds(60))
-            return (Task.isCancelled ? .stopped : .completed, nil)
+            return AnswerEnding(Task.isCancelled ? .stopped : .completed, nil)
         }
         entry.setStreamingTask(streaming)
-        #expect(await streaming.value.0 == .stopped)
+        #expect(await streaming.value.status == .stopped)
         entry.requestStop(.shutdown)
         #expect(entry.stopReason == .user, "the first reason stays")
     }
@@ -115,14 +117,14 @@ struct GenerationPhaseTests {
     @Test func aStopAfterTheStreamingTaskIsSetCancelsIt() async throws {
         let generations = Self.generations()
         let entry = try generations.reserve(1, userID: 1)
-        let streaming = Task<(MessageStatus, String?), Never> {
+        let streaming = Task<AnswerEnding, Never> {
             try? await Task.sleep(for: .seconds(60))
-            return (Task.isCancelled ? .stopped : .completed, nil)
+            return AnswerEnding(Task.isCancelled ? .stopped : .completed, nil)
         }
         entry.setStreamingTask(streaming)
         #expect(!generations.stop(2), "nothing runs there")
         #expect(generations.stop(1))
-        #expect(await streaming.value.0 == .stopped)
+        #expect(await streaming.value.status == .stopped)
     }
 
     @Test func theUsersRunningCountIsGivenBackExactlyOnce() throws {

@@ -225,7 +225,22 @@ struct SearchStoreTests {
         do {
             try await Migrations.run(on: store.db, flavor: store.flavor, now: 1, through: 2)
             let me = try await Self.user(store, "old")
-            try await Self.conversation(store, me, "before", "a message from before the index", "墨卡托投影", at: 1_000)
+            // Written as that schema had it (today's store writes columns it does not have yet).
+            try await store.db.raw(
+                """
+                INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
+                VALUES (\(bind: me), 'before', 1, 1000, 1000)
+                """
+            ).run()
+            for (role, content) in [("user", "a message from before the index"), ("assistant", "墨卡托投影")] {
+                try await store.db.raw(
+                    """
+                    INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) \
+                    SELECT id, \(bind: role), \(bind: content), 'completed', 1000, 1000 FROM conversations \
+                    WHERE title = 'before'
+                    """
+                ).run()
+            }
             try await store.migrate()
             if store.flavor == .sqlite {
                 #expect(try await Self.indexed(store, "before the index") == 1)

@@ -8,8 +8,13 @@ import Testing
 /// themselves, and a conversation with its messages is written by hand.
 @Suite("Wire format of responses")
 struct WireFormatTests {
-    static let conversationKeys: Set<String> = ["id", "title", "created_at", "updated_at"]
-    static let messageKeys: Set<String> = ["id", "conversation_id", "role", "content", "status", "error", "created_at"]
+    static let conversationKeys: Set<String> = [
+        "id", "title", "created_at", "updated_at", "model", "system_prompt", "temperature"
+    ]
+    static let messageKeys: Set<String> = [
+        "id", "conversation_id", "role", "content", "status", "error", "created_at", "model", "reasoning", "usage",
+        "first_token_ms", "duration_ms"
+    ]
     static let userKeys: Set<String> = ["id", "username", "role", "disabled", "created_at"]
 
     static func keys(_ object: Any?) -> Set<String> { Set((object as? [String: Any])?.keys.map { $0 } ?? []) }
@@ -93,7 +98,8 @@ struct WireFormatTests {
             let export = try await api.exportAll(token: admin)
             #expect(Self.keys(export.json) == ["format", "version", "exported_at", "username", "conversations"])
             let exported = try #require((export.json["conversations"] as? [Any])?.first)
-            #expect(Self.keys(exported) == ["id", "title", "created_at", "updated_at", "messages"])
+            // model, system_prompt and temperature only when set (the conversation has the default model).
+            #expect(Self.keys(exported) == ["id", "title", "created_at", "updated_at", "model", "messages"])
             let report = try await api.importHistory(token: admin, export.text)
             #expect(Self.keys(report.json) == ["source", "imported", "imported_messages", "cut_messages", "skipped"])
             let again = try await api.importHistory(token: admin, export.text)
@@ -117,14 +123,16 @@ struct WireFormatTests {
 
     @Test func theHandWrittenConversationIsTheSameJSONAsTheEncoders() throws {
         let conversation = Conversation(
-            id: 7, userID: 1, title: Self.awkward, titleSetByUser: true, createdAt: 0, updatedAt: 1_700_000_000_123)
+            id: 7, userID: 1, title: Self.awkward, titleSetByUser: true, createdAt: 0, updatedAt: 1_700_000_000_123,
+            model: Self.awkward, systemPrompt: Self.awkward, temperature: 0.7)
         let messages = [
             Message(
                 id: 1, conversationID: 7, role: .user, content: Self.awkward, status: .completed, error: nil,
                 createdAt: -1),
             Message(
                 id: 2, conversationID: 7, role: .assistant, content: "", status: .failed, error: Self.awkward,
-                createdAt: 253_402_300_799_999),
+                createdAt: 253_402_300_799_999, model: Self.awkward, reasoning: Self.awkward,
+                usage: TokenUsage(promptTokens: 12, completionTokens: Int.max), firstTokenMs: 0, durationMs: 1234),
             Message(
                 id: Int64.max, conversationID: 7, role: .assistant, content: "plain", status: .processing,
                 error: nil, createdAt: 1_763_769_600_000)

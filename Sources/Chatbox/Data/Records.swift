@@ -104,6 +104,23 @@ public struct Conversation: Sendable, Equatable {
     public var temperature: Double? = nil
 }
 
+/// A change to a conversation: nil leaves a field as it is; `.some(nil)` resets it to the server's default.
+public struct ConversationChange: Sendable, Equatable {
+    /// A new title (the user's own: never generated over).
+    public var title: String?
+    public var model: String??
+    public var systemPrompt: String??
+    public var temperature: Double??
+    public init(title: String? = nil, model: String?? = nil, systemPrompt: String?? = nil, temperature: Double?? = nil)
+    {
+        self.title = title
+        self.model = model
+        self.systemPrompt = systemPrompt
+        self.temperature = temperature
+    }
+    public var isEmpty: Bool { title == nil && model == nil && systemPrompt == nil && temperature == nil }
+}
+
 /// What a user can set per conversation (and keep as a preset).
 public struct ChatSettings: Sendable, Equatable {
     public var model: String?
@@ -171,6 +188,10 @@ public struct ImportedConversation: Sendable, Equatable {
         public var status: MessageStatus
         public var error: String?
         public var createdAt: Millis
+        /// An answer's model, reasoning ("" when none) and usage.
+        public var model: String? = nil
+        public var reasoning = ""
+        public var usage: TokenUsage? = nil
         public init(role: MessageRole, content: String, status: MessageStatus, error: String?, createdAt: Millis) {
             self.role = role
             self.content = content
@@ -183,6 +204,8 @@ public struct ImportedConversation: Sendable, Equatable {
     public var createdAt: Millis
     public var updatedAt: Millis
     public var messages: [Entry]
+    /// Its model, system prompt and temperature, as exported.
+    public var settings = ChatSettings()
     public init(title: String, createdAt: Millis, updatedAt: Millis, messages: [Entry]) {
         self.title = title
         self.createdAt = createdAt

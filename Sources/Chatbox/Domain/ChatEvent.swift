@@ -6,6 +6,9 @@ public enum ChatEvent: Sendable {
     case start(user: Message?, assistant: Message)
     /// The next piece of the model's reasoning (always before the answer's first `delta`).
     case reasoning(String)
+    /// The answer so far was reasoning after all (a `<think>` block without its opening tag): this is the whole
+    /// reasoning, replacing the listener's, and the answer so far is empty.
+    case reasoningReplaced(String)
     /// The next piece of the answer.
     case delta(String)
     /// The answer in its final state: completed, failed (with its error) or stopped.

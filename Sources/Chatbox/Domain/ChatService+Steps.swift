@@ -21,8 +21,7 @@ extension ChatService {
 
     private func trySave(_ answer: Message, attempt: Int) async -> Bool {
         do {
-            try await store.finishMessage(
-                messageID: answer.id, content: answer.content, status: answer.status, error: answer.error, now: .now())
+            try await store.finishAnswer(answer, now: .now())
             return true
         } catch {
             if attempt <= 4 || attempt % 30 == 0 {
@@ -33,11 +32,13 @@ extension ChatService {
     }
 
     /// Names the conversation after its first round and tells the listeners.
-    func nameConversation(_ entry: Generations.Entry, _ conversationID: Int64, question: String, answer: Message) async
-    {
+    func nameConversation(
+        _ entry: Generations.Entry, _ conversationID: Int64, question: String, answer: Message, model: ResolvedModel
+    ) async {
         let title =
             answer.status == .completed
-            ? await titles.title(question: question, answer: answer.content)
+            ? await titles.title(
+                question: question, answer: answer.content, model: await models.titleModel() ?? model.model)
             : TitleService.fallback(question)
         do {
             if try await store.setGeneratedTitle(conversationID: conversationID, title: title) {

@@ -7,7 +7,7 @@ import Synchronization
 /// round. Each step is its own method; the generation runs as a server-side job.
 public struct ChatService: Sendable {
     let store: any ConversationStore
-    let model: any ChatModel
+    let models: any ModelDirectory
     let titles: TitleService
     let generations: Generations
     let context: ContextWindow
@@ -17,12 +17,12 @@ public struct ChatService: Sendable {
     let logger: Logger
 
     public init(
-        store: any ConversationStore, model: any ChatModel, titles: TitleService, generations: Generations,
+        store: any ConversationStore, models: any ModelDirectory, titles: TitleService, generations: Generations,
         context: ContextWindow, firstTokenTimeout: Duration, stallTimeout: Duration, maxMessageCharacters: Int,
         logger: Logger
     ) {
         self.store = store
-        self.model = model
+        self.models = models
         self.titles = titles
         self.generations = generations
         self.context = context
@@ -39,15 +39,22 @@ public struct ChatService: Sendable {
         guard content.count <= maxMessageCharacters else {
             throw ChatError.messageTooLong(maxCharacters: maxMessageCharacters)
         }
-        return try await startTurn(conversationID, userID: userID, ask: .question(content)) {
-            try await store.beginTurn(conversationID: conversationID, userContent: content, now: .now())
+        return try await startTurn(conversationID, userID: userID, ask: .question(content), model: nil) { model in
+            try await store.beginTurn(conversationID: conversationID, userContent: content, model: model, now: .now())
         }
     }
 
-    /// Answers the last question again, replacing the last answer (also how a failed answer is retried).
-    public func regenerate(userID: Int64, conversationID: Int64) async throws -> Listener {
-        try await startTurn(conversationID, userID: userID, ask: .lastQuestionAgain) {
-            guard let turn = try await store.beginRegeneration(conversationID: conversationID, now: .now()) else {
+    /// Answers the last question again, replacing the last answer (also how a failed answer is retried). With
+    /// `model`, that model answers and the conversation goes on with it.
+    public func regenerate(userID: Int64, conversationID: Int64, model: String? = nil) async throws -> Listener {
+        try await startTurn(conversationID, userID: userID, ask: .lastQuestionAgain, model: model) { chosen in
+            if let model {
+                _ = try await store.updateConversation(
+                    id: conversationID, userID: userID, change: ConversationChange(model: .some(model)))
+            }
+            guard
+                let turn = try await store.beginRegeneration(conversationID: conversationID, model: chosen, now: .now())
+            else {
                 throw ChatError.nothingToRegenerate
             }
             return turn
@@ -74,25 +81,29 @@ public struct ChatService: Sendable {
     }
 
     /// Stores a turn and answers it. Ownership is checked before anything else: someone else's conversation is a
-    /// 404 and reserves, reads and counts nothing. The model request goes out as soon as the conversation so far is
-    /// read, while the turn is being stored (the reservation keeps other turns of this conversation out meanwhile);
-    /// pieces that arrive before the turn is stored wait in the generation.
+    /// 404 and reserves, reads and counts nothing; a model that is gone is a 409 before anything is stored. The
+    /// model request goes out as soon as the conversation so far is read, while the turn is being stored (the
+    /// reservation keeps other turns of this conversation out meanwhile); pieces that arrive before the turn is
+    /// stored wait in the generation.
     private func startTurn(
-        _ conversationID: Int64, userID: Int64, ask: Ask,
-        _ begin: () async throws -> (user: Message, assistant: Message)
+        _ conversationID: Int64, userID: Int64, ask: Ask, model requested: String?,
+        _ begin: (_ model: String) async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
         let conversation = try await owned(conversationID, userID: userID)
+        let chosen = try await models.chatModel(id: requested ?? conversation.model)
         let listener = try generations.openStream(userID: userID)
         let entry: Generations.Entry
         do { entry = try generations.reserve(conversationID, userID: userID) } catch {
             listener.close()
             throw error
         }
-        let streaming = startStreaming(entry, prompt: await history(conversationID).map(ask.prompt))
+        let history = await history(conversationID).map(ask.prompt)
+        let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
+        let streaming = startStreaming(entry, model: chosen, conversation: conversation, prompt: history)
         entry.setStreamingTask(streaming)
         let turn: (user: Message, assistant: Message)
         do {
-            turn = try await begin()
+            turn = try await begin(chosen.id)
         } catch {
             streaming.cancel()
             _ = await streaming.value
@@ -101,7 +112,12 @@ public struct ChatService: Sendable {
             throw error
         }
         generations.begin(entry, user: turn.user, assistant: turn.assistant, listener: listener)
-        entry.setJob(Task { await finish(entry, conversation: conversation, turn: turn, streaming: streaming) })
+        let naming = firstRound && conversation.title.isEmpty && !conversation.titleSetByUser
+        entry.setJob(
+            Task {
+                await finish(
+                    entry, conversationID, turn: turn, model: chosen, naming: naming, streaming: streaming)
+            })
         return listener
     }
 
@@ -111,60 +127,74 @@ public struct ChatService: Sendable {
         }
     }
 
-    /// The streaming part, cancelled by a stop: it ends with the answer's status and error.
-    private func startStreaming(_ entry: Generations.Entry, prompt: Result<[Message]?, any Error>)
-        -> Task<(MessageStatus, String?), Never>
-    {
+    /// The streaming part, cancelled by a stop: it ends with the answer's status, error and timings.
+    private func startStreaming(
+        _ entry: Generations.Entry, model: ResolvedModel, conversation: Conversation,
+        prompt: Result<[Message]?, any Error>
+    ) -> Task<AnswerEnding, Never> {
         switch prompt {
         case .success(let messages?):
-            let prompt = context.messages(from: messages)
-            return Task { await generate(entry, prompt: prompt) }
+            let request = ModelRequest(
+                messages: context.messages(from: messages, systemPrompt: conversation.systemPrompt),
+                temperature: conversation.temperature)
+            return Task { await generate(entry, model: model.model, request: request) }
         case .success(nil):
-            return Task { (.failed, "There is no question to answer.") }
+            return Task { AnswerEnding(.failed, "There is no question to answer.") }
         case .failure(let error):
             logger.error("could not read the conversation for a turn: \(error)")
-            return Task { (.failed, "The conversation could not be read from the database.") }
+            return Task { AnswerEnding(.failed, "The conversation could not be read from the database.") }
         }
     }
 
-    /// The job once the turn is stored: wait for the answer, save its final state, tell the listeners, then title
-    /// a first round.
+    /// The job once the turn is stored: wait for the answer, save its final state, tell the listeners, free the
+    /// conversation, then title a first round (the title follows on the streams still open).
     private func finish(
-        _ entry: Generations.Entry, conversation: Conversation, turn: (user: Message, assistant: Message),
-        streaming: Task<(MessageStatus, String?), Never>
+        _ entry: Generations.Entry, _ conversationID: Int64, turn: (user: Message, assistant: Message),
+        model: ResolvedModel, naming: Bool, streaming: Task<AnswerEnding, Never>
     ) async {
         var answer = turn.assistant
-        (answer.status, answer.error) = await streaming.value
-        answer.content = entry.content
+        let ending = await streaming.value
+        (answer.status, answer.error) = (ending.status, ending.error)
+        (answer.content, answer.reasoning, answer.usage) = entry.output
+        (answer.model, answer.firstTokenMs, answer.durationMs) = (model.id, ending.firstTokenMs, ending.durationMs)
         await save(answer)
         entry.send(.done(answer))
-        if conversation.title.isEmpty && !conversation.titleSetByUser {
-            await nameConversation(entry, conversation.id, question: turn.user.content, answer: answer)
+        // The conversation is free from `done`: the next question may come at once, while the title is written.
+        generations.answered(conversationID, entry)
+        if naming {
+            await nameConversation(entry, conversationID, question: turn.user.content, answer: answer, model: model)
         }
-        // Free the conversation before the streams end, so a client that sends its next question as soon as this
-        // stream closes finds it free.
-        generations.remove(conversation.id, entry)
         entry.finish()
+        generations.ended(entry)
     }
 
-    /// Streams the model's answer into `entry`; returns the final status and error. Ends at the model's end, a
-    /// failure, a first-token or stall timeout, or a stop.
-    private func generate(_ entry: Generations.Entry, prompt: [ChatMessage]) async
-        -> (MessageStatus, String?)
+    /// Streams the model's answer into `entry`; returns the final status, error and timings. Ends at the
+    /// model's end, a failure, a first-token or stall timeout, or a stop. Reasoning counts as progress.
+    private func generate(_ entry: Generations.Entry, model: any ChatModel, request: ModelRequest) async
+        -> AnswerEnding
     {
         let clock = ContinuousClock()
         let started = clock.now
         let progress = Progress()
-        let model = self.model
         let ending = await withTaskGroup(of: GenerationEnding.self) { group in
             group.addTask {
                 do {
                     // Each piece goes straight from the model's thread to the listeners.
-                    try await model.answer(ModelRequest(messages: prompt)) { output in
-                        guard case .answer(let piece) = output, !piece.isEmpty else { return }
-                        // A model's NUL characters are dropped: databases do not keep them reliably.
-                        entry.append(piece.utf8.contains(0) ? piece.replacingOccurrences(of: "\u{0}", with: "") : piece)
-                        progress.lastPiece.store((clock.now - started).wholeNanoseconds, ordering: .relaxed)
+                    try await model.answer(request) { output in
+                        switch output {
+                        case .answer(let piece):
+                            guard !piece.isEmpty else { return }
+                            entry.append(Self.withoutNUL(piece))
+                        case .reasoning(let piece):
+                            guard !piece.isEmpty else { return }
+                            entry.appendReasoning(Self.withoutNUL(piece))
+                        case .answerWasReasoning:
+                            entry.answerWasReasoning()
+                        case .usage(let usage):
+                            entry.setUsage(usage)
+                            return
+                        }
+                        progress.record((clock.now - started).wholeNanoseconds)
                     }
                     return Task.isCancelled ? .cancelled : .finished(nil)
                 } catch let error as ModelError {
@@ -183,17 +213,31 @@ public struct ChatService: Sendable {
             group.cancelAll()
             return first
         }
+        var result = outcome(entry, ending)
+        let first = progress.firstPiece.load(ordering: .relaxed)
+        result.firstTokenMs = first < 0 ? nil : first / 1_000_000
+        result.durationMs = (clock.now - started).wholeNanoseconds / 1_000_000
+        return result
+    }
+
+    /// A model's NUL characters are dropped: databases do not keep them reliably.
+    static func withoutNUL(_ piece: String) -> String {
+        piece.utf8.contains(0) ? piece.replacingOccurrences(of: "\u{0}", with: "") : piece
+    }
+
+    private func outcome(_ entry: Generations.Entry, _ ending: GenerationEnding) -> AnswerEnding {
         switch (entry.stopReason, ending) {
-        case (.user?, _): return (.stopped, nil)
-        case (.shutdown?, _): return (.failed, "The server shut down before this answer finished.")
+        case (.user?, _): return AnswerEnding(.stopped, nil)
+        case (.shutdown?, _): return AnswerEnding(.failed, "The server shut down before this answer finished.")
         case (.tooLong?, _):
-            return (.failed, "The answer was too long: it was cut at \(entry.maxCharacters) characters.")
+            return AnswerEnding(.failed, "The answer was too long: it was cut at \(entry.maxCharacters) characters.")
         case (.accountClosed?, _):
-            return (.failed, "The account was disabled or deleted while this answer was written.")
-        case (nil, .timedOut(let error)), (nil, .finished(let error?)): return (.failed, error.message)
-        case (nil, .cancelled): return (.failed, "The answer was interrupted.")
+            return AnswerEnding(.failed, "The account was disabled or deleted while this answer was written.")
+        case (nil, .timedOut(let error)), (nil, .finished(let error?)): return AnswerEnding(.failed, error.message)
+        case (nil, .cancelled): return AnswerEnding(.failed, "The answer was interrupted.")
         case (nil, .finished(nil)):
-            return entry.content.isEmpty ? (.failed, "The model finished without answering.") : (.completed, nil)
+            return entry.content.isEmpty
+                ? AnswerEnding(.failed, "The model finished without answering.") : AnswerEnding(.completed, nil)
         }
     }
 
@@ -239,9 +283,30 @@ enum Ask: Sendable {
     }
 }
 
-/// When the last piece of an answer arrived: nanoseconds after the start, -1 before the first.
+/// When the first and the last piece (of reasoning or answer) arrived: nanoseconds after the start, -1 before.
 final class Progress: Sendable {
+    let firstPiece = Atomic<Int64>(-1)
     let lastPiece = Atomic<Int64>(-1)
+
+    func record(_ nanoseconds: Int64) {
+        if firstPiece.load(ordering: .relaxed) < 0 {
+            _ = firstPiece.compareExchange(expected: -1, desired: nanoseconds, ordering: .relaxed)
+        }
+        lastPiece.store(nanoseconds, ordering: .relaxed)
+    }
+}
+
+/// How an answer ended: its status and error, and when its first piece came and it ended (milliseconds after the
+/// request; nil when no piece came).
+struct AnswerEnding: Sendable {
+    var status: MessageStatus
+    var error: String?
+    var firstTokenMs: Int64?
+    var durationMs: Int64?
+    init(_ status: MessageStatus, _ error: String?) {
+        self.status = status
+        self.error = error
+    }
 }
 
 /// How the streaming part of a generation ended.

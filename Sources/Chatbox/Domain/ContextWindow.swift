@@ -10,17 +10,20 @@ public struct ContextWindow: Sendable {
     }
 
     /// `history` is the conversation oldest first, up to and including the question; the answer being
-    /// generated is not in it.
-    public func messages(from history: [Message]) -> [ChatMessage] {
+    /// generated is not in it. `systemPrompt` replaces the server's (nil: the server's; "": none). Answers go
+    /// without their reasoning, also one an older version stored inside the text as a leading `<think>` block.
+    public func messages(from history: [Message], systemPrompt conversationPrompt: String? = nil) -> [ChatMessage] {
+        let systemPrompt = conversationPrompt ?? self.systemPrompt
         var kept: [ChatMessage] = []
         var used = 0
         for message in history.reversed() {
             if message.role == .assistant && (message.status == .failed || message.status == .processing) { continue }
-            if message.role == .assistant && message.content.isEmpty { continue }
-            let size = message.content.count
+            let content = message.role == .assistant ? Self.withoutThinking(message.content) : message.content
+            if message.role == .assistant && content.isEmpty { continue }
+            let size = content.count
             if !kept.isEmpty && used + size > budget { break }
             used += size
-            kept.append(ChatMessage(role: message.role == .user ? .user : .assistant, content: message.content))
+            kept.append(ChatMessage(role: message.role == .user ? .user : .assistant, content: content))
         }
         // Start with a question, as chat models expect after the system prompt.
         while let first = kept.last, first.role == .assistant, kept.count > 1 { kept.removeLast() }
@@ -29,5 +32,12 @@ public struct ContextWindow: Sendable {
             kept.insert(ChatMessage(role: .system, content: systemPrompt), at: 0)
         }
         return kept
+    }
+
+    /// `text` without a leading `<think>…</think>` block (answers stored before reasoning was kept apart).
+    static func withoutThinking(_ text: String) -> String {
+        let start = text.drop(while: \.isWhitespace)
+        guard start.hasPrefix("<think>"), let close = start.range(of: "</think>") else { return text }
+        return String(start[close.upperBound...].drop(while: \.isWhitespace))
     }
 }

@@ -19,14 +19,21 @@ extension Generations {
             var content = ""
             /// `content.count`, kept as pieces arrive (counting the whole text each time would be quadratic).
             var characters = 0
-            /// How many bytes of `content` the database has (see `ProgressSaver`).
-            var savedBytes = 0
+            /// The model's reasoning so far, kept apart from the answer, and its length in characters.
+            var reasoning = ""
+            var reasoningCharacters = 0
+            /// What the provider said the answer cost, when it says.
+            var usage: TokenUsage?
+            /// Counts changes to `content` and `reasoning`; `savedRevision` is the one the database has (see
+            /// `ProgressSaver`).
+            var revision = 0
+            var savedRevision = 0
             var listeners: [Listener] = []
             var stopReason: StopReason?
             /// The whole job, awaited at shutdown.
             var job: Task<Void, Never>?
             /// The streaming part, cancelled by a stop.
-            var task: Task<(MessageStatus, String?), Never>?
+            var task: Task<AnswerEnding, Never>?
         }
         let state: Mutex<State>
         let userID: Int64
@@ -45,22 +52,68 @@ extension Generations.Entry {
     func append(_ piece: String) {
         let tooLong = state.withLock { state -> Bool in
             guard state.stopReason != .tooLong else { return false }
-            var piece = piece
-            let count = piece.count
-            let room = maxCharacters - state.characters
-            if count > room { piece = String(piece.prefix(room)) }
-            state.characters += min(count, room)
-            if !piece.isEmpty {
-                state.content += piece
-                state.listeners.removeAll { !$0.push(.delta(piece)) }
+            let (kept, over) = Self.cut(piece, used: &state.characters, limit: maxCharacters)
+            if !kept.isEmpty {
+                state.content += kept
+                state.revision += 1
+                state.listeners.removeAll { !$0.push(.delta(kept)) }
             }
-            return count > room
+            return over
         }
         if tooLong { requestStop(.tooLong) }
     }
 
+    /// Appends a piece of the model's reasoning and sends it to every listener; limited like the answer.
+    func appendReasoning(_ piece: String) {
+        let tooLong = state.withLock { state -> Bool in
+            guard state.stopReason != .tooLong else { return false }
+            let (kept, over) = Self.cut(piece, used: &state.reasoningCharacters, limit: maxCharacters)
+            if !kept.isEmpty {
+                state.reasoning += kept
+                state.revision += 1
+                state.listeners.removeAll { !$0.push(.reasoning(kept)) }
+            }
+            return over
+        }
+        if tooLong { requestStop(.tooLong) }
+    }
+
+    /// The answer so far was reasoning after all (a `<think>` block without its opening tag): it moves to the
+    /// reasoning, and listeners are sent the whole reasoning to replace what they have.
+    func answerWasReasoning() {
+        let tooLong = state.withLock { state -> Bool in
+            guard state.stopReason != .tooLong, !state.content.isEmpty else { return false }
+            let (kept, over) = Self.cut(state.content, used: &state.reasoningCharacters, limit: maxCharacters)
+            state.reasoning += kept
+            state.content = ""
+            state.characters = 0
+            state.revision += 1
+            let reasoning = state.reasoning
+            state.listeners.removeAll { !$0.push(.reasoningReplaced(reasoning)) }
+            return over
+        }
+        if tooLong { requestStop(.tooLong) }
+    }
+
+    func setUsage(_ usage: TokenUsage) {
+        state.withLock { $0.usage = usage }
+    }
+
+    /// `piece`, cut where it would take `used` characters past `limit`, and whether it was cut.
+    private static func cut(_ piece: String, used: inout Int, limit: Int) -> (String, Bool) {
+        let count = piece.count
+        let room = limit - used
+        used += min(count, room)
+        return count > room ? (String(piece.prefix(room)), true) : (piece, false)
+    }
+
     /// The text so far.
     var content: String { state.withLock { $0.content } }
+
+    /// The answer so far: its text, reasoning and usage.
+    var output: (content: String, reasoning: String, usage: TokenUsage?) {
+        state.withLock { ($0.content, $0.reasoning, $0.usage) }
+    }
 
     /// Whether the turn is stored and the generation not finished: what listeners can attach to.
     var isStarted: Bool {
@@ -73,7 +126,7 @@ extension Generations.Entry {
     var stopReason: Generations.StopReason? { state.withLock { $0.stopReason } }
 
     func requestStop(_ reason: Generations.StopReason) {
-        let task = state.withLock { state -> Task<(MessageStatus, String?), Never>? in
+        let task = state.withLock { state -> Task<AnswerEnding, Never>? in
             if state.stopReason == nil { state.stopReason = reason }
             return state.task
         }
@@ -91,7 +144,7 @@ extension Generations.Entry {
     }
 
     /// Records the streaming task; cancels it at once if a stop came first.
-    func setStreamingTask(_ task: Task<(MessageStatus, String?), Never>) {
+    func setStreamingTask(_ task: Task<AnswerEnding, Never>) {
         let stop = state.withLock { state in
             state.task = task
             return state.stopReason != nil
@@ -99,9 +152,9 @@ extension Generations.Entry {
         if stop { task.cancel() }
     }
 
-    /// Records that the database has the text up to `bytes` (UTF-8).
-    func saved(bytes: Int) {
-        state.withLock { $0.savedBytes = max($0.savedBytes, bytes) }
+    /// Records that the database has the text and reasoning as of `revision`.
+    func saved(revision: Int) {
+        state.withLock { $0.savedRevision = max($0.savedRevision, revision) }
     }
 
     /// Closes the listeners attached now; the generation itself goes on until it ends.

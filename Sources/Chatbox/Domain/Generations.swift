@@ -31,6 +31,9 @@ public final class Generations: Sendable {
 
     private struct Running {
         var entries: [Int64: Entry] = [:]
+        /// Generations whose answer is finished (their conversation is free) but whose job still runs: the title
+        /// is being written. Shutdown waits for them too.
+        var finishing: [ObjectIdentifier: Entry] = [:]
         /// Running generations per user.
         var perUser: [Int64: Int] = [:]
     }
@@ -93,8 +96,8 @@ public final class Generations: Sendable {
         running.withLock { $0.entries[conversationID] != nil }
     }
 
-    /// How many generations run now.
-    public var count: Int { running.withLock { $0.entries.count } }
+    /// How many generations run now (those still writing a title included).
+    public var count: Int { running.withLock { $0.entries.count + $0.finishing.count } }
 
     /// Ends everything of a user who was disabled or deleted: their answers stop (failed, text kept) and their
     /// streams close at once.
@@ -116,9 +119,9 @@ public final class Generations: Sendable {
 
     /// Stops every running generation (server shutdown) and waits until they have finished.
     func stopAll() async {
-        let all = running.withLock { Array($0.entries.values) }
+        let (all, finishing) = running.withLock { (Array($0.entries.values), Array($0.finishing.values)) }
         for entry in all { entry.requestStop(.shutdown) }
-        for entry in all { await entry.state.withLock { $0.job }?.value }
+        for entry in all + finishing { await entry.state.withLock { $0.job }?.value }
     }
 
     /// Waits until every generation has finished by itself, or `timeout` passes; returns whether all finished.
@@ -136,37 +139,71 @@ public final class Generations: Sendable {
             guard case .started(let user, var snapshot) = state.phase else { return listener.close() }
             if includeUser {
                 _ = listener.push(.start(user: user, assistant: snapshot))
+                if !state.reasoning.isEmpty { _ = listener.push(.reasoning(state.reasoning)) }
                 if !state.content.isEmpty { _ = listener.push(.delta(state.content)) }
             } else {
                 snapshot.content = state.content
+                snapshot.reasoning = state.reasoning
                 _ = listener.push(.start(user: nil, assistant: snapshot))
             }
             state.listeners.append(listener)
         }
     }
 
-    /// The answers whose text has grown since it was last saved: message id, text so far, and its entry.
-    func unsaved() -> [(messageID: Int64, content: String, entry: Entry)] {
+    /// The answers whose text or reasoning changed since they were last saved.
+    func unsaved() -> [Unsaved] {
         let all = running.withLock { Array($0.entries.values) }
         return all.compactMap { entry in
             entry.state.withLock { state in
-                guard case .started(_, let assistant) = state.phase, state.content.utf8.count != state.savedBytes
+                guard case .started(_, let assistant) = state.phase, state.revision != state.savedRevision
                 else { return nil }
-                return (assistant.id, state.content, entry)
+                return Unsaved(
+                    progress: AnswerProgress(
+                        messageID: assistant.id, content: state.content, reasoning: state.reasoning),
+                    revision: state.revision, entry: entry)
             }
         }
+    }
+
+    /// An answer's progress to save, and the revision it is.
+    struct Unsaved {
+        let progress: AnswerProgress
+        let revision: Int
+        let entry: Entry
+        var messageID: Int64 { progress.messageID }
+        var content: String { progress.content }
+        /// Records that the database now has it.
+        func saved() { entry.saved(revision: revision) }
     }
 }
 
 extension Generations {
     /// Forgets a generation: a finished one, or a reserved one whose turn could not start after all.
     func remove(_ conversationID: Int64, _ entry: Entry) {
+        running.withLock { running in Self.free(conversationID, entry, in: &running) }
+    }
+
+    /// Frees the conversation (a new turn may start) and the user's running slot once the answer is finished;
+    /// the rest of the job (the title) still counts for shutdown until `ended`.
+    func answered(_ conversationID: Int64, _ entry: Entry) {
         running.withLock { running in
-            guard running.entries[conversationID] === entry else { return }
-            running.entries[conversationID] = nil
-            let left = running.perUser[entry.userID, default: 1] - 1
-            running.perUser[entry.userID] = left > 0 ? left : nil
+            guard Self.free(conversationID, entry, in: &running) else { return }
+            running.finishing[ObjectIdentifier(entry)] = entry
         }
+    }
+
+    /// The generation's job is over.
+    func ended(_ entry: Entry) {
+        _ = running.withLock { $0.finishing.removeValue(forKey: ObjectIdentifier(entry)) }
+    }
+
+    @discardableResult
+    private static func free(_ conversationID: Int64, _ entry: Entry, in running: inout Running) -> Bool {
+        guard running.entries[conversationID] === entry else { return false }
+        running.entries[conversationID] = nil
+        let left = running.perUser[entry.userID, default: 1] - 1
+        running.perUser[entry.userID] = left > 0 ? left : nil
+        return true
     }
 }
 

@@ -31,7 +31,7 @@ struct ProgressSaver: Service {
         }
     }
 
-    private typealias Unsaved = (messageID: Int64, content: String, entry: Generations.Entry)
+    private typealias Unsaved = Generations.Unsaved
 
     /// One round: everything that grew since the last round, in one write (known failing answers apart).
     func saveOnce() async {
@@ -41,8 +41,8 @@ struct ProgressSaver: Service {
         await save(unsaved.filter { !known.contains($0.messageID) })
         for answer in unsaved where retry.contains(answer.messageID) {
             do {
-                try await store.saveProgress([AnswerProgress(messageID: answer.messageID, content: answer.content)])
-                answer.entry.saved(bytes: answer.content.utf8.count)
+                try await store.saveProgress([answer.progress])
+                answer.saved()
                 failing.remove(answer.messageID)
                 logger.notice("the progress of answer \(answer.messageID) could be saved again")
             } catch {
@@ -56,8 +56,8 @@ struct ProgressSaver: Service {
     private func save(_ answers: [Unsaved]) async {
         guard !answers.isEmpty else { return }
         do {
-            try await store.saveProgress(answers.map { AnswerProgress(messageID: $0.messageID, content: $0.content) })
-            for answer in answers { answer.entry.saved(bytes: answer.content.utf8.count) }
+            try await store.saveProgress(answers.map(\.progress))
+            for answer in answers { answer.saved() }
             return
         } catch {
             if answers.count == 1, let answer = answers.first {

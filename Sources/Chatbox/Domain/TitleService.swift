@@ -5,13 +5,11 @@ import Logging
 /// cleans the reply (reasoning blocks, quotes, Markdown, line breaks, length) and falls back to the start of
 /// the first question when the model fails, is slow or says nothing usable.
 public struct TitleService: Sendable {
-    let model: any ChatModel
     let timeout: Duration
     let logger: Logger
     public static let maxCharacters = 60
 
-    public init(model: any ChatModel, timeout: Duration, logger: Logger) {
-        self.model = model
+    public init(timeout: Duration, logger: Logger) {
         self.timeout = timeout
         self.logger = logger
     }
@@ -22,14 +20,14 @@ public struct TitleService: Sendable {
         user's message. Reply with the title only: no quotes, no Markdown, no full stop, no explanation.
         """
 
-    /// A title for a conversation whose first round was `question` → `answer` (answer may be nil).
-    public func title(question: String, answer: String?) async -> String {
+    /// A title from `model` for a conversation whose first round was `question` → `answer` (answer may be nil).
+    /// The answer's reasoning is never shown to the title model.
+    public func title(question: String, answer: String?, model: any ChatModel) async -> String {
         guard let answer, !answer.isEmpty else { return Self.fallback(question) }
         let prompt = [
             ChatMessage(role: .system, content: Self.instruction),
             ChatMessage(role: .user, content: "User: \(question.prefix(1500))\n\nAssistant: \(answer.prefix(1500))")
         ]
-        let model = self.model
         let timeout = self.timeout
         do {
             let reply = try await withThrowingTaskGroup(of: String?.self) { group in
@@ -53,11 +51,16 @@ public struct TitleService: Sendable {
                 return Self.fallback(question)
             }
             let cleaned = Self.clean(reply)
-            return cleaned.isEmpty ? Self.fallback(question) : cleaned
+            return cleaned.isEmpty || Self.echoesPrompt(cleaned) ? Self.fallback(question) : cleaned
         } catch {
             logger.notice("title model failed: \(error); using the question")
             return Self.fallback(question)
         }
+    }
+
+    /// Whether a title merely repeats the prompt it was asked with ("User: …"), as a model that echoes does.
+    static func echoesPrompt(_ title: String) -> Bool {
+        title.range(of: #"^(user|assistant)\b\s*[:：]?"#, options: [.regularExpression, .caseInsensitive]) != nil
     }
 
     /// The beginning of the question, on one line.

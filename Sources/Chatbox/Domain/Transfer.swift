@@ -12,12 +12,24 @@ public enum Transfer {
             public var content: String
             public var error: String?
             public var createdAt: String?
+            /// Since schema 6 (all optional on import): the model that wrote an answer, its reasoning and usage.
+            public var model: String?
+            public var reasoning: String?
+            public var usage: ExportedUsage?
+        }
+        public struct ExportedUsage: Codable, Sendable {
+            public var promptTokens: Int
+            public var completionTokens: Int
         }
         public struct ExportedConversation: Codable, Sendable {
             public var id: Int64?
             public var title: String
             public var createdAt: String
             public var updatedAt: String?
+            /// The conversation's model, system prompt and temperature (optional on import).
+            public var model: String?
+            public var systemPrompt: String?
+            public var temperature: Double?
             public var messages: [ExportedMessage]
         }
         public var format: String
@@ -61,11 +73,14 @@ public enum Transfer {
     public static func exported(_ conversation: Conversation, _ messages: [Message]) -> Export.ExportedConversation {
         .init(
             id: conversation.id, title: conversation.title, createdAt: conversation.createdAt.iso8601,
-            updatedAt: conversation.updatedAt.iso8601,
+            updatedAt: conversation.updatedAt.iso8601, model: conversation.model,
+            systemPrompt: conversation.systemPrompt, temperature: conversation.temperature,
             messages: messages.map {
                 .init(
                     id: $0.id, role: $0.role.rawValue, status: $0.status.rawValue, content: $0.content,
-                    error: $0.error, createdAt: $0.createdAt.iso8601)
+                    error: $0.error, createdAt: $0.createdAt.iso8601, model: $0.model,
+                    reasoning: $0.reasoning.isEmpty ? nil : $0.reasoning,
+                    usage: $0.usage.map { .init(promptTokens: $0.promptTokens, completionTokens: $0.completionTokens) })
             })
     }
 
@@ -133,10 +148,20 @@ public enum Transfer {
                 var status = message.status.flatMap(MessageStatus.init(rawValue:)) ?? .completed
                 var error = message.error
                 if status == .processing { (status, error) = (.failed, "Imported before it had finished.") }
-                messages.append(
-                    .init(
-                        role: role, content: message.content, status: role == .user ? .completed : status, error: error,
-                        createdAt: createdAt))
+                var entry = ImportedConversation.Entry(
+                    role: role, content: message.content, status: role == .user ? .completed : status, error: error,
+                    createdAt: createdAt)
+                if role == .assistant {
+                    // What does not fit the rules is left out, not the message: it is only about the answer.
+                    entry.model = message.model.flatMap { try? Rules.modelID($0) }
+                    entry.reasoning = message.reasoning.flatMap { $0.utf8.contains(0) ? nil : $0 } ?? ""
+                    entry.usage = message.usage.flatMap { usage in
+                        usage.promptTokens >= 0 && usage.completionTokens >= 0
+                            ? TokenUsage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
+                            : nil
+                    }
+                }
+                messages.append(entry)
             }
             if badMessageDate {
                 skipped.append(.init(title: title, reason: badDate("messages' created_at")))
@@ -146,10 +171,14 @@ public enum Transfer {
                 skipped.append(.init(title: title, reason: "it has no messages"))
                 continue
             }
-            conversations.append(
-                .init(
-                    title: title, createdAt: created, updatedAt: updated.flatMap { $0 } ?? last.createdAt,
-                    messages: messages))
+            var imported = ImportedConversation(
+                title: title, createdAt: created, updatedAt: updated.flatMap { $0 } ?? last.createdAt,
+                messages: messages)
+            imported.settings = ChatSettings(
+                model: conversation.model.flatMap { try? Rules.modelID($0) },
+                systemPrompt: conversation.systemPrompt.flatMap { try? Rules.systemPrompt($0) },
+                temperature: conversation.temperature.flatMap { try? Rules.temperature($0) })
+            conversations.append(imported)
         }
         return ("chatbox", conversations, skipped)
     }

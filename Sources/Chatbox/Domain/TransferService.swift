@@ -70,7 +70,11 @@ public struct TransferService: Sendable {
             var cut = 0
             for message in parsed.conversations[index].messages.indices {
                 let content = parsed.conversations[index].messages[message].content
+                let reasoning = parsed.conversations[index].messages[message].reasoning
                 // Cheap first: no more UTF-8 bytes than the limit means no more characters either.
+                if reasoning.utf8.count > limit, let shorter = Transfer.cut(reasoning, to: limit) {
+                    parsed.conversations[index].messages[message].reasoning = shorter
+                }
                 guard content.utf8.count > limit, let shorter = Transfer.cut(content, to: limit) else { continue }
                 parsed.conversations[index].messages[message].content = shorter
                 cut += 1

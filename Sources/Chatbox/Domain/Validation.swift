@@ -116,7 +116,6 @@ public enum Rules {
         return title
     }
 
-    /// Refuses text with a NUL character: no database keeps it reliably, and no person types it.
     /// The longest per-conversation (or preset) system prompt, in characters.
     public static let systemPromptMaxCharacters = 20_000
 
@@ -140,10 +139,13 @@ public enum Rules {
     /// A model id as given by a client: 1–255 characters, no NUL (whether it is offered is checked elsewhere).
     public static func modelID(_ text: String) throws(ValidationError) -> String {
         try noNUL(text, field: "model")
-        guard !text.isEmpty, text.count <= 255 else { throw ValidationError("The model id must be 1 to 255 characters.") }
+        guard !text.isEmpty, text.count <= 255 else {
+            throw ValidationError("The model id must be 1 to 255 characters.")
+        }
         return text
     }
 
+    /// Refuses text with a NUL character: no database keeps it reliably, and no person types it.
     public static func noNUL(_ text: String, field: String) throws(ValidationError) {
         if text.utf8.contains(0) { throw ValidationError("The \(field) contains a NUL character.") }
     }

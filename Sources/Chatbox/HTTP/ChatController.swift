@@ -27,8 +27,9 @@ struct ChatController {
 
     @Sendable func regenerate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try pathID(context, of: "Conversation")
-        _ = try await body.decodeOptional(Empty.self, from: request)
-        return stream(try await chat.regenerate(userID: context.user.id, conversationID: id))
+        let input = try await body.decodeOptional(Regenerate.self, from: request)
+        let model = try input?.model.map { try Rules.modelID($0) }
+        return stream(try await chat.regenerate(userID: context.user.id, conversationID: id, model: model))
     }
 
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -46,7 +47,10 @@ struct ChatController {
         return .noContent
     }
 
-    struct Empty: Decodable {}
+    /// `{"model"?}`: another model answers again (and the conversation goes on with it).
+    struct Regenerate: Decodable {
+        let model: String?
+    }
 
     /// The response. Events are written as they happen, and whatever queued up meanwhile goes in the same write;
     /// after a write with pieces of the answer the stream waits out `batchInterval` before the next. A client that

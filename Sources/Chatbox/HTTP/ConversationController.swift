@@ -10,7 +10,7 @@ struct ConversationController {
         group.get(use: list)
             .post(use: create)
             .get(":id", use: show)
-            .patch(":id", use: rename)
+            .patch(":id", use: update)
             .delete(":id", use: delete)
     }
 
@@ -21,11 +21,31 @@ struct ConversationController {
     }
 
     struct NewConversation: Decodable {
-        let title: String?
+        var title: String?
+        var model: String?
+        var systemPrompt: String?
+        var temperature: Double?
+        enum CodingKeys: String, CodingKey { case title, model, systemPrompt, temperature }  // snake_case on the wire
+        var settings: ChatSettings { ChatSettings(model: model, systemPrompt: systemPrompt, temperature: temperature) }
     }
 
-    struct Rename: Decodable {
-        let title: String
+    /// `PATCH`: each field absent (unchanged) or given; `null` resets model, system prompt and temperature.
+    struct Change: Decodable {
+        let change: ConversationChange
+        init(from decoder: any Decoder) throws {
+            let object = try decoder.container(keyedBy: NewConversation.CodingKeys.self)
+            func field<T: Decodable>(_ key: NewConversation.CodingKeys, _ type: T.Type) throws -> T?? {
+                guard object.contains(key) else { return nil }
+                return .some(try object.decodeNil(forKey: key) ? nil : object.decode(T.self, forKey: key))
+            }
+            change = ConversationChange(
+                title: try object.decodeIfPresent(String.self, forKey: .title),
+                model: try field(.model, String.self), systemPrompt: try field(.systemPrompt, String.self),
+                temperature: try field(.temperature, Double.self))
+            guard !change.isEmpty else {
+                throw ValidationError("Give at least one of title, model, system_prompt and temperature.")
+            }
+        }
     }
 
     struct One: ResponseEncodable {
@@ -41,7 +61,9 @@ struct ConversationController {
         var json: ByteBuffer {
             var buffer = ByteBuffer()
             buffer.reserveCapacity(
-                messages.reduce(256) { $0 + $1.content.utf8.count + ($1.error?.utf8.count ?? 0) + 160 })
+                messages.reduce(256) {
+                    $0 + $1.content.utf8.count + $1.reasoning.utf8.count + ($1.error?.utf8.count ?? 0) + 260
+                })
             buffer.writeStaticString("{\"conversation\":")
             conversation.writeJSON(to: &buffer)
             buffer.writeStaticString(",\"messages\":[")
@@ -73,8 +95,9 @@ struct ConversationController {
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let input = try await body.decodeOptional(NewConversation.self, from: request) ?? NewConversation(title: nil)
-        let conversation = try await conversations.create(userID: context.user.id, title: input.title)
+        let input = try await body.decodeOptional(NewConversation.self, from: request) ?? NewConversation()
+        let conversation = try await conversations.create(
+            userID: context.user.id, title: input.title, settings: input.settings)
         return try One(conversation: ConversationDTO(conversation)).created(from: request, context: context)
     }
 
@@ -85,12 +108,12 @@ struct ConversationController {
             .response
     }
 
-    @Sendable func rename(_ request: Request, context: AuthenticatedContext) async throws -> One {
+    @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> One {
         let id = try pathID(context, of: "Conversation")
-        let input = try await body.decode(Rename.self, from: request)
+        let input = try await body.decode(Change.self, from: request)
         return One(
             conversation: ConversationDTO(
-                try await conversations.rename(id: id, userID: context.user.id, title: input.title)))
+                try await conversations.update(id: id, userID: context.user.id, change: input.change)))
     }
 
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -42,13 +42,32 @@ struct ConversationDTO: ResponseEncodable {
     let title: String
     let createdAt: String
     let updatedAt: String
+    @NullWhenAbsent var model: String?
+    @NullWhenAbsent var systemPrompt: String?
+    @NullWhenAbsent var temperature: Double?
     init(_ conversation: Conversation) {
         id = conversation.id
         title = conversation.title
         createdAt = conversation.createdAt.iso8601
         updatedAt = conversation.updatedAt.iso8601
+        model = conversation.model
+        systemPrompt = conversation.systemPrompt
+        temperature = conversation.temperature
     }
-    enum CodingKeys: String, CodingKey { case id, title, createdAt = "created_at", updatedAt = "updated_at" }
+    enum CodingKeys: String, CodingKey {
+        case id, title, createdAt = "created_at", updatedAt = "updated_at", model, systemPrompt = "system_prompt"
+        case temperature
+    }
+}
+
+struct UsageDTO: Encodable, Sendable, Equatable {
+    let promptTokens: Int
+    let completionTokens: Int
+    init(_ usage: TokenUsage) {
+        promptTokens = usage.promptTokens
+        completionTokens = usage.completionTokens
+    }
+    enum CodingKeys: String, CodingKey { case promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
 }
 
 struct MessageDTO: ResponseEncodable {
@@ -59,6 +78,11 @@ struct MessageDTO: ResponseEncodable {
     let status: String
     @NullWhenAbsent var error: String?
     let createdAt: String
+    @NullWhenAbsent var model: String?
+    let reasoning: String
+    @NullWhenAbsent var usage: UsageDTO?
+    @NullWhenAbsent var firstTokenMs: Int64?
+    @NullWhenAbsent var durationMs: Int64?
     init(_ message: Message) {
         id = message.id
         conversationId = message.conversationID
@@ -67,12 +91,17 @@ struct MessageDTO: ResponseEncodable {
         status = message.status.rawValue
         error = message.error
         createdAt = message.createdAt.iso8601
+        model = message.model
+        reasoning = message.reasoning
+        usage = message.usage.map(UsageDTO.init)
+        firstTokenMs = message.firstTokenMs
+        durationMs = message.durationMs
     }
 
     enum CodingKeys: String, CodingKey {
         case id, conversationId = "conversation_id", role, content, status, error, createdAt = "created_at"
+        case model, reasoning, usage, firstTokenMs = "first_token_ms", durationMs = "duration_ms"
     }
-
 }
 
 // The same objects as `encode(to:)`, written by hand into a buffer, for the one large response (a conversation
@@ -88,7 +117,13 @@ extension ConversationDTO {
         buffer.writeString(createdAt)
         buffer.writeStaticString("\",\"updated_at\":\"")
         buffer.writeString(updatedAt)
-        buffer.writeStaticString("\"}")
+        buffer.writeStaticString("\",\"model\":")
+        writeJSONString(model, to: &buffer)
+        buffer.writeStaticString(",\"system_prompt\":")
+        writeJSONString(systemPrompt, to: &buffer)
+        buffer.writeStaticString(",\"temperature\":")
+        buffer.writeString(temperature.map { "\($0)" } ?? "null")  // finite: checked on the way in
+        buffer.writeStaticString("}")
     }
 }
 
@@ -104,16 +139,38 @@ extension MessageDTO {
         SSE.writeEscaped(content, to: &buffer)
         buffer.writeStaticString("\",\"status\":\"")
         buffer.writeString(status)
-        if let error {
-            buffer.writeStaticString("\",\"error\":\"")
-            SSE.writeEscaped(error, to: &buffer)
-            buffer.writeStaticString("\",\"created_at\":\"")
-        } else {
-            buffer.writeStaticString("\",\"error\":null,\"created_at\":\"")
-        }
+        buffer.writeStaticString("\",\"error\":")
+        writeJSONString(error, to: &buffer)
+        buffer.writeStaticString(",\"created_at\":\"")
         buffer.writeString(createdAt)
-        buffer.writeStaticString("\"}")
+        buffer.writeStaticString("\",\"model\":")
+        writeJSONString(model, to: &buffer)
+        buffer.writeStaticString(",\"reasoning\":\"")
+        SSE.writeEscaped(reasoning, to: &buffer)
+        buffer.writeStaticString("\",\"usage\":")
+        if let usage {
+            buffer.writeString(
+                "{\"prompt_tokens\":\(usage.promptTokens),\"completion_tokens\":\(usage.completionTokens)}")
+        } else {
+            buffer.writeStaticString("null")
+        }
+        buffer.writeStaticString(",\"first_token_ms\":")
+        buffer.writeString(firstTokenMs.map(String.init) ?? "null")
+        buffer.writeStaticString(",\"duration_ms\":")
+        buffer.writeString(durationMs.map(String.init) ?? "null")
+        buffer.writeStaticString("}")
     }
+}
+
+/// `"text"` escaped, or `null`.
+private func writeJSONString(_ text: String?, to buffer: inout ByteBuffer) {
+    guard let text else {
+        buffer.writeStaticString("null")
+        return
+    }
+    buffer.writeStaticString("\"")
+    SSE.writeEscaped(text, to: &buffer)
+    buffer.writeStaticString("\"")
 }
 
 extension Response {

@@ -8,6 +8,10 @@ enum SSE {
         let assistantMessage: MessageDTO
     }
     struct Done: Encodable { let message: MessageDTO }
+    struct ReasoningReplaced: Encodable {
+        let text: String
+        let replace = true
+    }
     struct Title: Encodable {
         let conversationId: Int64
         let title: String
@@ -47,6 +51,7 @@ enum SSE {
         switch event {
         case .delta(let text): return textEvent("delta", text)
         case .reasoning(let text): return textEvent("reasoning", text)
+        case .reasoningReplaced(let text): return frame("reasoning", ReasoningReplaced(text: text))
         case .start(let user, let assistant):
             return frame(
                 "start", Start(userMessage: user.map(MessageDTO.init), assistantMessage: MessageDTO(assistant)))

@@ -20,6 +20,11 @@ struct LLMFakeUpstreamTests {
         return nil
     }
 
+    private func script(of reply: FakeReply) -> FakeStream? {
+        if case .scripted(let script) = reply { return script }
+        return nil
+    }
+
     @Test("directives parse numbers, flags, quoted values with escapes, and several blocks")
     func directiveParsing() {
         let d = FakeUpstream.directives(
@@ -80,6 +85,98 @@ struct LLMFakeUpstreamTests {
         #expect(tokens(of: plain)?.joined() == "Plan a trip to")
         let scripted = behaviour(request(#"[[fake title_reply="<think>hm</think>\"My Title\""]] hi"#, system: "Title?"))
         #expect(tokens(of: scripted)?.joined() == "<think>hm</think>\"My Title\"")
+    }
+
+    @Test("reasoning directives: think, think_open=0, reasoning_content, reasoning, think_delay_ms, no_usage")
+    func reasoningDirectives() throws {
+        let behaviour = FakeUpstream.directiveBehaviour
+        let think = try #require(script(of: behaviour(request("[[fake tokens=2 think=3]]"))))
+        #expect(think.reasoning == ["thought1 ", "thought2 ", "thought3."])
+        #expect(think.reasoningForm == .think(openTag: true))
+        #expect(think.tokens == ["word1 ", "word2"])
+        #expect(think.usage)
+        #expect(
+            script(of: behaviour(request("[[fake think=3 think_open=0]]")))?.reasoningForm == .think(openTag: false))
+        let deepSeek = try #require(
+            script(of: behaviour(request("[[fake reasoning_content=50 think_delay_ms=200 delay_ms=7]]"))))
+        #expect(deepSeek.reasoningForm == .reasoningContent && deepSeek.reasoning.count == 50)
+        #expect(deepSeek.reasoningDelay == .milliseconds(200) && deepSeek.delay == .milliseconds(7))
+        #expect(script(of: behaviour(request("[[fake reasoning=2]]")))?.reasoningForm == .reasoning)
+        let quiet = try #require(script(of: behaviour(request("[[fake tokens=2 no_usage]]"))))
+        #expect(!quiet.usage && quiet.reasoning.isEmpty)
+    }
+
+    @Test("refuse_stream_options refuses only a request that has them; title_delay_ms delays the title")
+    func refusalAndTitleDelay() {
+        let behaviour = FakeUpstream.directiveBehaviour
+        var asking = request("[[fake refuse_stream_options tokens=2]]")
+        asking.hasStreamOptions = true
+        if case .status(let code, let body) = behaviour(asking) {
+            #expect(code == 400)
+            #expect(body.contains("Unrecognized request argument supplied: stream_options"))
+        } else {
+            Issue.record("expected a 400")
+        }
+        #expect(tokens(of: behaviour(request("[[fake refuse_stream_options tokens=2]]"))) == ["word1 ", "word2"])
+        let title = behaviour(request("[[fake title_delay_ms=300]] Plan a trip", system: "Write a title"))
+        if case .stream(let tokens, _, let first, _, _) = title {
+            #expect(tokens.joined() == "Plan a trip")
+            #expect(first == .milliseconds(300))
+        } else {
+            Issue.record("expected a stream")
+        }
+    }
+
+    @Test("echo names the model and the temperature first")
+    func echo() {
+        var asked = request("[[fake echo]] hello", system: "Be brief.")
+        asked.temperature = 0.7
+        #expect(
+            tokens(of: FakeUpstream.directiveBehaviour(asked))?.joined()
+                == "model=m temperature=0.7 2 messages: system: Be brief. | user: hello")
+        #expect(
+            tokens(of: FakeUpstream.directiveBehaviour(request("[[fake echo]] x")))?.joined()
+                == "model=m temperature=none 1 messages: user: x")
+    }
+
+    @Test("over the wire: chunks carry the requested model, reasoning fields, and usage when asked for")
+    func wireFormat() async throws {
+        try await LLMTest.withFakeUpstream(FakeUpstream.directiveBehaviour) { upstream, client in
+            func post(_ json: String) async throws -> String {
+                var request = HTTPClientRequest(url: upstream.baseURL + "/chat/completions")
+                request.method = .POST
+                // A connection each: the fake may close a kept-alive one just as it is reused (a known race of
+                // the test server, not what this test is about).
+                request.headers.add(name: "Connection", value: "close")
+                request.body = .bytes(ByteBuffer(string: json))
+                let response = try await client.execute(request, timeout: .seconds(30))
+                return String(buffer: try await response.body.collect(upTo: 1 << 20))
+            }
+            let content = "[[fake tokens=2 reasoning_content=3 delay_ms=0]]"  // 48 characters: 12 prompt tokens
+            let body = try await post(
+                #"{"model":"deepseek-reasoner","stream":true,"temperature":0.5,"stream_options":{"include_usage":true},"#
+                    + #""messages":[{"role":"user","content":"\#(content)"}]}"#)
+            #expect(body.contains(#""model":"deepseek-reasoner""#))
+            #expect(body.contains(#""content":null,"reasoning_content":"thought1 ""#))
+            #expect(body.contains(#""choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"#))
+            #expect(body.hasSuffix("data: [DONE]\n\n"))
+            let recorded = try #require(upstream.requests().last)
+            #expect(recorded.model == "deepseek-reasoner" && recorded.temperature == 0.5)
+            #expect(recorded.hasStreamOptions && recorded.includeUsage)
+
+            let openRouter = try await post(
+                #"{"model":"m","stream":true,"messages":[{"role":"user","content":"[[fake tokens=1 reasoning=1]]"}]}"#)
+            #expect(openRouter.contains(#""content":"","reasoning":"thought1.""#))
+            #expect(!openRouter.contains("usage"), "no usage unless asked for")
+            let recordedPlain = try #require(upstream.requests().last)
+            #expect(!recordedPlain.hasStreamOptions && recordedPlain.temperature == nil)
+
+            let ollama = try await post(
+                #"{"model":"m","stream":true,"stream_options":{"include_usage":true},"#
+                    + #""messages":[{"role":"user","content":"[[fake tokens=1 think=1 no_usage]]"}]}"#)
+            #expect(ollama.contains(#""content":"<think>\n""#) && ollama.contains(#""content":"\n</think>\n\n""#))
+            #expect(!ollama.contains("usage"))
+        }
     }
 
     @Test("token framing is valid JSON for every kind of character")

@@ -11,20 +11,27 @@ import Testing
 struct LLMOpenAIStreamStateTests {
     typealias Action = OpenAIStreamState.Action
 
-    /// A state machine and the pieces it has handed out.
+    /// A state machine and the outputs it has handed out.
     struct Driver {
         var state: OpenAIStreamState
-        var pieces: [String] = []
+        var outputs: [ModelOutput] = []
+        /// The answer pieces among the outputs.
+        var pieces: [String] {
+            outputs.compactMap { if case .answer(let text) = $0 { text } else { nil } }
+        }
 
-        init(limits: SSEParser.Limits = .model) {
+        init(limits: SSEParser.Limits = .model, streamOptions: Bool = false) {
             state = OpenAIStreamState(
                 errors: ModelErrorText(url: "http://model.test:8000/v1", secrets: ["sk-secret-key"]),
-                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), limits: limits)
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), limits: limits,
+                refusalCanBeStreamOptions: streamOptions)
         }
 
         /// Connected, with this status: what `didSendRequestHead` and `didReceiveHead` tell it.
-        static func answering(_ status: HTTPResponseStatus = .ok, limits: SSEParser.Limits = .model) -> Driver {
-            var driver = Driver(limits: limits)
+        static func answering(
+            _ status: HTTPResponseStatus = .ok, limits: SSEParser.Limits = .model, streamOptions: Bool = false
+        ) -> Driver {
+            var driver = Driver(limits: limits, streamOptions: streamOptions)
             driver.state.requestSent()
             driver.state.receivedHead(status)
             return driver
@@ -35,14 +42,14 @@ struct LLMOpenAIStreamStateTests {
         }
 
         mutating func body(_ buffer: ByteBuffer) -> Action {
-            var got: [String] = []
-            defer { pieces += got }
+            var got: [ModelOutput] = []
+            defer { outputs += got }
             return state.receivedBodyPart(buffer) { got.append($0) }
         }
 
         mutating func end() -> Action {
-            var got: [String] = []
-            defer { pieces += got }
+            var got: [ModelOutput] = []
+            defer { outputs += got }
             return state.bodyEnded { got.append($0) }
         }
     }
@@ -290,5 +297,57 @@ struct LLMOpenAIStreamStateTests {
         connected.state.requestSent()
         #expect(connected.state.connectTimedOut(after: .seconds(10)) == .none)
         #expect(connected.state.phase == .waitingForHead)
+    }
+
+    // MARK: Reasoning, usage, refusal of stream_options
+
+    @Test func reasoningComesBeforeTheAnswerAndUsageLastOnlyWhenComplete() {
+        var driver = Driver.answering()
+        let reasoning = #"data: {"choices":[{"delta":{"content":null,"reasoning_content":"hmm"}}]}"# + "\n\n"
+        let usage = #"data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}"# + "\n\n"
+        _ = driver.body(reasoning + Self.chunk("Hi"))
+        _ = driver.body(usage)
+        #expect(driver.outputs == [.reasoning("hmm"), .answer("Hi")], "usage waits for the end")
+        #expect(driver.body("data: [DONE]\n\n") == .end(nil, dropConnection: false))
+        #expect(
+            driver.outputs == [
+                .reasoning("hmm"), .answer("Hi"), .usage(TokenUsage(promptTokens: 5, completionTokens: 2))
+            ])
+
+        var cut = Driver.answering()
+        _ = cut.body(Self.chunk("Hi") + usage)
+        #expect(Self.failure(cut.end()) != nil)
+        #expect(cut.outputs == [.answer("Hi")], "no usage for an answer that was cut off")
+    }
+
+    @Test func aThinkBlockHeldAtTheEndIsFlushedWhenTheAnswerEnds() {
+        var driver = Driver.answering()
+        _ = driver.body(Self.chunk("<think>a") + Self.chunk("</thi", finish: true))
+        #expect(driver.end() == .end(nil, dropConnection: false))
+        #expect(driver.outputs == [.reasoning("a"), .reasoning("</thi")])
+    }
+
+    @Test func a400Or422ToARequestWithStreamOptionsAsksForARetryWithoutThem() {
+        for status in [HTTPResponseStatus.badRequest, .unprocessableEntity] {
+            var driver = Driver.answering(status, streamOptions: true)
+            _ = driver.body(#"{"error":{"message":"Unrecognized request argument supplied: stream_options"}}"#)
+            guard case .retryWithoutStreamOptions(let error, dropConnection: false) = driver.end() else {
+                Issue.record("expected a retry for \(status)")
+                continue
+            }
+            #expect(error.message.contains("stream_options"))
+        }
+        var endless = Driver.answering(.badRequest, streamOptions: true)
+        let action = endless.body(String(repeating: "x", count: OpenAIStreamState.maxErrorBody + 1))
+        guard case .retryWithoutStreamOptions(_, dropConnection: true) = action else {
+            Issue.record("a refusal whose body goes on is retried on a dropped connection, got \(action)")
+            return
+        }
+        var other = Driver.answering(.internalServerError, streamOptions: true)
+        _ = other.body("boom")
+        #expect(Self.failure(other.end()) == ModelError(.http, "The model provider answered 500: boom"))
+        var without = Driver.answering(.badRequest)
+        _ = without.body("bad")
+        #expect(Self.failure(without.end()) == ModelError(.http, "The model provider answered 400: bad"))
     }
 }

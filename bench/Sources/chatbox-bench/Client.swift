@@ -14,8 +14,11 @@ struct TurnResult: Sendable {
     var bytes = 0
     /// `delta` events (Chatbox sends the pieces that arrive together in one event) or OpenAI chunks.
     var deltas = 0
-    /// The fake upstream's numbered tokens (`wordN`) seen in those events: the tokens relayed.
+    /// The fake upstream's numbered tokens (`wordN`, and `thoughtN` in `reasoning` events) seen in those events: the
+    /// tokens relayed.
     var tokens = 0
+    /// Of `tokens`, those relayed as reasoning.
+    var reasoningTokens = 0
     /// The streamed text, when asked to keep it.
     var text: String?
     /// From the `done` event.
@@ -94,6 +97,14 @@ final class StreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
                 if keepText, let delta = try? JSONDecoder().decode(DeltaEvent.self, from: event.data) {
                     text += delta.text
                 }
+            case "reasoning":
+                // Reasoning pieces count as relayed tokens (`thoughtN`); a `replace` event re-sends what came before.
+                firstToken()
+                result.deltas += 1
+                if Self.count(Self.replace, in: event.data) == 0 {
+                    result.tokens += Self.count(Self.thought, in: event.data)
+                    result.reasoningTokens += Self.count(Self.thought, in: event.data)
+                }
             case "done":
                 endActive()
                 let done = try? JSONDecoder().decode(DoneEvent.self, from: event.data)
@@ -116,6 +127,8 @@ final class StreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
     }
 
     private static let word = Array("word".utf8)
+    private static let thought = Array("thought".utf8)
+    private static let replace = Array("\"replace\":true".utf8)
 
     private static func count(_ needle: [UInt8], in bytes: some Collection<UInt8>) -> Int {
         var matched = 0

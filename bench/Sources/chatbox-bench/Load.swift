@@ -51,6 +51,8 @@ struct LoadSummary: Sendable {
     var ttft: [Double] = []  // ms
     var totals: [Double] = []  // ms
     var tokens = 0
+    /// Of `tokens`, those relayed as reasoning.
+    var reasoningTokens = 0
     var deltas = 0
     var bytes = 0
     var wallSeconds = 0.0
@@ -63,6 +65,7 @@ struct LoadSummary: Sendable {
             if let t = result.ttft { ttft.append(ms(t)) }
             totals.append(ms(result.total))
             tokens += result.tokens
+            reasoningTokens += result.reasoningTokens
             deltas += result.deltas
             bytes += result.bytes
             if !result.ok {
@@ -121,9 +124,12 @@ private func drive(
     }
 }
 
-/// A question that asks the fake upstream for `tokens` tokens `delayMs` apart.
-func question(_ i: Int, _ t: Int, tokens: Int, delayMs: Int) -> String {
-    "[[fake tokens=\(tokens) delay_ms=\(delayMs)]] Question \(i)-\(t): how does a 数据库 index speed up a search?"
+/// A question that asks the fake upstream for `tokens` tokens `delayMs` apart (after `reasoning` reasoning tokens in
+/// `delta.reasoning_content`, the same delay apart, when given).
+func question(_ i: Int, _ t: Int, tokens: Int, delayMs: Int, reasoning: Int = 0) -> String {
+    let think = reasoning > 0 ? " reasoning_content=\(reasoning)" : ""
+    return
+        "[[fake tokens=\(tokens) delay_ms=\(delayMs)\(think)]] Question \(i)-\(t): how does a 数据库 index speed up a search?"
 }
 
 /// Samples a value every `every` until `stop` is set; returns the samples.

@@ -63,37 +63,57 @@ func ttftScenario(_ b: Bench) async throws {
     await server.stop()
 }
 
-/// Server CPU per 1,000 relayed tokens: 200-token answers 5 ms apart, turn start and storage included.
-func cpuScenario(_ b: Bench) async throws {
+/// Server CPU per 1,000 relayed tokens: 200-token answers 5 ms apart, turn start and storage included; then the
+/// same with a reasoning model (100 reasoning tokens in `delta.reasoning_content`, then 100 answer tokens: reasoning
+/// relayed as `reasoning` events counts as relayed tokens). `reasoning: false` / `true` runs only one of the two.
+func cpuScenario(_ b: Bench, plain: Bool = true, reasoning: Bool = true) async throws {
     let streams = b.size("cpu-streams", full: 20, quick: 10)
     let turns = b.size("cpu-turns", full: 25, quick: 5)
     let server = try await b.startServer("cpu")
-    let content: @Sendable (Int, Int) -> String = { question($0, $1, tokens: 200, delayMs: 5) }
     do {
         let slots = try await prepareSlots(server.api, streams: streams, users: 5, prefix: "cpu-u")
-        _ = await driveServer(server.api, slots: slots, turns: 1, content: content)  // first round + title
-        let (server0, own0, up0) = (server.cpuSeconds(), b.ownCPU(), b.upstreamCPU())
-        var started = nowNanos()
-        let measured = LoadSummary(
-            await driveServer(server.api, slots: slots, turns: turns, content: content),
-            wallSeconds: ms(nowNanos() - started) / 1000)
-        let (server1, own1, up1) = (server.cpuSeconds(), b.ownCPU(), b.upstreamCPU())
-        log("server: \(measured.line)")
-        started = nowNanos()
-        let ceiling = LoadSummary(
-            await driveUpstream(b.upstream.api, streams: streams, turns: turns, content: content),
-            wallSeconds: ms(nowNanos() - started) / 1000)
-        let (own2, up2) = (b.ownCPU(), b.upstreamCPU())
-        let perK = (server1 - server0) * 1000 / (Double(measured.tokens) / 1000)
-        let harnessDuring = ((own1 - own0) + (up1 - up0)) * 1000 / (Double(measured.tokens) / 1000)
-        let harnessDirect = ((own2 - own1) + (up2 - up1)) * 1000 / (Double(max(ceiling.tokens, 1)) / 1000)
-        b.report.add(
-            "server CPU per 1,000 relayed tokens (\(streams) streams × \(turns) turns of 200 tokens, 5 ms apart)",
-            target: "≤ 15 ms",
-            measured: "\(fmt(perK, 2)) ms (\(fmt((server1 - server0) * 1000, 0)) ms CPU for \(measured.tokens) tokens, "
-                + "\(measured.errors) errors; load generator + upstream meanwhile \(fmt(harnessDuring, 2)) ms)",
-            ceiling: "load generator + upstream direct: \(fmt(harnessDirect, 2)) ms per 1,000 tokens",
-            ok: perK <= 15 && measured.errors == 0)
+        var variants: [(name: String, reasoning: Int)] = []
+        if plain { variants.append(("", 0)) }
+        if reasoning { variants.append((", with reasoning (100 reasoning + 100 answer tokens)", 100)) }
+        var first = true
+        for variant in variants {
+            let answerTokens = 200 - variant.reasoning
+            let content: @Sendable (Int, Int) -> String = {
+                question($0, $1, tokens: answerTokens, delayMs: 5, reasoning: variant.reasoning)
+            }
+            if first {
+                _ = await driveServer(server.api, slots: slots, turns: 1, content: content)  // first round + title
+                first = false
+            }
+            let (server0, own0, up0) = (server.cpuSeconds(), b.ownCPU(), b.upstreamCPU())
+            var started = nowNanos()
+            let measured = LoadSummary(
+                await driveServer(server.api, slots: slots, turns: turns, content: content),
+                wallSeconds: ms(nowNanos() - started) / 1000)
+            let (server1, own1, up1) = (server.cpuSeconds(), b.ownCPU(), b.upstreamCPU())
+            log("server\(variant.name): \(measured.line); \(measured.reasoningTokens) of the tokens as reasoning")
+            started = nowNanos()
+            let ceiling = LoadSummary(
+                await driveUpstream(b.upstream.api, streams: streams, turns: turns, content: content),
+                wallSeconds: ms(nowNanos() - started) / 1000)
+            let (own2, up2) = (b.ownCPU(), b.upstreamCPU())
+            let tokens = Double(max(measured.tokens, 1))
+            let perK = (server1 - server0) * 1000 / (tokens / 1000)
+            let harnessDuring = ((own1 - own0) + (up1 - up0)) * 1000 / (tokens / 1000)
+            let harnessDirect = ((own2 - own1) + (up2 - up1)) * 1000 / (Double(max(ceiling.tokens, 1)) / 1000)
+            let relayed = variant.reasoning == 0 || measured.reasoningTokens > 0
+            b.report.add(
+                "server CPU per 1,000 relayed tokens\(variant.name) (\(streams) streams × \(turns) turns of 200 tokens, "
+                    + "5 ms apart)",
+                target: "≤ 15 ms",
+                measured:
+                    "\(fmt(perK, 2)) ms (\(fmt((server1 - server0) * 1000, 0)) ms CPU for \(measured.tokens) tokens"
+                    + (variant.reasoning > 0 ? ", \(measured.reasoningTokens) of them reasoning" : "")
+                    + ", \(measured.errors) errors; load generator + upstream meanwhile \(fmt(harnessDuring, 2)) ms)"
+                    + (relayed ? "" : " — the server relayed no reasoning"),
+                ceiling: "load generator + upstream direct: \(fmt(harnessDirect, 2)) ms per 1,000 tokens",
+                ok: perK <= 15 && measured.errors == 0 && relayed)
+        }
     } catch {
         await server.stop()
         throw error

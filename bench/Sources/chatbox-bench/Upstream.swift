@@ -7,8 +7,10 @@ import NIOPosix
 /// The bench's fake OpenAI-compatible upstream: plain SwiftNIO, every token written from a timer on the
 /// connection's own event loop (no task hops), frames prepared when the request arrives, connections kept alive.
 /// It understands the directives of `Sources/FakeUpstream` that the bench uses — `tokens=N`, `reply="…"`,
-/// `delay_ms=N`, `first_delay_ms=N` — answers title requests with the question's first words at once, and
-/// defaults to 200 tokens 5 ms apart. (`chatbox-bench upstream --hummingbird` runs the project's FakeUpstream
+/// `delay_ms=N`, `first_delay_ms=N`, `reasoning_content=N` (N reasoning tokens `thoughtN` in
+/// `delta.reasoning_content` before the answer, the same delay apart) — answers title requests with the question's
+/// first words at once, defaults to 200 tokens 5 ms apart, and ends with a usage chunk when the request asks for it
+/// (`stream_options.include_usage`), like the project's FakeUpstream. (`chatbox-bench upstream --hummingbird` runs the project's FakeUpstream
 /// instead.)
 enum FastUpstream {
     static func start(port: Int) async throws -> Channel {
@@ -39,9 +41,11 @@ enum FastUpstream {
             var role: String
             var content: String?
         }
+        struct StreamOptions: Decodable { var include_usage: Bool? }
         var model: String?
         var messages: [Message]
         var stream: Bool?
+        var stream_options: StreamOptions?
     }
 
     static func plan(_ body: ByteBuffer) -> Plan? {
@@ -51,6 +55,7 @@ enum FastUpstream {
             $0.role == "system" && ($0.content ?? "").lowercased().contains("title")
         }
         var tokens: [String]
+        var reasoning: [String] = []
         var delay = TimeAmount.milliseconds(5)
         var firstDelay = TimeAmount.zero
         if isTitle {
@@ -66,17 +71,32 @@ enum FastUpstream {
             }
             if let ms = d["delay_ms"].flatMap({ Int64($0) }) { delay = .milliseconds(ms) }
             if let ms = d["first_delay_ms"].flatMap({ Int64($0) }) { firstDelay = .milliseconds(ms) }
+            if let count = d["reasoning_content"].flatMap({ Int($0) }) { reasoning = FakeStream.reasoningTokens(count) }
         }
         let model = jsonEscaped(wire.model ?? "fake")
         let head =
             "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
             + "\"model\":\"\(model)\",\"choices\":[{\"index\":0,\"delta\":{"
-        var frames = tokens.enumerated().map { index, token in
+        var frames = reasoning.enumerated().map { index, token in
             ByteBuffer(
-                string: head + (index == 0 ? "\"role\":\"assistant\"," : "") + "\"content\":\""
+                string: head + (index == 0 ? "\"role\":\"assistant\"," : "")
+                    + "\"content\":null,\"reasoning_content\":\"" + jsonEscaped(token)
+                    + "\"},\"finish_reason\":null}]}\n\n")
+        }
+        frames += tokens.enumerated().map { index, token in
+            ByteBuffer(
+                string: head + (index == 0 && reasoning.isEmpty ? "\"role\":\"assistant\"," : "") + "\"content\":\""
                     + jsonEscaped(token) + "\"},\"finish_reason\":null}]}\n\n")
         }
-        frames.append(ByteBuffer(string: head + "},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"))
+        var usage = ""
+        if wire.stream_options?.include_usage == true {
+            let prompt = max(wire.messages.reduce(0) { $0 + ($1.content ?? "").count } / 4, 1)
+            usage =
+                "data: {\"id\":\"chatcmpl-bench\",\"choices\":[],\"usage\":{\"prompt_tokens\":\(prompt),"
+                + "\"completion_tokens\":\(tokens.count + reasoning.count)}}\n\n"
+        }
+        frames.append(
+            ByteBuffer(string: head + "},\"finish_reason\":\"stop\"}]}\n\n" + usage + "data: [DONE]\n\n"))
         return Plan(
             frames: frames, delay: delay, firstDelay: firstDelay, streamed: wire.stream ?? false,
             text: tokens.joined())

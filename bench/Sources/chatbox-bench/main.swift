@@ -5,7 +5,8 @@ import Foundation
 
 let usage = """
     chatbox-bench run [SCENARIO…] [--quick] [--out FILE] [--server PATH] [--work DIR] [--SIZE N…]
-        scenarios: startup ttft cpu concurrency slow history (= history-sqlite history-mysql) soak
+        scenarios: startup ttft cpu (= plain and with reasoning; cpu-plain, cpu-reasoning alone) concurrency slow
+                   history (= history-sqlite history-mysql) soak
         (default: all but soak). Sizes: see bench/README.md.
     chatbox-bench soak [--soak-users 200] [--soak-seconds 180] [--soak-tokens 20] [--soak-delay-ms 250]
     chatbox-bench seed --database-url URL [--conversations 100000] [--messages 1000000] [--users 10]
@@ -82,6 +83,8 @@ func runBench(_ options: Options, scenarios requested: [String]) async throws ->
             case "startup": try await startupScenario(bench)
             case "ttft": try await ttftScenario(bench)
             case "cpu": try await cpuScenario(bench)
+            case "cpu-plain": try await cpuScenario(bench, reasoning: false)
+            case "cpu-reasoning": try await cpuScenario(bench, plain: false)
             case "concurrency": try await concurrencyScenario(bench)
             case "slow": try await slowScenario(bench)
             case "history-sqlite": try await historyScenario(bench, flavor: "sqlite")

@@ -1,12 +1,24 @@
-/// Reads the two things the relay needs from a `chat.completion.chunk` — `choices[0].delta.content` (or
-/// `message.content`) and whether `finish_reason` is set — in one pass over the bytes, without JSONDecoder: this
-/// runs once per token. Everything else in the chunk is skipped. Returns nil for anything unusual (not an object,
+/// Reads what the relay needs from a `chat.completion.chunk` — `choices[0].delta.content` (or `message.content`),
+/// the reasoning in `delta.reasoning_content` (DeepSeek, vLLM, SiliconFlow, DashScope) or `delta.reasoning`
+/// (OpenRouter), whether `finish_reason` is set, and a top-level `usage` — in one pass over the bytes, without
+/// JSONDecoder: this runs once per token. Everything else in the chunk is skipped. Returns nil for anything unusual (not an object,
 /// an `error` member, bad JSON, nesting deeper than `maxDepth`), and the caller then decodes the chunk properly to say
 /// what is wrong.
 enum ChunkScanner {
     struct Chunk: Equatable {
         var content: String?
         var finished = false
+        /// `reasoning_content`, else `reasoning` (a provider that sends both sends the same text twice).
+        var reasoning: String?
+        /// `usage.prompt_tokens` and `usage.completion_tokens`, when both are numbers.
+        var usage: TokenUsage?
+
+        init(content: String? = nil, finished: Bool = false, reasoning: String? = nil, usage: TokenUsage? = nil) {
+            self.content = content
+            self.finished = finished
+            self.reasoning = reasoning
+            self.usage = usage
+        }
     }
 
     /// The scan recurses once per nested `{`/`[`: without a bound, one hostile chunk `[[[[…` a megabyte deep
@@ -20,6 +32,7 @@ enum ChunkScanner {
         let ok = reader.object { reader, key in
             switch key {
             case .choices: return reader.firstChoice(into: &chunk)
+            case .usage: return reader.usage(into: &chunk)
             case .error: return false
             default: return reader.skipValue()
             }
@@ -31,7 +44,8 @@ enum ChunkScanner {
 }
 
 private enum Key {
-    case choices, error, delta, message, content, finishReason, other
+    case choices, error, delta, message, content, finishReason, reasoningContent, reasoning, usage
+    case promptTokens, completionTokens, other
 }
 
 private struct Reader {
@@ -85,7 +99,7 @@ private struct Reader {
         var first = true
         repeat {
             if first {
-                var delta: String?, message: String?
+                var delta = Texts(), message = Texts()
                 let ok = object { reader, key in
                     switch key {
                     case .delta: return reader.contentObject(&delta)
@@ -101,7 +115,8 @@ private struct Reader {
                     }
                 }
                 guard ok else { return false }
-                chunk.content = delta ?? message
+                chunk.content = delta.content ?? message.content
+                chunk.reasoning = delta.reasoning ?? message.reasoning
                 first = false
             } else if !skipValue() {
                 return false
@@ -110,16 +125,69 @@ private struct Reader {
         return take(UInt8(ascii: "]"))
     }
 
-    /// `{"content": "…" | null, …}` or null.
-    mutating func contentObject(_ content: inout String?) -> Bool {
+    /// The texts of a `delta` or `message`.
+    struct Texts {
+        var content: String?
+        var reasoningContent: String?
+        var reasoningOther: String?
+        /// `reasoning_content`, else `reasoning`; empty strings count as none.
+        var reasoning: String? {
+            if let reasoningContent, !reasoningContent.isEmpty { return reasoningContent }
+            if let reasoningOther, !reasoningOther.isEmpty { return reasoningOther }
+            return nil
+        }
+    }
+
+    /// `{"content": "…" | null, "reasoning_content": "…" | null, "reasoning": "…" | null, …}` or null.
+    mutating func contentObject(_ texts: inout Texts) -> Bool {
         if take(UInt8(ascii: "n")) { return literal("ull") }
         return object { reader, key in
-            guard key == .content else { return reader.skipValue() }
-            if reader.take(UInt8(ascii: "n")) { return reader.literal("ull") }
-            guard let text = reader.string() else { return false }
-            content = text
+            switch key {
+            case .content: return reader.optionalString(&texts.content)
+            case .reasoningContent: return reader.optionalString(&texts.reasoningContent)
+            case .reasoning: return reader.optionalString(&texts.reasoningOther)
+            default: return reader.skipValue()
+            }
+        }
+    }
+
+    /// A string or null.
+    mutating func optionalString(_ value: inout String?) -> Bool {
+        if take(UInt8(ascii: "n")) { return literal("ull") }
+        guard let text = string() else { return false }
+        value = text
+        return true
+    }
+
+    /// `usage`: `{"prompt_tokens": N, "completion_tokens": M, …}` or null; other members are skipped.
+    mutating func usage(into chunk: inout ChunkScanner.Chunk) -> Bool {
+        if take(UInt8(ascii: "n")) { return literal("ull") }
+        var prompt: Int?, completion: Int?
+        let ok = object { reader, key in
+            switch key {
+            case .promptTokens: return reader.integer(&prompt)
+            case .completionTokens: return reader.integer(&completion)
+            default: return reader.skipValue()
+            }
+        }
+        guard ok else { return false }
+        if let prompt, let completion { chunk.usage = TokenUsage(promptTokens: prompt, completionTokens: completion) }
+        return true
+    }
+
+    /// A non-negative integer into `value`; any other value (a float, a negative or huge number, null) is skipped
+    /// and leaves `value` nil.
+    mutating func integer(_ value: inout Int?) -> Bool {
+        skipWhitespace()
+        let start = index
+        while index < bytes.count, Self.isNumberByte(bytes[index]) { index += 1 }
+        guard index > start else { return skipValue() }
+        let raw = bytes[start..<index]
+        guard raw.count <= 18, raw.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
             return true
         }
+        value = raw.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        return true
     }
 
     mutating func key() -> Key? {
@@ -129,6 +197,11 @@ private struct Reader {
         let name = UnsafeRawBufferPointer(rebasing: bytes[start..<(index - 1)])
         switch name.count {
         case 5 where name.elementsEqual("error".utf8): return .error
+        case 5 where name.elementsEqual("usage".utf8): return .usage
+        case 9 where name.elementsEqual("reasoning".utf8): return .reasoning
+        case 13 where name.elementsEqual("prompt_tokens".utf8): return .promptTokens
+        case 17 where name.elementsEqual("reasoning_content".utf8): return .reasoningContent
+        case 17 where name.elementsEqual("completion_tokens".utf8): return .completionTokens
         case 5 where name.elementsEqual("delta".utf8): return .delta
         case 7 where name.elementsEqual("choices".utf8): return .choices
         case 7 where name.elementsEqual("message".utf8): return .message

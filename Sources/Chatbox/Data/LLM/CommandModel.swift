@@ -12,13 +12,29 @@ import Synchronization
 
 /// The user's own program as a model: `/bin/sh -c command`.
 ///
-/// Contract: the program gets `{"messages":[{"role":"user","content":"…"},…]}` plus a newline on stdin, then EOF;
-/// whatever it writes to stdout is the answer, streamed as it arrives; exit status 0 means the answer is complete.
-/// A non-zero exit is `.process` with the status and the end of stderr. `PYTHONUNBUFFERED=1` is set unless given.
+/// Contract: the program gets `{"messages":[{"role":"user","content":"…"},…],"temperature":0.7}` plus a newline on
+/// stdin, then EOF (`temperature` only when the conversation sets one; keys sorted). Exit status 0 means the answer
+/// is complete; a non-zero exit is `.process` with the status and the end of stderr. `PYTHONUNBUFFERED=1` is set
+/// unless given. What it writes to stdout is read in one of two modes:
+///
+/// - **Plain text** (the default): whatever it writes is the answer, streamed as it arrives.
+/// - **JSON lines**: when the first line of stdout is exactly `#chatbox-jsonl`, every following line is one JSON
+///   object, and may carry several of these members (blank lines are skipped):
+///
+///       {"reasoning": "…"}    a piece of the model's reasoning (shown apart from the answer, never sent back)
+///       {"content": "…"}      a piece of the answer
+///       {"usage": {"prompt_tokens": 12, "completion_tokens": 34}}   what the answer cost (the last one counts)
+///       {"error": "message"}  the answer fails with this message (the program is stopped)
+///
+///   For example, in Python: `print("#chatbox-jsonl")`, then
+///   `print(json.dumps({"reasoning": "Let me think."}), flush=True)`,
+///   `print(json.dumps({"content": "Hello!"}), flush=True)`. A line that is not a JSON object, or a line longer
+///   than 4 MB, fails the answer with a sentence saying so.
 ///
 /// The program gets a minimal environment (`baseEnvironment` plus the names the operator lists), not the server's:
 /// the database URL and API keys stay with the server. Memory per run is bounded whatever the program writes: stdout
-/// is read 64 KB at a time and handed on at once (no line is assembled), stderr keeps its last 8 KB.
+/// is read 64 KB at a time and handed on at once in plain mode (no line is assembled), one JSON line of at most
+/// 4 MB is held in JSON-lines mode, stderr keeps its last 8 KB.
 ///
 /// Cancelling the consumer sends SIGTERM to the program's process group (the child gets its own group, so helpers
 /// it spawned go too), then SIGKILL after 2 s if it is still there. The program is started with `posix_spawn`
@@ -74,7 +90,7 @@ public struct CommandModel: ChatModel {
 
     public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
         AsyncThrowingStream { continuation in
-            guard let run = makeRun(request.messages, output: AnswerOutput(continuation)) else { return }
+            guard let run = makeRun(request, output: AnswerOutput(continuation)) else { return }
             continuation.onTermination = { termination in
                 if case .cancelled = termination { run.cancel() }
             }
@@ -89,7 +105,7 @@ public struct CommandModel: ChatModel {
         let current = Mutex<(run: CommandRun?, cancelled: Bool)>((nil, false))
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                guard let run = makeRun(request.messages, output: AnswerOutput(output: onOutput, resuming: done)) else {
+                guard let run = makeRun(request, output: AnswerOutput(output: onOutput, resuming: done)) else {
                     return
                 }
                 let cancelled = current.withLock { state -> Bool in
@@ -108,12 +124,12 @@ public struct CommandModel: ChatModel {
     }
 
     /// A run ready to start, or nil after ending `output` with the error.
-    private func makeRun(_ messages: [ChatMessage], output: AnswerOutput) -> CommandRun? {
+    private func makeRun(_ request: ModelRequest, output: AnswerOutput) -> CommandRun? {
         let input: Data
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]  // the same bytes for the same conversation
-            var data = try encoder.encode(CommandInput(messages: messages))
+            var data = try encoder.encode(CommandInput(messages: request.messages, temperature: request.temperature))
             data.append(0x0A)
             input = data
         } catch {
@@ -130,6 +146,8 @@ public struct CommandModel: ChatModel {
 
 struct CommandInput: Encodable {
     var messages: [ChatMessage]
+    /// Left out when nil.
+    var temperature: Double? = nil
 }
 
 /// One run of the program. `main()` runs on its own thread; `cancel()` may come from any thread.
@@ -206,8 +224,8 @@ final class CommandRun: Sendable {
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
 
-        let errorTail = pump(
-            stdinFD: child.stdin, closeStdin: { close(child.stdin) },
+        let (errorTail, failure) = pump(
+            pid: child.pid, stdinFD: child.stdin, closeStdin: { close(child.stdin) },
             stdoutFD: child.stdout, stderrFD: child.stderr)
         close(child.stdout)
         close(child.stderr)
@@ -220,6 +238,8 @@ final class CommandRun: Sendable {
         switch termination {
         case _ where cancelled:
             output.end(nil)  // nobody is listening any more
+        case _ where failure != nil:
+            output.end(failure)
         case .exited(0):
             output.end(nil)
         case .exited(let status):
@@ -240,13 +260,35 @@ final class CommandRun: Sendable {
         tail.isEmpty ? "." : ": \(tail)"
     }
 
-    /// Writes stdin and reads stdout/stderr until both reach EOF. Returns the last ~1,000 characters of stderr.
+    /// Stops the program after it broke the output convention or reported an error: SIGTERM to its process group,
+    /// SIGKILL in 2 s if the run has not ended by then.
+    private func stop(_ pid: pid_t) {
+        kill(-pid, SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in
+            let stillRunning = shared.withLock { !$0.done }
+            if stillRunning { kill(-pid, SIGKILL) }
+        }
+    }
+
+    /// Writes stdin and reads stdout/stderr until both reach EOF, or until stdout breaks the JSON-lines convention
+    /// (the program is then stopped). Returns the last ~1,000 characters of stderr and that failure, if any.
     /// `closeStdin` is called exactly once.
-    private func pump(stdinFD: Int32, closeStdin: () -> Void, stdoutFD: Int32, stderrFD: Int32) -> String {
+    private func pump(
+        pid: pid_t, stdinFD: Int32, closeStdin: () -> Void, stdoutFD: Int32, stderrFD: Int32
+    ) -> (String, ModelError?) {
         var writeFD: Int32 = stdinFD  // non-blocking (set at spawn)
         var written = 0
         var outOpen = true, errOpen = true
-        var decoder = UTF8ChunkDecoder()
+        var reader = CommandOutputReader()
+        var failure: ModelError?
+        let output = self.output
+        func failed(_ error: any Error) {
+            let error = error as? ModelError ?? ModelError(.process, "The model command's output could not be read.")
+            failure = ModelError(error.kind, errors.redact(error.message))
+            stop(pid)
+            outOpen = false
+            errOpen = false
+        }
         var errTail: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
@@ -279,10 +321,15 @@ final class CommandRun: Sendable {
             if outOpen, fds[0].revents != 0 {
                 let n = read(stdoutFD, &buffer, buffer.count)
                 if n > 0 {
-                    let text = decoder.decode(buffer[0..<n])
-                    if !text.isEmpty { output.piece(text) }
+                    do {
+                        try reader.read(buffer[0..<n], output.output)
+                    } catch {
+                        failed(error)
+                        break
+                    }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     outOpen = false
+                    do { try reader.finish(output.output) } catch { failed(error) }
                 }
             }
             if errOpen, fds[1].revents != 0 {
@@ -296,12 +343,10 @@ final class CommandRun: Sendable {
             }
         }
         finishStdin()
-        let rest = decoder.flush()
-        if !rest.isEmpty { output.piece(rest) }
         // Redacted whole before the cut, so no cut leaves half a secret behind (the tail is at most 8 KB).
         let text = errors.redact(String(decoding: errTail, as: UTF8.self))
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.count > 1000 ? "…" + String(text.suffix(1000)) : text
+        return (text.count > 1000 ? "…" + String(text.suffix(1000)) : text, failure)
     }
 }
 

@@ -4,26 +4,38 @@ import Foundation
 /// set up a real model, and shows off what the UI renders (Markdown table, code block, inline and display math).
 ///
 /// - Replies in Chinese when the user's last message contains Chinese characters.
-/// - A title request (a system message mentioning "title") gets a short title made of the user's first words.
+/// - A title request (a system message mentioning "title"; `TitleService` sends the first round as one user message
+///   `User: <question>\n\nAssistant: <answer>`) gets a short title made from the question's meaningful words.
+/// - `thinking: true` (`demo-thinking`) first streams a short reasoning as `.reasoning`, like a reasoning model,
+///   then the same reply (not for title requests).
 public struct DemoModel: ChatModel {
     public let tokenDelay: Duration
+    public let thinking: Bool
 
-    public var displayName: String { "demo" }
+    public var displayName: String { thinking ? Self.thinkingName : "demo" }
+    /// The name of the thinking variant.
+    public static let thinkingName = "demo-thinking"
 
-    public init(tokenDelay: Duration = .milliseconds(25)) {
+    public init(tokenDelay: Duration = .milliseconds(25), thinking: Bool = false) {
         self.tokenDelay = tokenDelay
+        self.thinking = thinking
     }
 
     public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
-        let pieces = Self.pieces(of: Self.reply(to: request.messages))
+        var outputs: [ModelOutput] = []
+        if thinking, !Self.isTitleRequest(request.messages) {
+            outputs += Self.pieces(of: Self.reasoning(about: request.messages)).map { .reasoning($0) }
+        }
+        outputs += Self.pieces(of: Self.reply(to: request.messages)).map { .answer($0) }
+        let all = outputs
         let delay = tokenDelay
         return AsyncThrowingStream { continuation in
             let task = Task {
-                for (index, piece) in pieces.enumerated() {
+                for (index, output) in all.enumerated() {
                     if index > 0, delay > .zero {
                         do { try await Task.sleep(for: delay) } catch { break }
                     }
-                    continuation.yield(.answer(piece))
+                    continuation.yield(output)
                 }
                 continuation.finish()
             }
@@ -33,21 +45,106 @@ public struct DemoModel: ChatModel {
 
     // MARK: - The reply
 
+    static func isTitleRequest(_ messages: [ChatMessage]) -> Bool {
+        messages.contains { $0.role == .system && $0.content.lowercased().contains("title") }
+    }
+
     static func reply(to messages: [ChatMessage]) -> String {
         let question = messages.last(where: { $0.role == .user })?.content ?? ""
-        let isTitleRequest = messages.contains { $0.role == .system && $0.content.lowercased().contains("title") }
-        if isTitleRequest { return title(from: question) }
+        if isTitleRequest(messages) { return title(from: question) }
         return containsChinese(question) ? chineseReply(question) : englishReply(question)
     }
 
+    /// What `demo-thinking` "thinks" before its reply: a few sentences in the question's language.
+    static func reasoning(about messages: [ChatMessage]) -> String {
+        let question = (messages.last(where: { $0.role == .user })?.content ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let short = question.truncated(to: 60).replacingOccurrences(of: "\n", with: " ")
+        if containsChinese(question) {
+            return """
+                用户问的是：“\(short)”。我是内置的演示模型，并不会真正思考，这段“思考过程”只是为了展示推理模型的样子。\
+                我先引用用户的问题，再说明如何连接真正的模型，最后用一个表格、一段代码和几个公式展示界面的渲染效果。
+                """
+        }
+        return """
+            The user asked: "\(short.isEmpty ? "(an empty message)" : short)". I am the built-in demo model, so this \
+            is not real thinking: it only shows how a reasoning model's thoughts look. I will quote the question, \
+            explain how to connect a real model, and show a table, some code and some math.
+            """
+    }
+
+    /// The question of a title request: the `User: …` part of `User: <question>\n\nAssistant: <answer>` (the
+    /// whole text when it has another shape).
+    static func titleQuestion(_ text: String) -> String {
+        guard text.hasPrefix("User:") else { return text }
+        var question = text.dropFirst("User:".count)
+        if let answer = question.range(of: "\n\nAssistant:") { question = question[..<answer.lowerBound] }
+        return question.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// English words that open a question without saying what it is about.
+    private static let fillers: [[String]] = [
+        ["please"], ["hi"], ["hello"], ["hey"], ["can", "you"], ["could", "you"], ["would", "you"], ["will", "you"],
+        ["what", "is"], ["what", "are"], ["what's"], ["whats"], ["how", "do", "i"], ["how", "can", "i"],
+        ["how", "should", "i"], ["how", "do", "you"], ["how", "to"], ["tell", "me", "about"], ["tell", "me"],
+        ["explain"], ["help", "me"], ["i", "want", "to"], ["i'd", "like", "to"], ["i", "need", "to"],
+        ["can", "i"], ["show", "me"], ["give", "me"], ["write", "me"], ["is", "there"]
+    ]
+    private static let stopWords: Set<String> = [
+        "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "is", "are", "was", "were", "be", "me",
+        "my", "i", "you", "your", "it", "its", "this", "that", "these", "those", "with", "about", "do", "does",
+        "did", "please", "some", "any", "by", "from", "as", "into", "so", "can", "could", "would", "should", "will",
+        "we", "our", "us", "there", "what", "how", "why", "which", "who", "when", "where"
+    ]
+    /// Chinese openings that say nothing about the subject, and closing particles.
+    private static let chineseFillers = [
+        "请问一下", "请问", "请你", "请帮我", "帮我", "麻烦你", "你好", "您好", "我想知道", "我想问", "告诉我", "什么是", "能不能",
+        "能否", "可以", "你能", "请"
+    ]
+    private static let chineseEndings: Set<Character> = ["吗", "呢", "吧", "啊", "呀"]
+
+    /// A short title from a question: its meaningful words (English: at most 5, the first capitalised; Chinese: at
+    /// most 12 characters without punctuation), "New chat" / "新对话" when nothing is left.
     static func title(from text: String) -> String {
-        let words = text.split(whereSeparator: { $0.isWhitespace || $0.isNewline })
+        let question = titleQuestion(text)
+        if containsChinese(question) { return chineseTitle(question) }
+        var words = question.split(whereSeparator: { $0.isWhitespace || $0.isNewline })
             .map { $0.trimmingCharacters(in: .punctuationCharacters.union(.symbols)) }
             .filter { !$0.isEmpty }
-        if words.isEmpty { return containsChinese(text) ? "新对话" : "New chat" }
-        if words.count == 1, containsChinese(words[0]) { return String(words[0].prefix(12)) }
-        let title = words.prefix(5).joined(separator: " ")
+        if words.isEmpty { return "New chat" }
+        var dropped = true
+        while dropped {
+            dropped = false
+            for filler in fillers where words.count > filler.count {
+                if zip(words, filler).allSatisfy({ $0.lowercased() == $1 }) {
+                    words.removeFirst(filler.count)
+                    dropped = true
+                    break
+                }
+            }
+        }
+        let meaningful = words.filter { !stopWords.contains($0.lowercased()) }
+        let chosen = (meaningful.isEmpty ? words : meaningful).prefix(5)
+        let title = chosen.joined(separator: " ")
         return title.prefix(1).uppercased() + title.dropFirst()
+    }
+
+    private static func chineseTitle(_ question: String) -> String {
+        var text = Substring(question.trimmingCharacters(in: .whitespacesAndNewlines))
+        var dropped = true
+        while dropped {
+            dropped = false
+            for filler in chineseFillers where text.hasPrefix(filler) && text.count > filler.count {
+                text = text.dropFirst(filler.count)
+                text = text.drop { $0.isWhitespace || $0.isPunctuation }
+                dropped = true
+                break
+            }
+        }
+        var kept = text.filter { $0.isLetter || $0.isNumber }
+        while let last = kept.last, chineseEndings.contains(last), kept.count > 1 { kept.removeLast() }
+        let title = String(kept.prefix(12))
+        return title.isEmpty ? "新对话" : title
     }
 
     static func containsChinese(_ text: String) -> Bool {

@@ -10,11 +10,25 @@ import Synchronization
 public final class HTTPClientShards: Sendable {
     public let clients: [HTTPClient]
     private let inFlight: Mutex<[Int]>
+    /// Endpoints that refused a request with `stream_options` and accepted it without (see
+    /// `OpenAICompatibleModel`). Bounded: a few connections' endpoints, each added once.
+    private let refusingStreamOptions = Mutex<Set<String>>([])
 
     public init(_ clients: [HTTPClient]) {
         precondition(!clients.isEmpty, "at least one HTTP client")
         self.clients = clients
         inFlight = Mutex(Array(repeating: 0, count: clients.count))
+    }
+
+    /// Whether requests to `endpoint` must leave out `stream_options` (it refused them before).
+    func refusesStreamOptions(_ endpoint: String) -> Bool {
+        refusingStreamOptions.withLock { $0.contains(endpoint) }
+    }
+
+    func rememberRefusesStreamOptions(_ endpoint: String) {
+        refusingStreamOptions.withLock { set in
+            if set.count < 10_000 { set.insert(endpoint) }
+        }
     }
 
     /// The least busy client and its index, to give back with `release` when the request has ended.

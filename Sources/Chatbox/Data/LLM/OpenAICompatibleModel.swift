@@ -15,6 +15,16 @@ import NIOPosix
 ///   stream ended before the answer was finished…", so a cut-off answer is never taken for a complete one;
 /// - a body that is one JSON document instead of SSE is accepted when it is a full `chat.completion`.
 ///
+/// What it sends: `model`, `messages`, `stream: true`, `temperature` when the request sets one, and
+/// `stream_options: {"include_usage": true}`. A provider that refuses the request (HTTP 400 or 422, before any
+/// event) while it carried `stream_options` gets it once more without them; when that one is accepted, the
+/// endpoint is remembered (in `HTTPClientShards`) and later requests to it leave them out.
+///
+/// What it reads (see `OpenAIChunkReader`), in order: reasoning from `delta.reasoning_content` or
+/// `delta.reasoning` (`message.…` of a non-streamed answer) as `.reasoning`; `delta.content` as `.answer`, except a
+/// leading `<think>…</think>`, which is `.reasoning` (see `ThinkSplitter`, also for `.answerWasReasoning`); the
+/// reported `usage` as one `.usage`, the last output of a complete answer (none when the provider reports none).
+///
 /// Errors are `ModelError`: `.unreachable` (refused, DNS, connect timeout), `.http` (non-2xx status, or an
 /// `{"error":…}` object inside the stream; the provider's own message is passed on), `.malformed`. Their messages
 /// name the model by `host:port` and never carry the API key, the URL's credentials or a raw error dump (see
@@ -100,25 +110,23 @@ public struct OpenAICompatibleModel: ChatModel {
     }
 
     public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
-        let messages = request.messages
-        return AsyncThrowingStream { continuation in
+        AsyncThrowingStream { continuation in
             let output = AnswerOutput(continuation)
             let current = NIOLockedValueBox(Attempt())
             continuation.onTermination = { termination in
                 if case .cancelled = termination { Self.cancel(current) }
             }
-            start(messages, output: output, current: current)
+            start(request, output: output, current: current)
         }
     }
 
     /// The relay's path: each output goes to `onOutput` right on the event loop that parsed it. Cancelling the
     /// calling task cancels the request; the answer then simply ends.
     public func answer(_ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void) async throws {
-        let messages = request.messages
         let current = NIOLockedValueBox(Attempt())
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                start(messages, output: AnswerOutput(output: onOutput, resuming: done), current: current)
+                start(request, output: AnswerOutput(output: onOutput, resuming: done), current: current)
             }
         } onCancel: {
             Self.cancel(current)
@@ -132,11 +140,12 @@ public struct OpenAICompatibleModel: ChatModel {
         }?.cancel()
     }
 
-    private func start(_ messages: [ChatMessage], output: AnswerOutput, current: NIOLockedValueBox<Attempt>) {
+    private func start(_ request: ModelRequest, output: AnswerOutput, current: NIOLockedValueBox<Attempt>) {
         let url = endpoint
-        let request: HTTPClient.Request
+        let wantsUsage = !httpClients.refusesStreamOptions(url)
+        let first: HTTPClient.Request
         do {
-            request = try makeRequest(url: url, messages: messages)
+            first = try makeRequest(url: url, request, includeUsage: wantsUsage)
         } catch {
             errors.log(logger, "the model request could not be made", error)
             output.end(
@@ -152,32 +161,65 @@ public struct OpenAICompatibleModel: ChatModel {
                 httpClients.release(shard)
                 output.end(error)
             })
-        send(request, on: client, messages: messages, url: url, to: output, current: current, retriesLeft: 3)
+        send(
+            first, on: client, request, includeUsage: wantsUsage, url: url, to: output, current: current,
+            retriesLeft: 3)
     }
 
     /// Starts one attempt. A pooled connection the server had already closed (nothing received) is retried, up to
-    /// three times: each failed attempt discards its stale connection, so the pool soon hands out a fresh one.
+    /// three times: each failed attempt discards its stale connection, so the pool soon hands out a fresh one. A
+    /// refusal of `stream_options` is retried once without them.
     private func send(
-        _ request: HTTPClient.Request, on httpClient: HTTPClient, messages: [ChatMessage], url: String,
-        to output: AnswerOutput, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
+        _ httpRequest: HTTPClient.Request, on httpClient: HTTPClient, _ request: ModelRequest, includeUsage: Bool,
+        url: String, to output: AnswerOutput, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
     ) {
         let eventLoop = httpClient.eventLoopGroup.next()
         var retry: (@Sendable () -> Void)?
         if retriesLeft > 0 {
             retry = { @Sendable [self] in
-                guard let again = try? makeRequest(url: url, messages: messages) else {
+                guard let again = try? makeRequest(url: url, request, includeUsage: includeUsage) else {
                     output.end(ModelError(.unreachable, "The model at \(errors.location) closed the connection."))
                     return
                 }
                 send(
-                    again, on: httpClient, messages: messages, url: url, to: output, current: current,
-                    retriesLeft: retriesLeft - 1)
+                    again, on: httpClient, request, includeUsage: includeUsage, url: url, to: output,
+                    current: current, retriesLeft: retriesLeft - 1)
+            }
+        }
+        var retryWithoutStreamOptions: (@Sendable () -> Void)?
+        if includeUsage {
+            retryWithoutStreamOptions = { @Sendable [self, httpClients] in
+                guard let again = try? makeRequest(url: url, request, includeUsage: false) else {
+                    output.end(ModelError(.unreachable, "The model at \(errors.location) closed the connection."))
+                    return
+                }
+                // Accepted without them (an output or a complete answer): the endpoint refuses `stream_options`.
+                let accepted = NIOLockedValueBox(false)
+                let remember = { @Sendable in
+                    let first = accepted.withLockedValue { seen in
+                        defer { seen = true }
+                        return !seen
+                    }
+                    if first { httpClients.rememberRefusesStreamOptions(url) }
+                }
+                let remembering = AnswerOutput(
+                    output: { item in
+                        remember()
+                        output.output(item)
+                    },
+                    end: { error in
+                        if error == nil { remember() }
+                        output.end(error)
+                    })
+                send(
+                    again, on: httpClient, request, includeUsage: false, url: url, to: remembering,
+                    current: current, retriesLeft: retriesLeft)
             }
         }
         let delegate = OpenAIStreamDelegate(
             errors: errors, logger: logger, limits: limits, output: output, eventLoop: eventLoop,
-            retryOnStaleConnection: retry)
-        let task = httpClient.execute(request: request, delegate: delegate, eventLoop: .delegate(on: eventLoop))
+            retryOnStaleConnection: retry, retryWithoutStreamOptions: retryWithoutStreamOptions)
+        let task = httpClient.execute(request: httpRequest, delegate: delegate, eventLoop: .delegate(on: eventLoop))
         let cancelledMeanwhile = current.withLockedValue { attempt -> Bool in
             attempt.task = task
             return attempt.cancelled
@@ -192,7 +234,7 @@ public struct OpenAICompatibleModel: ChatModel {
         var cancelled = false
     }
 
-    private func makeRequest(url: String, messages: [ChatMessage]) throws -> HTTPClient.Request {
+    private func makeRequest(url: String, _ request: ModelRequest, includeUsage: Bool) throws -> HTTPClient.Request {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Accept", value: "text/event-stream")
@@ -201,7 +243,9 @@ public struct OpenAICompatibleModel: ChatModel {
         for (name, value) in extraHeaders { headers.replaceOrAdd(name: name, value: value) }
         let payload = ChatRequestBody(
             model: model, stream: true,
-            messages: messages.map { .init(role: $0.role.rawValue, content: $0.content) })
+            messages: request.messages.map { .init(role: $0.role.rawValue, content: $0.content) },
+            temperature: request.temperature,
+            stream_options: includeUsage ? .init(include_usage: true) : nil)
         let body = try JSONEncoder().encode(payload)
         return try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .data(body))
     }
@@ -214,21 +258,52 @@ struct ChatRequestBody: Encodable {
         var role: String
         var content: String
     }
+    struct StreamOptions: Encodable {
+        var include_usage: Bool
+    }
     var model: String
     var stream: Bool
     var messages: [Message]
+    /// Left out when nil (the provider's default).
+    var temperature: Double?
+    /// `{"include_usage": true}`, left out for an endpoint known to refuse it.
+    var stream_options: StreamOptions?
 }
 
 /// One `chat.completion.chunk`, or a full `chat.completion`, or an error object: only the fields we read.
 struct ChatChunk: Decodable {
     struct Choice: Decodable {
-        struct Content: Decodable { var content: String? }
+        struct Content: Decodable {
+            var content: String?
+            var reasoning_content: String?
+            var reasoning: String?
+            /// `reasoning_content`, else `reasoning` (empty strings count as none), as `ChunkScanner` reads it.
+            var reasoningText: String? {
+                if let reasoning_content, !reasoning_content.isEmpty { return reasoning_content }
+                if let reasoning, !reasoning.isEmpty { return reasoning }
+                return nil
+            }
+        }
         var delta: Content?
         var message: Content?
         var finish_reason: String?
     }
+    /// `usage`; a member that is not a whole number leaves it nil instead of failing the chunk.
+    struct Usage: Decodable {
+        var usage: TokenUsage?
+        private enum Keys: String, CodingKey { case prompt_tokens, completion_tokens }
+        init(from decoder: any Decoder) throws {
+            let object = try decoder.container(keyedBy: Keys.self)
+            if let prompt = try? object.decodeIfPresent(Int.self, forKey: .prompt_tokens),
+                let completion = try? object.decodeIfPresent(Int.self, forKey: .completion_tokens)
+            {
+                usage = TokenUsage(promptTokens: prompt, completionTokens: completion)
+            }
+        }
+    }
     var choices: [Choice]?
     var error: ProviderError?
+    var usage: Usage?
 }
 
 /// `"error": {"message": …}` or `"error": "…"`.

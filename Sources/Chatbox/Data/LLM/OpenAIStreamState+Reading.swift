@@ -39,23 +39,31 @@ extension OpenAIStreamState {
 
 /// Reads what the model sent (an event of the stream, a non-streamed answer, an error body) and words what is
 /// wrong with it. A class, so that the parser's callback can use it while the state is being changed.
+///
+/// Outputs, in order: each chunk's reasoning (`reasoning_content` or `reasoning`) before its content; content goes
+/// through a `ThinkSplitter` (a leading `<think>…</think>` becomes reasoning); the last `usage` the stream carried
+/// goes out once, when the answer is complete (`finish`), after everything else.
 final class OpenAIChunkReader {
     let errors: ModelErrorText
     /// Only for chunks the byte scan leaves alone, the non-streamed answer and errors: made on first use.
     lazy var decoder = JSONDecoder()
+    private var splitter = ThinkSplitter()
+    private var usage: TokenUsage?
 
     init(errors: ModelErrorText) {
         self.errors = errors
     }
 
-    /// Reads one event, sends its text to `piece`; true at `[DONE]`.
-    func read(_ event: SSERawEvent, seen: inout OpenAIStreamState.Seen, piece: (String) -> Void) throws -> Bool {
+    /// Reads one event, sends what it says to `output`; true at `[DONE]`.
+    func read(
+        _ event: SSERawEvent, seen: inout OpenAIStreamState.Seen, output: (ModelOutput) -> Void
+    ) throws -> Bool {
         if seen == .nothing { seen = .events }
         if event.dataEquals("[DONE]") { return true }
         // The usual chunk is read by a byte scan; anything unusual goes through JSONDecoder below.
         if let chunk = event.data.withUnsafeBytes(ChunkScanner.scan) {
             if chunk.finished { seen = .finishReason }
-            if let text = chunk.content, !text.isEmpty { piece(text) }
+            emit(reasoning: chunk.reasoning, content: chunk.content, usage: chunk.usage, output)
             return false
         }
         if event.data.withUnsafeBytes({ ChunkScanner.nestingExceeds($0, limit: ChunkScanner.maxDepth) }) {
@@ -73,14 +81,33 @@ final class OpenAIChunkReader {
         if let error = chunk.error {
             throw ModelError(.http, "The model provider reported an error: \(errors.quote(error.message))")
         }
-        guard let choice = chunk.choices?.first else { return false }
-        if choice.finish_reason != nil { seen = .finishReason }
-        if let text = choice.delta?.content ?? choice.message?.content, !text.isEmpty { piece(text) }
+        let choice = chunk.choices?.first
+        if choice?.finish_reason != nil { seen = .finishReason }
+        let texts = choice?.delta ?? choice?.message
+        emit(reasoning: texts?.reasoningText, content: texts?.content, usage: chunk.usage?.usage, output)
         return false
     }
 
-    /// The answer of a non-streamed response (one JSON document) to `piece`; nil, or why it is not an answer.
-    func answer(fromJSON collected: ByteBuffer, piece: (String) -> Void) -> ModelError? {
+    private func emit(reasoning: String?, content: String?, usage: TokenUsage?, _ output: (ModelOutput) -> Void) {
+        if let reasoning {
+            splitter.reasoningArrivedElsewhere(output)
+            output(.reasoning(reasoning))
+        }
+        if let content, !content.isEmpty { splitter.feed(content, output) }
+        if let usage { self.usage = usage }
+    }
+
+    /// The answer is complete: text the splitter held back, then the usage (once).
+    func finish(output: (ModelOutput) -> Void) {
+        splitter.finish(output)
+        if let usage {
+            output(.usage(usage))
+            self.usage = nil
+        }
+    }
+
+    /// The answer of a non-streamed response (one JSON document) to `output`; nil, or why it is not an answer.
+    func answer(fromJSON collected: ByteBuffer, output: (ModelOutput) -> Void) -> ModelError? {
         let chunk: ChatChunk
         do {
             chunk = try decoder.decode(ChatChunk.self, from: Data(collected.readableBytesView))
@@ -93,11 +120,12 @@ final class OpenAIChunkReader {
         if let error = chunk.error {
             return ModelError(.http, "The model provider reported an error: \(errors.quote(error.message))")
         }
-        guard let choice = chunk.choices?.first, let content = choice.message?.content ?? choice.delta?.content
+        guard let choice = chunk.choices?.first, let texts = choice.message ?? choice.delta, let content = texts.content
         else {
             return ModelError(.malformed, "The model answered with JSON that has no message content.")
         }
-        if !content.isEmpty { piece(content) }
+        emit(reasoning: texts.reasoningText, content: content, usage: chunk.usage?.usage, output)
+        finish(output: output)
         return nil
     }
 

@@ -6,7 +6,8 @@ import NIOHTTP1
 
 /// The life of one streamed `/chat/completions` response, without the network: `OpenAIStreamDelegate` tells it
 /// what happened (request sent, head, body part, error, end of body, connect timeout) and performs the `Action`
-/// it returns. Its pieces go to the `piece` closure of the call that parsed them, in order.
+/// it returns. Its outputs (reasoning, answer pieces, usage) go to the `output` closure of the call that parsed
+/// them, in order.
 ///
 /// The phases, in the order a response goes through them:
 ///
@@ -48,6 +49,10 @@ struct OpenAIStreamState {
         case end(ModelError?, dropConnection: Bool)
         /// Sends the request again: a reused keep-alive connection was closed before anything was received.
         case retry
+        /// The provider refused the request (400 or 422) that carried `stream_options`: send it again without them
+        /// (only when `refusalCanBeStreamOptions`); `error` is the answer's error if that is not possible.
+        /// `dropConnection`: the rest of the error body is not read (cancel the request first).
+        case retryWithoutStreamOptions(ModelError, dropConnection: Bool)
     }
 
     /// How much of a failing model's body is read for its message (then the connection is dropped): a provider's
@@ -64,11 +69,17 @@ struct OpenAIStreamState {
     private var firstBytes = ""
     private let chunks: OpenAIChunkReader
     private let logger: Logger
+    /// The request carried `stream_options`: a 400 or 422 may be the provider refusing them.
+    private let refusalCanBeStreamOptions: Bool
 
-    init(errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model) {
+    init(
+        errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model,
+        refusalCanBeStreamOptions: Bool = false
+    ) {
         parser = SSEParser(limits: limits)
         chunks = OpenAIChunkReader(errors: errors)
         self.logger = logger
+        self.refusalCanBeStreamOptions = refusalCanBeStreamOptions
     }
 
     private var errors: ModelErrorText { chunks.errors }
@@ -102,28 +113,29 @@ struct OpenAIStreamState {
         }
     }
 
-    mutating func receivedBodyPart(_ buffer: ByteBuffer, piece: (String) -> Void) -> Action {
+    mutating func receivedBodyPart(_ buffer: ByteBuffer, output: (ModelOutput) -> Void) -> Action {
         switch phase {
         case .connecting, .waitingForHead:
             phase = .sniffing(.ok)  // a body before its head (AsyncHTTPClient never does that): read as a 200's
-            return receivedBodyPart(buffer, piece: piece)
+            return receivedBodyPart(buffer, output: output)
         case .sniffing:
             guard let first = buffer.readableBytesView.first(where: { !Self.isWhitespace($0) }) else {
                 return .none  // only blank lines so far
             }
             phase = first == UInt8(ascii: "{") ? .collectingJSON : .streaming(.nothing)
             firstBytes = String(decoding: buffer.readableBytesView.prefix(200), as: UTF8.self)
-            return receivedBodyPart(buffer, piece: piece)
+            return receivedBodyPart(buffer, output: output)
         case .streaming(var seen):
             let chunks = self.chunks
             var done = false
             do {
                 try parser.feed(buffer) { event in
                     guard !done else { return }
-                    done = try chunks.read(event, seen: &seen, piece: piece)
+                    done = try chunks.read(event, seen: &seen, output: output)
                 }
                 if done {
                     phase = .finished
+                    chunks.finish(output: output)
                     return .end(nil, dropConnection: parser.overflow != nil)
                 }
                 if let overflow = parser.overflow { throw Self.error(overflow) }
@@ -152,23 +164,23 @@ struct OpenAIStreamState {
             if var slice = part.readSlice(length: min(part.readableBytes, room)) { collected.writeBuffer(&slice) }
             guard collected.readableBytes >= Self.maxErrorBody else { return .none }
             phase = .finished
-            return .end(chunks.httpError(status, body: collected), dropConnection: true)
+            return refused(status, chunks.httpError(status, body: collected), dropConnection: true)
         case .finished:
             return .none
         }
     }
 
     /// The body ended (`didFinishRequest`).
-    mutating func bodyEnded(piece: (String) -> Void) -> Action {
+    mutating func bodyEnded(output: (ModelOutput) -> Void) -> Action {
         let ending = phase
         phase = .finished
         switch ending {
         case .finished:
             return .none
         case .collectingError(let status):
-            return .end(chunks.httpError(status, body: collected), dropConnection: false)
+            return refused(status, chunks.httpError(status, body: collected), dropConnection: false)
         case .collectingJSON:
-            return .end(chunks.answer(fromJSON: collected, piece: piece), dropConnection: false)
+            return .end(chunks.answer(fromJSON: collected, output: output), dropConnection: false)
         case .connecting, .waitingForHead:
             return .end(ModelError(.malformed, "The model answered 200 with an empty body."), dropConnection: false)
         case .sniffing(let status):
@@ -181,14 +193,18 @@ struct OpenAIStreamState {
             do {
                 try parser.finish { event in
                     guard !done else { return }
-                    done = try chunks.read(event, seen: &seen, piece: piece)
+                    done = try chunks.read(event, seen: &seen, output: output)
                 }
             } catch {
                 return .end(error as? ModelError ?? unexpected(error), dropConnection: false)
             }
-            if done { return .end(nil, dropConnection: false) }
+            if done {
+                chunks.finish(output: output)
+                return .end(nil, dropConnection: false)
+            }
             switch seen {
             case .finishReason:
+                chunks.finish(output: output)
                 return .end(nil, dropConnection: false)
             case .nothing:
                 return .end(
@@ -233,7 +249,7 @@ struct OpenAIStreamState {
                         + "answering (\(describeConnectError(error)))."), dropConnection: false)
         case .collectingError(let status):
             errors.log(logger, "the model's error answer was cut off", error)
-            return .end(chunks.httpError(status, body: collected), dropConnection: false)
+            return refused(status, chunks.httpError(status, body: collected), dropConnection: false)
         case .sniffing, .streaming, .collectingJSON, .finished:
             errors.log(logger, "the model's stream was cut off", error)
             return .end(
@@ -245,6 +261,14 @@ struct OpenAIStreamState {
     }
 
     // MARK: Helpers
+
+    /// An HTTP error that may be the provider refusing `stream_options` (400 or 422 to a request that had them).
+    private func refused(_ status: HTTPResponseStatus, _ error: ModelError, dropConnection: Bool) -> Action {
+        if refusalCanBeStreamOptions, status.code == 400 || status.code == 422 {
+            return .retryWithoutStreamOptions(error, dropConnection: dropConnection)
+        }
+        return .end(error, dropConnection: dropConnection)
+    }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09

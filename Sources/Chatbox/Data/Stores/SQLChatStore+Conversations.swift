@@ -2,18 +2,63 @@ import SQLKit
 
 /// Conversations with their messages: the chat turn and answers' progress (listing and search: +Search).
 extension SQLChatStore: ConversationStore {
-    static let conversationColumns = "c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at"
-    static let messageColumns = "id, conversation_id, role, content, status, error, created_at"
+    static let conversationColumns =
+        "c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at, c.model, c.system_prompt, c.temperature"
+    static let messageColumns = """
+        id, conversation_id, role, content, status, error, created_at, model, reasoning, prompt_tokens, \
+        completion_tokens, first_token_ms, duration_ms
+        """
 
-    public func createConversation(userID: Int64, title: String) async throws -> Conversation {
+    public func createConversation(userID: Int64, title: String, settings: ChatSettings) async throws -> Conversation {
         let now = Millis.now()
         let id = try await insert(
             """
-            INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
-            VALUES (\(bind: userID), \(bind: title), \(bind: title.isEmpty ? 0 : 1), \(bind: now), \(bind: now))
+            INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at, model, system_prompt, \
+            temperature) VALUES (\(bind: userID), \(bind: title), \(bind: title.isEmpty ? 0 : 1), \(bind: now), \
+            \(bind: now), \(bind: settings.model), \(bind: settings.systemPrompt), \(bind: settings.temperature))
             """)
         return Conversation(
-            id: id, userID: userID, title: title, titleSetByUser: !title.isEmpty, createdAt: now, updatedAt: now)
+            id: id, userID: userID, title: title, titleSetByUser: !title.isEmpty, createdAt: now, updatedAt: now,
+            model: settings.model, systemPrompt: settings.systemPrompt, temperature: settings.temperature)
+    }
+
+    public func updateConversation(id: Int64, userID: Int64, change: ConversationChange) async throws -> Conversation {
+        var sets: [SQLQueryString] = []
+        if let title = change.title { sets.append("title = \(bind: title), title_set_by_user = 1") }
+        if let model = change.model { sets.append("model = \(bind: model)") }
+        if let prompt = change.systemPrompt { sets.append("system_prompt = \(bind: prompt)") }
+        if let temperature = change.temperature { sets.append("temperature = \(bind: temperature)") }
+        if !sets.isEmpty {
+            // MySQL counts only rows it changed: a change to the same values would read as "not found".
+            let found = try await db.raw(
+                "SELECT id FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)"
+            ).first()
+            guard found != nil else { throw StoreError.notFound }
+            try await db.raw(
+                """
+                UPDATE conversations SET \(sets.joined(separator: ", ")) \
+                WHERE id = \(bind: id) AND user_id = \(bind: userID)
+                """
+            ).run()
+        }
+        guard let conversation = try await conversation(id: id, userID: userID) else { throw StoreError.notFound }
+        return conversation
+    }
+
+    public func recentModels(userID: Int64, limit: Int) async throws -> [String] {
+        let rows = try await db.raw(
+            """
+            SELECT model FROM conversations WHERE user_id = \(bind: userID) AND model IS NOT NULL \
+            ORDER BY updated_at DESC, id DESC LIMIT \(bind: limit * 4)
+            """
+        ).all()
+        var models: [String] = []
+        for row in rows {
+            let model = try row.decode(column: "model", as: String.self)
+            if !models.contains(model) { models.append(model) }
+            if models.count >= limit { break }
+        }
+        return models
     }
 
     public func conversation(id: Int64, userID: Int64) async throws -> Conversation? {
@@ -55,12 +100,12 @@ extension SQLChatStore: ConversationStore {
         ).all().map(Self.message)
     }
 
-    public func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
+    public func beginTurn(conversationID: Int64, userContent: String, model: String?, now: Millis) async throws
         -> (user: Message, assistant: Message)
     {
         try await db.transaction { conn in
-            let question = try await insertMessage(conn, conversationID, .user, userContent, .completed, now)
-            let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, now)
+            let question = try await insertMessage(conn, conversationID, .user, userContent, .completed, nil, now)
+            let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, model, now)
             try await conn.raw(
                 """
                 UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: conversationID)
@@ -70,7 +115,7 @@ extension SQLChatStore: ConversationStore {
         }
     }
 
-    public func beginRegeneration(conversationID: Int64, now: Millis) async throws
+    public func beginRegeneration(conversationID: Int64, model: String?, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     {
         try await db.transaction { conn in
@@ -88,7 +133,7 @@ extension SQLChatStore: ConversationStore {
                 DELETE FROM messages WHERE conversation_id = \(bind: conversationID) AND id > \(bind: question.id)
                 """
             ).run()
-            let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, now)
+            let answer = try await insertMessage(conn, conversationID, .assistant, "", .processing, model, now)
             try await conn.raw(
                 """
                 UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: conversationID)
@@ -100,17 +145,17 @@ extension SQLChatStore: ConversationStore {
 
     private func insertMessage(
         _ conn: any SQLDatabase, _ conversationID: Int64, _ role: MessageRole, _ content: String,
-        _ status: MessageStatus, _ now: Millis
+        _ status: MessageStatus, _ model: String?, _ now: Millis
     ) async throws -> Message {
         let id = try await insert(
             """
-            INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) \
+            INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at, model) \
             VALUES (\(bind: conversationID), \(bind: role.rawValue), \(bind: content), \(bind: status.rawValue), \
-            \(bind: now), \(bind: now))
+            \(bind: now), \(bind: now), \(bind: model))
             """, on: conn)
         return Message(
             id: id, conversationID: conversationID, role: role, content: content, status: status, error: nil,
-            createdAt: now)
+            createdAt: now, model: model)
     }
 
     /// Up to 200 answers per UPDATE (a CASE on the id): thousands of streaming answers cost a few statements a
@@ -124,9 +169,18 @@ extension SQLChatStore: ConversationStore {
                     "WHEN \(bind: answer.messageID) THEN \(bind: answer.content)"
                 }
                 let ids = batch.map { answer -> SQLQueryString in "\(bind: answer.messageID)" }
+                // Reasoning only where there is some: most answers have none, and their statement stays as small.
+                let thinking = batch.filter { !$0.reasoning.isEmpty }
+                var reasoning: SQLQueryString = ""
+                if !thinking.isEmpty {
+                    let cases = thinking.map { answer -> SQLQueryString in
+                        "WHEN \(bind: answer.messageID) THEN \(bind: answer.reasoning)"
+                    }
+                    reasoning = ", reasoning = CASE id \(cases.joined(separator: " ")) ELSE reasoning END"
+                }
                 try await conn.raw(
                     """
-                    UPDATE messages SET content = CASE id \(cases.joined(separator: " ")) END, \
+                    UPDATE messages SET content = CASE id \(cases.joined(separator: " ")) END\(reasoning), \
                     updated_at = \(bind: now) WHERE status = 'processing' AND id IN (\(ids.joined(separator: ", ")))
                     """
                 ).run()
@@ -145,7 +199,7 @@ extension SQLChatStore: ConversationStore {
         var start = answers.startIndex
         var bytes = 0
         for index in answers.indices {
-            let size = answers[index].content.utf8.count
+            let size = answers[index].content.utf8.count + answers[index].reasoning.utf8.count
             if index > start, index - start >= progressStatementAnswers || bytes + size > progressStatementBytes {
                 batches.append(answers[start..<index])
                 start = index
@@ -176,6 +230,26 @@ extension SQLChatStore: ConversationStore {
         }
     }
 
+    public func finishAnswer(_ answer: Message, now: Millis) async throws {
+        try await db.transaction { conn in
+            try await conn.raw(
+                """
+                UPDATE messages SET content = \(bind: answer.content), status = \(bind: answer.status.rawValue), \
+                error = \(bind: answer.error), reasoning = \(bind: answer.reasoning.isEmpty ? nil : answer.reasoning), \
+                model = \(bind: answer.model), prompt_tokens = \(bind: answer.usage?.promptTokens), \
+                completion_tokens = \(bind: answer.usage?.completionTokens), \
+                first_token_ms = \(bind: answer.firstTokenMs), duration_ms = \(bind: answer.durationMs), \
+                updated_at = \(bind: now) WHERE id = \(bind: answer.id)
+                """
+            ).run()
+            try await conn.raw(
+                """
+                UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: answer.conversationID)
+                """
+            ).run()
+        }
+    }
+
     static func conversation(_ row: any SQLRow) throws -> Conversation {
         Conversation(
             id: try row.decode(column: "id", as: Int64.self),
@@ -183,17 +257,29 @@ extension SQLChatStore: ConversationStore {
             title: try row.decode(column: "title", as: String.self),
             titleSetByUser: try row.decode(column: "title_set_by_user", as: Int.self) != 0,
             createdAt: try row.decode(column: "created_at", as: Int64.self),
-            updatedAt: try row.decode(column: "updated_at", as: Int64.self))
+            updatedAt: try row.decode(column: "updated_at", as: Int64.self),
+            model: try row.decode(column: "model", as: String?.self),
+            systemPrompt: try row.decode(column: "system_prompt", as: String?.self),
+            temperature: try row.decode(column: "temperature", as: Double?.self))
     }
 
     static func message(_ row: any SQLRow) throws -> Message {
-        Message(
+        let promptTokens = try row.decode(column: "prompt_tokens", as: Int?.self)
+        let completionTokens = try row.decode(column: "completion_tokens", as: Int?.self)
+        return Message(
             id: try row.decode(column: "id", as: Int64.self),
             conversationID: try row.decode(column: "conversation_id", as: Int64.self),
             role: MessageRole(rawValue: try row.decode(column: "role", as: String.self)) ?? .assistant,
             content: try row.decode(column: "content", as: String.self),
             status: MessageStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .failed,
             error: try row.decode(column: "error", as: String?.self),
-            createdAt: try row.decode(column: "created_at", as: Int64.self))
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
+            model: try row.decode(column: "model", as: String?.self),
+            reasoning: try row.decode(column: "reasoning", as: String?.self) ?? "",
+            usage: promptTokens.flatMap { prompt in
+                completionTokens.map { TokenUsage(promptTokens: prompt, completionTokens: $0) }
+            },
+            firstTokenMs: try row.decode(column: "first_token_ms", as: Int64?.self),
+            durationMs: try row.decode(column: "duration_ms", as: Int64?.self))
     }
 }

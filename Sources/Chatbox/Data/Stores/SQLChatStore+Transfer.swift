@@ -76,9 +76,11 @@ extension SQLChatStore: TransferStore {
                 }
                 id = try await insert(
                     """
-                    INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
+                    INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at, model, \
+                    system_prompt, temperature) \
                     VALUES (\(bind: userID), \(bind: conversation.title), \(bind: conversation.title.isEmpty ? 0 : 1), \
-                    \(bind: conversation.createdAt), \(bind: conversation.updatedAt))
+                    \(bind: conversation.createdAt), \(bind: conversation.updatedAt), \(bind: conversation.settings.model), \
+                    \(bind: conversation.settings.systemPrompt), \(bind: conversation.settings.temperature))
                     """, on: conn)
                 progress.insertedIDs.append(id)
                 (progress.openID, progress.message) = (id, 0)
@@ -105,8 +107,10 @@ extension SQLChatStore: TransferStore {
         func flush() async throws {
             guard rows > 0 else { return }
             try await conn.raw(
-                "INSERT INTO messages (conversation_id, role, content, status, error, created_at, updated_at) VALUES "
-                    + sql
+                """
+                INSERT INTO messages (conversation_id, role, content, status, error, created_at, updated_at, model, \
+                reasoning, prompt_tokens, completion_tokens) VALUES
+                """ + " " + sql
             ).run()
             (rows, bytes, sql) = (0, 0, SQLQueryString(""))
         }
@@ -115,10 +119,11 @@ extension SQLChatStore: TransferStore {
             sql += """
                 (\(bind: conversationID), \(bind: message.role.rawValue), \(bind: message.content), \
                 \(bind: message.status.rawValue), \(bind: message.error), \(bind: message.createdAt), \
-                \(bind: message.createdAt))
+                \(bind: message.createdAt), \(bind: message.model), \(bind: message.reasoning.isEmpty ? nil : message.reasoning), \
+                \(bind: message.usage?.promptTokens), \(bind: message.usage?.completionTokens))
                 """
             rows += 1
-            bytes += message.content.utf8.count + (message.error?.utf8.count ?? 0)
+            bytes += message.content.utf8.count + message.reasoning.utf8.count + (message.error?.utf8.count ?? 0)
             if rows >= 100 || bytes >= 1 << 20 { try await flush() }
         }
         try await flush()

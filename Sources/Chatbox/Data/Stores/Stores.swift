@@ -59,29 +59,61 @@ public protocol ConversationStore: Sendable {
     /// A user's conversations, newest `updated_at` first, after `cursor`; `query` matches titles and message text.
     func conversations(userID: Int64, limit: Int, after cursor: PageCursor?, query: String?) async throws
         -> ConversationPage
-    /// Creates a conversation for a user.
-    func createConversation(userID: Int64, title: String) async throws -> Conversation
+    /// Creates a conversation for a user with its model, system prompt and temperature.
+    func createConversation(userID: Int64, title: String, settings: ChatSettings) async throws -> Conversation
     /// One of the user's conversations, if it exists.
     func conversation(id: Int64, userID: Int64) async throws -> Conversation?
     /// Renames a conversation as the user asked (the title is then never generated over); `StoreError.notFound`
     /// when it isn't the user's.
     func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation
+    /// Changes what `change` gives (model, system prompt, temperature; a title as a user's rename) in one
+    /// statement and returns the conversation; `StoreError.notFound` when it isn't the user's.
+    func updateConversation(id: Int64, userID: Int64, change: ConversationChange) async throws -> Conversation
+    /// The models of the user's conversations, most recently updated first (distinct, at most `limit`).
+    func recentModels(userID: Int64, limit: Int) async throws -> [String]
     /// Sets a generated title unless the user has named the conversation; returns whether it was set.
     func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool
     /// Deletes a conversation and its messages; throws `StoreError.notFound` when it isn't the user's.
     func deleteConversation(id: Int64, userID: Int64) async throws
     /// A conversation's messages, oldest first.
     func messages(conversationID: Int64) async throws -> [Message]
-    /// In one transaction: stores the user's message and an empty `processing` answer, and bumps `updated_at`.
-    func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
+    /// In one transaction: stores the user's message and an empty `processing` answer by `model`, and bumps
+    /// `updated_at`.
+    func beginTurn(conversationID: Int64, userContent: String, model: String?, now: Millis) async throws
         -> (user: Message, assistant: Message)
-    /// In one transaction: deletes the last answer (if any) and opens a new `processing` one after the last question.
-    func beginRegeneration(conversationID: Int64, now: Millis) async throws -> (user: Message, assistant: Message)?
-    /// Writes the partial text of answers still being generated, all in one transaction (finished ones are left alone).
+    /// In one transaction: deletes the last answer (if any) and opens a new `processing` one by `model` after the
+    /// last question.
+    func beginRegeneration(conversationID: Int64, model: String?, now: Millis) async throws
+        -> (user: Message, assistant: Message)?
+    /// Writes the partial text (and reasoning) of answers still being generated, all in one transaction (finished
+    /// ones are left alone).
     func saveProgress(_ answers: [AnswerProgress]) async throws
-    /// Writes an answer's final text and status, and bumps the conversation's `updated_at`.
+    /// Writes an answer's final text and status (its reasoning, model, usage and timings left as they are), and
+    /// bumps the conversation's `updated_at`.
     func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws
+    /// Writes an answer's final state (text, reasoning, status, error, model, usage, timings), and bumps the
+    /// conversation's `updated_at`.
+    func finishAnswer(_ answer: Message, now: Millis) async throws
+}
+
+extension ConversationStore {
+    /// A conversation with the server's defaults.
+    public func createConversation(userID: Int64, title: String) async throws -> Conversation {
+        try await createConversation(userID: userID, title: title, settings: ChatSettings())
+    }
+    /// A turn whose model is not recorded.
+    public func beginTurn(conversationID: Int64, userContent: String, now: Millis) async throws
+        -> (user: Message, assistant: Message)
+    {
+        try await beginTurn(conversationID: conversationID, userContent: userContent, model: nil, now: now)
+    }
+    /// A regeneration whose model is not recorded.
+    public func beginRegeneration(conversationID: Int64, now: Millis) async throws
+        -> (user: Message, assistant: Message)?
+    {
+        try await beginRegeneration(conversationID: conversationID, model: nil, now: now)
+    }
 }
 
 /// Runtime settings kept in the database.
@@ -114,4 +146,34 @@ public protocol MaintenanceStore: Sendable {
     func ping() async throws
     /// Marks every `processing` answer as failed with `error` (after a crash); returns how many.
     func failUnfinishedMessages(error: String) async throws -> Int
+}
+
+/// The admin's model connections (the start-up one from the settings is not stored).
+public protocol ConnectionStore: Sendable {
+    /// Every stored connection, oldest (lowest id) first.
+    func connections() async throws -> [ModelConnection]
+    /// The connection with this id, if any.
+    func connection(id: Int64) async throws -> ModelConnection?
+    /// Inserts a connection (its id and times are the store's); `StoreError.duplicate` when the name is taken.
+    func createConnection(_ connection: ModelConnection) async throws -> ModelConnection
+    /// Replaces every field of the connection with `connection.id` and returns it as stored; `StoreError.notFound`
+    /// if unknown, `StoreError.duplicate` when the new name is taken.
+    func updateConnection(_ connection: ModelConnection) async throws -> ModelConnection
+    /// Deletes a connection; `StoreError.notFound` if unknown.
+    func deleteConnection(id: Int64) async throws
+}
+
+/// Users' presets; methods that take a `userID` only ever see that user's rows.
+public protocol PresetStore: Sendable {
+    /// A user's presets, by name.
+    func presets(userID: Int64) async throws -> [Preset]
+    /// One of the user's presets, if it exists.
+    func preset(id: Int64, userID: Int64) async throws -> Preset?
+    /// Inserts a preset for `preset.userID` (its id and times are the store's).
+    func createPreset(_ preset: Preset) async throws -> Preset
+    /// Replaces the fields of the user's preset `preset.id` and returns it as stored; `StoreError.notFound` when it
+    /// isn't theirs.
+    func updatePreset(_ preset: Preset) async throws -> Preset
+    /// Deletes one of the user's presets; `StoreError.notFound` when it isn't theirs.
+    func deletePreset(id: Int64, userID: Int64) async throws
 }
