@@ -13,6 +13,7 @@ import { saveBlob } from './download.js'
 import { useModels } from './useModels.js'
 
 const models = useModels()
+let switching = null // the PATCH of a model just picked: a turn sent meanwhile waits for it
 
 const blankChat = () => ({
   id: null, //            the open conversation's id (null on the blank "new chat" page)
@@ -137,6 +138,7 @@ export async function send(text) {
       return false
     }
   }
+  if (switching) await switching.catch(() => {})
   const msgs = chat.messages
   msgs.push({ id: `local-u-${Date.now()}`, _key: `k-u-${Date.now()}`, role: 'user', content, status: 'completed', error: null, created_at: new Date().toISOString() })
   const user = msgs.at(-1)
@@ -167,6 +169,8 @@ export async function regenerate(model = null) {
   const id = chat.id
   if (id == null || chat.streaming) return
   chat.sendError = null
+  if (switching) await switching.catch(() => {})
+  if (!same(chat.id, id) || chat.streaming) return
   const msgs = chat.messages
   const last = msgs.at(-1)
   const previous = last?.role === 'assistant' ? { ...last } : null
@@ -255,7 +259,13 @@ export async function setModel(model) {
   models.rememberPick(model)
   const id = chat.id
   if (id == null) { chat.pending.model = model; return }
-  const res = await api.updateConversation(id, { model })
-  if (same(chat.id, id) && chat.conversation) Object.assign(chat.conversation, res?.conversation ?? { model })
-  if (chat.sendError) chat.sendError = null
+  const saving = api.updateConversation(id, { model })
+  switching = saving
+  try {
+    const res = await saving
+    if (same(chat.id, id) && chat.conversation) Object.assign(chat.conversation, res?.conversation ?? { model })
+    if (chat.sendError) chat.sendError = null
+  } finally {
+    if (switching === saving) switching = null
+  }
 }
