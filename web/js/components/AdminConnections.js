@@ -102,7 +102,7 @@ export default {
               <dd data-testid="connection-key">{{ connection.api_key_set ? t('admin.connKeySet') : t('admin.connKeyNone') }}</dd>
             </template>
             <template v-if="Object.keys(connection.headers || {}).length">
-              <dt>{{ t('admin.connHeaders') }}</dt><dd class="mono">{{ Object.keys(connection.headers).join(', ') }}</dd>
+              <dt>{{ t('admin.connHeadersShort') }}</dt><dd class="mono">{{ Object.keys(connection.headers).join(', ') }}</dd>
             </template>
             <dt>{{ t('admin.connModels') }}</dt>
             <dd data-testid="connection-models">{{ (connection.models || []).join(', ') || '—' }}</dd>
