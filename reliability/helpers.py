@@ -317,8 +317,8 @@ class Store:
             conn.close()
 
     def messages(self, conversation_id: int) -> list[dict]:
-        return self.rows("SELECT id, role, content, status, error FROM messages WHERE conversation_id = ? ORDER BY id",
-                         conversation_id)
+        return self.rows("SELECT id, role, content, status, error, model, reasoning FROM messages "
+                         "WHERE conversation_id = ? ORDER BY id", conversation_id)
 
 
 def new_database(backend: str, mariadb: MariaDB | None, tmp: Path) -> str:

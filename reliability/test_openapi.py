@@ -17,7 +17,9 @@ from helpers import ARTIFACTS, FIGURES, QUICK, ROOT, Chatbox, FakeUpstream, regi
 SPEC = ROOT / "docs" / "openapi.yaml"
 PREFIX = {"AuthController.swift": "/api/auth", "ConversationController.swift": "/api/conversations",
           "ChatController.swift": "/api/conversations", "AccountController.swift": "/api/account",
-          "AdminController.swift": "/api/admin", "SystemController.swift": ""}
+          "AdminController.swift": "/api/admin", "SystemController.swift": "",
+          "ConnectionsController.swift": "/api/admin", "ModelsController.swift": "/api/models",
+          "PresetsController.swift": "/api/presets"}
 ROUTE = re.compile(r'\.(get|post|patch|delete|put)\(\s*(?:"([^"]*)"\s*,\s*)?use:')
 
 

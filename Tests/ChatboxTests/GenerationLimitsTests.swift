@@ -45,6 +45,27 @@ struct GenerationLimitsTests {
         #expect(entry.content.count == 10, "nothing is added after the cut")
     }
 
+    @Test func endlessReasoningIsCutAtTheSameLimitAndStopsTheAnswer() throws {
+        let generations = Self.generations(characters: 10)
+        let entry = try generations.reserve(1, userID: 1)
+        entry.appendReasoning("想一想 ")
+        entry.append("ok")
+        #expect(entry.stopReason == nil, "reasoning and answer each have the limit")
+        entry.appendReasoning("abcdefghij")
+        #expect(entry.output.reasoning == "想一想 abcdef" && entry.output.content == "ok")
+        #expect(entry.stopReason == .tooLong)
+    }
+
+    @Test func anAnswerRecastAsReasoningMovesItsTextAndItsCount() throws {
+        let generations = Self.generations(characters: 10)
+        let entry = try generations.reserve(1, userID: 1)
+        entry.append("hmm, so")
+        entry.answerWasReasoning()
+        #expect(entry.output.content.isEmpty && entry.output.reasoning == "hmm, so")
+        entry.append("0123456789")
+        #expect(entry.output.content == "0123456789" && entry.stopReason == nil, "the answer's count started again")
+    }
+
     @Test func endingAUsersStreamsClosesTheirListenersAndStopsTheirAnswersOnly() async throws {
         let generations = Self.generations()
         let mine = try generations.reserve(1, userID: 1)

@@ -122,7 +122,8 @@ struct StoreTests {
             #expect(try await store.messages(conversationID: conversation.id).last?.error == "restarted")
 
             #expect(try await store.setGeneratedTitle(conversationID: conversation.id, title: "Generated"))
-            _ = try await store.renameConversation(id: conversation.id, userID: user.id, title: "Mine")
+            _ = try await store.updateConversation(
+                id: conversation.id, userID: user.id, change: ConversationChange(title: "Mine"))
             #expect(try await !store.setGeneratedTitle(conversationID: conversation.id, title: "Generated again"))
             #expect(try await store.conversation(id: conversation.id, userID: user.id)?.title == "Mine")
         }

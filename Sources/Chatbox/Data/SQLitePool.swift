@@ -47,8 +47,12 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
     private static func openConnection(path: String, threadPool: NIOThreadPool, logger: Logger) async throws
         -> SQLiteConnection
     {
+        // SQLiteKit logs every statement with its values at debug level: API keys, password hashes and message
+        // text must not reach the log, whatever level the server runs at.
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .info)
         let connection = try await SQLiteConnection.open(
-            storage: .file(path: path), threadPool: threadPool, logger: logger,
+            storage: .file(path: path), threadPool: threadPool, logger: quiet,
             on: MultiThreadedEventLoopGroup.singleton.any())
         let sql = connection.sql()
         do {

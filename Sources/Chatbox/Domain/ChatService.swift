@@ -156,6 +156,8 @@ public struct ChatService: Sendable {
         let ending = await streaming.value
         (answer.status, answer.error) = (ending.status, ending.error)
         (answer.content, answer.reasoning, answer.usage) = entry.output
+        // A `<think>` block's reasoning often ends in line breaks; they mean nothing once it is apart.
+        while answer.reasoning.last?.isWhitespace == true { answer.reasoning.removeLast() }
         (answer.model, answer.firstTokenMs, answer.durationMs) = (model.id, ending.firstTokenMs, ending.durationMs)
         await save(answer)
         entry.send(.done(answer))

@@ -89,14 +89,6 @@ public struct ConversationService: Sendable {
         return (conversation, try await store.messages(conversationID: conversation.id))
     }
 
-    /// Renames as the user asked (a generated title never replaces it afterwards).
-    public func rename(id: Int64, userID: Int64, title: String) async throws -> Conversation {
-        let title = try Rules.title(title)
-        return try await notFoundAsConversation {
-            try await store.renameConversation(id: id, userID: userID, title: title)
-        }
-    }
-
     /// Deletes the conversation and its messages.
     public func delete(id: Int64, userID: Int64) async throws {
         try await notFoundAsConversation { try await store.deleteConversation(id: id, userID: userID) }

@@ -223,7 +223,7 @@ public actor ModelCatalog: ModelDirectory {
         let task = Task {
             let result: Result<[String], any Error>
             do { result = .success(try await connector.listModels(connection)) } catch { result = .failure(error) }
-            await self.finishFetch(connection, token: token, result)
+            self.finishFetch(connection, token: token, result)
         }
         fetches[connection.id] = (token, task)
         return task

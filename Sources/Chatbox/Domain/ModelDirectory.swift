@@ -1,5 +1,5 @@
 /// The models users can pick, by id: what a turn answers with and what writes titles. `ModelCatalog` implements it
-/// over the admin's connections; `FixedModels` over one model (tests, and a server that was given no choice).
+/// over the admin's connections and the start-up one.
 public protocol ModelDirectory: Sendable {
     /// The model for `id`, or for nil the default; throws `ChatError.modelUnavailable` when `id` is not (or no
     /// longer) offered, or `ChatError.noModel` when there is no model at all.
@@ -20,23 +20,4 @@ public struct ResolvedModel: Sendable {
         self.id = id
         self.model = model
     }
-}
-
-/// One model for everything, named by its `displayName`; `title` writes titles when given.
-public struct FixedModels: ModelDirectory {
-    let chat: any ChatModel
-    let title: (any ChatModel)?
-
-    public init(chat: any ChatModel, title: (any ChatModel)? = nil) {
-        self.chat = chat
-        self.title = title
-    }
-
-    public func chatModel(id: String?) async throws -> ResolvedModel {
-        guard id == nil || id == chat.displayName else { throw ChatError.modelUnavailable(id ?? "") }
-        return ResolvedModel(id: chat.displayName, model: chat)
-    }
-    public func isAvailable(_ id: String) async -> Bool { id == chat.displayName }
-    public func titleModel() async -> (any ChatModel)? { title }
-    public func defaultModelID() async -> String? { chat.displayName }
 }

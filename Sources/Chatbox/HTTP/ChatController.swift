@@ -53,7 +53,8 @@ struct ChatController {
     }
 
     /// The response. Events are written as they happen, and whatever queued up meanwhile goes in the same write;
-    /// after a write with pieces of the answer the stream waits out `batchInterval` before the next. A client that
+    /// after a write with pieces of the answer (or its reasoning) the stream waits out `batchInterval` before the
+    /// next. A client that
     /// leaves only ends its own listening; the generation goes on. On server shutdown the stream ends.
     func stream(_ listener: Listener) -> Response {
         let batchInterval = self.batchInterval
@@ -67,7 +68,7 @@ struct ChatController {
                 try await withGracefulShutdownHandler {
                     while let events = await listener.next() {
                         try await writer.write(SSE.frames(events))
-                        if batchInterval > .zero, events.contains(where: \.isDelta) {
+                        if batchInterval > .zero, events.contains(where: \.isPiece) {
                             try? await Task.sleep(for: batchInterval)
                         }
                     }
@@ -80,8 +81,11 @@ struct ChatController {
 }
 
 extension ChatEvent {
-    var isDelta: Bool {
-        if case .delta = self { return true }
-        return false
+    /// A piece of the answer or of its reasoning: what the stream batches.
+    var isPiece: Bool {
+        switch self {
+        case .delta, .reasoning: true
+        default: false
+        }
     }
 }

@@ -122,7 +122,6 @@ struct Server: Sendable {
             "CHATBOX_REGISTRATION_OPEN": "true", "CHATBOX_SHUTDOWN_GRACE_SECONDS": "2",
             // The load runs hundreds of streams per account and signs every account up from one address.
             "CHATBOX_CHAT_MAX_RUNNING_PER_USER": "10000", "CHATBOX_CHAT_MAX_STREAMS_PER_USER": "100000",
-            "CHATBOX_REGISTRATION_MAX_PER_ADDRESS": "100000",
             "CHATBOX_WEB_ROOT": paths.repo + "/web"
         ]
         for (key, value) in extra { environment[key] = value }

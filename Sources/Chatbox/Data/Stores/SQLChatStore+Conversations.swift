@@ -70,16 +70,6 @@ extension SQLChatStore: ConversationStore {
         ).first().map(Self.conversation)
     }
 
-    public func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation {
-        try await changeOne(
-            """
-            UPDATE conversations SET title = \(bind: title), title_set_by_user = 1 \
-            WHERE id = \(bind: id) AND user_id = \(bind: userID)
-            """)
-        guard let conversation = try await conversation(id: id, userID: userID) else { throw StoreError.notFound }
-        return conversation
-    }
-
     public func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool {
         try await changedRows(
             """

@@ -63,9 +63,6 @@ public protocol ConversationStore: Sendable {
     func createConversation(userID: Int64, title: String, settings: ChatSettings) async throws -> Conversation
     /// One of the user's conversations, if it exists.
     func conversation(id: Int64, userID: Int64) async throws -> Conversation?
-    /// Renames a conversation as the user asked (the title is then never generated over); `StoreError.notFound`
-    /// when it isn't the user's.
-    func renameConversation(id: Int64, userID: Int64, title: String) async throws -> Conversation
     /// Changes what `change` gives (model, system prompt, temperature; a title as a user's rename) in one
     /// statement and returns the conversation; `StoreError.notFound` when it isn't the user's.
     func updateConversation(id: Int64, userID: Int64, change: ConversationChange) async throws -> Conversation
