@@ -450,5 +450,7 @@ def test_the_model_strings_are_in_chinese(browser, models_server):
     wait_answer_status(pg, "completed")
     label = pg.locator('[data-testid="thinking-label"]').inner_text().strip()
     assert re.fullmatch(r"已思考 \d+ 秒", label), label
+    assert pg.get_by_test_id("model-picker").get_attribute("title") == "选择模型"
+    shot(pg, "28-thinking-zh")
     watch.assert_clean()
     c.close()
