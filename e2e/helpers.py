@@ -30,7 +30,9 @@ def wait_answer_status(page, status: str | tuple = ("completed", "failed", "stop
 
 
 def answer_text(page) -> str:
-    return last_answer(page).locator(".msg-body").inner_text()
+    """The last answer as shown (its Markdown, error, note), without its thinking block and the model line under it."""
+    return last_answer(page).locator(".msg-body").evaluate(
+        "el => [...el.children].filter(c => !c.matches('.msg-foot, .thinking-block')).map(c => c.innerText).join('\\n')")
 
 
 def current_conversation_id(page) -> str:

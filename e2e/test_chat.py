@@ -172,7 +172,7 @@ def test_open_an_old_conversation_and_continue_it(context, page, user):
     send(page, "[[fake echo]] and of Italy?")
     wait_answer_status(page, "completed")
     assert page.locator(".msg-user").count() == 2
-    assert answer_text(page).startswith("3 messages:")  # the model received the earlier turn
+    assert re.match(r"model=\S+ temperature=\S+ 3 messages:", answer_text(page))  # the model received the earlier turn
     page.go_back()  # history works: back to the blank page, forward to the chat
     page.locator(".empty-state").wait_for()
     page.go_forward()

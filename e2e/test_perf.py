@@ -151,6 +151,8 @@ def test_first_load_bytes(browser, server):
     }
     record("first_load", result)
     print("\nfirst load:", json.dumps(result, indent=1))
-    assert result["chat_page_bytes"] < 400_000
+    # 400 000 until issue 14; its header model picker, thinking block and model menus add ~11 kB to the first load
+    # (the settings panel, the preset list and their strings load when first shown)
+    assert result["chat_page_bytes"] < 415_000
     ctx.close()
     ctx2.close()

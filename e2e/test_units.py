@@ -106,3 +106,88 @@ def test_sidebar_groups_by_day_in_the_users_time_zone(app_page):
         return groupConversations(list, now).map(g => [g.key, g.items.map(c => c.id)])
     }""")
     assert groups == [["today", [1, 2]], ["yesterday", [3, 4]], ["previous7", [5, 6]], ["older", [7, 8]]]
+
+
+def test_answer_stream_reads_reasoning_apart_and_frees_the_chat_at_done(app_page):
+    """A stream (fed by hand) with reasoning, deltas and done: the reasoning goes to `reasoning`, the answer to
+    `content`, the think time is measured, and the chat is not busy from `done` on although the stream stays open."""
+    result = app_page.evaluate(r"""async () => {
+        const { reactive } = await import('vue')
+        const { createAnswerStreams } = await import('/js/answerStream.js')
+        const chat = reactive({ id: 7, messages: [], conversation: { id: 7 }, streaming: false, stopping: false })
+        const streams = createAnswerStreams(chat)
+        const assistant = reactive({ id: 'local', role: 'assistant', content: '', reasoning: '', status: 'processing' })
+        chat.messages.push(assistant)
+        let finish
+        const states = []
+        const open = ({ onEvent }) => new Promise((resolve) => {
+            finish = resolve
+            onEvent('start', { assistant_message: { id: 9, role: 'assistant', content: '', reasoning: '', status: 'processing', model: 'm1' } })
+            onEvent('reasoning', { text: 'Let me ' })
+            onEvent('reasoning', { text: '**think**.' })
+            states.push(['thinking', chat.streaming, chat.messages[0].content, chat.messages[0].reasoning])
+            onEvent('delta', { text: 'The answer' })
+            onEvent('done', { message: { id: 9, role: 'assistant', content: 'The answer', reasoning: 'Let me **think**.', status: 'completed', model: 'm1' } })
+        })
+        const result = await streams.run(7, open, { assistant: chat.messages[0] })
+        states.push(['after done', chat.streaming, chat.messages[0].status, typeof chat.messages[0]._thinkMs])
+        // the stream is still open: the title comes later, then it closes
+        await new Promise((r) => setTimeout(r, 20))
+        finish(true)
+        return { result, states, message: { ...chat.messages[0] } }
+    }""")
+    assert result["result"]["done"] is True
+    assert result["states"][0] == ["thinking", True, "", "Let me **think**."]
+    assert result["states"][1] == ["after done", False, "completed", "number"]
+    assert result["message"]["content"] == "The answer" and result["message"]["model"] == "m1"
+
+
+def test_answer_stream_delivers_a_title_after_done(app_page):
+    titles = app_page.evaluate(r"""async () => {
+        const { reactive } = await import('vue')
+        const { createAnswerStreams } = await import('/js/answerStream.js')
+        const { onTitleChange } = await import('/js/conversations.js')
+        const titles = []
+        onTitleChange((id, title) => titles.push([String(id), title]))
+        const chat = reactive({ id: 7, messages: [], conversation: { id: 7 }, streaming: false, stopping: false })
+        const streams = createAnswerStreams(chat)
+        chat.messages.push({ id: 9, role: 'assistant', content: '', reasoning: '', status: 'processing' })
+        let emit, finish
+        const open = ({ onEvent }) => new Promise((resolve) => {
+            emit = onEvent; finish = resolve
+            onEvent('start', { assistant_message: { id: 9, role: 'assistant', content: '', status: 'processing' } })
+            onEvent('delta', { text: 'x' })
+            onEvent('done', { message: { id: 9, role: 'assistant', content: 'x', status: 'completed' } })
+        })
+        await streams.run(7, open, { assistant: chat.messages[0] })
+        const busyAfterDone = chat.streaming
+        emit('title', { conversation_id: 7, title: 'Late title' })
+        finish(true)
+        return { busyAfterDone, titles }
+    }""")
+    assert titles == {"busyAfterDone": False, "titles": [["7", "Late title"]]}
+
+
+def test_message_stats_and_connection_helpers(app_page):
+    result = app_page.evaluate(r"""async () => {
+        const { messageStats } = await import('/js/components/ChatMessage.js')
+        const { parseHeaders, formatHeaders, parseModelIds } = await import('/js/useConnections.js')
+        let bad = null
+        try { parseHeaders('X-Ok: 1\nnot a header') } catch (e) { bad = e.message }
+        return {
+          full: messageStats({ usage: { prompt_tokens: 12, completion_tokens: 100 }, first_token_ms: 500, duration_ms: 2500 }),
+          usageOnly: messageStats({ usage: { prompt_tokens: 3, completion_tokens: 4 }, first_token_ms: null, duration_ms: null }),
+          nothing: messageStats({ usage: null }),
+          headers: parseHeaders('X-Title: Chatbox\n\n  HTTP-Referer: https://a.example/x:y  \n'),
+          round: formatHeaders({ 'X-A': '1', 'X-B': 'two' }),
+          bad,
+          ids: parseModelIds('a, b\nc\n\na'),
+        }
+    }""")
+    assert result["full"] == "50.0 tokens/s · 12 prompt + 100 completion tokens"
+    assert result["usageOnly"] == "3 prompt + 4 completion tokens"
+    assert result["nothing"] == ""
+    assert result["headers"] == {"X-Title": "Chatbox", "HTTP-Referer": "https://a.example/x:y"}
+    assert result["round"] == "X-A: 1\nX-B: two"
+    assert result["bad"] == "not a header"
+    assert result["ids"] == ["a", "b", "c"]

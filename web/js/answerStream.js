@@ -10,6 +10,9 @@ export const same = (a, b) => a != null && b != null && String(a) === String(b)
 /** The stream reader of a chat state ({id, messages, conversation, streaming, stopping}). */
 export function createAnswerStreams(chat) {
   let streamCtrl = null // the AbortController of the stream being read
+  // Streams past their `done`, still open for the `title` event: not busy, not aborted by the next turn (the title
+  // still reaches the sidebar); dropped when the page signs out (abortAll).
+  const tails = new Set()
   const isCurrent = (id) => same(chat.id, id)
 
   function abort() {
@@ -17,6 +20,12 @@ export function createAnswerStreams(chat) {
     streamCtrl = null
     chat.streaming = false
     chat.stopping = false
+  }
+
+  function abortAll() {
+    abort()
+    for (const ctrl of tails) ctrl.abort()
+    tails.clear()
   }
 
   async function refresh(id) {
@@ -41,8 +50,24 @@ export function createAnswerStreams(chat) {
     streamCtrl = ctrl
     chat.streaming = true
     let gotDone = false
+    let released = null // resolves when `done` frees the conversation (the stream may stay open for the title)
+    const freed = new Promise((resolve) => { released = resolve })
+    // The answer is finished: the composer is free although the stream may still bring the title.
+    function release() {
+      if (streamCtrl !== ctrl) return
+      streamCtrl = null
+      chat.streaming = false
+      chat.stopping = false
+      tails.add(ctrl)
+      released()
+    }
     const onEvent = (name, data) => {
-      if (ctrl.signal.aborted || !isCurrent(id)) return
+      if (ctrl.signal.aborted) return
+      if (name === 'title') { // for the sidebar even when another chat is open by now
+        if (data?.title) setConversationTitle(data.conversation_id ?? id, data.title)
+        return
+      }
+      if (gotDone || !isCurrent(id)) return
       const msgs = chat.messages
       if (name === 'start') {
         ctx.started = true
@@ -57,26 +82,43 @@ export function createAnswerStreams(chat) {
             ctx.assistant = msgs.find((m) => same(m.id, am.id)) || null
             if (!ctx.assistant) { msgs.push({ ...am }); ctx.assistant = msgs.at(-1) }
           }
-          Object.assign(ctx.assistant, am, { content: am.content ?? '' })
+          Object.assign(ctx.assistant, am, { content: am.content ?? '', reasoning: am.reasoning ?? '' })
         }
         ctx.onStart?.()
+      } else if (name === 'reasoning') {
+        const message = ctx.assistant
+        if (message && typeof data?.text === 'string') {
+          if (message._thinkStart == null) message._thinkStart = performance.now()
+          message.reasoning = (message.reasoning || '') + data.text
+        }
       } else if (name === 'delta') {
-        if (ctx.assistant && typeof data?.text === 'string') ctx.assistant.content += data.text
+        const message = ctx.assistant
+        if (message && typeof data?.text === 'string') {
+          // the answer starts: the thinking time is from the first reasoning piece to here (measured here)
+          if (message._thinkStart != null && message._thinkMs == null) message._thinkMs = performance.now() - message._thinkStart
+          message.content += data.text
+        }
       } else if (name === 'done') {
         gotDone = true
-        if (data?.message && ctx.assistant) Object.assign(ctx.assistant, data.message)
+        const message = ctx.assistant
+        if (message && message._thinkStart != null && message._thinkMs == null) message._thinkMs = performance.now() - message._thinkStart
+        if (data?.message && message) Object.assign(message, data.message)
         chat.stopping = false
-      } else if (name === 'title') {
-        if (data?.title) setConversationTitle(data.conversation_id ?? id, data.title)
+        release()
       }
     }
-    let attached = true
-    try {
-      attached = await open({ onEvent, signal: ctrl.signal })
-    } finally {
-      if (streamCtrl === ctrl) { streamCtrl = null; chat.streaming = false; chat.stopping = false }
-    }
-    return { done: gotDone, attached, aborted: ctrl.signal.aborted }
+    const reading = (async () => {
+      try {
+        return await open({ onEvent, signal: ctrl.signal })
+      } finally {
+        tails.delete(ctrl)
+        if (streamCtrl === ctrl) { streamCtrl = null; chat.streaming = false; chat.stopping = false }
+      }
+    })()
+    // After `done` the rest of the stream (the title, or a dropped connection) is no failure of this answer.
+    reading.catch(() => {})
+    const attached = await Promise.race([reading, freed.then(() => true)])
+    return { done: gotDone, attached, aborted: ctrl.signal.aborted && !gotDone }
   }
 
   /** After a dropped connection: re-attach a few times, then fall back to reading the stored messages. */
@@ -112,5 +154,5 @@ export function createAnswerStreams(chat) {
     }
   }
 
-  return { abort, run: runStream, recover, attach, refresh }
+  return { abort, abortAll, run: runStream, recover, attach, refresh }
 }

@@ -95,15 +95,27 @@ export const api = {
 
   listConversations: ({ limit, cursor, q: query } = {}, signal) =>
     request('GET', `/api/conversations${queryString({ limit, cursor, q: query })}`, undefined, { signal }),
-  createConversation: (title) => request('POST', '/api/conversations', title ? { title } : {}),
+  /** `fields`: {title?, model?, system_prompt?, temperature?} (a string is a title, as before). */
+  createConversation: (fields) =>
+    request('POST', '/api/conversations', typeof fields === 'string' ? { title: fields } : fields ?? {}),
   getConversation: (id, signal) => request('GET', `/api/conversations/${enc(id)}`, undefined, { signal }),
   renameConversation: (id, title) => request('PATCH', `/api/conversations/${enc(id)}`, { title }),
+  /** `patch`: {model?, system_prompt?, temperature?, title?}; null resets system_prompt / temperature. */
+  updateConversation: (id, patch) => request('PATCH', `/api/conversations/${enc(id)}`, patch),
   deleteConversation: (id) => request('DELETE', `/api/conversations/${enc(id)}`, {}),
   stop: (id) => request('POST', `/api/conversations/${enc(id)}/stop`, {}),
 
   /** POST a message; events go to onEvent(name, data). Resolves when the stream closes. */
   sendMessage: (id, content, opts) => stream('POST', `/api/conversations/${enc(id)}/messages`, { content }, opts),
-  regenerate: (id, opts) => stream('POST', `/api/conversations/${enc(id)}/regenerate`, {}, opts),
+  /** `model`: answer again with this model (the conversation switches to it too); null keeps the conversation's. */
+  regenerate: (id, opts, model = null) =>
+    stream('POST', `/api/conversations/${enc(id)}/regenerate`, model ? { model } : {}, opts),
+
+  // models and presets (any signed-in user)
+  models: () => request('GET', '/api/models'),
+  presets: () => request('GET', '/api/presets'),
+  createPreset: (preset) => request('POST', '/api/presets', preset),
+  deletePreset: (id) => request('DELETE', `/api/presets/${enc(id)}`, {}),
   /** Re-attach to a running generation. Resolves to false when none runs (204). */
   attach: (id, opts) => stream('GET', `/api/conversations/${enc(id)}/stream`, undefined, opts),
 
@@ -116,6 +128,14 @@ export const api = {
   adminDeleteUser: (id, confirm) => request('DELETE', `/api/admin/users/${enc(id)}${queryString({ confirm })}`, {}),
   adminSettings: () => request('GET', '/api/admin/settings'),
   adminUpdateSettings: (patch) => request('PATCH', '/api/admin/settings', patch),
+  adminConnections: () => request('GET', '/api/admin/connections'),
+  adminCreateConnection: (fields) => request('POST', '/api/admin/connections', fields),
+  adminUpdateConnection: (id, patch) => request('PATCH', `/api/admin/connections/${enc(id)}`, patch),
+  adminDeleteConnection: (id) => request('DELETE', `/api/admin/connections/${enc(id)}`, {}),
+  adminRefreshConnection: (id) => request('POST', `/api/admin/connections/${enc(id)}/refresh`, {}),
+  adminModels: () => request('GET', '/api/admin/models'),
+  /** `patch`: {default_model?, title_model?, hidden?: [ids]} */
+  adminUpdateModels: (patch) => request('PATCH', '/api/admin/models', patch),
 
   // own account
   sessions: () => request('GET', '/api/account/sessions'),

@@ -7,6 +7,7 @@ import { t } from './i18n.js'
 import { errorText, isUnauthorized } from './errors.js'
 import { resetConversations } from './conversations.js'
 import { resetChat } from './chat.js'
+import { resetModels } from './useModels.js'
 
 function currentPathForReturn() {
   const path = location.pathname + location.search
@@ -20,6 +21,7 @@ function sessionLost() {
   store.sessionExpired = true
   resetChat()
   resetConversations()
+  resetModels()
   navigate(`/login?next=${encodeURIComponent(currentPathForReturn())}`)
 }
 
@@ -69,6 +71,7 @@ export function forgetSession() {
   store.sessionExpired = false
   resetChat()
   resetConversations()
+  resetModels()
   try { sessionStorage.clear() } catch { /* private mode */ }
   navigate('/login', { replace: true })
 }

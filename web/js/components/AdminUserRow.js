@@ -25,8 +25,7 @@ export default {
       if (!menu.value?.contains(event.target) && !button.value?.contains(event.target)) close(false)
     }
     const place = ref({})
-    const onMove = () => close(false)
-    function show() {
+    function position() {
       // fixed to the viewport beside the button, so no scrolling box around the table can clip it
       const rect = button.value.getBoundingClientRect()
       const below = window.innerHeight - rect.bottom > 200
@@ -34,6 +33,18 @@ export default {
         right: `${Math.max(8, window.innerWidth - rect.right)}px`,
         ...(below ? { top: `${rect.bottom + 4}px` } : { bottom: `${window.innerHeight - rect.top + 4}px` }),
       }
+    }
+    // Scrolling moves the menu with its button (a scroll that brought the button into view may land just after
+    // the click); it closes when the button leaves the window, and on resize.
+    function onMove(event) {
+      if (!open.value || !button.value) return
+      if (event?.type === 'resize') { close(false); return }
+      const rect = button.value.getBoundingClientRect()
+      if (rect.bottom < 0 || rect.top > window.innerHeight) close(false)
+      else position()
+    }
+    function show() {
+      position()
       open.value = true
       document.addEventListener('pointerdown', onOutside, true)
       window.addEventListener('scroll', onMove, true)

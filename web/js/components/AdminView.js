@@ -1,4 +1,4 @@
-// /admin: registration open or closed, create a user, and the users table (searchable, paged as it scrolls) with
+// /admin: registration open or closed, the model connections and model settings, create a user, and the users table (searchable, paged as it scrolls) with
 // reset password, disable / enable, make / unmake admin and delete. The server decides (403 for non-admins).
 import '../pageMessages.js'
 import { ref, computed, nextTick, onMounted } from 'vue'
@@ -15,10 +15,11 @@ import AdminUserRow from './AdminUserRow.js'
 import AdminResetPassword from './AdminResetPassword.js'
 import AdminDeleteUser from './AdminDeleteUser.js'
 import ConfirmDialog from './ConfirmDialog.js'
+import AdminConnections from './AdminConnections.js'
 
 export default {
   name: 'AdminView',
-  components: { AppIcon, PageHeader, AdminCreateUser, AdminUserRow, AdminResetPassword, AdminDeleteUser, ConfirmDialog },
+  components: { AppIcon, PageHeader, AdminCreateUser, AdminUserRow, AdminResetPassword, AdminDeleteUser, ConfirmDialog, AdminConnections },
   setup() {
     const admin = useAdmin()
     const { users, forbidden, registrationOpen, savingRegistration } = admin
@@ -151,6 +152,8 @@ export default {
                 </label>
               </div>
             </section>
+
+            <AdminConnections />
 
             <section class="card" aria-labelledby="create-title">
               <h2 id="create-title">{{ t('admin.createTitle') }}</h2>

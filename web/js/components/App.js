@@ -1,5 +1,5 @@
 // Root: boot screen, login page, or the sidebar + chat layout; route guard and global keyboard shortcuts.
-import { computed, watch, onMounted, onBeforeUnmount, defineAsyncComponent } from 'vue'
+import { computed, watch, onMounted, onBeforeUnmount } from 'vue'
 import { store } from '../store.js'
 import { navigate } from '../router.js'
 import { t } from '../i18n.js'
@@ -9,28 +9,12 @@ import { invalidate } from '../markdown/libraries.js'
 import LoginView from './LoginView.js'
 import AppSidebar from './AppSidebar.js'
 import ChatView from './ChatView.js'
-import PageLoading from './PageLoading.js'
+import { lazyPage } from '../lazy.js'
 import ToastHost from './ToastHost.js'
 import AppIcon from './AppIcon.js'
 
 // The account and admin pages load when first opened (their code, strings and styles): the chat's first load does
-// not carry them. The style sheet is in place before the page shows, so it never appears unstyled.
-let pageStyles = null
-function loadPageStyles() {
-  pageStyles ??= new Promise((resolve, reject) => {
-    const link = document.createElement('link')
-    link.rel = 'stylesheet'
-    link.href = '/pages.css'
-    link.onload = resolve
-    link.onerror = () => { link.remove(); pageStyles = null; reject(new Error('/pages.css did not load')) }
-    document.head.appendChild(link)
-  })
-  return pageStyles
-}
-const lazyPage = (load) => defineAsyncComponent({
-  loader: () => Promise.all([load(), loadPageStyles()]).then(([m]) => m),
-  loadingComponent: PageLoading, errorComponent: PageLoading, delay: 150,
-})
+// not carry them.
 const AccountView = lazyPage(() => import('./AccountView.js'))
 const AdminView = lazyPage(() => import('./AdminView.js'))
 

@@ -1,22 +1,49 @@
 // One message. The user's text is shown as plain text (pre-wrap) in a bubble; the assistant's as sanitised Markdown,
-// with a cursor while it streams, the error + Retry when it failed, and Copy / Regenerate actions.
+// with a cursor while it streams, the error + Retry when it failed, and Copy / Regenerate (with another model)
+// actions. A reasoning model's thinking shows folded above the answer; the model that wrote it, discreetly below
+// (tokens per second on hover).
 import { ref, computed } from 'vue'
 import { t } from '../i18n.js'
 import { copyText } from '../clipboard.js'
+import { useModels } from '../useModels.js'
+import { usePopover } from '../usePopover.js'
 import AppIcon from './AppIcon.js'
 import MarkdownContent from './MarkdownContent.js'
+import { lazyPart } from '../lazy.js'
+
+const ThinkingBlock = lazyPart(() => import('./ThinkingBlock.js'), { styles: false }) // with the first reasoning
+
+/** "42.0 tokens/s · 12 prompt + 84 completion tokens" from a stored message, or '' when nothing is known. */
+export function messageStats(message) {
+  const parts = []
+  const usage = message.usage
+  const generating = (message.duration_ms ?? 0) - (message.first_token_ms ?? 0)
+  if (usage?.completion_tokens != null && message.duration_ms != null && message.first_token_ms != null && generating > 0) {
+    parts.push(t('chat.tokensPerSecond', { rate: (usage.completion_tokens / (generating / 1000)).toFixed(1) }))
+  }
+  if (usage) parts.push(t('chat.tokenCounts', { prompt: usage.prompt_tokens ?? '?', completion: usage.completion_tokens ?? '?' }))
+  return parts.join(' · ')
+}
 
 export default {
   name: 'ChatMessage',
-  components: { AppIcon, MarkdownContent },
+  components: { AppIcon, MarkdownContent, ThinkingBlock },
   props: {
     message: { type: Object, required: true },
     isLast: { type: Boolean, default: false },
     busy: { type: Boolean, default: false }, // a generation runs in this conversation
   },
   emits: ['regenerate'],
-  setup(props) {
+  setup(props, { emit }) {
     const copied = ref(false)
+    const { groups: modelGroups, load: loadModels } = useModels()
+    const regenButton = ref(null)
+    const regenMenu = ref(null)
+    const regen = usePopover(regenButton, regenMenu)
+    function openRegenMenu() { loadModels(); regen.toggle() }
+    function regenerateWith(model) { regen.close(false); emit('regenerate', model) }
+    const hasReasoning = computed(() => !!props.message.reasoning)
+    const stats = computed(() => messageStats(props.message))
     const hasContent = computed(() => !!props.message.content) // changes once, not on every delta
     const processing = computed(() => props.message.status === 'processing' && !props.message._orphan)
     const orphan = computed(() => props.message.status === 'processing' && !!props.message._orphan)
@@ -28,7 +55,10 @@ export default {
         setTimeout(() => { copied.value = false }, 1500)
       }
     }
-    return { t, copied, hasContent, processing, orphan, failed, stopped, copy }
+    return {
+      t, copied, hasContent, processing, orphan, failed, stopped, copy, hasReasoning, stats,
+      modelGroups, regenButton, regenMenu, regen, openRegenMenu, regenerateWith,
+    }
   },
   template: /*html*/ `
     <article v-if="message.role === 'user'" class="msg msg-user" :data-status="message.status">
@@ -42,8 +72,9 @@ export default {
     <article v-else class="msg msg-assistant" :class="{ 'is-last': isLast }" :data-status="message.status" :aria-busy="processing ? 'true' : 'false'">
       <div class="msg-avatar" aria-hidden="true"><AppIcon name="logo" :size="16" /></div>
       <div class="msg-body">
+        <ThinkingBlock v-if="hasReasoning" :message="message" />
         <MarkdownContent v-if="hasContent" :message="message" />
-        <div v-else-if="processing" class="thinking" role="status" :aria-label="t('chat.thinking')"><span></span><span></span><span></span></div>
+        <div v-else-if="processing && !hasReasoning" class="thinking" role="status" :aria-label="t('chat.thinking')"><span></span><span></span><span></span></div>
         <div v-if="failed || orphan" class="msg-error" role="alert">
           <AppIcon name="alert" :size="16" />
           <span class="msg-error-text"><strong>{{ t('chat.failed') }}:</strong> {{ orphan ? t('chat.interrupted') : message.error || '—' }}</span>
@@ -52,7 +83,8 @@ export default {
           </button>
         </div>
         <div v-if="stopped" class="msg-note">{{ t('chat.stopped') }}</div>
-        <div v-if="!processing" class="msg-actions">
+        <div v-if="!processing" class="msg-foot">
+        <div class="msg-actions">
           <button v-if="hasContent" type="button" class="icon-btn tiny" data-testid="copy-message"
                   :aria-label="copied ? t('chat.copied') : t('chat.copyMessage')" :title="t('chat.copyMessage')" @click="copy">
             <AppIcon :name="copied ? 'check' : 'copy'" :size="15" />
@@ -61,6 +93,28 @@ export default {
                   :aria-label="t('chat.regenerate')" :title="t('chat.regenerate')" @click="$emit('regenerate')">
             <AppIcon name="refresh" :size="15" />
           </button>
+          <span v-if="isLast" class="popover-anchor">
+            <button ref="regenButton" type="button" class="icon-btn tiny" data-testid="regenerate-with" :disabled="busy"
+                    aria-haspopup="menu" :aria-expanded="regen.open.value ? 'true' : 'false'"
+                    :aria-label="t('chat.regenerateWith')" :title="t('chat.regenerateWith')" @click="openRegenMenu">
+              <AppIcon name="more" :size="15" />
+            </button>
+            <div v-if="regen.open.value" ref="regenMenu" class="popover-menu" :style="regen.place.value" role="menu" data-testid="regenerate-menu"
+                 :aria-label="t('chat.regenerateWith')" @keydown="regen.onKeydown">
+              <p class="popover-title">{{ t('chat.regenerateWith') }}</p>
+              <template v-for="group in modelGroups" :key="group.connection">
+                <p class="popover-group">{{ group.connection }}</p>
+                <button v-for="model in group.models" :key="model.id" type="button" role="menuitem" class="menu-item"
+                        data-testid="regenerate-model" :data-model="model.id" @click="regenerateWith(model.id)">
+                  <span class="menu-item-text">{{ model.name }}</span>
+                  <AppIcon v-if="model.id === message.model" name="check" :size="14" />
+                </button>
+              </template>
+              <p v-if="!modelGroups.length" class="popover-empty">{{ t('chat.noModels') }}</p>
+            </div>
+          </span>
+        </div>
+        <span v-if="message.model" class="msg-model" data-testid="message-model" :title="stats || message.model">{{ message.model }}</span>
         </div>
       </div>
     </article>`,

@@ -12,12 +12,19 @@ import AppIcon from './AppIcon.js'
 import ChatMessage from './ChatMessage.js'
 import ChatComposer from './ChatComposer.js'
 import DemoBanner from './DemoBanner.js'
+import ModelPicker from './ModelPicker.js'
+import { usePresets } from '../useModels.js'
+import { lazyPart } from '../lazy.js'
+
+// Loaded when first shown: the settings panel when opened, the preset list once the user has presets.
+const ChatSettings = lazyPart(() => import('./ChatSettings.js'))
+const PresetList = lazyPart(() => import('./PresetList.js'))
 
 const PAGE = 24 // messages mounted at a time (more are mounted as the user scrolls up)
 
 export default {
   name: 'ChatView',
-  components: { AppIcon, ChatMessage, ChatComposer, DemoBanner },
+  components: { AppIcon, ChatMessage, ChatComposer, DemoBanner, ModelPicker, ChatSettings, PresetList },
   setup() {
     const scroller = ref(null)
     const content = ref(null)
@@ -75,6 +82,8 @@ export default {
       nextTick(() => { el.scrollTop = el.scrollHeight - fromEnd; lastTop = el.scrollTop })
     }
 
+    const settingsOpen = ref(false)
+    const { presets, load: loadPresets } = usePresets()
     const exporting = ref(false)
     async function exportMarkdown() {
       if (chat.id == null || exporting.value) return
@@ -101,12 +110,13 @@ export default {
       }, { root: scroller.value, rootMargin: '300px 0px 0px 0px' })
       watch(topSentinel, (el, old) => { if (old) topObs.unobserve(old); if (el) topObs.observe(el) }, { immediate: true })
       toBottom()
+      loadPresets()
     })
     onBeforeUnmount(() => { resizeObs?.disconnect(); topObs?.disconnect() })
 
     return {
       store, chat, t, scroller, content, topSentinel, composer, stick, blank, title, busy, shown, hiddenCount,
-      lastAssistant, suggestions, exporting, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
+      lastAssistant, suggestions, exporting, settingsOpen, presets, exportMarkdown, onScroll, onWheel, jumpDown, regenerate, useSuggestion,
       reload: () => openConversation(chat.id, { force: true }),
       openDrawer,
       newChat: () => navigate('/'),
@@ -118,7 +128,12 @@ export default {
         <button type="button" class="icon-btn menu-btn" :aria-label="t('sidebar.open')" data-testid="open-drawer" @click="openDrawer">
           <AppIcon name="menu" />
         </button>
+        <ModelPicker v-if="!chat.notFound" />
         <h1 class="chat-title" :title="title">{{ title }}</h1>
+        <button v-if="!chat.notFound && !chat.loading" type="button" class="icon-btn" data-testid="chat-settings-open"
+                :aria-label="t('chat.settingsTitle')" :title="t('chat.settingsTitle')" @click="settingsOpen = true">
+          <AppIcon name="settings" />
+        </button>
         <button v-if="chat.conversation && !chat.notFound" type="button" class="icon-btn" data-testid="export-markdown"
                 :aria-label="t('chat.exportMarkdown')" :title="t('chat.exportMarkdown')" :disabled="exporting" @click="exportMarkdown">
           <AppIcon name="download" />
@@ -136,6 +151,7 @@ export default {
             <div class="suggestions">
               <button v-for="suggestion in suggestions" :key="suggestion" type="button" class="suggestion" @click="useSuggestion(suggestion)">{{ suggestion }}</button>
             </div>
+            <PresetList v-if="presets.length" />
           </div>
           <div v-else-if="chat.notFound" class="center-note">
             <p>{{ t('conv.notFound') }}</p>
@@ -157,5 +173,6 @@ export default {
         <AppIcon name="arrowDown" :size="18" />
       </button>
       <ChatComposer ref="composer" />
+      <ChatSettings v-if="settingsOpen" @close="settingsOpen = false" />
     </section>`,
 }

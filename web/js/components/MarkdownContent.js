@@ -18,10 +18,16 @@ export default {
   components: { MarkdownBlocks },
   // The message object itself, not its text: a streamed delta then wakes only this component's watcher (which
   // batches to one render per frame) instead of re-rendering the parent message on every delta.
-  props: { message: { type: Object, required: true } },
+  // `field`: which text of the message ('content', or 'reasoning' for the thinking block); `live`: whether that text
+  // is still growing (by default: while the message is being written).
+  props: {
+    message: { type: Object, required: true },
+    field: { type: String, default: 'content' },
+    live: { default: null },
+  },
   setup(props) {
-    const text = () => props.message.content || ''
-    const streaming = computed(() => props.message.status === 'processing' && !props.message._orphan)
+    const text = () => props.message[props.field] || ''
+    const streaming = computed(() => props.live ?? (props.message.status === 'processing' && !props.message._orphan))
     const groups = shallowRef([]) //    the finished blocks, in groups of GROUP (see toGroups)
     const tailEl = ref(null) //          the unfinished last block while streaming: its (sanitised) HTML is set
     let tailHtml = '' //                 directly, so a frame that only grows it costs no component re-render
