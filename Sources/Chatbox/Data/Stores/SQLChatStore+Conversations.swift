@@ -2,11 +2,13 @@ import SQLKit
 
 /// Conversations with their messages: the chat turn and answers' progress (listing and search: +Search).
 extension SQLChatStore: ConversationStore {
-    static let conversationColumns =
-        "c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at, c.model, c.system_prompt, c.temperature"
+    static let conversationColumns = """
+        c.id, c.user_id, c.title, c.title_set_by_user, c.created_at, c.updated_at, c.model, c.system_prompt, \
+        c.temperature, c.current_leaf_id
+        """
     static let messageColumns = """
         id, conversation_id, role, content, status, error, created_at, model, reasoning, prompt_tokens, \
-        completion_tokens, first_token_ms, duration_ms
+        completion_tokens, first_token_ms, duration_ms, parent_id
         """
 
     public func createConversation(userID: Int64, title: String, settings: ChatSettings) async throws -> Conversation {
@@ -250,7 +252,8 @@ extension SQLChatStore: ConversationStore {
             updatedAt: try row.decode(column: "updated_at", as: Int64.self),
             model: try row.decode(column: "model", as: String?.self),
             systemPrompt: try row.decode(column: "system_prompt", as: String?.self),
-            temperature: try row.decode(column: "temperature", as: Double?.self))
+            temperature: try row.decode(column: "temperature", as: Double?.self),
+            currentLeafID: try row.decode(column: "current_leaf_id", as: Int64?.self))
     }
 
     static func message(_ row: any SQLRow) throws -> Message {
@@ -264,6 +267,7 @@ extension SQLChatStore: ConversationStore {
             status: MessageStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .failed,
             error: try row.decode(column: "error", as: String?.self),
             createdAt: try row.decode(column: "created_at", as: Int64.self),
+            parentID: try row.decode(column: "parent_id", as: Int64?.self),
             model: try row.decode(column: "model", as: String?.self),
             reasoning: try row.decode(column: "reasoning", as: String?.self) ?? "",
             usage: promptTokens.flatMap { prompt in
