@@ -333,6 +333,44 @@ extension TreeTransferTests {
     }
 
     @Test(arguments: Backend.all)
+    func aMessageWrittenIntoTheConversationBetweenBatchesDoesNotConfuseTheParents(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let user = try await store.createUser(username: "busy", usernameKey: "busy", passwordHash: "h", role: .user)
+            let original = Self.longTree(150)
+            let db = store.db
+            // After the first batch, the half-imported conversation gets a message from elsewhere (a chat turn).
+            _ = try await store.importConversations(
+                userID: user.id, [original], batching: ImportBatching(conversations: 1, messages: 60),
+                afterBatch: { batch in
+                    guard batch == 1 else { return }
+                    let id = try #require(try await store.exportedConversations(userID: user.id).first?.id)
+                    try await db.raw(
+                        """
+                        INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) \
+                        VALUES (\(bind: id), 'user', 'from elsewhere', 'completed', 1, 1)
+                        """
+                    ).run()
+                })
+            let conversation = try #require(try await store.exportedConversations(userID: user.id).first)
+            let messages = try await store.messages(conversationID: conversation.id).filter {
+                $0.content != "from elsewhere"
+            }
+            let imported = ImportedConversation(
+                title: original.title, createdAt: original.createdAt, updatedAt: original.updatedAt,
+                messages: try Self.parse(
+                    String(
+                        decoding: try APICoding.encoder.encode(
+                            Transfer.Export(
+                                format: "chatbox-export", version: 2, exportedAt: nil, username: nil,
+                                conversations: [Transfer.exported(conversation, messages)])), as: UTF8.self))[0]
+                    .messages)
+            var withLeaf = imported
+            withLeaf.currentLeafIndex = messages.firstIndex { $0.id == conversation.currentLeafID }
+            #expect(Self.shape(withLeaf) == Self.shape(original))
+        }
+    }
+
+    @Test(arguments: Backend.all)
     func aVersion2ExportRoundTripsThroughTheAPI(backend: Backend) async throws {
         let file = TextBox()
         try await withLiveApp(TestConfig.make(database: backend.freshLocation())) { api in

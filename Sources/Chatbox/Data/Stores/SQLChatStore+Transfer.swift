@@ -116,14 +116,14 @@ extension SQLChatStore: TransferStore {
     /// Multi-row INSERTs of up to 100 messages or about 1 MB of text each (under MySQL's packet limit), then the
     /// rows' `parent_id`s (a parent may be in the same INSERT, so its id is only known after). The new rows' ids
     /// are appended to `ids`: SQLite returns them (RETURNING); MySQL does not promise consecutive ids, so they are
-    /// read back: this conversation's rows after the last one known (within this transaction nobody else writes
-    /// into a conversation being imported; if someone did between two batches, the count differs and the import
-    /// fails rather than guessing).
+    /// read back: this conversation's rows from the first INSERT's id on (`LAST_INSERT_ID()` is the first row's; a
+    /// message someone wrote into the conversation between two batches has a smaller id). Should another writer
+    /// insert into it during this very transaction, the count differs and the import fails rather than guessing.
     private func insertMessages(
         _ messages: [ImportedConversation.Entry], _ range: Range<Int>, conversationID: Int64, ids: inout [Int64],
         on conn: any SQLDatabase
     ) async throws {
-        let lastKnown = ids.last ?? 0
+        var firstID: Int64?
         var first = range.lowerBound
         var bytes = 0
         var sql = SQLQueryString("")
@@ -142,6 +142,10 @@ extension SQLChatStore: TransferStore {
                 ids.append(contentsOf: stored.sorted())
             } else {
                 try await conn.raw(insert).run()
+                if firstID == nil {
+                    let row = try await conn.raw("SELECT LAST_INSERT_ID() AS id").first()
+                    firstID = try row?.decode(column: "id", as: Int64.self)
+                }
             }
             (first, bytes, sql) = (end, 0, SQLQueryString(""))
         }
@@ -158,10 +162,11 @@ extension SQLChatStore: TransferStore {
             if index + 1 - first >= 100 || bytes >= 1 << 20 { try await flush(upTo: index + 1) }
         }
         try await flush(upTo: range.upperBound)
-        if flavor != .sqlite {
+        if flavor != .sqlite, !range.isEmpty {
+            guard let firstID else { throw StoreError.notFound }
             let stored = try await conn.raw(
                 """
-                SELECT id FROM messages WHERE conversation_id = \(bind: conversationID) AND id > \(bind: lastKnown) \
+                SELECT id FROM messages WHERE conversation_id = \(bind: conversationID) AND id >= \(bind: firstID) \
                 ORDER BY id
                 """
             ).all().map { try $0.decode(column: "id", as: Int64.self) }
@@ -176,6 +181,7 @@ extension SQLChatStore: TransferStore {
     private func setParents(
         _ messages: [ImportedConversation.Entry], _ range: Range<Int>, ids: [Int64], on conn: any SQLDatabase
     ) async throws {
+        guard ids.count >= range.upperBound else { throw StoreError.notFound }
         var cases = SQLQueryString("")
         var children: [any Encodable & Sendable] = []
         func flush() async throws {
