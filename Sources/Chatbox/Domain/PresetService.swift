@@ -13,17 +13,9 @@ public struct PresetService: Sendable {
         self.models = models
     }
 
-    /// What a preset holds besides its name; nil: nothing set (the conversation's defaults apply).
-    public struct Settings: Sendable {
-        public var model: String?
-        public var systemPrompt: String?
-        public var temperature: Double?
-        public init(model: String? = nil, systemPrompt: String? = nil, temperature: Double? = nil) {
-            self.model = model
-            self.systemPrompt = systemPrompt
-            self.temperature = temperature
-        }
-    }
+    /// What a preset holds besides its name: what a conversation can set (nil: nothing set, the conversation's
+    /// defaults apply).
+    public typealias Settings = ChatSettings
 
     /// The user's presets, by name.
     public func list(userID: Int64) async throws -> [Preset] {

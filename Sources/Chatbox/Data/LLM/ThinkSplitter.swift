@@ -89,18 +89,9 @@ struct ThinkSplitter {
                     text = String(text[first...])
                     reasoningStarted = true
                 }
-                if let range = Self.find(Self.close, in: text) {
-                    let before = text[..<range.lowerBound]
-                    if !before.isEmpty { output(.reasoning(String(before))) }
-                    text = String(text[range.upperBound...])
-                    mode = .afterThink
-                    continue
-                }
-                let keep = Self.partialSuffix(of: text, tag: Self.close)
-                let cut = text.utf8.index(text.utf8.endIndex, offsetBy: -keep)
-                if cut > text.startIndex { output(.reasoning(String(text[..<cut]))) }
-                if keep > 0 { held = String(text[cut...]) }
-                return
+                guard let after = untilClose(text, as: { .reasoning($0) }, output: output) else { return }
+                text = after
+                continue
             case .afterThink:
                 let utf8 = text.utf8
                 guard let first = utf8.firstIndex(where: { !Self.isSpace($0) }) else { return }
@@ -108,19 +99,10 @@ struct ThinkSplitter {
                 text = String(text[first...])
                 continue
             case .watching:
-                if let range = Self.find(Self.close, in: text) {
-                    output(.answerWasReasoning)
-                    let before = text[..<range.lowerBound]
-                    if !before.isEmpty { output(.reasoning(String(before))) }
-                    text = String(text[range.upperBound...])
-                    mode = .afterThink
-                    continue
-                }
-                let keep = Self.partialSuffix(of: text, tag: Self.close)
-                let cut = text.utf8.index(text.utf8.endIndex, offsetBy: -keep)
-                if cut > text.startIndex { output(.answer(String(text[..<cut]))) }
-                if keep > 0 { held = String(text[cut...]) }
-                return
+                guard let after = untilClose(text, as: { .answer($0) }, closed: .answerWasReasoning, output: output)
+                else { return }
+                text = after
+                continue
             }
         }
     }
@@ -134,6 +116,27 @@ struct ThinkSplitter {
         case .thinking: output(.reasoning(held))
         case .afterThink: break
         }
+    }
+
+    /// Sends `text` up to `</think>` as `piece`s (after `closed`, when given) and returns what follows the tag, the
+    /// mode then `.afterThink`; without the tag, sends all but a possible start of it (held for the next piece) and
+    /// returns nil.
+    private mutating func untilClose(
+        _ text: String, as piece: (String) -> ModelOutput, closed: ModelOutput? = nil,
+        output: (ModelOutput) -> Void
+    ) -> String? {
+        if let range = Self.find(Self.close, in: text) {
+            if let closed { output(closed) }
+            let before = text[..<range.lowerBound]
+            if !before.isEmpty { output(.reasoning(String(before))) }
+            mode = .afterThink
+            return String(text[range.upperBound...])
+        }
+        let keep = Self.partialSuffix(of: text, tag: Self.close)
+        let cut = text.utf8.index(text.utf8.endIndex, offsetBy: -keep)
+        if cut > text.startIndex { output(piece(String(text[..<cut]))) }
+        if keep > 0 { held = String(text[cut...]) }
+        return nil
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool {
