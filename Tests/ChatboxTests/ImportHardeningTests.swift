@@ -245,3 +245,42 @@ extension ImportHardeningTests {
         }
     }
 }
+
+extension ImportHardeningTests {
+    @Test(arguments: Backend.all)
+    func aDamagedTreeImportsAndExportsAsAWellFormedOne(backend: Backend) async throws {
+        typealias Tree = TreeTransferTests
+        let file = Tree.file(
+            version: 2, leaf: "4",
+            [
+                Tree.message(1, "user", "itself", parent: "1"), Tree.message(2, "assistant", "forward", parent: "3"),
+                Tree.message(3, "user", "cycle", parent: "4"), Tree.message(4, "assistant", "back", parent: "3")
+            ])
+        try await withLiveApp(TestConfig.make(database: backend.freshLocation())) { api in
+            let token = try await api.signUp("damaged")
+            let report = try await api.importHistory(token: token, file)
+            #expect(report.json["imported_messages"] as? Int == 4, "\(report.text)")
+            let export = try await api.exportAll(token: token)
+            let conversation = try #require((export.json["conversations"] as? [[String: Any]])?.first)
+            #expect(
+                TreeTransferTests.shape(exported: conversation) == [
+                    "itself<-", "forward<itself", "cycle<forward", "back<cycle", "leaf back"
+                ])
+        }
+    }
+
+    @Test func aBadDateOnABranchNotSelectedStillSkipsTheChatGPTConversation() throws {
+        typealias Tree = TreeTransferTests
+        let file = Tree.chatGPT(
+            current: "a",
+            [
+                Tree.node("q", parent: nil, children: ["a", "b"], role: "user", text: "question"),
+                Tree.node("a", parent: "q", children: [], role: "assistant", text: "answer"),
+                Tree.node("b", parent: "q", children: [], role: "assistant", text: "other answer")
+                    .replacingOccurrences(of: "1700000001.0", with: "1e300")
+            ])
+        let parsed = try Transfer.parse(Data(file.utf8))
+        #expect(parsed.conversations.isEmpty)
+        #expect(parsed.skipped.first?.reason.hasPrefix("skipped: bad date") == true)
+    }
+}
