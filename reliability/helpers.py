@@ -317,7 +317,7 @@ class Store:
             conn.close()
 
     def messages(self, conversation_id: int) -> list[dict]:
-        return self.rows("SELECT id, role, content, status, error, model, reasoning FROM messages "
+        return self.rows("SELECT id, role, content, status, error, model, reasoning, parent_id FROM messages "
                          "WHERE conversation_id = ? ORDER BY id", conversation_id)
 
 

@@ -247,7 +247,7 @@ def test_the_export_of_a_big_history_is_one_valid_document(app, big_import):
         r = c.get("/api/account/export")
     assert r.status_code == 200
     export = json.loads(r.content)
-    assert export["format"] == "chatbox-export" and export["version"] == 1
+    assert export["format"] == "chatbox-export" and export["version"] == 2
     conversations = export["conversations"]
     assert len(conversations) == BIG_CONVERSATIONS
     assert {c["title"] for c in conversations} == {f"big {i}" for i in range(BIG_CONVERSATIONS)}
