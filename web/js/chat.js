@@ -34,6 +34,7 @@ const blankChat = () => ({
   // i.e. the user's last choice, else the default)
   pending: { model: null, system_prompt: null, temperature: null },
   pickerRequest: 0, //    incremented to open the model picker (a turn was refused: its model is gone)
+  editAgain: null, //     {id, text}: an edit that was refused before it started, reopened on its question
 })
 export const chat = reactive(blankChat())
 // Rebuilt when a message is added or gets its server id, not on every streamed piece.
@@ -182,14 +183,14 @@ export function send(text) {
 /** Edit: the new text is a new version of `question` (a sibling: same parent), answered under it. */
 export function editQuestion(question, text) {
   if (!question || isLocal(question.id)) return Promise.resolve(false)
-  return sendTurn(text, { parentId: question.parent_id ?? null, edit: true })
+  return sendTurn(text, { parentId: question.parent_id ?? null, edit: true, editOf: question.id })
 }
 
 /**
  * Sends a question. `parentId` undefined: after the path shown (the composer); otherwise under that message (null: a
  * new version of the first question). `edit`: the text comes from an edit box, not the composer (its draft is left).
  */
-async function sendTurn(text, { parentId, edit = false } = {}) {
+async function sendTurn(text, { parentId, edit = false, editOf = null } = {}) {
   const content = text.trim()
   if (!content || chat.streaming) return false
   chat.sendError = null
@@ -240,6 +241,7 @@ async function sendTurn(text, { parentId, edit = false } = {}) {
   } catch (error) {
     if (error?.name === 'AbortError') return true
     if (!ctx.started) {
+      if (edit && same(chat.id, id)) chat.editAgain = { id: editOf, text }
       removeLocal([assistant, user], previousLeaf)
       restore(error)
       return false

@@ -7,6 +7,8 @@ import { ref, computed } from 'vue'
 import { t } from '../i18n.js'
 import { copyText } from '../clipboard.js'
 import { useModels } from '../useModels.js'
+import { chat } from '../chat.js'
+import { same } from '../answerStream.js'
 import { usePopover } from '../usePopover.js'
 import AppIcon from './AppIcon.js'
 import MarkdownContent from './MarkdownContent.js'
@@ -39,7 +41,11 @@ export default {
   emits: ['regenerate'],
   setup(props, { emit }) {
     const copied = ref(false)
-    const editing = ref(false)
+    // an edit refused before it started (busy, too long…) comes back open with its text
+    const again = chat.editAgain && same(chat.editAgain.id, props.message.id) ? chat.editAgain : null
+    if (again) chat.editAgain = null
+    const editing = ref(!!again)
+    const editText = again?.text ?? null
     const saved = computed(() => !String(props.message.id).startsWith('local-')) // has its server id
     const { groups: modelGroups, load: loadModels } = useModels()
     const regenButton = ref(null)
@@ -61,13 +67,13 @@ export default {
       }
     }
     return {
-      t, copied, editing, saved, hasContent, processing, orphan, failed, stopped, copy, hasReasoning, stats,
+      t, copied, editing, editText, saved, hasContent, processing, orphan, failed, stopped, copy, hasReasoning, stats,
       modelGroups, regenButton, regenMenu, regen, openRegenMenu, regenerateWith,
     }
   },
   template: /*html*/ `
     <article v-if="message.role === 'user'" class="msg msg-user" :class="{ editing }" :data-status="message.status" :data-id="message.id">
-      <QuestionEditor v-if="editing" :message="message" :busy="busy" @close="editing = false" />
+      <QuestionEditor v-if="editing" :message="message" :busy="busy" :initial="editText" @close="editing = false" />
       <template v-else>
         <div class="msg-user-row">
           <div class="msg-actions">

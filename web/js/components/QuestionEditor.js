@@ -10,10 +10,11 @@ export default {
   props: {
     message: { type: Object, required: true },
     busy: { type: Boolean, default: false },
+    initial: { type: String, default: null }, // the text to start from (else the question's)
   },
   emits: ['close'],
   setup(props, { emit }) {
-    const text = ref(props.message.content || '')
+    const text = ref(props.initial ?? props.message.content ?? '')
     const textarea = ref(null)
     const sending = ref(false)
     const canSend = computed(() => !!text.value.trim() && !props.busy && !sending.value)
