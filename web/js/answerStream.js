@@ -15,7 +15,10 @@ const isProcessing = (m) => m?.role === 'assistant' && m.status === 'processing'
  * of the conversation; `messages`: the path shown. `hooks.load(res)` takes a GET of the conversation,
  * `hooks.show(leafId)` shows the path to a leaf (the new messages of a `start` become the path shown).
  */
-export function createAnswerStreams(chat, hooks) {
+export function createAnswerStreams(chat, hooks = {}) {
+  const load = hooks.load ?? ((res) => { chat.conversation = res.conversation; chat.messages = res.messages || [] })
+  const show = hooks.show ?? (() => {})
+  const treeOf = () => chat.tree ?? chat.messages
   let streamCtrl = null // the AbortController of the stream being read
   // Streams past their `done`, still open for the `title` event: not busy, not aborted by the next turn (the title
   // still reaches the sidebar); dropped when the page signs out (abortAll).
@@ -39,9 +42,9 @@ export function createAnswerStreams(chat, hooks) {
     try {
       const res = await api.getConversation(id)
       if (!isCurrent(id) || chat.streaming) return
-      hooks.load(res)
+      load(res)
       // No generation runs (the server said 204) yet an answer is stored as `processing`: do not wait for it.
-      for (const message of chat.tree) if (isProcessing(message)) message._orphan = true
+      for (const message of treeOf()) if (isProcessing(message)) message._orphan = true
     } catch { /* keep what is shown */ }
   }
 
@@ -73,7 +76,7 @@ export function createAnswerStreams(chat, hooks) {
         return
       }
       if (gotDone || !isCurrent(id)) return
-      const tree = chat.tree
+      const tree = treeOf()
       if (name === 'start') {
         ctx.started = true
         const um = data?.user_message
@@ -86,13 +89,14 @@ export function createAnswerStreams(chat, hooks) {
         }
         const am = data?.assistant_message
         if (am) {
-          if (!ctx.assistant || (am.id != null && !same(ctx.assistant.id, am.id) && !String(ctx.assistant.id).startsWith('local-'))) {
+          // a finished answer is never written over by another one (a re-attach that found a different answer)
+          if (!ctx.assistant || (am.id != null && ctx.assistant.status !== 'processing' && !same(ctx.assistant.id, am.id))) {
             ctx.assistant = tree.find((m) => same(m.id, am.id)) || null
             if (!ctx.assistant) { tree.push({ ...am }); ctx.assistant = tree.at(-1) }
           }
           Object.assign(ctx.assistant, am, { content: am.content ?? '', reasoning: am.reasoning ?? '' })
           // the new answer is the end of the path shown (the server moved the conversation's selection to it)
-          hooks.show(ctx.assistant.id)
+          show(ctx.assistant.id)
         }
         ctx.onStart?.()
       } else if (name === 'reasoning') {
@@ -151,7 +155,7 @@ export function createAnswerStreams(chat, hooks) {
 
   /** The answer a re-attached stream writes into: the newest one still `processing` on any branch, else the path's end. */
   function liveAnswer() {
-    const live = chat.tree.findLast(isProcessing)
+    const live = treeOf().findLast(isProcessing)
     if (live) return live
     const last = chat.messages.at(-1)
     return last?.role === 'assistant' ? last : null
