@@ -57,7 +57,7 @@ export default {
     return { t, editing, draft, input, title, href, startEdit, save, onKeydown, onOpen }
   },
   template: /*html*/ `
-    <li class="conv-item" :class="{ active, editing }" :data-id="conv.id">
+    <li class="conv-item" :class="{ active, editing }" :data-id="conv.id" :data-match="conv.match_message_id ?? null">
       <input v-if="editing" ref="input" v-model="draft" class="rename-input" maxlength="200"
              :aria-label="t('conv.renameLabel')" @keydown="onKeydown" @blur="save" />
       <template v-else>
