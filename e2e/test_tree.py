@@ -56,6 +56,7 @@ def test_edit_flip_regenerate_reload_and_open_a_search_hit_on_another_branch(con
     editor = page.get_by_test_id("question-editor-input")
     assert editor.input_value() == "alpha one"
     editor.fill("alpha zebra edited")
+    editor.scroll_into_view_if_needed()
     shot(page, "30-tree-edit-question")
     page.get_by_test_id("edit-save").click()
     wait_questions(page, ["alpha zebra edited"])
@@ -76,6 +77,7 @@ def test_edit_flip_regenerate_reload_and_open_a_search_hit_on_another_branch(con
     assert [i for _, i, _ in shown(page)] == [i for _, i, _ in first_path]
     assert versions(page.locator(".msg-user").first) == "1/2"
     wait_leaf(context, conv_id, first_path[3][1])
+    page.locator(".msg-user").first.get_by_test_id("versions").scroll_into_view_if_needed()
     shot(page, "31-tree-versions")
 
     # Regenerate the older answer (not the last): a new answer beside it; the old one keeps its follow-up.

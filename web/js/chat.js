@@ -49,7 +49,13 @@ function show(leafId) {
 /** A GET of the conversation: the whole tree, and the path it remembers. */
 function load(res) {
   chat.conversation = res.conversation
-  chat.tree = res.messages || []
+  const messages = res.messages || []
+  // Messages with no links at all and no selection (stored before the tree, or by a server that does not link them
+  // yet): read as one chain, oldest first, as they always were.
+  if (res.conversation?.current_leaf_id == null && messages.length > 1 && messages.every((m) => m.parent_id == null)) {
+    messages.forEach((message, i) => { message.parent_id = i ? messages[i - 1].id : null })
+  }
+  chat.tree = messages
   show(leafOrDefault(treeIndex.value, res.conversation?.current_leaf_id))
 }
 

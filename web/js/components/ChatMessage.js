@@ -13,10 +13,10 @@ import { usePopover } from '../usePopover.js'
 import AppIcon from './AppIcon.js'
 import MarkdownContent from './MarkdownContent.js'
 import VersionSwitch from './VersionSwitch.js'
-import QuestionEditor from './QuestionEditor.js'
 import { lazyPart } from '../lazy.js'
 
 const ThinkingBlock = lazyPart(() => import('./ThinkingBlock.js'), { styles: false }) // with the first reasoning
+const QuestionEditor = lazyPart(() => import('./QuestionEditor.js'), { styles: false }) // when a question is edited
 
 /** "42.0 tokens/s · 12 prompt + 84 completion tokens" from a stored message, or '' when nothing is known. */
 export function messageStats(message) {
