@@ -25,7 +25,8 @@ struct ChatLifecycleTests {
     @Test func reattachingMidAnswerGivesTheTextSoFarThenTheRest() async throws {
         try await withChatApp { chat in
             let id = try await chat.conversation()
-            let first = try await chat.events.send(id, "[[fake tokens=40 delay_ms=20]]")
+            // 3 s of answer: time enough to re-attach mid-answer on a busy machine.
+            let first = try await chat.events.send(id, "[[fake tokens=150 delay_ms=20]]")
             // Re-attach once a couple of pieces have arrived (however slow the machine is).
             var original: [ReceivedEvent] = []
             var iterator = first.events.makeAsyncIterator()
@@ -75,7 +76,7 @@ struct ChatLifecycleTests {
         }
     }
 
-    @Test func regenerateReplacesTheLastAnswerAndRetriesAFailedOne() async throws {
+    @Test func regenerateAddsAVersionBesideTheLastAnswerAndRetriesAFailedOne() async throws {
         let attempts = Counter()
         let behaviour: @Sendable (FakeRequest) -> FakeReply = { request in
             if request.isTitleRequest { return .text("Retry title") }
@@ -90,8 +91,9 @@ struct ChatLifecycleTests {
             #expect(retried.first("start")?.object("user_message")["content"] as? String == "please answer")
             #expect(retried.first("done")?.object("message")["status"] as? String == "completed")
             let stored = try await chat.stored(id).messages
-            #expect(stored.count == 2)
+            #expect(stored.map { $0["status"] as? String } == ["completed", "failed", "completed"])
             #expect(stored.last?["content"] as? String == "second try works")
+            #expect(stored.last?["parent_id"] as? Int == stored.first?["id"] as? Int, "both answer the question")
         }
     }
 

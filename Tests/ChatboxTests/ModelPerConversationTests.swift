@@ -136,7 +136,7 @@ struct ModelPerConversationTests {
             #expect(chat.fake.requests().last { !$0.isTitleRequest }?.model == "beta")
             let stored = try await chat.api.getConversation(id, token: chat.token)
             #expect(Self.conversation(stored)["model"] as? String == "beta")
-            #expect((try await chat.stored(id)).messages.count == 2, "the answer was replaced, not added")
+            #expect((try await chat.stored(id)).messages.count == 3, "a new version beside the first answer")
 
             let unknown = try await chat.events.post(
                 "/api/conversations/\(id)/regenerate", json: API.json(["model": "nope"]))

@@ -71,16 +71,17 @@ struct ReasoningChatTests {
     }
 
     @Test func aLongThinkWithSteadyProgressIsNotATimeout() async throws {
-        // 12 reasoning tokens 250 ms apart: 3 s of thinking, longer than either timeout, but never silent for 2 s.
+        // 60 reasoning tokens 100 ms apart: 6 s of thinking, longer than either timeout, but never silent for 4 s
+        // (a margin a busy machine's scheduling keeps).
         try await withChatApp({ config in
-            config.model.firstTokenTimeout = .seconds(2)
-            config.model.stallTimeout = .seconds(2)
+            config.model.firstTokenTimeout = .seconds(4)
+            config.model.stallTimeout = .seconds(4)
         }) { chat in
             let id = try await chat.conversation()
             let done = Self.done(
-                try await chat.turn(id, "[[fake tokens=1 reasoning_content=12 think_delay_ms=250]] ponder"))
+                try await chat.turn(id, "[[fake tokens=1 reasoning_content=60 think_delay_ms=100]] ponder"))
             #expect(done["status"] as? String == "completed", "\(done["error"] ?? "")")
-            #expect((done["reasoning"] as? String)?.contains("thought12") == true)
+            #expect((done["reasoning"] as? String)?.contains("thought60") == true)
         }
     }
 

@@ -115,9 +115,11 @@ struct StoreTests {
                     && messages.last?.error == "boom")
 
             let again = try #require(try await store.beginRegeneration(conversationID: conversation.id, now: .now()))
-            #expect(again.user.id == turn.user.id)
+            #expect(again.user.id == turn.user.id && again.assistant.parentID == turn.user.id)
             messages = try await store.messages(conversationID: conversation.id)
-            #expect(messages.map(\.status) == [.completed, .processing])
+            #expect(messages.map(\.status) == [.completed, .failed, .processing], "the failed answer stays a version")
+            #expect(
+                try await store.conversation(id: conversation.id, userID: user.id)?.currentLeafID == again.assistant.id)
             #expect(try await store.failUnfinishedMessages(error: "restarted") == 1)
             #expect(try await store.messages(conversationID: conversation.id).last?.error == "restarted")
 

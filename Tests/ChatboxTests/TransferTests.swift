@@ -31,7 +31,7 @@ struct TransferTests {
             #expect(export.status == .ok)
             #expect(export.headers[.contentDisposition]?.contains("attachment") == true)
             #expect(export.json["format"] as? String == "chatbox-export")
-            #expect(export.json["version"] as? Int == 1)
+            #expect(export.json["version"] as? Int == 2)
             file.text = export.text
             original.values = try await Self.history(chat.api, token: chat.token)
         }
@@ -66,7 +66,7 @@ struct TransferTests {
         }
     }
 
-    /// A ChatGPT `conversations.json` in its documented shape: a tree of messages with a regenerated branch.
+    /// A ChatGPT `conversations.json` in its documented shape: a tree of messages with a regenerated answer.
     static let chatGPTExport = """
         [{"title": "Branching chat", "create_time": 1700000000.5, "update_time": 1700000100.0, "current_node": "a2",
           "mapping": {
@@ -83,7 +83,7 @@ struct TransferTests {
          {"title": "Empty", "create_time": 1700000200, "mapping": {"r": {"id": "r", "message": null, "parent": null, "children": []}}}]
         """
 
-    @Test func chatGPTsExportImportsItsMainBranch() async throws {
+    @Test func chatGPTsExportImportsEveryBranchWithItsCurrentNodeSelected() async throws {
         try await withLiveApp(TestConfig.make()) { api in
             let token = try await api.signUp("migrant")
             let report = try await api.importHistory(token: token, Self.chatGPTExport)
@@ -94,7 +94,14 @@ struct TransferTests {
             let history = try await Self.history(api, token: token)
             #expect(
                 history == [
-                    "Branching chat#2023-11-14T22:13:20.500Z#user|completed|What is 2+2?~assistant|completed|It is 4."
+                    "Branching chat#2023-11-14T22:13:20.500Z#user|completed|What is 2+2?"
+                        + "~assistant|completed|5 (abandoned branch)~assistant|completed|It is 4."
+                ])
+            let conversation = try #require(
+                (try await api.exportAll(token: token).json["conversations"] as? [[String: Any]])?.first)
+            #expect(
+                TreeTransferTests.shape(exported: conversation) == [
+                    "What is 2+2?<-", "5 (abandoned branch)<What is 2+2?", "It is 4.<What is 2+2?", "leaf It is 4."
                 ])
         }
     }

@@ -9,11 +9,11 @@ import Testing
 @Suite("Wire format of responses")
 struct WireFormatTests {
     static let conversationKeys: Set<String> = [
-        "id", "title", "created_at", "updated_at", "model", "system_prompt", "temperature"
+        "id", "title", "created_at", "updated_at", "model", "system_prompt", "temperature", "current_leaf_id"
     ]
     static let messageKeys: Set<String> = [
-        "id", "conversation_id", "role", "content", "status", "error", "created_at", "model", "reasoning", "usage",
-        "first_token_ms", "duration_ms"
+        "id", "conversation_id", "role", "content", "status", "error", "created_at", "parent_id", "model", "reasoning",
+        "usage", "first_token_ms", "duration_ms"
     ]
     static let userKeys: Set<String> = ["id", "username", "role", "disabled", "created_at"]
 
@@ -67,7 +67,7 @@ struct WireFormatTests {
             #expect(Self.keys(login.json) == ["user", "token"] && Self.keys(login.json["user"]) == Self.userKeys)
 
             let page = try await api.listConversations(token: admin, query: "limit=1")
-            #expect(Self.keys(page.json) == ["conversations", "next_cursor"])
+            #expect(Self.keys(page.json) == ["conversations", "next_cursor", "matches"])
             #expect(page.json["next_cursor"] is String)
             #expect(Self.keys((page.json["conversations"] as? [Any])?.first) == Self.conversationKeys)
             let last = try await api.listConversations(token: admin, query: "limit=5")
@@ -124,14 +124,14 @@ struct WireFormatTests {
     @Test func theHandWrittenConversationIsTheSameJSONAsTheEncoders() throws {
         let conversation = Conversation(
             id: 7, userID: 1, title: Self.awkward, titleSetByUser: true, createdAt: 0, updatedAt: 1_700_000_000_123,
-            model: Self.awkward, systemPrompt: Self.awkward, temperature: 0.7)
+            model: Self.awkward, systemPrompt: Self.awkward, temperature: 0.7, currentLeafID: Int64.max)
         let messages = [
             Message(
                 id: 1, conversationID: 7, role: .user, content: Self.awkward, status: .completed, error: nil,
                 createdAt: -1),
             Message(
                 id: 2, conversationID: 7, role: .assistant, content: "", status: .failed, error: Self.awkward,
-                createdAt: 253_402_300_799_999, model: Self.awkward, reasoning: Self.awkward,
+                createdAt: 253_402_300_799_999, parentID: 1, model: Self.awkward, reasoning: Self.awkward,
                 usage: TokenUsage(promptTokens: 12, completionTokens: Int.max), firstTokenMs: 0, durationMs: 1234),
             Message(
                 id: Int64.max, conversationID: 7, role: .assistant, content: "plain", status: .processing,

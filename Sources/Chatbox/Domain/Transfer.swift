@@ -1,12 +1,16 @@
 import Foundation
 
 /// A user's history in and out: Chatbox's own JSON export (and import), one conversation as Markdown, and
-/// ChatGPT's `conversations.json` (its message tree's main branch) as an import source.
+/// ChatGPT's `conversations.json` (its whole message tree: Transfer+ChatGPT.swift) as an import source.
 public enum Transfer {
-    /// The documented export format (docs/export-format.md): `format` is "chatbox-export", `version` 1.
+    /// The documented export format (docs/export-format.md): `format` is "chatbox-export", `version` 2 (a tree:
+    /// each message names its parent, each conversation its current leaf); version 1 files (chains) still import.
     public struct Export: Codable, Sendable {
         public struct ExportedMessage: Codable, Sendable {
             public var id: Int64?
+            /// Version 2: the `id` (in the same file) of the message this one follows; absent or null for a first
+            /// question. (`Id`, not `ID`: the keys are converted from and to snake_case.)
+            public var parentId: Int64?
             public var role: String
             public var status: String?
             public var content: String
@@ -30,6 +34,8 @@ public enum Transfer {
             public var model: String?
             public var systemPrompt: String?
             public var temperature: Double?
+            /// Version 2: the `id` of the last message of the path the user sees.
+            public var currentLeafId: Int64?
             public var messages: [ExportedMessage]
         }
         public var format: String
@@ -75,20 +81,40 @@ public enum Transfer {
             id: conversation.id, title: conversation.title, createdAt: conversation.createdAt.iso8601,
             updatedAt: conversation.updatedAt.iso8601, model: conversation.model,
             systemPrompt: conversation.systemPrompt, temperature: conversation.temperature,
+            currentLeafId: conversation.currentLeafID,
             messages: messages.map {
                 .init(
-                    id: $0.id, role: $0.role.rawValue, status: $0.status.rawValue, content: $0.content,
+                    id: $0.id, parentId: $0.parentID, role: $0.role.rawValue, status: $0.status.rawValue,
+                    content: $0.content,
                     error: $0.error, createdAt: $0.createdAt.iso8601, model: $0.model,
                     reasoning: $0.reasoning.isEmpty ? nil : $0.reasoning,
                     usage: $0.usage.map { .init(promptTokens: $0.promptTokens, completionTokens: $0.completionTokens) })
             })
     }
 
-    /// One conversation as a Markdown document.
+    /// The path the user sees: from the first question down to the conversation's current leaf (when it is
+    /// unknown, the last message), oldest first. Follows parents iteratively, each message at most once (a damaged
+    /// tree cannot loop). Messages of which none has a parent (written before messages had parents) read as one
+    /// chain.
+    public static func selectedPath(_ conversation: Conversation, _ messages: [Message]) -> [Message] {
+        guard messages.contains(where: { $0.parentID != nil }) else { return messages }
+        var byID: [Int64: Int] = [:]
+        for (index, message) in messages.enumerated() { byID[message.id] = byID[message.id] ?? index }
+        var next = conversation.currentLeafID.flatMap { byID[$0] } ?? (messages.isEmpty ? nil : messages.count - 1)
+        var path: [Message] = []
+        var seen = Set<Int>()
+        while let index = next, seen.insert(index).inserted {
+            path.append(messages[index])
+            next = messages[index].parentID.flatMap { byID[$0] }
+        }
+        return path.reversed()
+    }
+
+    /// One conversation as a Markdown document: the path the user sees (`selectedPath`), not the other branches.
     public static func markdown(_ conversation: Conversation, _ messages: [Message]) -> String {
         var out = "# \(conversation.title.isEmpty ? "Untitled conversation" : conversation.title)\n\n"
         out += "_\(conversation.createdAt.iso8601)_\n"
-        for message in messages {
+        for message in selectedPath(conversation, messages) {
             out += "\n## \(message.role == .user ? "User" : "Assistant")\n\n\(message.content)\n"
             if message.status == .failed { out += "\n> Failed: \(message.error ?? "unknown error")\n" }
             if message.status == .stopped { out += "\n> Stopped by the user.\n" }
@@ -114,9 +140,10 @@ public enum Transfer {
         do { export = try decoder.decode(Export.self, from: data) } catch {
             throw ValidationError("The Chatbox export is damaged: \(describe(error))")
         }
-        guard export.version == 1 else {
-            throw ValidationError("Export version \(export.version) is not supported (only 1).")
+        guard export.version == 1 || export.version == 2 else {
+            throw ValidationError("Export version \(export.version) is not supported (only 1 and 2).")
         }
+        let isTree = export.version >= 2
         var conversations: [ImportedConversation] = []
         var skipped: [Report.Skipped] = []
         let dates = DateReader()
@@ -133,7 +160,18 @@ public enum Transfer {
             }
             var messages: [ImportedConversation.Entry] = []
             var badMessageDate = false
+            // Version 2: each export id seen so far → the index of its entry; a message left out stands for its
+            // own parent (its children are bridged to it). A parent not seen before (unknown, a forward reference,
+            // itself, a cycle) is replaced by the previous message kept: parents always come before children.
+            var indexOfID: [Int64: Int?] = [:]
             for message in conversation.messages {
+                let previous = messages.isEmpty ? nil : messages.count - 1
+                let parentIndex: Int?
+                if isTree {
+                    parentIndex = message.parentId.map { indexOfID[$0] ?? previous } ?? nil
+                } else {
+                    parentIndex = previous
+                }
                 var createdAt = created
                 if let text = message.createdAt {
                     guard let date = dates.read(text) else {
@@ -143,6 +181,7 @@ public enum Transfer {
                     createdAt = date
                 }
                 guard let role = MessageRole(rawValue: message.role), !message.content.utf8.contains(0) else {
+                    if let id = message.id, indexOfID[id] == nil { indexOfID[id] = .some(parentIndex) }
                     continue
                 }
                 var status = message.status.flatMap(MessageStatus.init(rawValue:)) ?? .completed
@@ -151,6 +190,7 @@ public enum Transfer {
                 var entry = ImportedConversation.Entry(
                     role: role, content: message.content, status: role == .user ? .completed : status, error: error,
                     createdAt: createdAt)
+                entry.parentIndex = parentIndex
                 if role == .assistant {
                     // What does not fit the rules is left out, not the message: it is only about the answer.
                     entry.model = message.model.flatMap { try? Rules.modelID($0) }
@@ -162,6 +202,7 @@ public enum Transfer {
                     }
                 }
                 messages.append(entry)
+                if let id = message.id, indexOfID[id] == nil { indexOfID[id] = .some(messages.count - 1) }
             }
             if badMessageDate {
                 skipped.append(.init(title: title, reason: badDate("messages' created_at")))
@@ -178,6 +219,8 @@ public enum Transfer {
                 model: conversation.model.flatMap { try? Rules.modelID($0) },
                 systemPrompt: conversation.systemPrompt.flatMap { try? Rules.systemPrompt($0) },
                 temperature: conversation.temperature.flatMap { try? Rules.temperature($0) })
+            let leaf = isTree ? conversation.currentLeafId.flatMap { indexOfID[$0] ?? nil } : nil
+            imported.currentLeafIndex = leaf ?? messages.count - 1
             conversations.append(imported)
         }
         return ("chatbox", conversations, skipped)
@@ -218,102 +261,6 @@ public enum Transfer {
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             return "the field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type."
         @unknown default: return "\(error)"
-        }
-    }
-}
-
-/// ChatGPT's export: an array of conversations whose `mapping` is a tree of messages; the main branch is the
-/// path from `current_node` up to the root.
-enum ChatGPTImport {
-    static func parse(_ array: [Any]) throws -> (
-        source: String, conversations: [ImportedConversation], skipped: [Transfer.Report.Skipped]
-    ) {
-        var conversations: [ImportedConversation] = []
-        var skipped: [Transfer.Report.Skipped] = []
-        for item in array {
-            guard let object = item as? [String: Any], let mapping = object["mapping"] as? [String: Any] else {
-                throw ValidationError(
-                    "This looks like ChatGPT's conversations.json, but an entry has no message tree (mapping).")
-            }
-            let title = String(Rules.oneLine(object["title"] as? String ?? "").prefix(Rules.titleMaxCharacters))
-            guard case .some(let createTime) = stamp(object["create_time"]),
-                case .some(let updateTime) = stamp(object["update_time"])
-            else {
-                skipped.append(.init(title: title, reason: Transfer.badDate("create_time or update_time")))
-                continue
-            }
-            let created = createTime ?? .now()
-            var messages: [ImportedConversation.Entry] = []
-            var badMessageDate = false
-            var node = object["current_node"] as? String ?? leaf(of: mapping)
-            var seen = Set<String>()
-            while let id = node, !seen.contains(id), let entry = mapping[id] as? [String: Any] {
-                seen.insert(id)
-                if let message = entry["message"] as? [String: Any] {
-                    switch convert(message, fallback: created) {
-                    case .some(.some(let converted)): messages.append(converted)
-                    case .some(.none): break
-                    case .none: badMessageDate = true
-                    }
-                }
-                node = entry["parent"] as? String
-            }
-            messages.reverse()
-            if badMessageDate {
-                skipped.append(.init(title: title, reason: Transfer.badDate("messages' create_time")))
-                continue
-            }
-            guard let last = messages.last else {
-                skipped.append(.init(title: title, reason: "it has no user or assistant text"))
-                continue
-            }
-            conversations.append(
-                .init(
-                    title: title, createdAt: created, updatedAt: updateTime ?? last.createdAt, messages: messages))
-        }
-        return ("chatgpt", conversations, skipped)
-    }
-
-    /// The message as an entry; `.some(nil)` when it is not user or assistant text, nil when its date is bad.
-    private static func convert(_ message: [String: Any], fallback: Millis) -> ImportedConversation.Entry?? {
-        guard case .some(let createTime) = stamp(message["create_time"]) else { return nil }
-        guard let author = (message["author"] as? [String: Any])?["role"] as? String,
-            let role = MessageRole(rawValue: author),
-            let content = message["content"] as? [String: Any]
-        else { return .some(nil) }
-        let parts = (content["parts"] as? [Any] ?? []).compactMap { $0 as? String }
-        let text = parts.joined(separator: "\n").replacingOccurrences(of: "\u{0}", with: "")
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return .some(nil) }
-        return .init(role: role, content: text, status: .completed, error: nil, createdAt: createTime ?? fallback)
-    }
-
-    /// Without `current_node`, the deepest node reached by following first children from a root.
-    private static func leaf(of mapping: [String: Any]) -> String? {
-        var node = mapping.first { (($0.value as? [String: Any])?["parent"] as? String) == nil }?.key
-        var steps = 0
-        while let id = node, let children = (mapping[id] as? [String: Any])?["children"] as? [String],
-            let first = children.first, steps < 100_000
-        {
-            node = first
-            steps += 1
-        }
-        return node
-    }
-
-    /// A ChatGPT time (seconds since the epoch, fractional; a number or a string holding one): `.some(nil)` when
-    /// absent or null, `.some(millis)` when within `Transfer.dateRange`, nil when anything else (bad).
-    static func stamp(_ value: Any?) -> Millis?? {
-        switch value {
-        case .none, is NSNull:
-            return .some(nil)
-        case let number as NSNumber where String(cString: number.objCType) != "c":  // "c": true / false
-            return Transfer.millis(seconds: number.doubleValue).map { .some($0) }
-        case let text as String:
-            return Double(text.trimmingCharacters(in: .whitespaces)).flatMap(Transfer.millis(seconds:)).map {
-                .some($0)
-            }
-        default:
-            return nil
         }
     }
 }

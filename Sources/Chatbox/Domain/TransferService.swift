@@ -96,7 +96,7 @@ public struct TransferService: Sendable {
         envelope: Transfer.Export, conversations: [Conversation]
     ) {
         let envelope = Transfer.Export(
-            format: "chatbox-export", version: 1, exportedAt: Millis.now().iso8601, username: username,
+            format: "chatbox-export", version: 2, exportedAt: Millis.now().iso8601, username: username,
             conversations: [])
         return (envelope, try await store.exportedConversations(userID: userID))
     }

@@ -136,6 +136,30 @@ private func seed(_ database: OpenDatabase, plan: SeedPlan, logger: Logger) asyn
             }
         }
     }
+    // Each conversation is one branch, as the server would have written it: every message follows the one before,
+    // and the last one is the current leaf (the statements of schema 7's migration).
+    if database.flavor == .sqlite {
+        try await db.raw(
+            """
+            UPDATE messages SET parent_id = (SELECT MAX(p.id) FROM messages p \
+            WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)
+            """
+        ).run()
+    } else {
+        try await db.raw(
+            """
+            UPDATE messages m JOIN (SELECT c.id, (SELECT MAX(p.id) FROM messages p \
+            WHERE p.conversation_id = c.conversation_id AND p.id < c.id) AS parent FROM messages c) x \
+            ON x.id = m.id SET m.parent_id = x.parent
+            """
+        ).run()
+    }
+    try await db.raw(
+        """
+        UPDATE conversations SET current_leaf_id = (SELECT MAX(m.id) FROM messages m \
+        WHERE m.conversation_id = conversations.id)
+        """
+    ).run()
     if database.flavor == .sqlite {
         try await db.raw("ANALYZE").run()
     } else {

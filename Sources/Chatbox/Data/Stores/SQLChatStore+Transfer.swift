@@ -19,6 +19,8 @@ extension SQLChatStore: TransferStore {
         var message = 0
         /// Its row, when a batch ended in the middle of its messages.
         var openID: Int64?
+        /// The rows of that conversation's messages stored so far, by index: their children's `parent_id`s.
+        var messageIDs: [Int64] = []
         var added: [Bool] = []
         var insertedIDs: [Int64] = []
     }
@@ -83,48 +85,119 @@ extension SQLChatStore: TransferStore {
                     \(bind: conversation.settings.systemPrompt), \(bind: conversation.settings.temperature))
                     """, on: conn)
                 progress.insertedIDs.append(id)
-                (progress.openID, progress.message) = (id, 0)
+                (progress.openID, progress.message, progress.messageIDs) = (id, 0, [])
             }
             let end = min(conversation.messages.count, progress.message + (batching.messages - written))
-            try await insertMessages(conversation.messages[progress.message..<end], conversationID: id, on: conn)
+            try await insertMessages(
+                conversation.messages, progress.message..<end, conversationID: id, ids: &progress.messageIDs, on: conn)
             written += end - progress.message
             progress.message = end
-            if end == conversation.messages.count {
+            let finished = end == conversation.messages.count
+            // The selected leaf once all is in; meanwhile the last message stored (should the server die midway,
+            // the part written shows).
+            let leafIndex = finished ? conversation.currentLeafIndex ?? end - 1 : end - 1
+            if progress.messageIDs.indices.contains(leafIndex) {
+                try await conn.raw(
+                    """
+                    UPDATE conversations SET current_leaf_id = \(bind: progress.messageIDs[leafIndex]) \
+                    WHERE id = \(bind: id)
+                    """
+                ).run()
+            }
+            if finished {
                 progress.added.append(true)
                 (progress.conversation, progress.message, progress.openID) = (progress.conversation + 1, 0, nil)
+                progress.messageIDs = []
             }
         }
         return progress
     }
 
-    /// Multi-row INSERTs of up to 100 messages or about 1 MB of text each (under MySQL's packet limit).
+    /// Multi-row INSERTs of up to 100 messages or about 1 MB of text each (under MySQL's packet limit), then the
+    /// rows' `parent_id`s (a parent may be in the same INSERT, so its id is only known after). The new rows' ids
+    /// are appended to `ids`: SQLite returns them (RETURNING); MySQL does not promise consecutive ids, so they are
+    /// read back: this conversation's rows from the first INSERT's id on (`LAST_INSERT_ID()` is the first row's; a
+    /// message someone wrote into the conversation between two batches has a smaller id). Should another writer
+    /// insert into it during this very transaction, the count differs and the import fails rather than guessing.
     private func insertMessages(
-        _ messages: ArraySlice<ImportedConversation.Entry>, conversationID: Int64, on conn: any SQLDatabase
+        _ messages: [ImportedConversation.Entry], _ range: Range<Int>, conversationID: Int64, ids: inout [Int64],
+        on conn: any SQLDatabase
     ) async throws {
-        var rows = 0
+        var firstID: Int64?
+        var first = range.lowerBound
         var bytes = 0
         var sql = SQLQueryString("")
-        func flush() async throws {
-            guard rows > 0 else { return }
-            try await conn.raw(
-                """
-                INSERT INTO messages (conversation_id, role, content, status, error, created_at, updated_at, model, \
-                reasoning, prompt_tokens, completion_tokens) VALUES
-                """ + " " + sql
-            ).run()
-            (rows, bytes, sql) = (0, 0, SQLQueryString(""))
+        func flush(upTo end: Int) async throws {
+            guard end > first else { return }
+            var insert =
+                SQLQueryString(
+                    """
+                    INSERT INTO messages (conversation_id, role, content, status, error, created_at, updated_at, model, \
+                    reasoning, prompt_tokens, completion_tokens) VALUES
+                    """) + " " + sql
+            if flavor == .sqlite {
+                insert.appendLiteral(" RETURNING id")
+                let stored = try await conn.raw(insert).all().map { try $0.decode(column: "id", as: Int64.self) }
+                guard stored.count == end - first else { throw StoreError.notFound }
+                ids.append(contentsOf: stored.sorted())
+            } else {
+                try await conn.raw(insert).run()
+                if firstID == nil {
+                    let row = try await conn.raw("SELECT LAST_INSERT_ID() AS id").first()
+                    firstID = try row?.decode(column: "id", as: Int64.self)
+                }
+            }
+            (first, bytes, sql) = (end, 0, SQLQueryString(""))
         }
-        for message in messages {
-            if rows > 0 { sql += ", " }
+        for index in range {
+            let message = messages[index]
+            if index > first { sql += ", " }
             sql += """
                 (\(bind: conversationID), \(bind: message.role.rawValue), \(bind: message.content), \
                 \(bind: message.status.rawValue), \(bind: message.error), \(bind: message.createdAt), \
                 \(bind: message.createdAt), \(bind: message.model), \(bind: message.reasoning.isEmpty ? nil : message.reasoning), \
                 \(bind: message.usage?.promptTokens), \(bind: message.usage?.completionTokens))
                 """
-            rows += 1
             bytes += message.content.utf8.count + message.reasoning.utf8.count + (message.error?.utf8.count ?? 0)
-            if rows >= 100 || bytes >= 1 << 20 { try await flush() }
+            if index + 1 - first >= 100 || bytes >= 1 << 20 { try await flush(upTo: index + 1) }
+        }
+        try await flush(upTo: range.upperBound)
+        if flavor != .sqlite, !range.isEmpty {
+            guard let firstID else { throw StoreError.notFound }
+            let stored = try await conn.raw(
+                """
+                SELECT id FROM messages WHERE conversation_id = \(bind: conversationID) AND id >= \(bind: firstID) \
+                ORDER BY id
+                """
+            ).all().map { try $0.decode(column: "id", as: Int64.self) }
+            guard stored.count == range.count else { throw StoreError.notFound }
+            ids.append(contentsOf: stored)
+        }
+        try await setParents(messages, range, ids: ids, on: conn)
+    }
+
+    /// `parent_id` of the messages in `range` (stored as `ids`), by UPDATEs of up to 500 rows
+    /// (`CASE id WHEN child THEN parent …`: 3 values a row, well under SQLite's limit of 32,766).
+    private func setParents(
+        _ messages: [ImportedConversation.Entry], _ range: Range<Int>, ids: [Int64], on conn: any SQLDatabase
+    ) async throws {
+        guard ids.count >= range.upperBound else { throw StoreError.notFound }
+        var cases = SQLQueryString("")
+        var children: [any Encodable & Sendable] = []
+        func flush() async throws {
+            guard !children.isEmpty else { return }
+            var update = SQLQueryString("UPDATE messages SET parent_id = CASE id")
+            update += cases
+            update += " END WHERE id IN (\(binds: children))"
+            try await conn.raw(update).run()
+            (cases, children) = (SQLQueryString(""), [])
+        }
+        for index in range {
+            // A parent comes before its child; an index that does not (never from `Transfer`) makes a root.
+            guard let parent = messages[index].parentIndex, parent >= 0, parent < index else { continue }
+            cases += " WHEN \(bind: ids[index]) THEN \(bind: ids[parent])"
+            children.append(ids[index])
+            if children.count >= 500 { try await flush() }
         }
         try await flush()
     }
