@@ -155,3 +155,31 @@ def test_edit_cancel_and_escape_leave_the_question_as_it_was(logged_in):
     page.get_by_test_id("question-editor-input").press("Escape")
     assert page.get_by_test_id("question-editor").count() == 0
     assert questions(page) == ["keep me"] and page.get_by_test_id("versions").count() == 0
+
+
+def test_reloading_while_an_edited_version_streams_reattaches_on_that_branch(context, logged_in):
+    page = logged_in
+    send(page, "[[fake tokens=3]] root question")
+    wait_answer_status(page, "completed")
+    send(page, "[[fake tokens=3]] second question")
+    wait_answer_status(page, "completed")
+    conv_id = current_conversation_id(page)
+    second = page.locator(".msg-user").nth(1)
+    second.hover()
+    second.get_by_test_id("edit-question").click()
+    page.get_by_test_id("question-editor-input").fill("[[fake tokens=120 delay_ms=50]] second, edited")
+    page.get_by_test_id("edit-save").click()
+    page.wait_for_function("document.querySelector('.msg-assistant:last-child .md')?.textContent.includes('word15')")
+    page.reload()
+    page.wait_for_url(f"**/c/{conv_id}")
+    page.locator(".md.streaming").wait_for()  # live again after the reload, on the edited branch
+    wait_answer_status(page, "completed")
+    assert page.locator(".msg-assistant").last.inner_text().count("word120") == 1
+    assert questions(page) == ["[[fake tokens=3]] root question", "[[fake tokens=120 delay_ms=50]] second, edited"]
+    assert versions(page.locator(".msg-user").nth(1)) == "2/2"
+    assert page.locator(".msg-user").first.get_by_test_id("versions").count() == 0  # the first question has one version
+    stored = api_json(context, "GET", f"/api/conversations/{conv_id}")
+    assert len(stored["messages"]) == 6
+    # the old version is still there, under the same first answer
+    page.locator(".msg-user").nth(1).get_by_test_id("version-prev").click()
+    wait_questions(page, ["[[fake tokens=3]] root question", "[[fake tokens=3]] second question"])
