@@ -183,3 +183,24 @@ def test_reloading_while_an_edited_version_streams_reattaches_on_that_branch(con
     # the old version is still there, under the same first answer
     page.locator(".msg-user").nth(1).get_by_test_id("version-prev").click()
     wait_questions(page, ["[[fake tokens=3]] root question", "[[fake tokens=3]] second question"])
+
+
+def test_versions_and_the_editor_in_chinese(logged_in):
+    page = logged_in
+    page.get_by_test_id("language").select_option("zh-CN")
+    send(page, "[[fake tokens=4]] 你好")
+    wait_answer_status(page, "completed")
+    answer = page.locator(".msg-assistant").last
+    answer.hover()
+    answer.get_by_role("button", name="重新生成", exact=True).click()
+    page.wait_for_function("document.querySelector('.msg-assistant [data-testid=version-count]')?.innerText === '2/2'")
+    switch = page.locator(".msg-assistant").last.get_by_test_id("versions")
+    assert switch.get_attribute("aria-label") == "第 2 个版本，共 2 个"
+    assert switch.get_by_role("button", name="上一个版本").is_visible()
+    question = page.locator(".msg-user").first
+    question.hover()
+    question.get_by_role("button", name="编辑").click()
+    page.get_by_role("button", name="保存并发送").wait_for()
+    shot(page, "33-tree-chinese")
+    page.get_by_role("button", name="取消").click()
+    page.get_by_test_id("language").select_option("en")
