@@ -1,5 +1,5 @@
 """The account page: change password (other sessions signed out), sessions and revoking them, export as JSON and
-import into a fresh account (same conversations), a ChatGPT conversations.json (main branch only), malformed and
+import into a fresh account (same conversations), a ChatGPT conversations.json (every branch, the current one selected), malformed and
 too-large files (nothing imported), deleting the account; Export as Markdown from the chat; screenshots."""
 import json
 
@@ -150,12 +150,14 @@ def test_export_then_import_into_a_fresh_account_reproduces_the_conversations(br
     path = tmp_path / "chatbox-export.json"
     download.save_as(path)
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["format"] == "chatbox-export" and data["version"] == 1 and data["username"] == user
+    assert data["format"] == "chatbox-export" and data["version"] == 2 and data["username"] == user
     assert sorted(c["title"] for c in data["conversations"]) == sorted(t for t, _ in plan)
     for c in data["conversations"]:
         assert {"id", "title", "created_at", "updated_at", "messages"} <= set(c)
-        for m in c["messages"]:
+        assert c["current_leaf_id"] == c["messages"][-1]["id"]  # each a single branch here
+        for i, m in enumerate(c["messages"]):
             assert {"id", "role", "status", "content", "created_at"} <= set(m)
+            assert m.get("parent_id") == (c["messages"][i - 1]["id"] if i else None)
 
     # a fresh account imports the file through its account page
     fresh = make_context(browser, server)
@@ -225,7 +227,17 @@ def chatgpt_export() -> list:
     return [capitals, system_only]
 
 
-def test_import_a_chatgpt_export_takes_the_main_branch_only(context, page, user, tmp_path):
+def selected_path(full) -> list:
+    """(role, content) from the first question down to the conversation's current leaf."""
+    by_id = {m["id"]: m for m in full["messages"]}
+    path, node = [], by_id.get(full["conversation"]["current_leaf_id"])
+    while node is not None and len(path) <= len(by_id):
+        path.append((node["role"], node["content"]))
+        node = by_id.get(node.get("parent_id"))
+    return path[::-1]
+
+
+def test_import_a_chatgpt_export_keeps_every_branch_and_selects_the_current_one(context, page, user, tmp_path):
     path = tmp_path / "conversations.json"
     path.write_text(json.dumps(chatgpt_export()), encoding="utf-8")
     open_account(page)
@@ -233,17 +245,28 @@ def test_import_a_chatgpt_export_takes_the_main_branch_only(context, page, user,
     report = page.get_by_test_id("import-report")
     report.wait_for()
     text = report.inner_text()
-    assert "Imported 1 chat (4 messages) from a ChatGPT export." in text
+    assert "Imported 1 chat (6 messages) from a ChatGPT export." in text
     assert "Only a system prompt" in text and "no user or assistant text" in text
-    got = history(context)
-    assert got == [("Capitals (from ChatGPT)", [
-        ("user", "completed", "What is the capital of France?"),
-        ("assistant", "completed", "Paris is the capital of France."),
-        ("user", "completed", "And the capital of Italy?"),
-        ("assistant", "completed", "Rome."),
-    ])]
+    [(title, messages)] = history(context)
+    assert title == "Capitals (from ChatGPT)"
+    assert sorted(content for _, _, content in messages) == sorted([
+        "What is the capital of France?", "OLD BRANCH: Lyon, I think.", "OLD BRANCH: are you sure?",
+        "Paris is the capital of France.", "And the capital of Italy?", "Rome."])
+    assert not any("HIDDEN" in c or "TOOL OUTPUT" in c for _, _, c in messages)
+    conv_id = api_json(context, "GET", "/api/conversations")["conversations"][0]["id"]
+    assert selected_path(api_json(context, "GET", f"/api/conversations/{conv_id}")) == [
+        ("user", "What is the capital of France?"), ("assistant", "Paris is the capital of France."),
+        ("user", "And the capital of Italy?"), ("assistant", "Rome.")]
     page.wait_for_function("document.querySelectorAll('.conv-link').length === 1")
     assert sidebar_titles(page) == ["Capitals (from ChatGPT)"]
+    # the page opens it on `current_node`'s path; the first answer has the old branch as its other version
+    page.locator(".conv-link").first.click()
+    page.wait_for_function("document.querySelectorAll('.messages .msg').length === 4")
+    first_answer = page.locator(".msg-assistant").first
+    assert first_answer.get_by_test_id("version-count").inner_text() == "2/2"
+    first_answer.get_by_test_id("version-prev").click()
+    page.wait_for_function("document.querySelectorAll('.messages .msg-user .bubble')[1]?.innerText === 'OLD BRANCH: are you sure?'")
+    assert page.locator(".messages .msg").count() == 3
 
 
 def test_an_imported_message_over_the_limit_is_cut_and_the_report_says_so(context, page, user, tmp_path):
@@ -394,7 +417,7 @@ def test_screenshots_of_the_account_page(browser, server, variant, tmp_path):
     page.get_by_test_id("import-report").wait_for()
     if variant == "zh-CN":
         page.get_by_role("heading", name="活动会话").wait_for()
-        assert "已从 ChatGPT 导出文件导入 1 个对话（4 条消息）。" in page.get_by_test_id("import-report").inner_text()
+        assert "已从 ChatGPT 导出文件导入 1 个对话（6 条消息）。" in page.get_by_test_id("import-report").inner_text()
         assert "没有用户或助手的文字" in page.get_by_test_id("import-report").inner_text()
     page.evaluate("document.querySelector('.page-scroll').scrollTop = 0")
     shot(page, {"light": "16-account", "dark": "18-account-dark", "zh-CN": "19-account-zh", "phone": "20-account-phone"}[variant])

@@ -88,20 +88,29 @@ def test_escape_stops_generation(logged_in):
     wait_answer_status(page, "stopped")
 
 
-def test_regenerate_replaces_the_last_answer(logged_in):
+def test_regenerate_adds_a_version_beside_the_last_answer(context, logged_in):
     page = logged_in
     send(page, "[[fake tokens=30 delay_ms=30]] again please")
     wait_answer_status(page, "completed")
+    old_id = last_answer(page).get_attribute("data-id")
     page.locator(".msg-assistant").last.hover()
     page.get_by_test_id("regenerate").click()
     page.locator(".md.streaming").wait_for()  # it streams again
     wait_answer_status(page, "completed")
-    assert page.locator(".msg-assistant").count() == 1
+    assert page.locator(".msg-assistant").count() == 1  # the new version is shown, the old one is beside it
     assert page.locator(".msg-user").count() == 1
+    assert last_answer(page).get_attribute("data-id") != old_id
+    assert last_answer(page).get_by_test_id("version-count").inner_text() == "2/2"
     assert answer_text(page).strip().endswith("word30")
+    stored = api_json(context, "GET", f"/api/conversations/{current_conversation_id(page)}")["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant", "assistant"]  # nothing deleted
     page.reload()
     wait_answer_status(page, "completed")
     assert page.locator(".msg-assistant").count() == 1
+    assert last_answer(page).get_by_test_id("version-count").inner_text() == "2/2"
+    last_answer(page).get_by_test_id("version-prev").click()
+    page.wait_for_function("(id) => document.querySelector('.msg-assistant')?.dataset.id === id", arg=old_id)
+    assert last_answer(page).get_by_test_id("version-count").inner_text() == "1/2"
 
 
 @pytest.fixture
@@ -134,7 +143,11 @@ def test_a_failed_answer_shows_the_error_and_retry_works(browser, flaky_model):
     wait_answer_status(page, "completed")
     assert "Fake upstream reply to: Are you there?" in answer_text(page)
     assert page.locator(".msg-error").count() == 0
-    assert page.locator(".msg-assistant").count() == 1
+    assert page.locator(".msg-assistant").count() == 1  # the retry is a new version; the failed one is beside it
+    assert page.get_by_test_id("version-count").inner_text() == "2/2"
+    page.get_by_test_id("version-prev").click()
+    wait_answer_status(page, "failed")
+    assert page.locator(".msg-error").count() == 1
     watch.assert_clean()
     ctx.close()
 

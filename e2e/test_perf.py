@@ -153,6 +153,8 @@ def test_first_load_bytes(browser, server):
     print("\nfirst load:", json.dumps(result, indent=1))
     # 400 000 until issue 14; its header model picker, thinking block and model menus add ~11 kB to the first load
     # (the settings panel, the preset list and their strings load when first shown)
-    assert result["chat_page_bytes"] < 415_000
+    # 415 000 until issue 15: the message tree (tree.js, the ‹ 2/3 › switch, edit and regenerate on any message) adds
+    # ~14 kB (the question editor loads when first opened)
+    assert result["chat_page_bytes"] < 430_000
     ctx.close()
     ctx2.close()

@@ -191,3 +191,37 @@ def test_message_stats_and_connection_helpers(app_page):
     assert result["round"] == "X-A: 1\nX-B: two"
     assert result["bad"] == "not a header"
     assert result["ids"] == ["a", "b", "c"]
+
+
+def test_tree_paths_versions_and_newest_leaves(app_page):
+    got = app_page.evaluate(r"""async () => {
+        const tree = await import('/js/tree.js')
+        // 1 → 2 (answer) → 5 (question) → 6; 1 → 3 (second answer) → 7 → 8; 4: a second version of the first question
+        const ms = [[1, null], [2, 1], [3, 1], [4, null], [5, 2], [6, 5], [7, 3], [8, 7], [9, 4]]
+            .map(([id, parent_id]) => ({ id, parent_id }))
+        const ids = (list) => list.map(m => m.id)
+        const byId = (id) => ms.find(m => m.id === id)
+        const cycle = [{ id: 1, parent_id: 2 }, { id: 2, parent_id: 1 }]
+        return {
+            path6: ids(tree.pathTo(ms, 6)), path8: ids(tree.pathTo(ms, 8)), pathUnknown: ids(tree.pathTo(ms, 99)),
+            siblings2: ids(tree.siblingsOf(ms, byId(2))), siblingsRoot: ids(tree.siblingsOf(ms, byId(4))),
+            siblingsOnly: ids(tree.siblingsOf(ms, byId(6))),
+            leafBelow1: tree.newestLeaf(ms, 1), leafBelow2: tree.newestLeaf(ms, 2), leafOfLeaf: tree.newestLeaf(ms, 9),
+            defaultLeaf: tree.leafOrDefault(ms, null), keptLeaf: tree.leafOrDefault(ms, 6),
+            // ids in creation order: numbers as numbers, a local placeholder after every server id
+            order: [10, 'local-a-1', 9, 100].sort(tree.compareIds),
+            cycleBounded: tree.pathTo(cycle, 1).length <= 3 && tree.newestLeaf(cycle, 1) != null,
+            wideSiblings: tree.siblingsOf([{ id: 10, parent_id: 1 }, { id: 9, parent_id: 1 }], { id: 9, parent_id: 1 }).map(m => m.id),
+        }
+    }""")
+    assert got["path6"] == [1, 2, 5, 6]
+    assert got["path8"] == [1, 3, 7, 8]
+    assert got["pathUnknown"] == []
+    assert got["siblings2"] == [2, 3]
+    assert got["siblingsRoot"] == [1, 4]
+    assert got["siblingsOnly"] == [6]
+    assert got["leafBelow1"] == 8 and got["leafBelow2"] == 6 and got["leafOfLeaf"] == 9
+    assert got["defaultLeaf"] == 9 and got["keptLeaf"] == 6
+    assert got["order"] == [9, 10, 100, "local-a-1"]
+    assert got["cycleBounded"] is True
+    assert got["wideSiblings"] == [9, 10]

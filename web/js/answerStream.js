@@ -7,8 +7,18 @@ import { setConversationTitle } from './conversations.js'
 
 export const same = (a, b) => a != null && b != null && String(a) === String(b)
 
-/** The stream reader of a chat state ({id, messages, conversation, streaming, stopping}). */
-export function createAnswerStreams(chat) {
+/** A message still marked `processing` (being written, or left so by a crash). */
+const isProcessing = (m) => m?.role === 'assistant' && m.status === 'processing'
+
+/**
+ * The stream reader of a chat state ({id, tree, messages, conversation, streaming, stopping}). `tree`: every message
+ * of the conversation; `messages`: the path shown. `hooks.load(res)` takes a GET of the conversation,
+ * `hooks.show(leafId)` shows the path to a leaf (the new messages of a `start` become the path shown).
+ */
+export function createAnswerStreams(chat, hooks = {}) {
+  const load = hooks.load ?? ((res) => { chat.conversation = res.conversation; chat.messages = res.messages || [] })
+  const show = hooks.show ?? (() => {})
+  const treeOf = () => chat.tree ?? chat.messages
   let streamCtrl = null // the AbortController of the stream being read
   // Streams past their `done`, still open for the `title` event: not busy, not aborted by the next turn (the title
   // still reaches the sidebar); dropped when the page signs out (abortAll).
@@ -32,11 +42,9 @@ export function createAnswerStreams(chat) {
     try {
       const res = await api.getConversation(id)
       if (!isCurrent(id) || chat.streaming) return
-      chat.conversation = res.conversation
-      chat.messages = res.messages || []
-      // No generation runs (the server said 204) yet the answer is stored as `processing`: do not wait for it.
-      const last = chat.messages.at(-1)
-      if (last?.role === 'assistant' && last.status === 'processing') last._orphan = true
+      load(res)
+      // No generation runs (the server said 204) yet an answer is stored as `processing`: do not wait for it.
+      for (const message of treeOf()) if (isProcessing(message)) message._orphan = true
     } catch { /* keep what is shown */ }
   }
 
@@ -68,21 +76,27 @@ export function createAnswerStreams(chat) {
         return
       }
       if (gotDone || !isCurrent(id)) return
-      const msgs = chat.messages
+      const tree = treeOf()
       if (name === 'start') {
         ctx.started = true
         const um = data?.user_message
         if (um) {
           if (ctx.user) Object.assign(ctx.user, um)
-          else if (!msgs.some((m) => same(m.id, um.id))) msgs.splice(Math.max(0, msgs.indexOf(ctx.assistant)), 0, um)
+          else if (!tree.some((m) => same(m.id, um.id))) {
+            const at = ctx.assistant ? tree.indexOf(ctx.assistant) : -1
+            tree.splice(at === -1 ? tree.length : at, 0, { ...um })
+          }
         }
         const am = data?.assistant_message
         if (am) {
-          if (!ctx.assistant) {
-            ctx.assistant = msgs.find((m) => same(m.id, am.id)) || null
-            if (!ctx.assistant) { msgs.push({ ...am }); ctx.assistant = msgs.at(-1) }
+          // a finished answer is never written over by another one (a re-attach that found a different answer)
+          if (!ctx.assistant || (am.id != null && ctx.assistant.status !== 'processing' && !same(ctx.assistant.id, am.id))) {
+            ctx.assistant = tree.find((m) => same(m.id, am.id)) || null
+            if (!ctx.assistant) { tree.push({ ...am }); ctx.assistant = tree.at(-1) }
           }
           Object.assign(ctx.assistant, am, { content: am.content ?? '', reasoning: am.reasoning ?? '' })
+          // the new answer is the end of the path shown (the server moved the conversation's selection to it)
+          show(ctx.assistant.id)
         }
         ctx.onStart?.()
       } else if (name === 'reasoning') {
@@ -127,8 +141,7 @@ export function createAnswerStreams(chat) {
       await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)))
       if (!isCurrent(id) || chat.streaming) return
       try {
-        const last = chat.messages.at(-1)
-        const ctx = { assistant: last?.role === 'assistant' ? last : null }
+        const ctx = { assistant: liveAnswer() }
         const result = await runStream(id, (o) => api.attach(id, o), ctx)
         if (result.aborted) return
         if (!result.attached || result.done) break
@@ -140,9 +153,16 @@ export function createAnswerStreams(chat) {
     if (isCurrent(id) && !chat.streaming) await refresh(id)
   }
 
-  async function attach(id) {
+  /** The answer a re-attached stream writes into: the newest one still `processing` on any branch, else the path's end. */
+  function liveAnswer() {
+    const live = treeOf().findLast(isProcessing)
+    if (live) return live
     const last = chat.messages.at(-1)
-    const ctx = { assistant: last?.role === 'assistant' ? last : null }
+    return last?.role === 'assistant' ? last : null
+  }
+
+  async function attach(id) {
+    const ctx = { assistant: liveAnswer() }
     try {
       const result = await runStream(id, (o) => api.attach(id, o), ctx)
       if (result.aborted) return

@@ -106,10 +106,21 @@ export const api = {
   stop: (id) => request('POST', `/api/conversations/${enc(id)}/stop`, {}),
 
   /** POST a message; events go to onEvent(name, data). Resolves when the stream closes. */
-  sendMessage: (id, content, opts) => stream('POST', `/api/conversations/${enc(id)}/messages`, { content }, opts),
-  /** `model`: answer again with this model (the conversation switches to it too); null keeps the conversation's. */
-  regenerate: (id, opts, model = null) =>
-    stream('POST', `/api/conversations/${enc(id)}/regenerate`, model ? { model } : {}, opts),
+  /**
+   * `parentId`: undefined continues the current leaf; an id puts the question under that message; null makes a new
+   * version of the first question (the key is sent: absent ≠ null).
+   */
+  sendMessage: (id, content, opts, parentId) => stream('POST', `/api/conversations/${enc(id)}/messages`,
+    parentId === undefined ? { content } : { content, parent_id: parentId }, opts),
+  /**
+   * A new answer beside the old ones, to the question above `messageId` (null: the current leaf). `model`: answer
+   * with this model (the conversation switches to it too); null keeps the conversation's.
+   */
+  regenerate: (id, opts, model = null, messageId = null) =>
+    stream('POST', `/api/conversations/${enc(id)}/regenerate`,
+      { ...(messageId != null ? { message_id: messageId } : {}), ...(model ? { model } : {}) }, opts),
+  /** Selects the path shown (and remembered) in a conversation: the leaf at its end. */
+  selectLeaf: (id, leafId) => request('PATCH', `/api/conversations/${enc(id)}`, { current_leaf_id: leafId }),
 
   // models and presets (any signed-in user)
   models: () => request('GET', '/api/models'),

@@ -1,6 +1,7 @@
 // The open conversation's store: loading it, sending, streaming, stop, regenerate/retry, re-attaching after a
-// reload, the composer's draft. Components read `chat` and call the actions exported here.
-import { reactive } from 'vue'
+// reload, the composer's draft, and the tree of messages (edits and regenerations are versions: the path shown runs
+// from the root to the selected leaf). Components read `chat` and call the actions exported here.
+import { reactive, computed } from 'vue'
 import { api } from './api.js'
 import { store, toast } from './store.js'
 import { navigate, chatPath } from './router.js'
@@ -11,6 +12,7 @@ import { createAnswerStreams, same } from './answerStream.js'
 import { loadDraft, saveDraft } from './drafts.js'
 import { saveBlob } from './download.js'
 import { useModels } from './useModels.js'
+import { indexTree, pathTo, siblingsOf, newestLeaf, leafOrDefault } from './tree.js'
 
 const models = useModels()
 let switching = null // the PATCH of a model just picked: a turn sent meanwhile waits for it
@@ -18,7 +20,9 @@ let switching = null // the PATCH of a model just picked: a turn sent meanwhile 
 const blankChat = () => ({
   id: null, //            the open conversation's id (null on the blank "new chat" page)
   conversation: null,
-  messages: [], //        oldest first
+  tree: [], //            every message of the conversation, oldest first (each names its parent_id)
+  leafId: null, //        the end of the path shown
+  messages: [], //        the path shown: from the first question down to leafId
   loading: false,
   notFound: false,
   loadError: null,
@@ -30,9 +34,33 @@ const blankChat = () => ({
   // i.e. the user's last choice, else the default)
   pending: { model: null, system_prompt: null, temperature: null },
   pickerRequest: 0, //    incremented to open the model picker (a turn was refused: its model is gone)
+  editAgain: null, //     {id, text}: an edit that was refused before it started, reopened on its question
 })
 export const chat = reactive(blankChat())
-const streams = createAnswerStreams(chat)
+// Rebuilt when a message is added or gets its server id, not on every streamed piece.
+const treeIndex = computed(() => indexTree(chat.tree))
+
+/** Shows the path from the root to `leafId`. */
+function show(leafId) {
+  chat.leafId = leafId
+  chat.messages = pathTo(treeIndex.value, leafId)
+}
+
+/** A GET of the conversation: the whole tree, and the path it remembers. */
+function load(res) {
+  chat.conversation = res.conversation
+  const messages = res.messages || []
+  // Messages with no links at all and no selection (stored before the tree, or by a server that does not link them
+  // yet): read as one chain, oldest first, as they always were.
+  if (res.conversation?.current_leaf_id == null && messages.length > 1 && messages.every((m) => m.parent_id == null)) {
+    messages.forEach((message, i) => { message.parent_id = i ? messages[i - 1].id : null })
+  }
+  chat.tree = messages
+  show(leafOrDefault(treeIndex.value, res.conversation?.current_leaf_id))
+}
+
+const streams = createAnswerStreams(chat, { load, show })
+const isLocal = (id) => String(id).startsWith('local-')
 
 let loadCtrl = null
 
@@ -92,8 +120,8 @@ export async function openConversation(id, { force = false } = {}) {
   try {
     const res = await api.getConversation(id, ctrl.signal)
     if (!isCurrent(id) || ctrl.signal.aborted) return
-    chat.conversation = res.conversation
-    chat.messages = res.messages || []
+    load(res)
+    applyPendingFocus()
   } catch (error) {
     if (error?.name === 'AbortError' || !isCurrent(id)) return
     if (error?.status === 404) chat.notFound = true
@@ -102,8 +130,51 @@ export async function openConversation(id, { force = false } = {}) {
   } finally {
     if (isCurrent(id)) chat.loading = false
   }
-  const last = chat.messages.at(-1)
-  if (last && last.role === 'assistant' && last.status === 'processing') streams.attach(id)
+  if (chat.tree.some((m) => m.role === 'assistant' && m.status === 'processing')) streams.attach(id)
+}
+
+/** The versions of a message: {index, count} (count 1: none). */
+export function versionsOf(message) {
+  const list = siblingsOf(treeIndex.value, message)
+  return { index: Math.max(0, list.indexOf(message)), count: list.length }
+}
+
+/** Shows the path to `leafId` and remembers it on the server (a reload or another device shows the same path). */
+export async function selectLeaf(leafId) {
+  const id = chat.id
+  if (id == null || leafId == null || isLocal(leafId)) return
+  show(leafId)
+  if (chat.conversation) chat.conversation.current_leaf_id = leafId
+  try {
+    await api.selectLeaf(id, leafId)
+  } catch (error) {
+    if (!isUnauthorized(error) && same(chat.id, id)) toast(describe(error), 'error')
+  }
+}
+
+/** "‹ 2/3 ›": shows the version `delta` away from `message` (its newest path). */
+export function switchVersion(message, delta) {
+  if (isGenerating()) return
+  const list = siblingsOf(treeIndex.value, message)
+  const target = list[list.indexOf(message) + delta]
+  if (target) selectLeaf(newestLeaf(treeIndex.value, target.id))
+}
+
+// A search hit to open: the conversation shows the path through the matched message.
+let pendingFocus = null
+
+/** Opens conversation `id` (about to be navigated to) on the path through `messageId`. */
+export function focusMessage(id, messageId) {
+  pendingFocus = { id: String(id), messageId }
+  if (isCurrent(id) && chat.conversation && !chat.loading) applyPendingFocus()
+}
+
+function applyPendingFocus() {
+  const focus = pendingFocus
+  if (!focus || !isCurrent(focus.id)) return
+  pendingFocus = null
+  const leaf = newestLeaf(treeIndex.value, focus.messageId)
+  if (leaf != null && !same(leaf, chat.leafId)) selectLeaf(leaf)
 }
 
 /** The blank "new chat" page. */
@@ -111,17 +182,31 @@ export function openBlank() {
   reset({ draft: loadDraft(null) })
 }
 
-export async function send(text) {
+export function send(text) {
+  return sendTurn(text)
+}
+
+/** Edit: the new text is a new version of `question` (a sibling: same parent), answered under it. */
+export function editQuestion(question, text) {
+  if (!question || isLocal(question.id)) return Promise.resolve(false)
+  return sendTurn(text, { parentId: question.parent_id ?? null, edit: true, editOf: question.id })
+}
+
+/**
+ * Sends a question. `parentId` undefined: after the path shown (the composer); otherwise under that message (null: a
+ * new version of the first question). `edit`: the text comes from an edit box, not the composer (its draft is left).
+ */
+async function sendTurn(text, { parentId, edit = false, editOf = null } = {}) {
   const content = text.trim()
   if (!content || chat.streaming) return false
   chat.sendError = null
   let id = chat.id
   const draftId = id
-  chat.draft = ''
+  if (!edit) chat.draft = ''
   const restore = (err) => {
-    saveDraft(draftId, text) // survives a redirect to the login page
+    if (!edit) saveDraft(draftId, text) // survives a redirect to the login page
     if (same(chat.id, id) || (draftId == null && chat.id == null)) {
-      chat.draft = text
+      if (!edit) chat.draft = text
       if (err && !isUnauthorized(err)) chat.sendError = describe(err)
       if (isModelGone(err)) modelGone()
     }
@@ -131,7 +216,7 @@ export async function send(text) {
       const conv = (await api.createConversation(newConversationFields())).conversation
       id = conv.id
       upsertConversation(conv, { toTop: true })
-      Object.assign(chat, { id, conversation: conv, messages: [], loading: false, notFound: false })
+      Object.assign(chat, { id, conversation: conv, tree: [], messages: [], leafId: null, loading: false, notFound: false })
       navigate(chatPath(id))
     } catch (error) {
       restore(error)
@@ -139,23 +224,31 @@ export async function send(text) {
     }
   }
   if (switching) await switching.catch(() => {})
-  const msgs = chat.messages
-  msgs.push({ id: `local-u-${Date.now()}`, _key: `k-u-${Date.now()}`, role: 'user', content, status: 'completed', error: null, created_at: new Date().toISOString() })
-  const user = msgs.at(-1)
-  msgs.push({ id: `local-a-${Date.now()}`, _key: `k-a-${Date.now()}`, role: 'assistant', content: '', reasoning: '', model: chat.conversation?.model ?? null, status: 'processing', error: null, created_at: new Date().toISOString() })
-  const assistant = msgs.at(-1)
+  if (!same(chat.id, id)) return false
+  const previousLeaf = chat.leafId
+  const parent = parentId === undefined ? chat.messages.at(-1)?.id ?? null : parentId
+  const stamp = Date.now()
+  const tree = chat.tree
+  tree.push({ id: `local-u-${stamp}`, _key: `k-u-${stamp}`, parent_id: parent, role: 'user', content, status: 'completed', error: null, created_at: new Date().toISOString() })
+  const user = tree.at(-1)
+  tree.push({ id: `local-a-${stamp}`, _key: `k-a-${stamp}`, parent_id: user.id, role: 'assistant', content: '', reasoning: '', model: chat.conversation?.model ?? null, status: 'processing', error: null, created_at: new Date().toISOString() })
+  const assistant = tree.at(-1)
+  show(assistant.id)
   const ctx = {
     user, assistant,
-    onStart: () => { saveDraft(draftId, ''); if (draftId == null) saveDraft(id, ''); touchConversation(id, { conversation: chat.conversation }) },
+    onStart: () => {
+      if (!edit) { saveDraft(draftId, ''); if (draftId == null) saveDraft(id, '') }
+      touchConversation(id, { conversation: chat.conversation })
+    },
   }
   try {
-    const result = await streams.run(id, (o) => api.sendMessage(id, content, o), ctx)
+    const result = await streams.run(id, (o) => api.sendMessage(id, content, o, parentId), ctx)
     if (!result.aborted && !result.done && ctx.started) streams.recover(id)
   } catch (error) {
     if (error?.name === 'AbortError') return true
     if (!ctx.started) {
-      const list = chat.messages
-      for (const message of [assistant, user]) { const index = list.indexOf(message); if (index !== -1) list.splice(index, 1) }
+      if (edit && same(chat.id, id)) chat.editAgain = { id: editOf, text }
+      removeLocal([assistant, user], previousLeaf)
       restore(error)
       return false
     }
@@ -164,24 +257,30 @@ export async function send(text) {
   return true
 }
 
-/** Regenerate the last answer (also Retry for a failed one); `model`: with that model (the chat switches to it). */
-export async function regenerate(model = null) {
+/** A turn refused before it started: its placeholders leave the tree, the path shown before comes back. */
+function removeLocal(messages, previousLeaf) {
+  for (const message of messages) { const index = chat.tree.indexOf(message); if (index !== -1) chat.tree.splice(index, 1) }
+  show(leafOrDefault(treeIndex.value, previousLeaf))
+}
+
+/**
+ * A new answer beside `target`'s (also Retry for a failed one): to the question above an answer, or to a question.
+ * `target` null: the end of the path shown. `model`: with that model (the chat switches to it).
+ */
+export async function regenerate(target = null, model = null) {
   const id = chat.id
   if (id == null || chat.streaming) return
   chat.sendError = null
   if (switching) await switching.catch(() => {})
   if (!same(chat.id, id) || chat.streaming) return
-  const msgs = chat.messages
-  const last = msgs.at(-1)
-  const previous = last?.role === 'assistant' ? { ...last } : null
-  let assistant
-  if (previous) {
-    Object.assign(last, { content: '', reasoning: '', status: 'processing', error: null, usage: null, _thinkStart: null, _thinkMs: null, ...(model ? { model } : {}) })
-    assistant = last
-  } else {
-    msgs.push({ id: `local-a-${Date.now()}`, _key: `k-r-${Date.now()}`, role: 'assistant', content: '', reasoning: '', model: model ?? chat.conversation?.model ?? null, status: 'processing', error: null })
-    assistant = msgs.at(-1)
-  }
+  const message = target ?? chat.messages.at(-1)
+  if (!message || isLocal(message.id)) return
+  const questionId = message.role === 'assistant' ? message.parent_id : message.id
+  const previousLeaf = chat.leafId
+  const stamp = Date.now()
+  chat.tree.push({ id: `local-a-${stamp}`, _key: `k-r-${stamp}`, parent_id: questionId ?? null, role: 'assistant', content: '', reasoning: '', model: model ?? chat.conversation?.model ?? null, status: 'processing', error: null })
+  const assistant = chat.tree.at(-1)
+  show(assistant.id)
   const ctx = {
     assistant,
     onStart: () => {
@@ -190,13 +289,12 @@ export async function regenerate(model = null) {
     },
   }
   try {
-    const result = await streams.run(id, (o) => api.regenerate(id, o, model), ctx)
+    const result = await streams.run(id, (o) => api.regenerate(id, o, model, message.id), ctx)
     if (!result.aborted && !result.done && ctx.started) streams.recover(id)
   } catch (error) {
     if (error?.name === 'AbortError') return
     if (!ctx.started) {
-      if (previous) Object.assign(assistant, previous)
-      else msgs.splice(msgs.indexOf(assistant), 1)
+      removeLocal([assistant], previousLeaf)
       if (!isUnauthorized(error)) chat.sendError = describe(error)
       if (isModelGone(error)) modelGone()
       return

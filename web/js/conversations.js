@@ -8,10 +8,23 @@ import { useCursorList } from './useCursorList.js'
 const list = useCursorList(
   async (params, signal) => {
     const res = await api.listConversations(params, signal)
-    return { items: res?.conversations ?? [], nextCursor: res?.next_cursor }
+    return { items: withMatches(res), nextCursor: res?.next_cursor }
   },
   { pageSize: 30 },
 )
+
+/**
+ * A search's conversations, each with `match_message_id` (the newest message whose text matched; absent when only
+ * the title did), from the page's `matches: [{conversation_id, message_id}]` or a result's own field.
+ */
+function withMatches(res) {
+  const items = res?.conversations ?? []
+  const matches = new Map((res?.matches ?? []).map((match) => [String(match.conversation_id), match.message_id]))
+  return items.map((conv) => {
+    const hit = matches.get(String(conv.id)) ?? conv.match_message_id
+    return hit != null ? { ...conv, match_message_id: hit } : conv
+  })
+}
 
 /** The list's refs, read as plain properties (reactive unwraps them), and whether the drawer is open. */
 export const sidebar = reactive({

@@ -165,7 +165,7 @@ export default {
           <div v-else class="messages" data-testid="messages">
             <div v-if="hiddenCount" ref="topSentinel" class="older-sentinel">{{ t('chat.loadingOlder') }}</div>
             <ChatMessage v-for="message in shown" :key="message._key || message.id" :message="message" :busy="busy"
-                         :is-last="message === lastAssistant" @regenerate="regenerate" />
+                         :is-last="message === lastAssistant" @regenerate="(model) => regenerate(message, model)" />
           </div>
         </div>
       </div>
