@@ -50,28 +50,26 @@ extension Generations.Entry {
     /// Appends a piece of the answer and sends it to every listener. A piece that takes the answer past its
     /// limit is cut there and the generation is stopped as too long; pieces after that are dropped.
     func append(_ piece: String) {
-        let tooLong = state.withLock { state -> Bool in
-            guard state.stopReason != .tooLong else { return false }
-            let (kept, over) = Self.cut(piece, used: &state.characters, limit: maxCharacters)
-            if !kept.isEmpty {
-                state.content += kept
-                state.revision += 1
-                state.listeners.removeAll { !$0.push(.delta(kept)) }
-            }
-            return over
-        }
-        if tooLong { requestStop(.tooLong) }
+        add(piece, to: \.content, counted: \.characters, as: ChatEvent.delta)
     }
 
     /// Appends a piece of the model's reasoning and sends it to every listener; limited like the answer.
     func appendReasoning(_ piece: String) {
+        add(piece, to: \.reasoning, counted: \.reasoningCharacters, as: ChatEvent.reasoning)
+    }
+
+    private func add(
+        _ piece: String, to text: WritableKeyPath<State, String>, counted: WritableKeyPath<State, Int>,
+        as event: (String) -> ChatEvent
+    ) {
         let tooLong = state.withLock { state -> Bool in
             guard state.stopReason != .tooLong else { return false }
-            let (kept, over) = Self.cut(piece, used: &state.reasoningCharacters, limit: maxCharacters)
+            let (kept, over) = Self.cut(piece, used: &state[keyPath: counted], limit: maxCharacters)
             if !kept.isEmpty {
-                state.reasoning += kept
+                state[keyPath: text] += kept
                 state.revision += 1
-                state.listeners.removeAll { !$0.push(.reasoning(kept)) }
+                let sent = event(kept)
+                state.listeners.removeAll { !$0.push(sent) }
             }
             return over
         }
