@@ -100,9 +100,25 @@ public struct AppConfig: Sendable {
     public var streamBatchInterval: Duration = .milliseconds(16)
     /// How long a shutdown waits for running answers before stopping them.
     public var shutdownGrace: Duration = .seconds(10)
+    /// This instance's name in logs, `/healthz` and the database's leases (default: host name and port).
+    public var instanceID: String?
+    /// An instance whose lease (renewed with every progress save) is older than this is presumed dead: any other
+    /// instance fails its running answers (text kept) and frees their conversations.
+    public var instanceLease: Duration = .seconds(5)
+    /// How often a stream re-attached on an instance that does not own the answer reads its saved text.
+    public var followInterval: Duration = .milliseconds(200)
     public var model = ModelSettings()
 
     public init() {}
+
+    /// `instanceID`, else the host name and port (`chatbox-1:8080`).
+    public var instance: String {
+        instanceID
+            ?? String(
+                "\(ProcessInfo.processInfo.hostName):\(port)".utf8.prefix(190).filter { $0 > 32 && $0 < 127 }.map {
+                    Character(UnicodeScalar($0))
+                })
+    }
 
     public init(reader: ConfigReader) throws(ConfigError) {
         let read = SettingReader(reader: reader)
@@ -148,6 +164,16 @@ public struct AppConfig: Sendable {
         flushInterval = try read.seconds("chat.flushIntervalMs", scale: 1000, in: 10...60_000) ?? flushInterval
         streamBatchInterval = try read.seconds("chat.streamBatchMs", scale: 1000, in: 0...1000) ?? streamBatchInterval
         shutdownGrace = try read.seconds("shutdown.graceSeconds", in: 0...600) ?? shutdownGrace
+        if let id = read.string("instance.id") {
+            guard (1...190).contains(id.utf8.count), id.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\u{7F}" })
+            else {
+                throw ConfigError(
+                    "instance.id", "must be 1 to 190 printable ASCII characters without spaces, not \"\(id)\"")
+            }
+            instanceID = id
+        }
+        instanceLease = try read.seconds("instance.leaseMs", scale: 1000, in: 500...600_000) ?? instanceLease
+        followInterval = try read.seconds("chat.followIntervalMs", scale: 1000, in: 10...10_000) ?? followInterval
         model = try Self.modelSettings(read)
     }
 

@@ -180,6 +180,41 @@ enum Migrations {
                 WHERE m.conversation_id = conversations.id) WHERE current_leaf_id IS NULL
                 """
             ]
+        },
+        // Several instances on one database: the database is where they meet. Each instance keeps a row it
+        // renews with every progress save (a lease); each running answer has a row keyed by its conversation (a
+        // second one is a duplicate: one answer per conversation across instances) naming its owner, and a stop
+        // asked on any instance is written there for the owner to pick up. Failed logins and sign-ups are counted
+        // in `login_attempts`, so that every instance sees the same counts.
+        Step(version: 8, name: "several instances: instance leases, running answers, login attempts") { flavor in
+            let id =
+                flavor == .sqlite
+                ? "id INTEGER PRIMARY KEY AUTOINCREMENT" : "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
+            let ref = flavor == .sqlite ? "INTEGER" : "BIGINT"
+            let instance = flavor == .sqlite ? "TEXT" : "VARCHAR(190) CHARACTER SET ascii COLLATE ascii_bin"
+            let bucket = flavor == .sqlite ? "TEXT" : "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            let word = flavor == .sqlite ? "TEXT" : "VARCHAR(32)"
+            let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+            let ifNotExists = flavor == .sqlite ? "IF NOT EXISTS " : ""
+            return [
+                """
+                CREATE TABLE IF NOT EXISTS instances (id \(instance) NOT NULL PRIMARY KEY, \
+                started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL)\(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS running_answers (conversation_id \(ref) NOT NULL PRIMARY KEY, \
+                user_id \(ref) NOT NULL, instance_id \(instance) NOT NULL, message_id \(ref) NULL, \
+                stop_reason \(word) NULL, started_at BIGINT NOT NULL)\(table)
+                """,
+                "CREATE INDEX \(ifNotExists)ix_running_answers_instance ON running_answers (instance_id)",
+                "CREATE INDEX \(ifNotExists)ix_running_answers_user ON running_answers (user_id)",
+                """
+                CREATE TABLE IF NOT EXISTS login_attempts (\(id), bucket \(bucket) NOT NULL, \
+                attempted_at BIGINT NOT NULL)\(table)
+                """,
+                "CREATE INDEX \(ifNotExists)ix_login_attempts_bucket ON login_attempts (bucket, attempted_at)",
+                "CREATE INDEX \(ifNotExists)ix_login_attempts_time ON login_attempts (attempted_at)"
+            ]
         }
     ]
 

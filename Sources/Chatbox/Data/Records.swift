@@ -288,4 +288,7 @@ public enum StoreError: Error, Equatable {
     case lastAdmin
     /// A row the change refers to (e.g. a message of the conversation) does not exist there.
     case badReference
+    /// The write lost to a concurrent one on another database node (a Galera certification failure, MariaDB error
+    /// 1213 at COMMIT) and kept losing when retried; nothing was changed. Worth trying again.
+    case conflict
 }
