@@ -14,6 +14,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let logger = {
         var logger = Logger(label: "chatbox")
         logger.logLevel = config.logLevel
+        logger[metadataKey: "instance"] = "\(config.instance)"
         return logger
     }()
     let database = try await OpenDatabase.open(config.database, mysqlPoolSize: config.mysqlPoolSize, logger: logger)
@@ -28,17 +29,23 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         limits: .init(
             runningPerUser: config.maxRunningPerUser, streamsPerUser: config.maxStreamsPerUser,
             answerCharacters: config.maxAnswerChars))
+    let answers = RunningAnswers(
+        generations: generations, store: store, instanceID: config.instance, followInterval: config.followInterval,
+        titleWait: config.model.titleTimeout + .seconds(5), logger: logger)
+    let keeper = LeaseKeeper(
+        answers: answers, store: store, lease: config.instanceLease, interval: config.flushInterval, logger: logger)
     let chat = ChatService(
         store: store, models: catalog,
         titles: TitleService(timeout: config.model.titleTimeout, logger: logger),
-        generations: generations,
+        answers: answers,
         context: ContextWindow(systemPrompt: config.model.systemPrompt, budget: config.model.contextChars),
         firstTokenTimeout: config.model.firstTokenTimeout, stallTimeout: config.model.stallTimeout,
         maxMessageCharacters: config.maxMessageChars, logger: logger)
     let router = buildRouter(
         config: config, store: store, auth: auth, chat: chat,
         catalog: catalog,
-        model: .init(name: startup.displayName, isDemo: startup is DemoModel, isCommand: startup is CommandModel))
+        model: .init(name: startup.displayName, isDemo: startup is DemoModel, isCommand: startup is CommandModel),
+        instanceID: config.instance)
     logger.info("start-up model: \(startup.displayName)")
 
     var app = Application(
@@ -56,7 +63,9 @@ public func buildApplication(config: AppConfig) async throws -> some Application
                 close: {
                     do { try await httpClients.shutdown() } catch { logger.error("closing the HTTP clients: \(error)") }
                 }),
-            // Services stop in reverse order: the generations end (with their final saves) before the saver.
+            // Services stop in reverse order: the generations end (with their final saves) before the saver, and
+            // the lease is renewed until they have ended.
+            keeper,
             ProgressSaver(generations: generations, store: store, interval: config.flushInterval, logger: logger),
             CloseOnShutdown(
                 name: "generations",
@@ -70,8 +79,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         logger: logger)
     app.beforeServerStarts {
         try await store.migrate()
-        let failed = try await store.failUnfinishedMessages(error: "The server restarted before this answer finished.")
-        if failed > 0 { logger.warning("marked \(failed) unfinished answers as failed after a restart") }
+        try await keeper.start()
         let expired = try await store.deleteExpiredSessions(now: .now())
         logger.info(
             "database ready", metadata: ["database": "\(config.database.redacted)", "expired_sessions": "\(expired)"])
@@ -93,7 +101,7 @@ func makeAuthService(store: SQLChatStore, config: AppConfig, logger: Logger) -> 
 func buildRouter(
     config: AppConfig, store: SQLChatStore, auth: AuthService, chat: ChatService,
     catalog: ModelCatalog,
-    model: SystemController.ModelInfo
+    model: SystemController.ModelInfo, instanceID: String
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let body = JSONBody(maxBytes: config.maxBodyBytes)
@@ -106,7 +114,7 @@ func buildRouter(
         SessionMiddleware(auth: auth)
     }
     let cookies = SessionCookie(secure: config.secureCookies)
-    SystemController(system: SystemService(store: store, settings: auth.settings), model: model)
+    SystemController(system: SystemService(store: store, settings: auth.settings), model: model, instanceID: instanceID)
         .addRoutes(to: router)
     AuthController(
         auth: auth, cookies: cookies, body: body, addresses: ClientAddress(trustForwardedFor: config.trustForwardedFor)
@@ -117,12 +125,12 @@ func buildRouter(
     ChatController(chat: chat, body: body, batchInterval: config.streamBatchInterval).addRoutes(
         to: signedIn.group("conversations"))
     AccountController(
-        account: AccountService(store: store, auth: auth, generations: chat.generations),
+        account: AccountService(store: store, auth: auth, answers: chat.answers),
         transfer: TransferService(store: store, maxMessageCharacters: config.maxMessageChars), body: body,
         importBody: JSONBody(maxBytes: config.maxImportBytes), cookies: cookies
     ).addRoutes(to: signedIn.group("account"))
     AdminController(
-        admin: AdminService(store: store, auth: auth, settings: auth.settings, generations: chat.generations),
+        admin: AdminService(store: store, auth: auth, settings: auth.settings, answers: chat.answers),
         body: body
     )
     .addRoutes(to: signedIn.group("admin"))

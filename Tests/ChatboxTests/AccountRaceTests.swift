@@ -13,7 +13,13 @@ struct AccountRaceTests {
             store: store, hasher: PasswordHasher(cost: 4),
             throttle: LoginThrottle(perAccount: 5, perAddress: 1000, window: .seconds(900)),
             sessionLifetime: 3_600_000, settings: settings, logger: Logger(label: "race"))
-        return (auth, AdminService(store: store, auth: auth, settings: settings, generations: Generations()))
+        return (
+            auth,
+            AdminService(
+                store: store, auth: auth, settings: settings,
+                answers: RunningAnswers(
+                    generations: Generations(), store: store, instanceID: "test", logger: Logger(label: "test")))
+        )
     }
 
     @Test(arguments: Backend.all)
@@ -76,7 +82,10 @@ struct AccountRaceTests {
     func twoAdminsDeletingTheirOwnAccountsAtOnceLeaveOneAdmin(backend: Backend) async throws {
         try await backend.withStore(poolSize: 8) { store in
             let (auth, _) = Self.services(store)
-            let account = AccountService(store: store, auth: auth, generations: Generations())
+            let account = AccountService(
+                store: store, auth: auth,
+                answers: RunningAnswers(
+                    generations: Generations(), store: store, instanceID: "test", logger: Logger(label: "test")))
             let a = try await auth.addUser(username: "self-a", password: "correct horse", role: .admin)
             let b = try await auth.addUser(username: "self-b", password: "correct horse", role: .admin)
             @Sendable func leave(_ user: User) async -> Bool {

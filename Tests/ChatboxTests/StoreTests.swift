@@ -120,7 +120,7 @@ struct StoreTests {
             #expect(messages.map(\.status) == [.completed, .failed, .processing], "the failed answer stays a version")
             #expect(
                 try await store.conversation(id: conversation.id, userID: user.id)?.currentLeafID == again.assistant.id)
-            #expect(try await store.failUnfinishedMessages(error: "restarted") == 1)
+            #expect(try await store.failOrphanedAnswers(error: "restarted", now: .now()) == 1)
             #expect(try await store.messages(conversationID: conversation.id).last?.error == "restarted")
 
             #expect(try await store.setGeneratedTitle(conversationID: conversation.id, title: "Generated"))

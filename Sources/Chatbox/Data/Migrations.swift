@@ -203,7 +203,7 @@ enum Migrations {
                 """,
                 """
                 CREATE TABLE IF NOT EXISTS running_answers (conversation_id \(ref) NOT NULL PRIMARY KEY, \
-                user_id \(ref) NOT NULL, instance_id \(instance) NOT NULL, message_id \(ref) NULL, \
+                user_id \(ref) NOT NULL, instance_id \(instance) NOT NULL, \
                 stop_reason \(word) NULL, started_at BIGINT NOT NULL)\(table)
                 """,
                 "CREATE INDEX \(ifNotExists)ix_running_answers_instance ON running_answers (instance_id)",

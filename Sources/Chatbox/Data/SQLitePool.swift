@@ -106,13 +106,19 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
         }
     }
 
-    /// Closes every connection once its current user is done.
+    /// Closes every connection once its current user is done. The closing runs in a task of its own: a cancelled
+    /// caller (a service group torn down) must not leave a connection open (SQLiteNIO traps on that in debug).
     func close() async {
         var connections = await readers.drain(count: readerCount)
         connections += await writer.drain(count: 1)
-        for connection in connections {
-            do { try await connection.close() } catch { logger.error("closing SQLite failed: \(error)") }
-        }
-        do { try await threadPool.shutdownGracefully() } catch { logger.error("stopping SQLite threads: \(error)") }
+        let (logger, threadPool) = (self.logger, self.threadPool)
+        await Task {
+            for connection in connections {
+                do { try await connection.close() } catch { logger.error("closing SQLite failed: \(error)") }
+            }
+            do { try await threadPool.shutdownGracefully() } catch {
+                logger.error("stopping SQLite threads: \(error)")
+            }
+        }.value
     }
 }

@@ -3,12 +3,12 @@ public struct AccountService: Sendable {
     let store: any UserStore & SessionStore
     let auth: AuthService
     /// The running answers and open streams, ended at once when the account is deleted.
-    let generations: Generations
+    let answers: RunningAnswers
 
-    public init(store: any UserStore & SessionStore, auth: AuthService, generations: Generations) {
+    public init(store: any UserStore & SessionStore, auth: AuthService, answers: RunningAnswers) {
         self.store = store
         self.auth = auth
-        self.generations = generations
+        self.answers = answers
     }
 
     /// Changes the password after checking the current one (throttled per account like logins); every other
@@ -43,6 +43,6 @@ public struct AccountService: Sendable {
     public func deleteAccount(_ signedIn: Authenticated, password: String) async throws {
         try await auth.checkPassword(of: signedIn.user, password)
         try await refusingLastAdmin { try await store.deleteUser(userID: signedIn.user.id) }
-        generations.endAll(userID: signedIn.user.id)
+        await answers.endAll(userID: signedIn.user.id)
     }
 }

@@ -14,15 +14,15 @@ public struct AdminService: Sendable {
     let auth: AuthService
     let settings: RuntimeSettings
     /// The running answers and open streams, ended at once for a user who is disabled or deleted.
-    let generations: Generations
+    let answers: RunningAnswers
 
     public init(
-        store: any UserStore & SessionStore, auth: AuthService, settings: RuntimeSettings, generations: Generations
+        store: any UserStore & SessionStore, auth: AuthService, settings: RuntimeSettings, answers: RunningAnswers
     ) {
         self.store = store
         self.auth = auth
         self.settings = settings
-        self.generations = generations
+        self.answers = answers
     }
 
     public func users(limit: Int, afterID: Int64?, query: String?) async throws -> (users: [UserSummary], hasMore: Bool)
@@ -45,7 +45,7 @@ public struct AdminService: Sendable {
         let user = try await guarded { try await store.updateUser(userID: userID, role: role, disabled: disabled) }
         if disabled == true {
             try await store.deleteSessions(userID: userID, except: nil)
-            generations.endAll(userID: userID)
+            await answers.endAll(userID: userID)
         }
         return user
     }
@@ -57,7 +57,7 @@ public struct AdminService: Sendable {
             throw AdminError.confirmationMismatch
         }
         try await guarded { try await store.deleteUser(userID: userID) }
-        generations.endAll(userID: userID)
+        await answers.endAll(userID: userID)
     }
 
     public func registrationOpen() async throws -> Bool { try await settings.registrationOpen() }

@@ -9,7 +9,9 @@ public struct ChatService: Sendable {
     let store: any ConversationStore
     let models: any ModelDirectory
     let titles: TitleService
-    let generations: Generations
+    /// The answers running here and on other instances.
+    let answers: RunningAnswers
+    var generations: Generations { answers.generations }
     let context: ContextWindow
     let firstTokenTimeout: Duration
     let stallTimeout: Duration
@@ -17,14 +19,14 @@ public struct ChatService: Sendable {
     let logger: Logger
 
     public init(
-        store: any ConversationStore, models: any ModelDirectory, titles: TitleService, generations: Generations,
+        store: any ConversationStore, models: any ModelDirectory, titles: TitleService, answers: RunningAnswers,
         context: ContextWindow, firstTokenTimeout: Duration, stallTimeout: Duration, maxMessageCharacters: Int,
         logger: Logger
     ) {
         self.store = store
         self.models = models
         self.titles = titles
-        self.generations = generations
+        self.answers = answers
         self.context = context
         self.firstTokenTimeout = firstTokenTimeout
         self.stallTimeout = stallTimeout
@@ -75,16 +77,17 @@ public struct ChatService: Sendable {
         do { return try await body() } catch StoreError.badReference { throw ChatError.notInConversation }
     }
 
-    /// Listens to the generation running in a conversation, or nil when none runs.
+    /// Listens to the generation running in a conversation (on this instance or another), or nil when none runs.
     public func attach(userID: Int64, conversationID: Int64) async throws -> Listener? {
         _ = try await owned(conversationID, userID: userID)
-        return try generations.attach(conversationID, userID: userID)
+        return try await answers.attach(conversationID: conversationID, userID: userID)
     }
 
-    /// Stops the running generation, keeping its partial text; does nothing when none runs.
+    /// Stops the running generation (on this instance or another), keeping its partial text; does nothing when
+    /// none runs.
     public func stop(userID: Int64, conversationID: Int64) async throws {
         _ = try await owned(conversationID, userID: userID)
-        generations.stop(conversationID)
+        try await answers.stop(conversationID: conversationID)
     }
 
     private func owned(_ conversationID: Int64, userID: Int64) async throws -> Conversation {
@@ -96,9 +99,10 @@ public struct ChatService: Sendable {
 
     /// Stores a turn and answers it. Ownership is checked before anything else: someone else's conversation is a
     /// 404 and reserves, reads and counts nothing; a model that is gone is a 409 before anything is stored. The
-    /// model request goes out as soon as the conversation so far is read, while the turn is being stored (the
-    /// reservation keeps other turns of this conversation out meanwhile); pieces that arrive before the turn is
-    /// stored wait in the generation.
+    /// conversation is reserved here, then in the database (for every instance) while the conversation so far is
+    /// read. The model request goes out as soon as both are done, while the turn is being stored (the reservation
+    /// keeps other turns of this conversation out meanwhile); pieces that arrive before the turn is stored wait in
+    /// the generation.
     private func startTurn(
         _ conversationID: Int64, userID: Int64, ask: Ask, model requested: String?,
         _ begin: (_ model: String) async throws -> (user: Message, assistant: Message)
@@ -111,7 +115,13 @@ public struct ChatService: Sendable {
             listener.close()
             throw error
         }
+        async let shared: Void = answers.share(entry, conversationID: conversationID, userID: userID)
         let history = await history(conversationID).map { ask.prompt($0, currentLeaf: conversation.currentLeafID) }
+        do { try await shared } catch {
+            generations.remove(conversationID, entry)
+            listener.close()
+            throw error
+        }
         let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
         let streaming = startStreaming(entry, model: chosen, conversation: conversation, prompt: history)
         entry.setStreamingTask(streaming)
@@ -122,6 +132,7 @@ public struct ChatService: Sendable {
             streaming.cancel()
             _ = await streaming.value
             generations.remove(conversationID, entry)
+            await answers.release(conversationID: conversationID)
             listener.close()
             throw error
         }
@@ -173,11 +184,15 @@ public struct ChatService: Sendable {
         // A `<think>` block's reasoning often ends in line breaks; they mean nothing once it is apart.
         while answer.reasoning.last?.isWhitespace == true { answer.reasoning.removeLast() }
         (answer.model, answer.firstTokenMs, answer.durationMs) = (model.id, ending.firstTokenMs, ending.durationMs)
-        await save(answer)
-        entry.send(.done(answer))
-        // The conversation is free from `done`: the next question may come at once, while the title is written.
+        // Fenced: another instance has failed this answer and may run a new one here; nothing more is written.
+        let fenced = entry.stopReason == .fenced
+        if !fenced { await save(answer) }
+        // The conversation is free from `done`, here and then in the database (`LeaseKeeper` relies on this
+        // order): the next question may come at once, while the title is written.
         generations.answered(conversationID, entry)
-        if naming {
+        if !fenced { await answers.release(conversationID: conversationID) }
+        entry.send(.done(answer))
+        if naming && !fenced {
             await nameConversation(entry, conversationID, question: turn.user.content, answer: answer, model: model)
         }
         entry.finish()
@@ -249,6 +264,7 @@ public struct ChatService: Sendable {
             return AnswerEnding(.failed, "The answer was too long: it was cut at \(entry.maxCharacters) characters.")
         case (.accountClosed?, _):
             return AnswerEnding(.failed, "The account was disabled or deleted while this answer was written.")
+        case (.fenced?, _): return AnswerEnding(.failed, LeaseKeeper.reapError)
         case (nil, .timedOut(let error)), (nil, .finished(let error?)): return AnswerEnding(.failed, error.message)
         case (nil, .cancelled): return AnswerEnding(.failed, "The answer was interrupted.")
         case (nil, .finished(nil)):

@@ -30,6 +30,8 @@ extension Generations {
             var savedRevision = 0
             var listeners: [Listener] = []
             var stopReason: StopReason?
+            /// The database holds its conversation's reservation (see `RunningAnswers.share`).
+            var shared = false
             /// The whole job, awaited at shutdown.
             var job: Task<Void, Never>?
             /// The streaming part, cancelled by a stop.
@@ -122,6 +124,13 @@ extension Generations.Entry {
     }
 
     var stopReason: Generations.StopReason? { state.withLock { $0.stopReason } }
+
+    /// Records that the database holds the reservation: from now on, a missing row means another instance took it.
+    func markShared() {
+        state.withLock { $0.shared = true }
+    }
+
+    var isShared: Bool { state.withLock { $0.shared } }
 
     func requestStop(_ reason: Generations.StopReason) {
         let task = state.withLock { state -> Task<AnswerEnding, Never>? in

@@ -27,6 +27,9 @@ public final class Generations: Sendable {
         case tooLong
         /// Its user was disabled or deleted.
         case accountClosed
+        /// This instance lost its lease (it was presumed dead, and another instance failed the answer and freed its
+        /// conversation): the answer stops without writing anything more.
+        case fenced
     }
 
     private struct Running {
@@ -94,6 +97,16 @@ public final class Generations: Sendable {
     /// Whether a generation runs in this conversation.
     public func isRunning(_ conversationID: Int64) -> Bool {
         running.withLock { $0.entries[conversationID] != nil }
+    }
+
+    /// The generation running in this conversation, if any.
+    func entry(_ conversationID: Int64) -> Entry? {
+        running.withLock { $0.entries[conversationID] }
+    }
+
+    /// Every running generation (not those only writing a title) by conversation.
+    func entries() -> [Int64: Entry] {
+        running.withLock { $0.entries }
     }
 
     /// How many generations run now (those still writing a title included).

@@ -31,6 +31,9 @@ public final class Listener: Sendable {
         return open
     }
 
+    /// Whether events can still be added (neither the generation nor the reader has closed it).
+    var isOpen: Bool { state.withLock { !$0.closed } }
+
     /// Ends the events: `next()` returns what is still pending, then nil. Called by the generation when it has
     /// finished, and by the reader when it leaves.
     public func close() {

@@ -4,6 +4,8 @@ import Hummingbird
 struct SystemController {
     let system: SystemService
     let model: ModelInfo
+    /// This instance's name (`CHATBOX_INSTANCE_ID`), in `/healthz`.
+    let instanceID: String
 
     /// The chat model as the page may show it.
     struct ModelInfo: Sendable {
@@ -20,6 +22,7 @@ struct SystemController {
 
     struct Health: ResponseEncodable {
         let status: String
+        let instance: String
     }
 
     struct Config: ResponseEncodable {
@@ -37,7 +40,7 @@ struct SystemController {
     @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
         do {
             try await system.checkHealth()
-            return try Health(status: "ok").response(from: request, context: context)
+            return try Health(status: "ok", instance: instanceID).response(from: request, context: context)
         } catch {
             context.logger.warning("health check: database unavailable: \(error)")
             throw HTTPError(.serviceUnavailable, message: "The database is unavailable.")

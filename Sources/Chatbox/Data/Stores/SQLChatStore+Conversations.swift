@@ -280,7 +280,7 @@ extension SQLChatStore: ConversationStore {
                 model = \(bind: answer.model), prompt_tokens = \(bind: answer.usage?.promptTokens), \
                 completion_tokens = \(bind: answer.usage?.completionTokens), \
                 first_token_ms = \(bind: answer.firstTokenMs), duration_ms = \(bind: answer.durationMs), \
-                updated_at = \(bind: now) WHERE id = \(bind: answer.id)
+                updated_at = \(bind: now) WHERE id = \(bind: answer.id) AND status = 'processing'
                 """
             ).run()
             try await conn.raw(

@@ -25,14 +25,6 @@ public struct SQLChatStore: MaintenanceStore {
         try await db.raw("SELECT 1 AS ok").run()
     }
 
-    public func failUnfinishedMessages(error: String) async throws -> Int {
-        try await changedRows(
-            """
-            UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: Millis.now()) \
-            WHERE status = 'processing'
-            """)
-    }
-
     // MARK: helpers shared by the extensions
 
     /// Runs an INSERT and returns the new row's id (on the same connection).
@@ -58,11 +50,14 @@ public struct SQLChatStore: MaintenanceStore {
     /// Runs an UPDATE or DELETE and returns how many rows it matched: MariaDBKit's session knows
     /// (`affectedRows`, no second round trip); SQLite is asked on the same connection.
     func changedRows(_ query: SQLQueryString) async throws -> Int {
-        try await db.withSession { conn in
-            try await conn.raw(query).run()
-            if let session = conn as? MariaDBSession { return Int(session.affectedRows) }
-            return try await conn.raw("SELECT changes() AS n").first()?.decode(column: "n", as: Int.self) ?? 0
-        }
+        try await db.withSession { conn in try await changedRows(query, on: conn) }
+    }
+
+    /// `changedRows` on a connection already held (in a transaction).
+    func changedRows(_ query: SQLQueryString, on conn: any SQLDatabase) async throws -> Int {
+        try await conn.raw(query).run()
+        if let session = conn as? MariaDBSession { return Int(session.affectedRows) }
+        return try await conn.raw("SELECT changes() AS n").first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     /// Runs an UPDATE or DELETE that must match a row (the user's own); `StoreError.notFound` when none.
@@ -74,7 +69,10 @@ public struct SQLChatStore: MaintenanceStore {
     func mapDuplicate<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as SQLiteError where error.reason == .constraint || error.reason == .constraintUniqueFailed {
+        } catch let error as SQLiteError
+            where error.reason == .constraint || error.reason == .constraintUniqueFailed
+            || error.reason == .constraintPrimaryKeyFailed
+        {
             throw StoreError.duplicate
         } catch let error as MariaDBError where error.isDuplicateKey {
             throw StoreError.duplicate

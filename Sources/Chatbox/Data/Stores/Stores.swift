@@ -92,8 +92,8 @@ public protocol ConversationStore: Sendable {
     /// bumps the conversation's `updated_at`.
     func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws
-    /// Writes an answer's final state (text, reasoning, status, error, model, usage, timings), and bumps the
-    /// conversation's `updated_at`.
+    /// Writes an answer's final state (text, reasoning, status, error, model, usage, timings) unless it has ended
+    /// already (another instance failed it), and bumps the conversation's `updated_at`.
     func finishAnswer(_ answer: Message, now: Millis) async throws
 }
 
@@ -145,8 +145,6 @@ public protocol MaintenanceStore: Sendable {
     func migrate() async throws
     /// Answers when the database answers (for `/healthz`).
     func ping() async throws
-    /// Marks every `processing` answer as failed with `error` (after a crash); returns how many.
-    func failUnfinishedMessages(error: String) async throws -> Int
 }
 
 /// The admin's model connections (the start-up one from the settings is not stored).
