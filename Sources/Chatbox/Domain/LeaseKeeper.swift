@@ -17,6 +17,8 @@ struct LeaseKeeper: Service {
     let logger: Logger
     /// Set once `start` has taken the lease: rounds before that (the server is still migrating) do nothing.
     let started = Flag()
+    /// Since when the lease has been renewed without a failure.
+    let renewing = RenewingSince()
 
     static let restartError = "The server restarted before this answer finished."
     static let reapError = "The server writing this answer stopped responding before it finished."
@@ -33,6 +35,7 @@ struct LeaseKeeper: Service {
         if restarted + orphaned > 0 {
             logger.warning("marked \(restarted + orphaned) unfinished answers as failed after a restart")
         }
+        renewing.succeeded()
         started.set()
     }
 
@@ -78,7 +81,13 @@ struct LeaseKeeper: Service {
     /// Renews the lease; false (after fencing) when it had been lost.
     private func renew() async throws -> Bool {
         let now = Millis.now()
-        if try await store.renewLease(instanceID: instanceID, now: now) { return true }
+        let renewed: Bool
+        do { renewed = try await store.renewLease(instanceID: instanceID, now: now) } catch {
+            renewing.failed()
+            throw error
+        }
+        renewing.succeeded()
+        if renewed { return true }
         let running = generations.entries().values
         logger.error(
             """
@@ -114,8 +123,11 @@ struct LeaseKeeper: Service {
         }
     }
 
-    /// Reaps every other instance whose lease ran out.
+    /// Reaps every other instance whose lease ran out. Only while this instance has renewed its own lease for a
+    /// whole lease: after a database outage (or this instance's own start) the others get that long to renew
+    /// theirs before they are presumed dead.
     private func reapExpired() async throws {
+        guard renewing.duration >= lease else { return }
         let now = Millis.now()
         let before = now - lease.milliseconds
         for instance in try await store.expiredLeases(before: before) where instance != instanceID {
@@ -132,4 +144,22 @@ final class Flag: Sendable {
     private let value = Atomic<Bool>(false)
     func set() { value.store(true, ordering: .releasing) }
     var isSet: Bool { value.load(ordering: .acquiring) }
+}
+
+/// Since when an instance has renewed its lease without a failure.
+final class RenewingSince: Sendable {
+    private let since = Mutex<ContinuousClock.Instant?>(nil)
+
+    func succeeded() {
+        since.withLock { $0 = $0 ?? .now }
+    }
+
+    func failed() {
+        since.withLock { $0 = nil }
+    }
+
+    /// How long it has renewed without a failure (zero after a failure).
+    var duration: Duration {
+        since.withLock { $0.map { .now - $0 } } ?? .zero
+    }
 }
