@@ -102,7 +102,7 @@ extension SQLChatStore: ConversationStore {
     public func beginTurn(
         conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis
     ) async throws -> (user: Message, assistant: Message) {
-        try await db.transaction { conn in
+        try await transaction { conn in
             let parent: Int64?
             switch place {
             case .root: parent = nil
@@ -132,7 +132,7 @@ extension SQLChatStore: ConversationStore {
     public func beginRegeneration(conversationID: Int64, messageID: Int64?, model: String?, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     {
-        try await db.transaction { conn in
+        try await transaction { conn in
             let target: Int64
             if let messageID {
                 target = messageID
@@ -204,7 +204,7 @@ extension SQLChatStore: ConversationStore {
     /// than that goes alone), so that long answers together never exceed the server's packet limit.
     public func saveProgress(_ answers: [AnswerProgress]) async throws {
         let now = Millis.now()
-        try await db.transaction { conn in
+        try await transaction { conn in
             for batch in Self.progressBatches(answers) {
                 let cases = batch.map { answer -> SQLQueryString in
                     "WHEN \(bind: answer.messageID) THEN \(bind: answer.content)"
@@ -255,7 +255,7 @@ extension SQLChatStore: ConversationStore {
     public func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws
     {
-        try await db.transaction { conn in
+        try await transaction { conn in
             try await conn.raw(
                 """
                 UPDATE messages SET content = \(bind: content), status = \(bind: status.rawValue), \
@@ -272,7 +272,7 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func finishAnswer(_ answer: Message, now: Millis) async throws {
-        try await db.transaction { conn in
+        try await transaction { conn in
             try await conn.raw(
                 """
                 UPDATE messages SET content = \(bind: answer.content), status = \(bind: answer.status.rawValue), \
