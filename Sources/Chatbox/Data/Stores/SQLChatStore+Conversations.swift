@@ -90,6 +90,12 @@ extension SQLChatStore: ConversationStore {
         try await changeOne("DELETE FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)")
     }
 
+    /// Oldest first by id. The tree (`parent_id`) says what follows what; the id order only has to put a parent
+    /// before its children (export and the page rely on it) and order siblings. It does, also with several
+    /// writers: a message is inserted after its parent is visible (on Galera, after the parent's row was applied,
+    /// which moves the node's AUTO_INCREMENT counter past it), so its id is larger whatever the node's
+    /// `auto_increment_increment` interleaving. `created_at` comes from each instance's clock and could put a child
+    /// before its parent when clocks disagree, so it is not used here.
     public func messages(conversationID: Int64) async throws -> [Message] {
         try await db.raw(
             """
