@@ -90,9 +90,10 @@ public func buildApplication(config: AppConfig) async throws -> some Application
 func makeAuthService(store: SQLChatStore, config: AppConfig, logger: Logger) -> AuthService {
     AuthService(
         store: store, hasher: PasswordHasher(cost: config.bcryptCost),
+        // Counted in the database: every instance on it sees the same counts.
         throttle: LoginThrottle(
-            perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress,
-            registrationsPerAddress: config.registrationsPerAddress, window: config.loginWindow),
+            store: store, perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress,
+            registrationsPerAddress: config.registrationsPerAddress, window: config.loginWindow, logger: logger),
         sessionLifetime: config.sessionLifetime, sessionMaxAge: config.sessionMaxAge,
         settings: RuntimeSettings(store: store, registrationDefault: config.registrationOpen), logger: logger)
 }

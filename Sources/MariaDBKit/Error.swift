@@ -34,6 +34,18 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable, Equatable 
     /// `ER_DUP_ENTRY` (1062) or `ER_DUP_ENTRY_WITH_KEY_NAME` (1586): a UNIQUE or PRIMARY KEY was violated.
     public var isDuplicateKey: Bool { code == 1062 || code == 1586 }
 
+    /// `ER_LOCK_DEADLOCK` (1213): the transaction was chosen as a deadlock victim, or, on a Galera cluster, lost
+    /// certification to a conflicting write committed on another node. It was rolled back; running it again is
+    /// the remedy.
+    public var isDeadlock: Bool { code == 1213 }
+
+    /// `ER_LOCK_WAIT_TIMEOUT` (1205): a row lock was not granted within `innodb_lock_wait_timeout`. Only the
+    /// statement was rolled back (the transaction is still open unless `innodb_rollback_on_timeout`).
+    public var isLockWaitTimeout: Bool { code == 1205 }
+
+    /// A deadlock or a lock wait timeout: a write lost to a concurrent one; worth retrying the whole transaction.
+    public var isWriteConflict: Bool { isDeadlock || isLockWaitTimeout }
+
     /// The server could not be reached or the connection broke (2002, 2003, 2005, 2006, 2013, 2055, a server
     /// shutting down or a killed connection). The connection is discarded; the next query opens a new one.
     /// A statement that failed this way may or may not have been applied.

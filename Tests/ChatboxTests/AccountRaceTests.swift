@@ -11,7 +11,7 @@ struct AccountRaceTests {
         let settings = RuntimeSettings(store: store, registrationDefault: true)
         let auth = AuthService(
             store: store, hasher: PasswordHasher(cost: 4),
-            throttle: LoginThrottle(perAccount: 5, perAddress: 1000, window: .seconds(900)),
+            throttle: LoginThrottle(store: store, perAccount: 5, perAddress: 1000, window: .seconds(900)),
             sessionLifetime: 3_600_000, settings: settings, logger: Logger(label: "race"))
         return (
             auth,

@@ -19,7 +19,7 @@ struct SessionAgeTests {
     static func auth(_ store: SQLChatStore, clock: TestClock) -> AuthService {
         AuthService(
             store: store, hasher: PasswordHasher(cost: 4),
-            throttle: LoginThrottle(perAccount: 5, perAddress: 100, window: .seconds(900)),
+            throttle: LoginThrottle(store: store, perAccount: 5, perAddress: 100, window: .seconds(900)),
             sessionLifetime: 30 * Self.day, sessionMaxAge: 90 * Self.day,
             settings: RuntimeSettings(store: store, registrationDefault: true), logger: Logger(label: "age"),
             now: { clock.now() })
@@ -67,7 +67,7 @@ struct SessionAgeTests {
         try await Backend.sqlite.withStore { store in
             let auth = AuthService(
                 store: store, hasher: PasswordHasher(cost: 4),
-                throttle: LoginThrottle(perAccount: 5, perAddress: 100, window: .seconds(900)),
+                throttle: LoginThrottle(store: store, perAccount: 5, perAddress: 100, window: .seconds(900)),
                 sessionLifetime: 30 * Self.day, sessionMaxAge: 3_600_000,
                 settings: RuntimeSettings(store: store, registrationDefault: true), logger: Logger(label: "age"))
             _ = try await auth.addUser(username: "brief", password: "correct horse", role: nil)

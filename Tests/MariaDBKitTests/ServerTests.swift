@@ -306,6 +306,40 @@ struct ServerTests {
         }
     }
 
+    @Test("a session's insertID is the id its last statement generated, as LAST_INSERT_ID() says, and 0 after others")
+    func insertIDFromTheProtocol() async throws {
+        try await Support.withDatabase { db in
+            let table = Support.tableName("iid")
+            try await db.create(table: table)
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("title", type: .text, .notNull)
+                .run()
+            for round in 0..<2 {  // first round prepares, the second reuses cached statements
+                let ids = try await db.withSession { conn -> [Int64] in
+                    let session = try #require(conn as? MariaDBSession)
+                    var ids: [Int64] = []
+                    try await conn.raw("INSERT INTO \(ident: table) (title) VALUES (\(bind: "one \(round)"))").run()
+                    ids.append(Int64(session.insertID))
+                    ids.append(
+                        try await conn.raw("SELECT LAST_INSERT_ID() AS id").first(decodingColumn: "id", as: Int64.self)
+                            ?? -1)
+                    try await conn.raw("INSERT INTO \(ident: table) (title) VALUES ('a'), ('b'), ('c')").run()
+                    ids.append(Int64(session.insertID))  // the first row's
+                    try await conn.raw("UPDATE \(ident: table) SET title = 'x' WHERE id = \(bind: ids[0])").run()
+                    ids.append(Int64(session.insertID))
+                    return ids
+                }
+                #expect(ids[0] > 0 && ids[0] == ids[1], "round \(round): \(ids)")
+                #expect(ids[2] > ids[0])
+                #expect(ids[3] == 0, "an UPDATE generates no id")
+                let titles = try await db.raw("SELECT title FROM \(ident: table) WHERE id = \(bind: ids[2])").first(
+                    decodingColumn: "title", as: String.self)
+                #expect(titles == "a")
+            }
+            try await db.drop(table: table).run()
+        }
+    }
+
     @Test("a pool of 2 serves 50 concurrent queries, never opening more than 2 connections")
     func poolUnderLoad() async throws {
         try await Support.withDatabase(poolSize: 2, poolTimeout: 30) { db in

@@ -95,8 +95,21 @@ public struct OpenDatabase: Sendable {
 /// Recognises failures that mean "the database cannot serve right now" rather than a bug, with what to tell
 /// the person: MySQL unreachable, or an SQLite file that cannot be written (read-only, full disk, I/O error).
 public enum DatabaseErrors {
+    /// What a person is told when their change lost to a concurrent one (`isWriteConflict`).
+    public static let conflictMessage = "The database is busy with a conflicting change; please try again."
+
+    /// A write that lost to a concurrent one and is worth trying again: `StoreError.conflict` (the store's
+    /// transactions gave up after retrying), or a single statement's MariaDB deadlock 1213 (on Galera also a
+    /// certification failure) or lock wait timeout 1205.
+    public static func isWriteConflict(_ error: any Error) -> Bool {
+        if case StoreError.conflict? = error as? StoreError { return true }
+        return (error as? MariaDBError)?.isWriteConflict == true
+    }
+
     public static func unavailableMessage(_ error: any Error) -> String? {
-        if let error = error as? MariaDBError, error.isConnectionError || error.isPoolTimeout {
+        if isWriteConflict(error) { return conflictMessage }
+        // 1047 (ER_UNKNOWN_COM_ERROR): a Galera node that is not part of the primary component refuses queries.
+        if let error = error as? MariaDBError, error.isConnectionError || error.isPoolTimeout || error.code == 1047 {
             return "The database is unavailable; please try again shortly."
         }
         if let error = error as? SQLiteError {

@@ -221,7 +221,21 @@ enum Migrations {
     /// Applies every step not yet recorded, each in order; a step's statements are not one transaction, so
     /// each must be safe to run again (IF NOT EXISTS) if a crash interrupts it before it is recorded.
     /// `through` stops after that version (tests use it to build an older schema).
-    static func run(on db: any SQLDatabase, flavor: SQLFlavor, now: Millis, through last: Int = .max) async throws {
+    ///
+    /// Instances starting together on one database take turns: the steps run under the `migration_lock` row
+    /// (`MigrationLock`), and whoever gets it second finds the steps already recorded.
+    static func run(
+        on db: any SQLDatabase, flavor: SQLFlavor, now: Millis, through last: Int = .max,
+        lock: MigrationLock.Timing = .init()
+    ) async throws {
+        try await MigrationLock.holding(on: db, flavor: flavor, timing: lock) {
+            try await applySteps(on: db, flavor: flavor, now: now, through: last)
+        }
+    }
+
+    private static func applySteps(on db: any SQLDatabase, flavor: SQLFlavor, now: Millis, through last: Int)
+        async throws
+    {
         let table = flavor == .sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         try await db.raw(
             SQLQueryString(

@@ -75,7 +75,7 @@ public struct AuthService: Sendable {
     {
         let key = Rules.usernameKey(rawName)
         let account = Self.throttleKey(key)
-        let attempt = try reserve([.account(account), .address(address)])
+        let attempt = try await reserve([.account(account), .address(address)])
         let credentials: (user: User, passwordHash: String)?
         let matches: Bool
         do {
@@ -84,7 +84,7 @@ public struct AuthService: Sendable {
             if let known = credentials?.passwordHash { hash = known } else { hash = await decoyHash.value }
             matches = try await hasher.verify(password, hash: hash)
         } catch {
-            throttle.giveBack(attempt)  // nothing was checked
+            await throttle.giveBack(attempt)  // nothing was checked
             throw error
         }
         guard let credentials, matches, !credentials.user.disabled else {
@@ -92,8 +92,8 @@ public struct AuthService: Sendable {
             logger.notice("login failed", metadata: ["address": "\(address)"])
             throw AuthError.invalidCredentials
         }
-        throttle.giveBack(attempt)
-        throttle.clear(.account(account))
+        await throttle.giveBack(attempt)
+        await throttle.clear(.account(account))
         return try await startSession(for: credentials.user)
     }
 
@@ -102,7 +102,7 @@ public struct AuthService: Sendable {
     public func checkPassword(of user: User, _ password: String) async throws {
         let key = Rules.usernameKey(user.username)
         let account = Self.throttleKey(key)
-        let attempt = try reserve([.account(account)])
+        let attempt = try await reserve([.account(account)])
         let matches: Bool
         do {
             if let hash = try await store.userCredentials(usernameKey: key)?.passwordHash {
@@ -111,12 +111,12 @@ public struct AuthService: Sendable {
                 matches = false  // deleted meanwhile
             }
         } catch {
-            throttle.giveBack(attempt)
+            await throttle.giveBack(attempt)
             throw error
         }
         guard matches else { throw AdminError.wrongPassword }  // stays counted
-        throttle.giveBack(attempt)
-        throttle.clear(.account(account))
+        await throttle.giveBack(attempt)
+        await throttle.clear(.account(account))
     }
 
     /// Revokes the session behind `token`.
@@ -191,7 +191,7 @@ public struct AuthService: Sendable {
         if try await store.userCredentials(usernameKey: key) != nil { throw AuthError.usernameTaken }
         if let address {
             // Stays counted whatever follows: the hash is spent.
-            _ = try reserve([.registrations(address: address)])
+            _ = try await reserve([.registrations(address: address)])
         }
         let hash = try await hasher.hash(password)
         do {
@@ -204,15 +204,15 @@ public struct AuthService: Sendable {
         }
     }
 
-    private func reserve(_ buckets: [LoginThrottle.Bucket]) throws(AuthError) -> LoginThrottle.Attempt {
-        switch throttle.reserve(buckets) {
+    private func reserve(_ buckets: [LoginThrottle.Bucket]) async throws -> LoginThrottle.Attempt {
+        switch try await throttle.reserve(buckets) {
         case .success(let attempt): return attempt
         case .failure(let refused): throw AuthError.throttled(retryAfterSeconds: refused.retryAfterSeconds)
         }
     }
 
     /// The throttle's key for a username key: itself, or its digest when it is longer than any real name's
-    /// (so a megabyte of "name" is not kept in memory per failed attempt).
+    /// (so a megabyte of "name" is not stored per failed attempt).
     static func throttleKey(_ usernameKey: String) -> String {
         usernameKey.utf8.count <= 4 * Rules.usernameMaxBytes ? usernameKey : "sha256:" + SessionToken.hash(usernameKey)
     }

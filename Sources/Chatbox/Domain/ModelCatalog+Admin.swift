@@ -92,6 +92,7 @@ extension ModelCatalog {
             try await store.createConnection(connection)
         }
         stored = try await storedConnections().filter { $0.id != created.id } + [created]
+        await announceChange()
         logger.info("connection added", metadata: ["connection": "\(created.name)"])
         return try await connectionView(id: created.id)
     }
@@ -108,6 +109,7 @@ extension ModelCatalog {
         }
         stored = try await storedConnections().map { $0.id == id ? updated : $0 }
         forgetList(id)
+        await announceChange()
         logger.info("connection changed", metadata: ["connection": "\(updated.name)"])
         return try await connectionView(id: id)
     }
@@ -118,6 +120,7 @@ extension ModelCatalog {
         try await mapStoreErrors(name: "") { try await store.deleteConnection(id: id) }
         stored = try await storedConnections().filter { $0.id != id }
         forgetList(id)
+        await announceChange()
         logger.info("connection deleted", metadata: ["connection": "\(name ?? String(id))"])
     }
 
@@ -164,6 +167,7 @@ extension ModelCatalog {
             choices.titleModel = titleModel
         }
         self.choices = choices
+        await announceChange()
         return try await modelChoices()
     }
 

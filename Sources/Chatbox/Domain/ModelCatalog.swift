@@ -22,6 +22,12 @@ public struct CatalogModel: Sendable, Equatable {
 ///   (lower id) already has that id.
 /// - The admin's choices (default model, title model, hidden models) are settings (`default_model`,
 ///   `title_model`, `hidden_models` as a JSON array).
+/// - Several instances on one database: every change of connections or choices writes a new `catalog_version`
+///   setting, and before serving from its cache each catalog reads that setting (one primary-key read, at most
+///   every `versionCheckInterval`, 2 s by default); when it changed, the connections and choices are read again
+///   and the lists of the connections that changed are forgotten. Another instance's change is thus seen within
+///   that interval (plus the read itself). A list fetched again by another instance (`refresh`) is not a change:
+///   each instance fetches its own lists, again after `listLifetime`.
 ///
 /// API keys never leave the connections: no view carries them and log lines name the connection only.
 public actor ModelCatalog: ModelDirectory {
@@ -29,6 +35,8 @@ public actor ModelCatalog: ModelDirectory {
     public static let startupID: Int64 = 0
     /// A fetched model list is fetched again in the background after this long.
     public static let listLifetime: Duration = .seconds(600)
+    /// The setting every instance's change of connections or choices renews (a random token).
+    static let versionSetting = "catalog_version"
 
     let store: any ConnectionStore & SettingsStore
     let connector: ModelConnector
@@ -47,6 +55,11 @@ public actor ModelCatalog: ModelDirectory {
     var nextToken = 0
     /// The admin's choices; nil until first read.
     var choices: Choices?
+    /// How often at most the `catalog_version` setting is read.
+    let versionCheckInterval: Duration
+    /// The `catalog_version` the cache was read under (`.some(nil)`: none written yet); nil until first read.
+    var knownVersion: String??
+    var lastVersionCheck: ContinuousClock.Instant?
 
     /// What is known of one connection's own model list.
     struct Listing: Sendable {
@@ -65,10 +78,11 @@ public actor ModelCatalog: ModelDirectory {
 
     public init(
         settings: ModelSettings, store: any ConnectionStore & SettingsStore, httpClients: HTTPClientShards,
-        logger: Logger
+        logger: Logger, versionCheckInterval: Duration = .seconds(2)
     ) {
         self.store = store
         self.logger = logger
+        self.versionCheckInterval = versionCheckInterval
         self.connector = ModelConnector(
             httpClients: httpClients, logger: logger, commandEnvironment: settings.commandEnvironment,
             demoTokenDelay: settings.demoTokenDelay)
@@ -179,6 +193,7 @@ public actor ModelCatalog: ModelDirectory {
     }
 
     func storedConnections() async throws -> [ModelConnection] {
+        await checkVersion()
         if let stored { return stored }
         let loaded = try await store.connections()
         if let stored { return stored }  // another caller loaded (and maybe changed) them meanwhile
@@ -257,6 +272,7 @@ public actor ModelCatalog: ModelDirectory {
     // MARK: the admin's choices
 
     func loadedChoices() async throws -> Choices {
+        await checkVersion()
         if let choices { return choices }
         var loaded = Choices()
         loaded.defaultModel = try await store.setting(Self.defaultModelSetting).flatMap { $0.isEmpty ? nil : $0 }
@@ -272,4 +288,45 @@ public actor ModelCatalog: ModelDirectory {
     static let defaultModelSetting = "default_model"
     static let titleModelSetting = "title_model"
     static let hiddenModelsSetting = "hidden_models"
+
+    // MARK: changes made by other instances
+
+    /// At most every `versionCheckInterval`: reads `catalog_version` and, when another instance (or this one)
+    /// changed the catalog since the cache was read, reads the connections and choices again and forgets the
+    /// lists of connections that changed or went. A failed read keeps the cache (and is logged).
+    func checkVersion() async {
+        let now = ContinuousClock.now
+        if let last = lastVersionCheck, now - last < versionCheckInterval { return }
+        lastVersionCheck = now  // before the read: callers meanwhile serve from the cache
+        let version: String?
+        do { version = try await store.setting(Self.versionSetting) } catch {
+            logger.warning("reading the catalog version failed: \(error)")
+            return
+        }
+        guard let known = knownVersion else {
+            knownVersion = .some(version)  // first read: whatever is loaded from now on is at least this new
+            return
+        }
+        guard known != version else { return }
+        knownVersion = .some(version)
+        choices = nil
+        guard let old = stored else { return }
+        do {
+            let fresh = try await store.connections()
+            for connection in old where !fresh.contains(connection) { forgetList(connection.id) }
+            stored = fresh
+        } catch {
+            stored = nil  // read again on next need
+            logger.warning("reading the changed connections failed: \(error)")
+        }
+    }
+
+    /// After a change of connections or choices: a new `catalog_version`, so that every instance (this one too,
+    /// harmlessly) reads the catalog again within `versionCheckInterval`. A failure is logged, not thrown: the
+    /// change itself is made.
+    func announceChange() async {
+        do { try await store.setSetting(Self.versionSetting, value: UUID().uuidString) } catch {
+            logger.error("writing the catalog version failed; other instances may not see the change: \(error)")
+        }
+    }
 }

@@ -139,6 +139,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw HTTPError(.notFound, message: "Not found.")
         } catch is CancellationError {
             throw HTTPError(.serviceUnavailable, message: "The request was cancelled.")
+        } catch let error where DatabaseErrors.isWriteConflict(error) {
+            // Lost to a concurrent change (on Galera, one committed on another node) even after retries.
+            context.logger.warning("write conflict: \(error)")
+            throw HTTPError(
+                .serviceUnavailable, headers: [.retryAfter: "1"], message: DatabaseErrors.conflictMessage)
         } catch {
             if let message = DatabaseErrors.unavailableMessage(error) {
                 context.logger.error("database unavailable: \(error)")

@@ -90,6 +90,12 @@ extension SQLChatStore: ConversationStore {
         try await changeOne("DELETE FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)")
     }
 
+    /// Oldest first by id. The tree (`parent_id`) says what follows what; the id order only has to put a parent
+    /// before its children (export and the page rely on it) and order siblings. It does, also with several
+    /// writers: a message is inserted after its parent is visible (on Galera, after the parent's row was applied,
+    /// which moves the node's AUTO_INCREMENT counter past it), so its id is larger whatever the node's
+    /// `auto_increment_increment` interleaving. `created_at` comes from each instance's clock and could put a child
+    /// before its parent when clocks disagree, so it is not used here.
     public func messages(conversationID: Int64) async throws -> [Message] {
         try await db.raw(
             """
@@ -102,7 +108,7 @@ extension SQLChatStore: ConversationStore {
     public func beginTurn(
         conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis
     ) async throws -> (user: Message, assistant: Message) {
-        try await db.transaction { conn in
+        try await transaction { conn in
             let parent: Int64?
             switch place {
             case .root: parent = nil
@@ -132,7 +138,7 @@ extension SQLChatStore: ConversationStore {
     public func beginRegeneration(conversationID: Int64, messageID: Int64?, model: String?, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     {
-        try await db.transaction { conn in
+        try await transaction { conn in
             let target: Int64
             if let messageID {
                 target = messageID
@@ -204,7 +210,7 @@ extension SQLChatStore: ConversationStore {
     /// than that goes alone), so that long answers together never exceed the server's packet limit.
     public func saveProgress(_ answers: [AnswerProgress]) async throws {
         let now = Millis.now()
-        try await db.transaction { conn in
+        try await transaction { conn in
             for batch in Self.progressBatches(answers) {
                 let cases = batch.map { answer -> SQLQueryString in
                     "WHEN \(bind: answer.messageID) THEN \(bind: answer.content)"
@@ -255,7 +261,7 @@ extension SQLChatStore: ConversationStore {
     public func finishMessage(messageID: Int64, content: String, status: MessageStatus, error: String?, now: Millis)
         async throws
     {
-        try await db.transaction { conn in
+        try await transaction { conn in
             try await conn.raw(
                 """
                 UPDATE messages SET content = \(bind: content), status = \(bind: status.rawValue), \
@@ -272,7 +278,7 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func finishAnswer(_ answer: Message, now: Millis) async throws {
-        try await db.transaction { conn in
+        try await transaction { conn in
             try await conn.raw(
                 """
                 UPDATE messages SET content = \(bind: answer.content), status = \(bind: answer.status.rawValue), \

@@ -35,7 +35,7 @@ extension SQLChatStore: TransferStore {
             while progress.conversation < conversations.count {
                 // Each batch is its own short transaction; releasing the connection between them lets the writers
                 // that queued meanwhile (other users' chat turns, sign-ups) go first.
-                progress = try await db.transaction { [progress] conn in
+                progress = try await transaction { [progress] conn in
                     try await importBatch(userID: userID, conversations, from: progress, batching: batching, on: conn)
                 }
                 batch += 1
@@ -116,9 +116,10 @@ extension SQLChatStore: TransferStore {
     /// Multi-row INSERTs of up to 100 messages or about 1 MB of text each (under MySQL's packet limit), then the
     /// rows' `parent_id`s (a parent may be in the same INSERT, so its id is only known after). The new rows' ids
     /// are appended to `ids`: SQLite returns them (RETURNING); MySQL does not promise consecutive ids, so they are
-    /// read back: this conversation's rows from the first INSERT's id on (`LAST_INSERT_ID()` is the first row's; a
-    /// message someone wrote into the conversation between two batches has a smaller id). Should another writer
-    /// insert into it during this very transaction, the count differs and the import fails rather than guessing.
+    /// read back: this conversation's rows from the first INSERT's id on (the insert id the server returns with a
+    /// multi-row INSERT is its first row's; a message someone wrote into the conversation between two batches has
+    /// a smaller id). Should another writer insert into it during this very transaction, the count differs and
+    /// the import fails rather than guessing.
     private func insertMessages(
         _ messages: [ImportedConversation.Entry], _ range: Range<Int>, conversationID: Int64, ids: inout [Int64],
         on conn: any SQLDatabase
@@ -142,10 +143,7 @@ extension SQLChatStore: TransferStore {
                 ids.append(contentsOf: stored.sorted())
             } else {
                 try await conn.raw(insert).run()
-                if firstID == nil {
-                    let row = try await conn.raw("SELECT LAST_INSERT_ID() AS id").first()
-                    firstID = try row?.decode(column: "id", as: Int64.self)
-                }
+                if firstID == nil { firstID = try Self.insertedID(conn) }
             }
             (first, bytes, sql) = (end, 0, SQLQueryString(""))
         }

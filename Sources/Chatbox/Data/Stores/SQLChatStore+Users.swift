@@ -168,7 +168,7 @@ extension SQLChatStore: UserStore {
         -> T
     {
         let flavor = self.flavor
-        return try await db.transaction { conn in
+        return try await transaction { conn in
             if flavor == .mysql {
                 try await conn.raw("SELECT name FROM locks WHERE name = 'users' FOR UPDATE").run()
             }

@@ -32,20 +32,55 @@ public struct SQLChatStore: MaintenanceStore {
         try await db.withSession { conn in try await insert(query, on: conn) }
     }
 
-    /// SQLite returns the id with the INSERT (one round trip); MySQL has no RETURNING, so it is asked after.
+    /// SQLite returns the id with the INSERT (RETURNING); MySQL returns it in the INSERT's OK packet, which
+    /// MariaDBKit's session keeps (`insertID`): no `SELECT LAST_INSERT_ID()` round trip, nothing assumed of the
+    /// server's session state (a proxy or a Galera node in between sees one statement).
     func insert(_ query: SQLQueryString, on conn: any SQLDatabase) async throws -> Int64 {
-        let row: (any SQLRow)?
         if flavor == .sqlite {
             var returning = query
             returning.appendLiteral(" RETURNING id")
-            row = try await conn.raw(returning).first()
-        } else {
-            try await conn.raw(query).run()
-            row = try await conn.raw("SELECT LAST_INSERT_ID() AS id").first()
+            guard let row = try await conn.raw(returning).first() else { throw StoreError.notFound }
+            return try row.decode(column: "id", as: Int64.self)
         }
-        guard let row else { throw StoreError.notFound }
-        return try row.decode(column: "id", as: Int64.self)
+        try await conn.raw(query).run()
+        return try Self.insertedID(conn)
     }
+
+    /// The id the last INSERT on this MariaDB session generated (for a multi-row INSERT, its first row's).
+    static func insertedID(_ conn: any SQLDatabase) throws -> Int64 {
+        guard let session = conn as? MariaDBSession, session.insertID != 0, session.insertID <= UInt64(Int64.max)
+        else { throw StoreError.notFound }
+        return Int64(session.insertID)
+    }
+
+    /// Runs `body` in a transaction; one that lost to a concurrent write (MariaDB deadlock 1213, which is also how
+    /// a Galera node reports a write certified first on another node, or lock wait timeout 1205) is rolled back
+    /// and run again, up to `conflictAttempts` times in all after a short random pause, then given up as
+    /// `StoreError.conflict`. `body` may therefore run more than once: it must only touch the database (through
+    /// `conn`) and values it returns.
+    func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await db.transaction(body)
+            } catch let error as MariaDBError where error.isWriteConflict {
+                guard attempt < Self.conflictAttempts else {
+                    logger.warning(
+                        "a transaction kept losing to concurrent writes; giving up",
+                        metadata: ["attempts": "\(attempt)", "error": "\(error)"])
+                    throw StoreError.conflict
+                }
+                logger.debug("a transaction lost to a concurrent write; retrying", metadata: ["error": "\(error)"])
+                // 5–20 ms, then 10–40, 20–80: spreads the retries of transactions that collided.
+                let base = 5 << (attempt - 1)
+                try await Task.sleep(for: .milliseconds(Int.random(in: base...(4 * base))))
+                attempt += 1
+            }
+        }
+    }
+
+    /// How many times a transaction runs before a write conflict is given up as `StoreError.conflict`.
+    static let conflictAttempts = 4
 
     /// Runs an UPDATE or DELETE and returns how many rows it matched: MariaDBKit's session knows
     /// (`affectedRows`, no second round trip); SQLite is asked on the same connection.
@@ -88,7 +123,7 @@ extension SQLChatStore: SettingsStore {
     }
 
     public func setSetting(_ name: String, value: String) async throws {
-        try await db.transaction { conn in
+        try await transaction { conn in
             try await conn.raw("DELETE FROM settings WHERE name = \(bind: name)").run()
             try await conn.raw("INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: value))").run()
         }
