@@ -35,7 +35,7 @@ extension SQLChatStore: RunningAnswerStore {
 
     public func reap(instanceID: String, before: Millis, error: String, now: Millis) async throws -> Int? {
         try await conflictAsNil {
-            try await db.transaction { conn -> Int? in
+            try await transaction { conn -> Int? in
                 let lock = flavor == .mysql ? " FOR UPDATE" : ""
                 let heartbeat = try await conn.raw(
                     "SELECT heartbeat_at FROM instances WHERE id = \(bind: instanceID)\(unsafeRaw: lock)"
@@ -78,7 +78,7 @@ extension SQLChatStore: RunningAnswerStore {
             }
         } catch StoreError.duplicate {
             return .busy
-        } catch let error as MariaDBError where Self.isWriteConflict(error) {
+        } catch let error as MariaDBError where error.isWriteConflict {
             // Galera: the same conversation reserved at once through another node, refused at COMMIT.
             return .busy
         }
@@ -164,13 +164,9 @@ extension SQLChatStore: RunningAnswerStore {
             stopRequest: try row.decode(column: "stop_reason", as: String?.self).flatMap(AnswerStopRequest.init))
     }
 
-    /// MariaDB's deadlock (1213, how Galera refuses a transaction that lost to another node's) and lock wait
-    /// timeout (1205).
-    static func isWriteConflict(_ error: MariaDBError) -> Bool { error.code == 1213 || error.code == 1205 }
-
     /// A reap that lost to another instance's reap (or lease renewal) simply did not happen.
     private func conflictAsNil<T>(_ body: () async throws -> T?) async throws -> T? {
-        do { return try await body() } catch let error as MariaDBError where Self.isWriteConflict(error) {
+        do { return try await body() } catch let error as MariaDBError where error.isWriteConflict {
             return nil
         } catch StoreError.conflict {
             return nil
