@@ -92,7 +92,7 @@ start_server() {
     setsid "$MARIADBD" --no-defaults "${USER_ARGS[@]}" --datadir="$DATA" --socket="$SOCK" --port="$PORT" \
         --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$PIDFILE" --log-error="$LOG" \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-        --skip-log-bin --innodb-buffer-pool-size=64M --max-connections=300 \
+        --skip-log-bin --innodb-buffer-pool-size=64M --max-connections=1000 \
         </dev/null >>"$DIR/mariadbd.out" 2>&1 &
     local spid=$!
     for _ in $(seq 1 300); do              # up to 30 s

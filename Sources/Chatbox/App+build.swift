@@ -95,7 +95,8 @@ func makeAuthService(store: SQLChatStore, config: AppConfig, logger: Logger) -> 
             store: store, perAccount: config.loginFailuresPerAccount, perAddress: config.loginFailuresPerAddress,
             registrationsPerAddress: config.registrationsPerAddress, window: config.loginWindow, logger: logger),
         sessionLifetime: config.sessionLifetime, sessionMaxAge: config.sessionMaxAge,
-        settings: RuntimeSettings(store: store, registrationDefault: config.registrationOpen), logger: logger)
+        settings: RuntimeSettings(store: store, registrationDefault: config.registrationOpen), logger: logger,
+        sessionCache: config.sessionCache.milliseconds)
 }
 
 /// Routes and middleware; no logic lives here, only which controller answers what.

@@ -100,6 +100,9 @@ public struct AppConfig: Sendable {
     public var streamBatchInterval: Duration = .milliseconds(16)
     /// How long a shutdown waits for running answers before stopping them.
     public var shutdownGrace: Duration = .seconds(10)
+    /// How long a session read from the database is used without reading it again (0: always read). Changes on
+    /// this instance take effect at once; another instance's (a logout, a disabled user) within this time.
+    public var sessionCache: Duration = .seconds(10)
     /// This instance's name in logs, `/healthz` and the database's leases (default: host name and port).
     public var instanceID: String?
     /// An instance whose lease (renewed with every progress save) is older than this is presumed dead: any other
@@ -172,6 +175,7 @@ public struct AppConfig: Sendable {
             }
             instanceID = id
         }
+        sessionCache = try read.seconds("session.cacheSeconds", in: 0...3600) ?? sessionCache
         instanceLease = try read.seconds("instance.leaseMs", scale: 1000, in: 500...600_000) ?? instanceLease
         followInterval = try read.seconds("chat.followIntervalMs", scale: 1000, in: 10...10_000) ?? followInterval
         model = try Self.modelSettings(read)

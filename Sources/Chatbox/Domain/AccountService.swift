@@ -33,6 +33,7 @@ public struct AccountService: Sendable {
 
     /// Signs one of the user's sessions out.
     public func revokeSession(_ signedIn: Authenticated, sessionID: Int64) async throws {
+        auth.sessions.forget(sessionID: sessionID)
         do { try await store.deleteSession(id: sessionID, userID: signedIn.user.id) } catch StoreError.notFound {
             throw NotFound("Session")
         }
@@ -42,6 +43,7 @@ public struct AccountService: Sendable {
     /// admin cannot (the store refuses it atomically).
     public func deleteAccount(_ signedIn: Authenticated, password: String) async throws {
         try await auth.checkPassword(of: signedIn.user, password)
+        defer { auth.sessions.forget(userID: signedIn.user.id) }
         try await refusingLastAdmin { try await store.deleteUser(userID: signedIn.user.id) }
         await answers.endAll(userID: signedIn.user.id)
     }

@@ -42,6 +42,7 @@ public struct AdminService: Sendable {
 
     /// Changes a user's role or disabled state; refuses to leave no enabled admin.
     public func update(userID: Int64, role: Role?, disabled: Bool?) async throws -> User {
+        defer { auth.sessions.forget(userID: userID) }
         let user = try await guarded { try await store.updateUser(userID: userID, role: role, disabled: disabled) }
         if disabled == true {
             try await store.deleteSessions(userID: userID, except: nil)
@@ -56,6 +57,7 @@ public struct AdminService: Sendable {
         guard Rules.usernameKey(confirm) == Rules.usernameKey(user.username) else {
             throw AdminError.confirmationMismatch
         }
+        defer { auth.sessions.forget(userID: userID) }
         try await guarded { try await store.deleteUser(userID: userID) }
         await answers.endAll(userID: userID)
     }

@@ -35,15 +35,18 @@ public struct AuthService: Sendable {
     let settings: RuntimeSettings
     let logger: Logger
     let now: @Sendable () -> Millis
+    /// Sessions read lately (see `SessionCache`).
+    let sessions: SessionCache
     /// A real hash of a random password at the configured cost, verified against when the user does not exist,
     /// so a wrong name costs as much time as a wrong password. Computed in the background at start-up.
     private let decoyHash: Task<String, Never>
 
     public init(
         store: any UserStore & SessionStore, hasher: PasswordHasher, throttle: LoginThrottle, sessionLifetime: Millis,
-        sessionMaxAge: Millis? = nil, settings: RuntimeSettings, logger: Logger,
+        sessionMaxAge: Millis? = nil, settings: RuntimeSettings, logger: Logger, sessionCache: Millis = 0,
         now: @escaping @Sendable () -> Millis = { .now() }
     ) {
+        self.sessions = SessionCache(lifetime: sessionCache)
         self.store = store
         self.hasher = hasher
         self.throttle = throttle
@@ -121,21 +124,32 @@ public struct AuthService: Sendable {
 
     /// Revokes the session behind `token`.
     public func logout(token: String) async throws {
+        sessions.forget(tokenHash: SessionToken.hash(token))
         try await store.deleteSession(tokenHash: SessionToken.hash(token))
     }
 
     /// The user and live session behind a token; moves the expiry forward (at most once a minute), never past
-    /// `sessionMaxAge` after the session was created.
+    /// `sessionMaxAge` after the session was created. A session read lately comes from `sessions` until its
+    /// expiry is due to move.
     public func authenticate(token: String) async throws -> Authenticated? {
         guard token.utf8.count <= 128 else { return nil }
         let now = self.now()
-        guard let found = try await store.session(tokenHash: SessionToken.hash(token), now: now),
-            !found.user.disabled
-        else { return nil }
+        let tokenHash = SessionToken.hash(token)
+        if let cached = sessions.authenticated(tokenHash, now: now), now < cached.session.expiresAt,
+            now - cached.session.lastUsedAt <= 60_000
+        {
+            return cached
+        }
+        let epoch = sessions.epoch
+        guard let found = try await store.session(tokenHash: tokenHash, now: now), !found.user.disabled else {
+            sessions.forget(tokenHash: tokenHash)
+            return nil
+        }
         var session = found.session
         let end = session.createdAt + sessionMaxAge
         guard now < end else {
-            try await store.deleteSession(tokenHash: SessionToken.hash(token))
+            sessions.forget(tokenHash: tokenHash)
+            try await store.deleteSession(tokenHash: tokenHash)
             return nil
         }
         if now - session.lastUsedAt > 60_000 {
@@ -143,7 +157,9 @@ public struct AuthService: Sendable {
             session.expiresAt = min(now + sessionLifetime, end)
             try await store.touchSession(id: session.id, now: now, expiresAt: session.expiresAt)
         }
-        return Authenticated(user: found.user, session: session)
+        let authenticated = Authenticated(user: found.user, session: session)
+        sessions.remember(authenticated, tokenHash: tokenHash, now: now, epoch: epoch)
+        return authenticated
     }
 
     /// Operator command: adds a user (role given, or admin for the very first account).
@@ -169,6 +185,7 @@ public struct AuthService: Sendable {
     /// Stores the hash of a new (already checked) password and signs the user out everywhere but `keeping`.
     func setPassword(_ password: String, userID: Int64, keeping sessionID: Int64? = nil) async throws {
         try await store.setPasswordHash(userID: userID, passwordHash: try await hasher.hash(password))
+        defer { sessions.forget(userID: userID) }
         try await store.deleteSessions(userID: userID, except: sessionID)
     }
 
@@ -177,6 +194,7 @@ public struct AuthService: Sendable {
         guard let user = try await store.userCredentials(usernameKey: Rules.usernameKey(username))?.user else {
             throw AuthError.unknownUser(username)
         }
+        defer { sessions.forget(userID: user.id) }
         return try await refusingLastAdmin { try await store.updateUser(userID: user.id, role: role, disabled: nil) }
     }
 
