@@ -25,7 +25,7 @@ import Testing
 
     /// `count` instances ("a", "b", …) on one fresh database and one fake model, a user signed up on the first.
     func withInstances(
-        _ backend: Backend, count: Int = 2, lease: Duration = .seconds(5),
+        _ backend: Backend, count: Int = 2, lease: Duration = .seconds(5), runningPerUser: Int = 3,
         _ body: @escaping @Sendable (Cluster) async throws -> Void
     ) async throws {
         let fake = try await FakeUpstream.start(
@@ -36,6 +36,7 @@ import Testing
             TestConfig.make(database: location, modelBaseURL: baseURL) { config in
                 config.instanceID = id
                 config.instanceLease = lease
+                config.maxRunningPerUser = runningPerUser
                 config.model.firstTokenTimeout = .seconds(30)
                 config.model.stallTimeout = .seconds(30)
             }
@@ -222,6 +223,25 @@ import Testing
             #expect(
                 try await eventually { try await !store.expiredLeases(before: .now() - 60_000).contains(a.id) },
                 "the fenced instance holds a new lease")
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func aUsersRunningAnswersAreCountedOverEveryInstance(backend: Backend) async throws {
+        try await withInstances(backend, runningPerUser: 1) { cluster in
+            let (a, b, token) = (cluster.instances[0], cluster.instances[1], cluster.token)
+            let first = try await a.api.newConversation(token: token)
+            let second = try await a.api.newConversation(token: token)
+            let running = try await a.events.send(first, "[[fake tokens=3000 delay_ms=20]]")
+            var events = try await firstDelta(running)
+            let refused = try await b.events.send(second, "[[fake tokens=3]] one too many")
+            #expect(refused.status == 429, "\(refused.bodyText)")
+            #expect(try await messages(b.api, second, token: token).isEmpty, "nothing stored")
+            _ = try await b.api.call(.post, "/api/conversations/\(first)/stop", token: token)
+            while try await events.next() != nil {}
+            let next = try await b.events.send(second, "[[fake tokens=3]] now")
+            #expect(next.status == 200, "the slot is free again on every instance")
+            _ = try await next.all()
         }
     }
 

@@ -98,15 +98,19 @@ public struct ChatService: Sendable {
     }
 
     /// Stores a turn and answers it. Ownership is checked before anything else: someone else's conversation is a
-    /// 404 and reserves, reads and counts nothing; a model that is gone is a 409 before anything is stored. The
-    /// conversation is reserved here, then in the database (for every instance) while the conversation so far is
-    /// read. The model request goes out as soon as both are done, while the turn is being stored (the reservation
-    /// keeps other turns of this conversation out meanwhile); pieces that arrive before the turn is stored wait in
-    /// the generation.
+    /// 404 and reserves and counts nothing (its messages, read beside the check, are dropped); a model that is gone
+    /// is a 409 before anything is stored. The conversation is reserved here, then in the database (for every
+    /// instance) while the conversation so far is read. The model request goes out as soon as the history is
+    /// read, while the database reservation finishes and the turn is being stored (the reservations keep other
+    /// turns of this conversation out meanwhile); pieces that arrive before the turn is stored wait in the
+    /// generation.
     private func startTurn(
         _ conversationID: Int64, userID: Int64, ask: Ask, model requested: String?,
         _ begin: (_ model: String) async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
+        // The history is read beside the ownership check, and used only once the conversation is known to be the
+        // user's.
+        async let messages = history(conversationID)
         let conversation = try await owned(conversationID, userID: userID)
         let chosen = try await models.chatModel(id: requested ?? conversation.model)
         let listener = try generations.openStream(userID: userID)
@@ -116,15 +120,19 @@ public struct ChatService: Sendable {
             throw error
         }
         async let shared: Void = answers.share(entry, conversationID: conversationID, userID: userID)
-        let history = await history(conversationID).map { ask.prompt($0, currentLeaf: conversation.currentLeafID) }
+        let history = await messages.map { ask.prompt($0, currentLeaf: conversation.currentLeafID) }
+        let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
+        // The model request goes out now; should the database refuse the reservation (an answer runs there on
+        // another instance), it is cancelled before anything is stored.
+        let streaming = startStreaming(entry, model: chosen, conversation: conversation, prompt: history)
+        entry.setStreamingTask(streaming)
         do { try await shared } catch {
+            streaming.cancel()
+            _ = await streaming.value
             generations.remove(conversationID, entry)
             listener.close()
             throw error
         }
-        let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
-        let streaming = startStreaming(entry, model: chosen, conversation: conversation, prompt: history)
-        entry.setStreamingTask(streaming)
         let turn: (user: Message, assistant: Message)
         do {
             turn = try await begin(chosen.id)
