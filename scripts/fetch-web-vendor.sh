@@ -6,7 +6,8 @@
 #   scripts/fetch-web-vendor.sh --update-lock  # after changing a pin: rewrite web/vendor.lock from the new wheels
 #
 # Each wheel is pinned by version and archive sha256 (pip --require-hashes); each extracted file is checked
-# against web/vendor.lock (sha256 list, committed). Needs only python3 with pip; installs nothing.
+# against web/vendor.lock (sha256 list, committed). Needs only python3 with pip; installs nothing. Ends by running
+# scripts/compress-web.sh (the .gz/.br siblings of web/'s text files, made again only where a file changed).
 #
 #   nicegui 3.18.0          -> Vue 3.5.22 (ESM browser build), DOMPurify 3.4.16 (ESM)
 #   sphinx-revealjs 3.2.1   -> marked 4.3 (inside reveal.js's markdown plugin), highlight.js 11.9 (highlight plugin)
@@ -48,6 +49,7 @@ EOF
 
 if [[ -z "${1:-}" ]] && [[ -d "$VENDOR" ]] && verify; then
   echo "web/vendor is up to date ($(grep -cv '^#' "$LOCK") files match web/vendor.lock)"
+  bash "$ROOT/scripts/compress-web.sh"
   exit 0
 fi
 
@@ -117,3 +119,4 @@ rm -rf "$VENDOR"
 mkdir -p "$(dirname "$VENDOR")"
 mv "$TMP/stage" "$VENDOR"
 echo "web/vendor ready ($(grep -cv '^#' "$LOCK") files verified against web/vendor.lock)"
+bash "$ROOT/scripts/compress-web.sh"
