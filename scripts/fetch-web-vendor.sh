@@ -106,6 +106,11 @@ if [[ "${1:-}" == "--update-lock" ]]; then  # only after changing a pin above, o
   { echo "# sha256 of every file scripts/fetch-web-vendor.sh puts in web/vendor/ (checked after each extraction)"
     cat "$TMP/lock"; } > "$LOCK"
   echo "wrote web/vendor.lock"
+  # The vendor files are served under /vendor/<first 12 hex digits of the lock's sha256>/ (immutable, cached for a
+  # year): point the page's import map at the new version.
+  version="$("$PY" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest()[:12])' "$LOCK")"
+  sed -i -E "s#/vendor/[0-9a-f]{12}/#/vendor/$version/#g" "$ROOT/web/index.html"
+  echo "web/index.html now loads /vendor/$version/"
 fi
 if [[ ! -s "$LOCK" ]]; then
   echo "web/vendor.lock missing: cannot verify the extracted files" >&2
