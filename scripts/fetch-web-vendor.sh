@@ -6,7 +6,8 @@
 #   scripts/fetch-web-vendor.sh --update-lock  # after changing a pin: rewrite web/vendor.lock from the new wheels
 #
 # Each wheel is pinned by version and archive sha256 (pip --require-hashes); each extracted file is checked
-# against web/vendor.lock (sha256 list, committed). Needs only python3 with pip; installs nothing.
+# against web/vendor.lock (sha256 list, committed). Needs only python3 with pip; installs nothing. Ends by running
+# scripts/compress-web.sh (the .gz/.br siblings of web/'s text files, made again only where a file changed).
 #
 #   nicegui 3.18.0          -> Vue 3.5.22 (ESM browser build), DOMPurify 3.4.16 (ESM)
 #   sphinx-revealjs 3.2.1   -> marked 4.3 (inside reveal.js's markdown plugin), highlight.js 11.9 (highlight plugin)
@@ -48,6 +49,7 @@ EOF
 
 if [[ -z "${1:-}" ]] && [[ -d "$VENDOR" ]] && verify; then
   echo "web/vendor is up to date ($(grep -cv '^#' "$LOCK") files match web/vendor.lock)"
+  bash "$ROOT/scripts/compress-web.sh"
   exit 0
 fi
 
@@ -104,6 +106,11 @@ if [[ "${1:-}" == "--update-lock" ]]; then  # only after changing a pin above, o
   { echo "# sha256 of every file scripts/fetch-web-vendor.sh puts in web/vendor/ (checked after each extraction)"
     cat "$TMP/lock"; } > "$LOCK"
   echo "wrote web/vendor.lock"
+  # The vendor files are served under /vendor/<first 12 hex digits of the lock's sha256>/ (immutable, cached for a
+  # year): point the page's import map at the new version.
+  version="$("$PY" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest()[:12])' "$LOCK")"
+  sed -i -E "s#/vendor/[0-9a-f]{12}/#/vendor/$version/#g" "$ROOT/web/index.html"
+  echo "web/index.html now loads /vendor/$version/"
 fi
 if [[ ! -s "$LOCK" ]]; then
   echo "web/vendor.lock missing: cannot verify the extracted files" >&2
@@ -117,3 +124,4 @@ rm -rf "$VENDOR"
 mkdir -p "$(dirname "$VENDOR")"
 mv "$TMP/stage" "$VENDOR"
 echo "web/vendor ready ($(grep -cv '^#' "$LOCK") files verified against web/vendor.lock)"
+bash "$ROOT/scripts/compress-web.sh"

@@ -2,14 +2,14 @@ import Crypto
 import Foundation
 import Hummingbird
 
-/// Serves the browser app from `web/`: files as they are, and `index.html` for any other page path
-/// (`/`, `/login`, `/c/12`) so reloads and shared links land in the app.
+/// Serves the browser app from `web/`: files as they are (pre-compressed and cached as ``StaticFiles`` says), and
+/// `index.html` for any other page path (`/`, `/login`, `/c/12`) so reloads and shared links land in the app.
+/// Routes come first: a file answers only what no route does.
 struct WebAppMiddleware<Context: RequestContext>: RouterMiddleware {
-    let files: FileMiddleware<Context, LocalFileSystem>
+    let files: StaticFiles
 
     init(root: String) {
-        files = FileMiddleware(
-            root, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true)
+        files = StaticFiles(root: root)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -20,11 +20,15 @@ struct WebAppMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         do {
-            return try await files.handle(request, context: context, next: next)
-        } catch let error as HTTPError where error.status == .notFound && Self.isPage(path) {
-            var head = request.head
-            head.path = "/index.html"
-            return try await files.handle(Request(head: head, body: request.body), context: context, next: next)
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError where error.status == .notFound {
+            if let response = try await files.response(to: request, path: path) {
+                return response
+            }
+            if Self.isPage(path), let response = try await files.response(to: request, path: "/index.html") {
+                return response
+            }
+            throw error
         }
     }
 

@@ -29,7 +29,7 @@ export function loadKatex() {
   if (katexLoading) return
   const link = document.createElement('link')
   link.rel = 'stylesheet'
-  link.href = '/vendor/katex/katex.min.css'
+  link.href = new URL('katex.min.css', import.meta.resolve('katex')).pathname // beside katex.mjs, same version
   document.head.appendChild(link)
   katexLoading = import('katex')
     .then((module) => { libraries.katex = module.default; invalidate() })
