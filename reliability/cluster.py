@@ -392,3 +392,109 @@ def mariadb_cluster(label: str, mode: str, mariadb: MariaDB, llm_url: str, env: 
 
 def to_json(value) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- command line (scripts/scale-out.sh soak)
+
+
+def serve_main():
+    """`cluster.py serve`: stands in for `chatbox serve` (the bench's --server): three real instances on free ports
+    with the caller's CHATBOX_* settings, behind HAProxy round robin on the caller's CHATBOX_PORT, until SIGTERM.
+    SCALE_CHATBOX_BIN_DIR holds the `chatbox` binary; SCALE_INSTANCES (3) and SCALE_MODE (roundrobin) change the
+    shape."""
+    import helpers
+    helpers._BIN = Path(os.environ["SCALE_CHATBOX_BIN_DIR"])
+    port = int(os.environ["CHATBOX_PORT"])
+    n = int(os.environ.get("SCALE_INSTANCES", "3"))
+    mode = os.environ.get("SCALE_MODE", "roundrobin")
+    env = {k: v for k, v in os.environ.items() if k.startswith("CHATBOX_") and k not in ("CHATBOX_PORT",
+                                                                                          "CHATBOX_HOST")}
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    folder = Path(tempfile.mkdtemp(prefix="scale-serve-", dir="/tmp"))
+    instances: list[Instance] = []
+    proxy = None
+    try:
+        instances.append(Instance("soak-i1", env["CHATBOX_DATABASE_URL"], None, "soak-i1", env=env))
+        for i in range(1, n):
+            instances.append(Instance(f"soak-i{i + 1}", env["CHATBOX_DATABASE_URL"], None, f"soak-i{i + 1}",
+                                      env=env, wait=False))
+        for inst in instances:
+            inst.wait_healthy(90)
+        cfg = folder / "haproxy.cfg"
+        cfg.write_text(haproxy_config(mode, port, [i.port for i in instances], str(folder / "haproxy.sock")))
+        proxy = Proc("soak-haproxy", ["haproxy", "-db", "-f", str(cfg)])
+        print(f"scale-out: {n} instances behind HAProxy ({mode}) on 127.0.0.1:{port}", flush=True)
+        while not stop.wait(0.5):
+            if not proxy.alive() or not all(i.proc.alive() for i in instances):
+                print("scale-out: an instance or HAProxy exited", flush=True)
+                break
+    finally:
+        if proxy:
+            proxy.stop()
+        for inst in instances:
+            inst.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def lag_main(rounds: int = 5, tokens: int = 100, delay_ms: int = 50):
+    """`cluster.py lag`: re-attach lag on three instances (round robin, one private MariaDB): answers started on
+    instance 1, watched by a client of instance 1 and by clients re-attached through instances 1 and 2; for each
+    numbered token, the arrival at the re-attached client minus the arrival at the owner's client."""
+    from helpers import FakeUpstream
+    fake = FakeUpstream("lag-fake-upstream", delay_ms=5)
+    mdb = MariaDB()
+    c = None
+    try:
+        c = mariadb_cluster("lag", "roundrobin", mdb, fake.url)
+        token, _ = register_user(c.instances[0].base)
+        same, other, codes = [], [], set()
+        for k in range(rounds):
+            with client(c.instances[0].base, token, timeout=60) as c1, \
+                    client(c.instances[0].base, token, timeout=60) as c1b, \
+                    client(c.instances[1].base, token, timeout=60) as c2:
+                r = c1.post("/api/conversations", json={"title": f"lag {k}"})
+                cid = r.json()["conversation"]["id"]
+                owner = Watch()
+                t = threading.Thread(target=watch, args=(c1, "POST", f"/api/conversations/{cid}/messages",
+                                                          {"content": f"[[fake tokens={tokens} delay_ms={delay_ms}]]"},
+                                                          owner, 60))
+                t.start()
+                wait_until(lambda: len(owner.token_times) >= 3, 20)
+                a, b = Watch(), Watch()
+                ta = threading.Thread(target=watch, args=(c1b, "GET", f"/api/conversations/{cid}/stream", None, a, 60))
+                tb = threading.Thread(target=watch, args=(c2, "GET", f"/api/conversations/{cid}/stream", None, b, 60))
+                ta.start(), tb.start()
+                for th in (t, ta, tb):
+                    th.join(90)
+                codes.add(b.status_code)
+                same += lag_ms(owner, a)
+                other += lag_ms(owner, b)
+        print(f"re-attach lag, same instance as the owner:   {summarize(same)}")
+        if other:
+            print(f"re-attach lag, through another instance:     {summarize(other)}")
+        else:
+            print(f"re-attach lag, through another instance:     not measurable: the re-attach answered {sorted(codes)}"
+                  " (this server does not follow answers of other instances)")
+    finally:
+        if c:
+            c.close()
+        mdb.destroy()
+        fake.stop()
+
+
+def register_user(base: str):
+    from helpers import register
+    return register(base)
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:2] == ["serve"]:
+        serve_main()
+    elif sys.argv[1:2] == ["lag"]:
+        lag_main(*(int(a) for a in sys.argv[2:5]))
+    else:
+        print("usage: cluster.py serve | lag [ROUNDS TOKENS DELAY_MS]", file=sys.stderr)
+        sys.exit(2)
