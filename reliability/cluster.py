@@ -176,6 +176,65 @@ class Balancer:
         self.proc.stop()
 
 
+def nginx_config(port: int, backends: list[int], folder: Path) -> str:
+    """deploy/nginx.conf with its `listen`, `server` and `pid` lines replaced, private temp folders, and the
+    upstream's address in X-Served-By."""
+    lines = []
+    for line in (ROOT / "deploy/nginx.conf").read_text().splitlines():
+        stripped = line.strip()
+        indent = line[:len(line) - len(line.lstrip())]
+        if stripped.startswith("listen "):
+            lines.append(f"{indent}listen 127.0.0.1:{port};")
+        elif stripped.startswith("pid "):
+            lines.append(f"pid {folder}/nginx.pid;")
+        elif re.match(r"server 127\.0\.0\.1:\d+", stripped):
+            if re.match(r"server 127\.0\.0\.1:8081\b", stripped):
+                rest = stripped.split(None, 2)[2] if len(stripped.split(None, 2)) > 2 else ";"
+                lines += [f"{indent}server 127.0.0.1:{p} {rest}" for p in backends]
+        elif stripped == "access_log off;":
+            lines += [line, f"{indent}add_header X-Served-By $upstream_addr always;"]
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+                lines.append(f"{indent}{kind}_temp_path {folder}/{kind};")
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+class Nginx:
+    """nginx from deploy/nginx.conf in front of the instances (ports `backends`)."""
+
+    def __init__(self, name: str, backends: list[int], folder: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.backends = backends
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o777)
+        self.config = folder / "nginx.conf"
+        self.config.write_text(nginx_config(self.port, backends, folder))
+        check = subprocess.run(["nginx", "-t", "-q", "-c", str(self.config)], capture_output=True, text=True,
+                               timeout=30)
+        assert check.returncode == 0, f"nginx -t {self.config}: {check.stderr}"
+        self.proc = Proc(name, ["nginx", "-c", str(self.config), "-g", "daemon off;"])
+        if not wait_until(lambda: self._answers(), 20):
+            self.close()
+            raise RuntimeError(f"nginx did not answer on {self.port}; see {self.proc.log_path}")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def served_by(self, response: httpx.Response) -> int | None:
+        address = response.headers.get("x-served-by", "")
+        port = int(address.rsplit(":", 1)[1]) if ":" in address else None
+        return self.backends.index(port) if port in self.backends else None
+
+    def close(self):
+        self.proc.stop()
+
+
 def served_by(response: httpx.Response) -> int | None:
     """The index of the instance that answered through the balancer (X-Served-By: chatboxN), else None."""
     name = response.headers.get("x-served-by", "")

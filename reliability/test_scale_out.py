@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from cluster import (FLUSH_MS, LEASE_MS, Cluster, Galera, Instance, Watch, full_text, instance_env, lag_ms,
+from cluster import (FLUSH_MS, LEASE_MS, Cluster, Galera, Instance, Nginx, Watch, full_text, instance_env, lag_ms,
                      served_by, summarize, watch)
 from helpers import FIGURES, PASSWORD, QUICK, Store, client, new_conversation, new_database, register, wait_until
 
@@ -150,6 +150,36 @@ def test_balancer_routes_requests(cluster):
             if reported is not None:
                 assert reported == cluster.instances[name].instance_id
         FIGURES.add("balancer requests checked", 12 + 5 * len(ids))
+
+
+@topologies("hash")
+def test_nginx_config_routes_by_conversation(cluster):
+    """deploy/nginx.conf in front of the same instances: one instance per conversation, other paths round robin,
+    an answer streamed through it whole and a re-attach through it reaching the owner."""
+    proxy = Nginx("nginx-hash", [inst.port for inst in cluster.instances], cluster.folder / "nginx")
+    try:
+        token, _ = register(proxy.base)
+        with client(proxy.base, token) as c:
+            seen = {proxy.served_by(c.get("/healthz")) for _ in range(9)}
+            assert seen == {0, 1, 2}, f"round robin of /healthz through nginx reached {seen}"
+            owners = {}
+            for k in range(12):
+                cid = new_conversation(c, f"nginx {k}")
+                hits = {proxy.served_by(c.get(f"/api/conversations/{cid}")) for _ in range(3)}
+                hits.add(proxy.served_by(c.post(f"/api/conversations/{cid}/stop")))
+                assert len(hits) == 1 and None not in hits, f"conversation {cid} reached {hits} through nginx"
+                owners[cid] = hits.pop()
+            assert len(set(owners.values())) >= 2, "12 conversations all hashed to one instance"
+            cid = next(iter(owners))
+            w, f = start_answer(c, cid, "through nginx [[fake tokens=60 delay_ms=40]]")
+            assert wait_until(lambda: len(w.text) > 10, 30), (w.status_code, w.error_body)
+            follower, ff = reattach(c, cid)
+            assert settled(f, 60) and settled(ff, 60)
+            assert w.done and w.done["status"] == "completed" and w.text == full_text(60), (w.done, w.error_body)
+            assert follower.text == full_text(60) and follower.done["status"] == "completed"
+            FIGURES.add("balancer requests checked", 9 + 4 * 12 + 2)
+    finally:
+        proxy.close()
 
 
 @topologies("roundrobin")

@@ -12,8 +12,8 @@
 #                                        instance, then against three instances round robin behind HAProxy; prints
 #                                        turns/s of both, then measures the re-attach lag across instances
 #
-# Needs: the Swift toolchain, mariadb-server, galera-4, rsync and haproxy (scripts/install-deps.sh --test installs
-# them). Everything listens on 127.0.0.1 on free ports and is stopped at the end, also on failure or Ctrl-C.
+# Needs: the Swift toolchain, mariadb-server, galera-4, rsync, haproxy and nginx (scripts/install-deps.sh --test
+# installs them). Everything listens on 127.0.0.1 on free ports and is stopped at the end, also on failure or Ctrl-C.
 # CHATBOX_BIN_DIR=… uses binaries already built (chatbox and fake-upstream; for soak: chatbox and chatbox-bench).
 # SCALE_SOAK_BUILD=debug runs the soak on the debug build (default: release, like bench/run.sh).
 # Logs: test-artifacts/reliability/logs/ (every instance, HAProxy, Galera start), junit in test-artifacts/scale-out/.
@@ -34,7 +34,7 @@ for arg in "$@"; do
 done
 
 need=()
-for command in haproxy mariadbd rsync; do
+for command in haproxy nginx mariadbd rsync; do
   command -v "$command" >/dev/null || [[ -x /usr/sbin/$command ]] || need+=("$command")
 done
 [[ -f /usr/lib/galera/libgalera_smm.so ]] || need+=(galera-4)
