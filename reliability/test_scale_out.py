@@ -212,6 +212,26 @@ def test_galera_cluster_forms_and_serves_a_chat(cluster):
                 assert stored == full_text(20), f"node {node + 1} has {stored!r}"
 
 
+@topologies("galera")
+def test_galera_reads_see_writes_made_through_other_nodes(cluster):
+    """A session created through node k works at once through node k+1, a conversation created there is found at
+    once through node k+2 (wsrep_sync_wait=1 in scripts/start-galera.sh, or the app's own causal reads)."""
+    failures = []
+    for k in range(10 if QUICK else 30):
+        a, b, d = k % 3, (k + 1) % 3, (k + 2) % 3
+        token, _ = register(cluster.instances[a].base)
+        with on(cluster, b, token) as cb, on(cluster, d, token) as cd:
+            r = cb.post("/api/conversations", json={"title": f"causal {k}"})
+            if r.status_code != 201:
+                failures.append((k, "create", b + 1, r.status_code, r.text[:80]))
+                continue
+            cid = r.json()["conversation"]["id"]
+            r = cd.get(f"/api/conversations/{cid}")
+            if r.status_code != 200:
+                failures.append((k, "read", d + 1, r.status_code, r.text[:80]))
+    assert not failures, failures
+
+
 # ---------------------------------------------------------------- 1. re-attach through another instance
 
 
