@@ -490,10 +490,16 @@ def serve_main():
                 print("scale-out: an instance or HAProxy exited", flush=True)
                 break
     finally:
-        if proxy:
-            proxy.stop()
-        for inst in instances:
-            inst.stop()
+        # within the bench's 15 s grace: HAProxy keeps no state (a soft stop would wait for the bench's keep-alive
+        # connections), the instances stop in parallel
+        if proxy and proxy.alive():
+            proxy.p.kill()
+            proxy.wait(10)
+        stoppers = [threading.Thread(target=inst.stop) for inst in instances]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(30)
         shutil.rmtree(folder, ignore_errors=True)
 
 
