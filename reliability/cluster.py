@@ -456,6 +456,12 @@ def to_json(value) -> str:
 # ---------------------------------------------------------------- command line (scripts/scale-out.sh soak)
 
 
+def die_with_parent():
+    """preexec: the child gets SIGKILL when this process ends, however it ends (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
 def serve_main():
     """`cluster.py serve`: stands in for `chatbox serve` (the bench's --server): three real instances on free ports
     with the caller's CHATBOX_* settings, behind HAProxy round robin on the caller's CHATBOX_PORT, until SIGTERM.
@@ -469,6 +475,8 @@ def serve_main():
     env = {k: v for k, v in os.environ.items() if k.startswith("CHATBOX_") and k not in ("CHATBOX_PORT",
                                                                                           "CHATBOX_HOST")}
     stop = threading.Event()
+    # the bench starts this through Foundation's Process, whose children may start with signals blocked
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     folder = Path(tempfile.mkdtemp(prefix="scale-serve-", dir="/tmp"))
@@ -483,7 +491,7 @@ def serve_main():
             inst.wait_healthy(90)
         cfg = folder / "haproxy.cfg"
         cfg.write_text(haproxy_config(mode, port, [i.port for i in instances], str(folder / "haproxy.sock")))
-        proxy = Proc("soak-haproxy", ["haproxy", "-db", "-f", str(cfg)])
+        proxy = Proc("soak-haproxy", ["haproxy", "-db", "-f", str(cfg)], preexec=die_with_parent)
         print(f"scale-out: {n} instances behind HAProxy ({mode}) on 127.0.0.1:{port}", flush=True)
         while not stop.wait(0.5):
             if not proxy.alive() or not all(i.proc.alive() for i in instances):
