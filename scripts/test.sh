@@ -33,6 +33,7 @@ CHATBOX_BIN_DIR="$(swift build --show-bin-path)" bash e2e/run.sh || status=1
 
 echo "== reliability and security (quick subset; scripts/reliability.sh runs them all)"
 CHATBOX_BIN_DIR="$(swift build --show-bin-path)" bash scripts/reliability.sh --quick || status=1
+CHATBOX_BIN_DIR="$(swift build --show-bin-path)" bash scripts/scale-out.sh --quick || status=1   # several instances
 
 echo "== all tests took $(( $(date +%s) - started )) s; $([[ $status == 0 ]] && echo passed || echo FAILED)"
 exit $status
