@@ -174,22 +174,7 @@ struct MessageTreeTests {
         let database = try await OpenDatabase.open(backend.freshLocation(), mysqlPoolSize: 2, logger: logger)
         let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
         do {
-            try await Migrations.run(on: store.db, flavor: store.flavor, now: 1, through: 6)
-            let user = try await store.createUser(username: "old", usernameKey: "old", passwordHash: "h", role: .user)
-            try await store.db.raw(
-                """
-                INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
-                VALUES (\(bind: user.id), 'before', 1, 1000, 1000)
-                """
-            ).run()
-            for (role, content) in [("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")] {
-                try await store.db.raw(
-                    """
-                    INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) \
-                    SELECT id, \(bind: role), \(bind: content), 'completed', 1000, 1000 FROM conversations
-                    """
-                ).run()
-            }
+            let user = try await seedVersion6(store)
             try await store.migrate()
             let conversation = try #require(
                 try await store.conversations(userID: user.id, limit: 5, after: nil, query: nil).conversations.first)

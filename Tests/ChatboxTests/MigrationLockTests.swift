@@ -60,22 +60,7 @@ struct MigrationLockTests {
         let instances = try await Self.instances(backend.freshLocation(), count: 4)
         do {
             let store = instances[0].0
-            try await Migrations.run(on: store.db, flavor: store.flavor, now: 1, through: 6)
-            let user = try await store.createUser(username: "old", usernameKey: "old", passwordHash: "h", role: .user)
-            try await store.db.raw(
-                """
-                INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
-                VALUES (\(bind: user.id), 'before', 1, 1000, 1000)
-                """
-            ).run()
-            for (role, content) in [("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")] {
-                try await store.db.raw(
-                    """
-                    INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) \
-                    SELECT id, \(bind: role), \(bind: content), 'completed', 1000, 1000 FROM conversations
-                    """
-                ).run()
-            }
+            let user = try await seedVersion6(store)
             #expect(try await Self.appliedVersions(store) == [1, 2, 3, 4, 5, 6])
             try await Self.migrateAtOnce(instances.map(\.0))
             #expect(try await Self.appliedVersions(store) == Migrations.steps.map(\.version))

@@ -1,4 +1,4 @@
-import Chatbox
+@testable import Chatbox
 import Foundation
 import Logging
 import Testing
@@ -47,4 +47,26 @@ enum Backend: String, CustomTestStringConvertible, Sendable {
             #expect(Backend.mysqlURL != nil, "CI must run scripts/test.sh, which starts MariaDB")
         }
     }
+}
+
+/// Builds the version-6 schema (before the message tree) on a fresh store, holding the user "old" with the
+/// conversation "before" of two rounds (q1, a1, q2, a2); returns the user.
+func seedVersion6(_ store: SQLChatStore) async throws -> User {
+    try await Migrations.run(on: store.db, flavor: store.flavor, now: 1, through: 6)
+    let user = try await store.createUser(username: "old", usernameKey: "old", passwordHash: "h", role: .user)
+    try await store.db.raw(
+        """
+        INSERT INTO conversations (user_id, title, title_set_by_user, created_at, updated_at) \
+        VALUES (\(bind: user.id), 'before', 1, 1000, 1000)
+        """
+    ).run()
+    for (role, content) in [("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")] {
+        try await store.db.raw(
+            """
+            INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) \
+            SELECT id, \(bind: role), \(bind: content), 'completed', 1000, 1000 FROM conversations
+            """
+        ).run()
+    }
+    return user
 }
