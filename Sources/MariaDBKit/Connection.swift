@@ -68,6 +68,19 @@ final class MariaDBConnection: @unchecked Sendable {
             mysql_close(h)
             throw error
         }
+        // Galera: reads wait until this node has applied what other nodes committed before them (causal reads),
+        // so a session or a row written through one node is there when the next request reads it through
+        // another. Harmless without Galera; a server that does not know the variable (MySQL) is left as it is.
+        if mysql_query(h, "SET SESSION wsrep_sync_wait = 1") != 0 {
+            let code = mysql_errno(h)
+            guard code == 1193 else {  // 1193: unknown system variable
+                let error = MariaDBError(
+                    code: code, sqlState: String(cString: mysql_sqlstate(h)),
+                    message: String(cString: mysql_error(h)), endpoint: endpoint)
+                mysql_close(h)
+                throw error
+            }
+        }
         return MariaDBConnection(handle: h, endpoint: endpoint)
     }
 
