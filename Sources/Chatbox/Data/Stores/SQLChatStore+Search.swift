@@ -1,7 +1,7 @@
 import SQLKit
 
-/// Listing and searching a user's conversations: titles and message text by LIKE, through the SQLite full-text
-/// index when it narrows the search enough.
+/// Listing and searching a user's conversations: titles and message text by LIKE, through the full-text index
+/// (SQLite's FTS5, or on MySQL the one `SQLChatStore+SearchIndex.swift` chose) when it narrows the search enough.
 extension SQLChatStore {
     public func conversations(userID: Int64, limit: Int, after cursor: PageCursor?, query: String?) async throws
         -> ConversationPage
@@ -11,7 +11,7 @@ extension SQLChatStore {
             fullTextCandidateLimit: Self.fullTextCandidateLimit)
     }
 
-    /// A search goes through the full-text index (SQLite, 3+ characters) when the index finds at most this many
+    /// A search goes through the full-text index (3+ characters) when the index finds at most this many
     /// messages in the whole database: each one costs a row lookup, so the limit keeps an indexed search within the
     /// search target (measured in bench/README.md, "What was profiled"). A word
     /// more common than that is searched by the LIKE scan, newest conversation first, which stops at the first page.
@@ -45,10 +45,30 @@ extension SQLChatStore {
                     <= fullTextCandidateLimit
             {
                 // The index finds a superset of the LIKE matches (its case folding covers LIKE's ASCII-only one);
-                // LIKE on those few rows keeps the result exactly LIKE's.
+                // LIKE on those few rows keeps the result exactly LIKE's. Answers still streaming are not indexed
+                // (migration 3): they are scanned (`ix_messages_status` finds the few).
                 sql += """
                     c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN \
                     (SELECT rowid FROM messages_fts WHERE messages_fts MATCH \(bind: phrase)) \
+                    AND m.content LIKE \(bind: pattern) ESCAPE '!') \
+                    OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.status = 'processing' \
+                    AND m.content LIKE \(bind: pattern) ESCAPE '!'))
+                    """
+            } else if flavor == .mysql,
+                let candidates = try await indexedCandidates(query, limit: fullTextCandidateLimit)
+            {
+                // The same on MySQL (`SQLChatStore+SearchIndex.swift`): the index's candidates and the answers
+                // still streaming (never indexed), each kept only if LIKE matches it.
+                if !candidates.isEmpty {
+                    let ids: [any Encodable & Sendable] = candidates.map { $0 }
+                    sql += """
+                        c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN (\(binds: ids)) \
+                        AND m.content LIKE \(bind: pattern) ESCAPE '!')
+                        """
+                    sql += " OR "
+                }
+                sql += """
+                    c.id IN (SELECT m.conversation_id FROM messages m WHERE m.status = 'processing' \
                     AND m.content LIKE \(bind: pattern) ESCAPE '!'))
                     """
             } else {
