@@ -1,3 +1,4 @@
+import MariaDBKit
 import SQLKit
 
 /// Listing and searching a user's conversations: titles and message text by LIKE, through the full-text index
@@ -8,8 +9,14 @@ extension SQLChatStore {
     {
         try await conversations(
             userID: userID, limit: limit, after: cursor, query: query,
-            fullTextCandidateLimit: Self.fullTextCandidateLimit)
+            fullTextCandidateLimit: Self.fullTextCandidateLimit, scanFirst: Self.mysqlScanBudget)
     }
+
+    /// On MySQL the scan goes first, for this long at most: a word common enough to fill the page is found by it in
+    /// a few milliseconds, where the index would have to count all its hits (a word in 16% of 100k messages costs
+    /// Mroonga 15 ms, ten times that at 1M). A scan cut short (rare and absent words) leaves the search to the
+    /// index. Both give the same result; only the time differs (bench/README.md, "MySQL search").
+    static let mysqlScanBudget: Duration = .milliseconds(30)
 
     /// A search goes through the full-text index (3+ characters) when the index finds at most this many
     /// messages in the whole database: each one costs a row lookup, so the limit keeps an indexed search within the
@@ -17,9 +24,55 @@ extension SQLChatStore {
     /// more common than that is searched by the LIKE scan, newest conversation first, which stops at the first page.
     static let fullTextCandidateLimit = 5_000
 
-    /// `fullTextCandidateLimit` < 0 never uses the index (tests compare both ways on the same data).
+    /// `fullTextCandidateLimit` < 0 never uses the index (tests compare both ways on the same data). `scanFirst`
+    /// (MySQL with an index, 3+ characters): the scan alone first, stopped after that long, then the index.
     func conversations(
-        userID: Int64, limit: Int, after cursor: PageCursor?, query: String?, fullTextCandidateLimit: Int
+        userID: Int64, limit: Int, after cursor: PageCursor?, query: String?, fullTextCandidateLimit: Int,
+        scanFirst: Duration? = nil
+    ) async throws -> ConversationPage {
+        if let scanFirst, flavor == .mysql, fullTextCandidateLimit >= 0, let query, query.unicodeScalars.count >= 3,
+            [.mroonga, .ngram, .trigramTable].contains(searchIndex.kind)
+        {
+            do {
+                return try await withStatementTimeLimit(scanFirst) { [self] conn in
+                    try await conversations(
+                        userID: userID, limit: limit, after: cursor, query: query, fullTextCandidateLimit: -1,
+                        on: conn)
+                }
+            } catch let error as MariaDBError where error.code == 1969 || error.code == 3024 {
+                // max_statement_time (MariaDB) or max_execution_time (MySQL) ran out: the index takes over.
+            }
+        }
+        return try await conversations(
+            userID: userID, limit: limit, after: cursor, query: query, fullTextCandidateLimit: fullTextCandidateLimit,
+            on: db)
+    }
+
+    /// Runs `body` on one connection whose statements stop after `limit` (then fail with MariaDB's 1969 or
+    /// MySQL's 3024); the connection goes back to the pool without the limit.
+    private func withStatementTimeLimit<T: Sendable>(
+        _ limit: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        let milliseconds = max(1, Int(limit / .milliseconds(1)))
+        let (variable, value) =
+            searchIndex.serverIsMariaDB
+            ? ("max_statement_time", String(Double(milliseconds) / 1_000)) : ("max_execution_time", "\(milliseconds)")
+        return try await db.withSession { conn in
+            try await conn.raw("SET SESSION \(unsafeRaw: variable) = \(unsafeRaw: value)").run()
+            do {
+                let result = try await body(conn)
+                try await conn.raw("SET SESSION \(unsafeRaw: variable) = 0").run()
+                return result
+            } catch {
+                try await conn.raw("SET SESSION \(unsafeRaw: variable) = 0").run()
+                throw error
+            }
+        }
+    }
+
+    private func conversations(
+        userID: Int64, limit: Int, after cursor: PageCursor?, query: String?, fullTextCandidateLimit: Int,
+        on db: any SQLDatabase
     ) async throws -> ConversationPage {
         var sql = SQLQueryString("SELECT \(unsafeRaw: Self.conversationColumns)")
         let searching = query.map { !$0.isEmpty } ?? false

@@ -32,8 +32,15 @@ final class SearchIndexState: Sendable {
         current = Mutex(flavor == .sqlite ? .fts5 : .like)
     }
 
+    private let mariaDB = Mutex(true)
+
     var kind: SearchIndexKind { current.withLock { $0 } }
     func set(_ kind: SearchIndexKind) { current.withLock { $0 = kind } }
+    /// Whether the MySQL-protocol server is MariaDB (else MySQL): how a statement's time is limited.
+    var serverIsMariaDB: Bool {
+        get { mariaDB.withLock { $0 } }
+        set { mariaDB.withLock { $0 = newValue } }
+    }
 }
 
 extension SQLChatStore {
@@ -52,6 +59,9 @@ extension SQLChatStore {
     /// the next start builds the index.
     func prepareSearchIndex() async throws {
         guard flavor == .mysql else { return }
+        let version =
+            try await db.raw("SELECT VERSION() AS v").first()?.decode(column: "v", as: String.self) ?? ""
+        searchIndex.serverIsMariaDB = version.localizedCaseInsensitiveContains("mariadb")
         let kind: SearchIndexKind
         if let forced = searchIndex.forced { kind = forced } else { kind = try await detectSearchIndex() }
         try await MigrationLock.holding(on: db, flavor: flavor, timing: .init()) {
@@ -275,6 +285,17 @@ extension SQLChatStore {
         case .mroonga, .ngram:
             guard let words = Self.booleanPhrases(query) else { return nil }
             let table = searchIndex.kind == .mroonga ? "message_search" : "messages"
+            // Counted first: Mroonga counts from the index alone, where reading 5,000 ids of a common word would
+            // cost more than the scan it is about to fall back to.
+            let count =
+                try await db.raw(
+                    """
+                    SELECT COUNT(*) AS n FROM \(unsafeRaw: table) \
+                    WHERE MATCH(content) AGAINST(\(bind: words) IN BOOLEAN MODE)
+                    """
+                ).first()?.decode(column: "n", as: Int.self) ?? 0
+            if count > limit { return nil }
+            if count == 0 { return [] }
             ids = try await db.raw(
                 """
                 SELECT id FROM \(unsafeRaw: table) WHERE MATCH(content) AGAINST(\(bind: words) IN BOOLEAN MODE) \
