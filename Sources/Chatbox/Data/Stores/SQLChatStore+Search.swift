@@ -111,19 +111,16 @@ extension SQLChatStore {
                 let candidates = try await indexedCandidates(query, limit: fullTextCandidateLimit)
             {
                 // The same on MySQL (`SQLChatStore+SearchIndex.swift`): the index's candidates and the answers
-                // still streaming (never indexed), each kept only if LIKE matches it.
-                if !candidates.isEmpty {
-                    let ids: [any Encodable & Sendable] = candidates.map { $0 }
-                    sql += """
-                        c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN (\(binds: ids)) \
-                        AND m.content LIKE \(bind: pattern) ESCAPE '!')
-                        """
-                    sql += " OR "
+                // still streaming (never indexed), each kept only if LIKE matches it. Their conversations are
+                // read first: as a subquery beside the title's LIKE, MariaDB checks it conversation by conversation,
+                // which reads every message of the user again.
+                let found = try await matchingConversations(candidates, pattern: pattern, on: db)
+                if found.isEmpty {
+                    sql += "1 = 0)"
+                } else {
+                    let ids: [any Encodable & Sendable] = found.map { $0 }
+                    sql += "c.id IN (\(binds: ids)))"
                 }
-                sql += """
-                    c.id IN (SELECT m.conversation_id FROM messages m WHERE m.status = 'processing' \
-                    AND m.content LIKE \(bind: pattern) ESCAPE '!'))
-                    """
             } else {
                 sql += """
                     EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
@@ -148,6 +145,28 @@ extension SQLChatStore {
             next = rows.last.map { PageCursor(updatedAt: $0.updatedAt, id: $0.id) }
         }
         return ConversationPage(conversations: rows, next: next, matches: matches)
+    }
+
+    /// The conversations of `candidates` and of the answers still streaming whose text LIKE matches `pattern`.
+    private func matchingConversations(_ candidates: [Int64], pattern: String, on db: any SQLDatabase) async throws
+        -> [Int64]
+    {
+        let streaming = try await db.raw("SELECT id FROM messages WHERE status = 'processing'").all()
+            .map { try $0.decode(column: "id", as: Int64.self) }
+        let ids = candidates + streaming
+        var found = Set<Int64>()
+        for start in stride(from: 0, to: ids.count, by: 5_000) {
+            let chunk: [any Encodable & Sendable] = ids[start..<min(start + 5_000, ids.count)].map { $0 }
+            for row in try await db.raw(
+                """
+                SELECT DISTINCT conversation_id AS id FROM messages WHERE id IN (\(binds: chunk)) \
+                AND content LIKE \(bind: pattern) ESCAPE '!'
+                """
+            ).all() {
+                found.insert(try row.decode(column: "id", as: Int64.self))
+            }
+        }
+        return found.sorted()
     }
 
     /// The search text as one FTS5 phrase (in double quotes, inner quotes doubled), so AND, OR, NEAR, `*`, `-`,

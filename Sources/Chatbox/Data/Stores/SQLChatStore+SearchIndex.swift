@@ -149,9 +149,20 @@ extension SQLChatStore {
                 ENGINE=Mroonga DEFAULT CHARSET=\(unsafeRaw: String(charset))
                 """
             ).run()
-            try await db.raw(
-                "INSERT INTO message_search (id, content) SELECT id, content FROM messages WHERE status != 'processing'"
-            ).run()
+            // In id ranges: one statement over a million messages would outlast the client's read timeout.
+            let top =
+                try await db.raw("SELECT MAX(id) AS n FROM messages").first()?.decode(column: "n", as: Int64?.self)
+                ?? nil
+            var from: Int64 = 0
+            while let top, from < top {
+                try await db.raw(
+                    """
+                    INSERT INTO message_search (id, content) SELECT id, content FROM messages \
+                    WHERE id > \(bind: from) AND id <= \(bind: from + 20_000) AND status != 'processing'
+                    """
+                ).run()
+                from += 20_000
+            }
         case .ngram:
             if !(try await searchIndexPresent(.ngram)) {
                 // Stopwords are read when the index is built, from this session: without them every bigram is
