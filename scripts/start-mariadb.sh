@@ -34,6 +34,14 @@ command -v mariadb-admin >/dev/null || die "mariadb-admin not found (apt-get ins
 USER_ARGS=()
 if [ "$(id -u)" = 0 ]; then USER_ARGS=(--user=root); fi
 
+# Mroonga (Debian: mariadb-plugin-mroonga), when installed: the full-text index the app uses for search on MariaDB.
+PLUGIN_ARGS=()
+PLUGIN_DIR=$("$MARIADBD" --no-defaults --verbose --help 2>/dev/null | awk '$1 == "plugin-dir" { print $2 }' || true)
+[ -n "$PLUGIN_DIR" ] || PLUGIN_DIR=/usr/lib/mysql/plugin
+if [ -f "$PLUGIN_DIR/ha_mroonga.so" ] && [ "${CHATBOX_TEST_NO_MROONGA:-}" != 1 ]; then
+    PLUGIN_ARGS=(--plugin-load-add=ha_mroonga)
+fi
+
 PORT=${2:-}
 if [ -z "$PORT" ] && [ -f "$DIR/port" ]; then PORT=$(cat "$DIR/port"); fi
 AUTO_PORT=0
@@ -92,7 +100,7 @@ start_server() {
     setsid "$MARIADBD" --no-defaults "${USER_ARGS[@]}" --datadir="$DATA" --socket="$SOCK" --port="$PORT" \
         --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$PIDFILE" --log-error="$LOG" \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-        --skip-log-bin --innodb-buffer-pool-size=64M --max-connections=1000 \
+        --skip-log-bin --innodb-buffer-pool-size=64M --max-connections=1000 "${PLUGIN_ARGS[@]}" \
         </dev/null >>"$DIR/mariadbd.out" 2>&1 &
     local spid=$!
     for _ in $(seq 1 300); do              # up to 30 s

@@ -18,7 +18,8 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         return logger
     }()
     let database = try await OpenDatabase.open(config.database, mysqlPoolSize: config.mysqlPoolSize, logger: logger)
-    let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
+    let store = SQLChatStore(
+        db: database.sql, flavor: database.flavor, logger: logger, searchIndex: config.searchIndex)
     let auth = makeAuthService(store: store, config: config, logger: logger)
     // Up to 16 × 1,024 concurrent model streams per host.
     let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)

@@ -86,7 +86,8 @@ public enum Commands {
         logger.logLevel = .warning
         let database = try await OpenDatabase.open(config.database, mysqlPoolSize: 2, logger: logger)
         do {
-            let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
+            let store = SQLChatStore(
+                db: database.sql, flavor: database.flavor, logger: logger, searchIndex: config.searchIndex)
             try await store.migrate()
             try await body(store, makeAuthService(store: store, config: config, logger: logger))
         } catch {

@@ -64,6 +64,8 @@ public struct AppConfig: Sendable {
     public var port = 8080
     public var database = DatabaseLocation.sqlite(path: "data/chatbox.sqlite")
     public var mysqlPoolSize = 8
+    /// The MySQL search index to use instead of the best the server offers (nil: that one).
+    public var searchIndex: SearchIndexKind?
     public var webRoot = "web"
     public var sessionLifetime: Millis = 30 * 24 * 3_600_000
     /// However often it is used, a session ends this long after sign-in.
@@ -131,6 +133,13 @@ public struct AppConfig: Sendable {
             do { database = try DatabaseLocation(url: url) } catch { throw ConfigError("database.url", error.reason) }
         }
         mysqlPoolSize = try read.int("database.poolSize", in: 1...256) ?? mysqlPoolSize
+        if let index = read.string("database.searchIndex"), index != "auto" {
+            guard let kind = SearchIndexKind(rawValue: index), kind != .fts5 else {
+                throw ConfigError(
+                    "database.searchIndex", "must be auto, mroonga, ngram, trigram_table or like, not \"\(index)\"")
+            }
+            searchIndex = kind
+        }
         webRoot = read.string("web.root") ?? webRoot
         sessionLifetime =
             try read.int("session.lifetimeHours", in: 1...87_600).map { Millis($0) * 3_600_000 }

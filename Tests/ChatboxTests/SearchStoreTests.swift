@@ -3,22 +3,24 @@ import Foundation
 import Logging
 import Testing
 
-/// Conversation search in the store. On SQLite a search of 3+ characters goes through the FTS5 trigram index
-/// (migration 3) and must return exactly what the LIKE scan returns; every SQLite check below runs three ways on the
-/// same data: the index always, the LIKE scan always, and the probe deciding (with a candidate limit of 2, so common
-/// words take the scan). Case: ASCII letters match in any case on both databases; other letters (É/é) match only
+/// Conversation search in the store. A search of 3+ characters goes through a full-text index (SQLite: the FTS5
+/// trigram index of migration 3; MariaDB: Mroonga when the server has it, and the trigram side table, forced, so
+/// both are covered; see `SQLChatStore+SearchIndex.swift`) and must return exactly what the LIKE scan returns;
+/// every check below runs three ways on the same data: the index always, the LIKE scan always, and the probe
+/// deciding (with a candidate limit of 2, so common words take the scan). Case: ASCII letters match in any case on both databases; other letters (É/é) match only
 /// as written on SQLite (LIKE folds ASCII only, and the index's wider folding is narrowed back by the LIKE
 /// recheck), while MariaDB's utf8mb4_unicode_ci folds every letter.
 @Suite("Conversation search in the store, on every database")
 struct SearchStoreTests {
-    /// Titles found for `query`; on SQLite, fails unless the index, the scan and the probe agree.
+    /// Titles found for `query`; fails unless the index, the scan and the probe agree (SQLite's FTS5, or the
+    /// MySQL index `engine` uses).
     static func titles(
         _ store: SQLChatStore, _ userID: Int64, _ query: String, limit: Int = 50,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> [String] {
         let found = try await store.conversations(userID: userID, limit: limit, after: nil, query: query)
             .conversations.map(\.title)
-        if store.flavor == .sqlite {
+        do {
             for candidateLimit in [1_000_000_000, -1, 2] {
                 let other = try await store.conversations(
                     userID: userID, limit: limit, after: nil, query: query, fullTextCandidateLimit: candidateLimit)
@@ -46,14 +48,20 @@ struct SearchStoreTests {
         try await store.createUser(username: name, usernameKey: name, passwordHash: "h", role: .user).id
     }
 
-    /// Messages the full-text index itself finds for `text` (SQLite), to check what it holds, not just results.
+    /// Messages the full-text index itself finds for `text`, to check what it holds, not just results.
     static func indexed(_ store: SQLChatStore, _ text: String) async throws -> Int {
-        try await store.fullTextMatches(try #require(SQLChatStore.fullTextPhrase(text)), upTo: 1_000)
+        if store.flavor == .sqlite {
+            return try await store.fullTextMatches(try #require(SQLChatStore.fullTextPhrase(text)), upTo: 1_000)
+        }
+        return try #require(try await store.indexedCandidates(text, limit: 1_000)).count
     }
 
-    @Test(arguments: Backend.all)
-    func chineseWordsOfThreeOrMoreCharacters(backend: Backend) async throws {
-        try await backend.withStore { store in
+    /// Whether the store searches through an index that `indexed` can ask.
+    static func hasIndex(_ store: SQLChatStore) -> Bool { store.searchIndexName != "like" }
+
+    @Test(arguments: SearchEngine.all)
+    func chineseWordsOfThreeOrMoreCharacters(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
             let me = try await Self.user(store, "zh")
             let other = try await Self.user(store, "zh2")
             try await Self.conversation(store, me, "物理", "什么是量子纠缠？", "量子纠缠是一种关联。", at: 1_000)
@@ -66,13 +74,13 @@ struct SearchStoreTests {
             #expect(try await Self.titles(store, me, "麒麟座星云").isEmpty)
             #expect(try await Self.titles(store, me, "座在哪") == ["天文"])
             #expect(try await Self.titles(store, other, "量子纠缠") == ["别人的"])
-            if store.flavor == .sqlite { #expect(try await Self.indexed(store, "量子纠缠") == 3) }
+            if Self.hasIndex(store) { #expect(try await Self.indexed(store, "量子纠缠") == 3) }
         }
     }
 
-    @Test(arguments: Backend.all)
-    func englishWordsInAnyCaseAndOtherLettersAsEachDatabaseCompares(backend: Backend) async throws {
-        try await backend.withStore { store in
+    @Test(arguments: SearchEngine.all)
+    func englishWordsInAnyCaseAndOtherLettersAsEachDatabaseCompares(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
             let me = try await Self.user(store, "en")
             try await Self.conversation(
                 store, me, "db", "Which Database should I use?", "PostgreSQL or SQLite.", at: 1_000)
@@ -93,9 +101,9 @@ struct SearchStoreTests {
         }
     }
 
-    @Test(arguments: Backend.all)
-    func fullTextOperatorsAndLikeWildcardsInTheQueryAreLiteral(backend: Backend) async throws {
-        try await backend.withStore { store in
+    @Test(arguments: SearchEngine.all)
+    func fullTextOperatorsAndLikeWildcardsInTheQueryAreLiteral(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
             let me = try await Self.user(store, "ops")
             try await Self.conversation(store, me, "quoted", #"she said "hello" AND goodbye"#, "ok", at: 1_000)
             try await Self.conversation(store, me, "syntax", "use a* or -b NEAR(c d) col:umn ^start", "ok", at: 2_000)
@@ -121,9 +129,9 @@ struct SearchStoreTests {
         }
     }
 
-    @Test(arguments: Backend.all)
-    func oneAndTwoCharacterQueriesAreStillFound(backend: Backend) async throws {
-        try await backend.withStore { store in
+    @Test(arguments: SearchEngine.all)
+    func oneAndTwoCharacterQueriesAreStillFound(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
             let me = try await Self.user(store, "short")
             try await Self.conversation(store, me, "a", "量子 x", "ok", at: 1_000)
             try await Self.conversation(store, me, "b", "Go is fun", "🙂", at: 2_000)
@@ -137,9 +145,9 @@ struct SearchStoreTests {
         }
     }
 
-    @Test(arguments: Backend.all)
-    func anEditedAnswerIsFoundByItsNewTextAndARegeneratedOneByEitherVersion(backend: Backend) async throws {
-        try await backend.withStore { store in
+    @Test(arguments: SearchEngine.all)
+    func anEditedAnswerIsFoundByItsNewTextAndARegeneratedOneByEitherVersion(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
             let me = try await Self.user(store, "edit")
             let (conversation, answerID) = try await Self.conversation(
                 store, me, "zoo", "tell me about animals", "zebras are striped", at: 1_000)
@@ -156,7 +164,7 @@ struct SearchStoreTests {
                 messageID: again.assistant.id, content: "okapis are shy", status: .completed, error: nil, now: 4_000)
             #expect(try await Self.titles(store, me, "okapis") == ["zoo"])
             #expect(try await Self.titles(store, me, "animals") == ["zoo"])
-            if store.flavor == .sqlite {
+            if Self.hasIndex(store) {
                 #expect(try await Self.indexed(store, "zebras") == 0)
                 #expect(try await Self.indexed(store, "giraffes") == 1)
                 #expect(try await Self.indexed(store, "okapis") == 1)
@@ -164,9 +172,9 @@ struct SearchStoreTests {
         }
     }
 
-    @Test(arguments: Backend.all)
-    func aDeletedConversationOrUserIsNoLongerFound(backend: Backend) async throws {
-        try await backend.withStore { store in
+    @Test(arguments: SearchEngine.all)
+    func aDeletedConversationOrUserIsNoLongerFound(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
             let me = try await Self.user(store, "del")
             let gone = try await Self.user(store, "gone")
             let (conversation, _) = try await Self.conversation(
@@ -178,16 +186,16 @@ struct SearchStoreTests {
             #expect(try await Self.titles(store, me, "unicorn") == ["kept"])
             #expect(try await Self.titles(store, me, "sighting").isEmpty)
             try await store.deleteUser(userID: gone)
-            if store.flavor == .sqlite {
+            if Self.hasIndex(store) {
                 #expect(try await Self.indexed(store, "sighting") == 0)
                 #expect(try await Self.indexed(store, "unicorn") == 1)  // the cascades reached the index
             }
         }
     }
 
-    @Test(arguments: Backend.all)
-    func pagesAreTheSameThroughTheIndexAndTheScan(backend: Backend) async throws {
-        try await backend.withStore { store in
+    @Test(arguments: SearchEngine.all)
+    func pagesAreTheSameThroughTheIndexAndTheScan(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
             let me = try await Self.user(store, "pages")
             for index in 0..<23 {
                 // Same timestamps in pairs, so the cursor's id tie-break matters.
@@ -198,9 +206,7 @@ struct SearchStoreTests {
             let expected =
                 ["needle in the title"]
                 + (0..<23).reversed().filter { $0 % 3 != 0 }.map { "c\($0)" }
-            let limits =
-                store.flavor == .sqlite
-                ? [Self.fullTextCandidateLimitForTests, -1, 2] : [SQLChatStore.fullTextCandidateLimit]
+            let limits = [Self.fullTextCandidateLimitForTests, -1, 2]
             for candidateLimit in limits {
                 var seen: [String] = []
                 var cursor: PageCursor?
@@ -217,11 +223,12 @@ struct SearchStoreTests {
 
     static let fullTextCandidateLimitForTests = 1_000_000_000
 
-    @Test(arguments: Backend.all)
-    func aDatabaseMigratedFromVersion2GetsItsMessagesIndexed(backend: Backend) async throws {
+    @Test(arguments: SearchEngine.all)
+    func aDatabaseMigratedFromVersion2GetsItsMessagesIndexed(engine: SearchEngine) async throws {
         let logger = Logger(label: "search-test")
-        let database = try await OpenDatabase.open(backend.freshLocation(), mysqlPoolSize: 2, logger: logger)
-        let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
+        let database = try await OpenDatabase.open(engine.backend.freshLocation(), mysqlPoolSize: 2, logger: logger)
+        let store = SQLChatStore(
+            db: database.sql, flavor: database.flavor, logger: logger, searchIndex: engine.index)
         do {
             try await Migrations.run(on: store.db, flavor: store.flavor, now: 1, through: 2)
             let me = try await Self.user(store, "old")
@@ -242,7 +249,7 @@ struct SearchStoreTests {
                 ).run()
             }
             try await store.migrate()
-            if store.flavor == .sqlite {
+            if Self.hasIndex(store) {
                 #expect(try await Self.indexed(store, "before the index") == 1)
                 #expect(try await Self.indexed(store, "墨卡托投影") == 1)
             }
@@ -255,5 +262,185 @@ struct SearchStoreTests {
             throw error
         }
         await database.close()
+    }
+
+    @Test(arguments: SearchEngine.all)
+    func aStreamingAnswerIsFoundBeforeAndAfterItFinishes(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
+            let me = try await Self.user(store, "stream")
+            let conversation = try await store.createConversation(userID: me, title: "live")
+            let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "tell me", now: 1_000)
+            try await store.saveProgress([.init(messageID: turn.assistant.id, content: "streaming 流式回答 so far")])
+            #expect(try await Self.titles(store, me, "流式回答") == ["live"])
+            #expect(try await Self.titles(store, me, "STREAMING") == ["live"])
+            if Self.hasIndex(store) { #expect(try await Self.indexed(store, "流式回答") == 0) }
+            try await store.saveProgress([
+                .init(messageID: turn.assistant.id, content: "streaming 流式回答 so far, and more")
+            ])
+            #expect(try await Self.titles(store, me, "and more") == ["live"])
+            var answer = turn.assistant
+            answer.content = "streaming 流式回答 finished"
+            answer.status = .completed
+            try await store.finishAnswer(answer, now: 2_000)
+            #expect(try await Self.titles(store, me, "流式回答") == ["live"])
+            #expect(try await Self.titles(store, me, "and more").isEmpty)
+            #expect(try await Self.titles(store, me, "finished") == ["live"])
+            if Self.hasIndex(store) { #expect(try await Self.indexed(store, "流式回答") == 1) }
+        }
+    }
+
+    @Test(arguments: SearchEngine.all)
+    func anAnswerFailedWhileStreamingIsIndexed(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
+            let me = try await Self.user(store, "orphan")
+            let conversation = try await store.createConversation(userID: me, title: "cut")
+            let turn = try await store.beginTurn(conversationID: conversation.id, userContent: "q", now: 1_000)
+            try await store.saveProgress([.init(messageID: turn.assistant.id, content: "half an answer about otters")])
+            _ = try await store.failOrphanedAnswers(error: "restarted", now: 2_000)
+            #expect(try await Self.titles(store, me, "about otters") == ["cut"])
+            if Self.hasIndex(store) { #expect(try await Self.indexed(store, "otters") == 1) }
+        }
+    }
+
+    @Test(arguments: SearchEngine.all)
+    func importedConversationsAreFound(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
+            let me = try await Self.user(store, "import")
+            let imported = (0..<3).map { index in
+                ImportedConversation(
+                    title: "imported \(index)", createdAt: 1_000 + Millis(index), updatedAt: 1_000 + Millis(index),
+                    messages: [
+                        .init(
+                            role: .user, content: "问题 \(index) about lemurs", status: .completed, error: nil,
+                            createdAt: 1),
+                        .init(
+                            role: .assistant, content: "回答 \(index): 狐猴 🐒 live in Madagascar", status: .completed,
+                            error: nil, createdAt: 2)
+                    ])
+            }
+            _ = try await store.importConversations(
+                userID: me, imported, batching: .init(conversations: 2, messages: 3), afterBatch: { _ in })
+            #expect(try await Self.titles(store, me, "lemurs") == ["imported 2", "imported 1", "imported 0"])
+            #expect(try await Self.titles(store, me, "狐猴 🐒 live") == ["imported 2", "imported 1", "imported 0"])
+            #expect(try await Self.titles(store, me, "1: 狐猴") == ["imported 1"])
+            #expect(try await Self.titles(store, me, "MADAGASCAR") == ["imported 2", "imported 1", "imported 0"])
+            if Self.hasIndex(store) { #expect(try await Self.indexed(store, "Madagascar") == 3) }
+        }
+    }
+
+    /// Random substrings of mixed-script texts, in other cases too: the index must never miss what LIKE finds.
+    @Test(arguments: SearchEngine.all)
+    func randomSubstringsAreFoundExactlyAsByTheScan(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
+            let me = try await Self.user(store, "random")
+            let texts = [
+                "Hello, World! The quick brown fox jumps over the lazy dog.",
+                "我们用Swift写服务器，速度很快。数据库是MariaDB 10.11",
+                "Ünïcödé façade — naïve café, Straße and STRASSE, ÆØÅ æøå",
+                "emoji 😀 party 🎉 with 🚀🚀 and 👩‍👩‍👧 family; 100% done_ok \\ back\\slash",
+                "日本語のテキスト、カタカナとひらがな。한국어 문장도 있어요.",
+                "mixed123numbers456 and a1b2c3 codes, v2.0.1-beta+build",
+                "tabs\tand  double  spaces\nnew lines; Ｆｕｌｌｗｉｄｔｈ ＡＢＣ",
+                "Ελληνικά κείμενα και Кириллица тоже, ﬁ ligature"
+            ]
+            for (index, text) in texts.enumerated() {
+                try await Self.conversation(store, me, "t\(index)", text, "answer \(index)", at: 1_000 + Millis(index))
+            }
+            var generator = SeededGenerator(seed: 17)
+            for _ in 0..<60 {
+                let text = Array(texts.randomElement(using: &generator)!)
+                let length = Int.random(in: 3...9, using: &generator)
+                let start = Int.random(in: 0...(text.count - length), using: &generator)
+                var query = String(text[start..<start + length])
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: query = query.uppercased()
+                case 1: query = query.lowercased()
+                default: break
+                }
+                let found = try await Self.titles(store, me, query)
+                if query == String(text[start..<start + length]) { #expect(!found.isEmpty, "\(query)") }
+            }
+        }
+    }
+
+    @Test(arguments: SearchEngine.all)
+    func likeWildcardsAndTheEscapeCharacterInQueries(engine: SearchEngine) async throws {
+        try await engine.withStore { store in
+            let me = try await Self.user(store, "wild")
+            try await Self.conversation(store, me, "path", #"C:\temp\new_file 100%"#, "ok", at: 1_000)
+            try await Self.conversation(store, me, "plain", "C temp new file 1000", "ok", at: 2_000)
+            #expect(try await Self.titles(store, me, #"\temp\"#) == ["path"])
+            #expect(try await Self.titles(store, me, "new_file") == ["path"])
+            #expect(try await Self.titles(store, me, "100%") == ["path"])
+            #expect(try await Self.titles(store, me, "new%file").isEmpty)
+            #expect(try await Self.titles(store, me, "___").isEmpty)
+            #expect(try await Self.titles(store, me, "%%%").isEmpty)
+            #expect(try await Self.titles(store, me, "!!!").isEmpty)
+        }
+    }
+
+    /// An existing MariaDB database with data: searched by LIKE, then given the trigram table, then the engine the
+    /// server offers; each rebuild indexes what is there, and the results never change.
+    @Test(.enabled(if: Backend.mysqlURL != nil, "needs CHATBOX_TEST_MYSQL_URL"))
+    func changingTheIndexOfAnExistingDatabaseRebuildsIt() async throws {
+        let location = Backend.mariadb.freshLocation()
+        var me: Int64 = 0
+        try await Backend.mariadb.withStore(searchIndex: .like, location: location) { store in
+            #expect(store.searchIndexName == "like")
+            me = try await Self.user(store, "switch")
+            try await Self.conversation(store, me, "old", "墨卡托投影 and Mercator", "projection", at: 1_000)
+        }
+        let indexes: [SearchIndexKind?] = [.trigramTable, nil, .trigramTable]
+        for index in indexes {
+            try await Backend.mariadb.withStore(searchIndex: index, location: location) { store in
+                #expect(try await Self.titles(store, me, "卡托投") == ["old"])
+                #expect(try await Self.titles(store, me, "mercator") == ["old"])
+                #expect(try await Self.indexed(store, "卡托投") == 1)
+                try await Self.conversation(store, me, "new \(store.searchIndexName)", "more 墨卡托", "x", at: 2_000)
+            }
+        }
+    }
+
+    @Test(.enabled(if: Backend.mysqlURL != nil, "needs CHATBOX_TEST_MYSQL_URL"))
+    func mariaDBUsesMroongaWhenTheServerHasIt() async throws {
+        try await Backend.mariadb.withStore { store in
+            let mroonga =
+                try await store.db.raw(
+                    "SELECT COUNT(*) AS n FROM information_schema.ENGINES WHERE ENGINE = 'Mroonga' AND SUPPORT IN ('YES', 'DEFAULT')"
+                ).first()?.decode(column: "n", as: Int.self) ?? 0
+            #expect(store.searchIndexName == (mroonga > 0 ? "mroonga" : "trigram_table"))
+        }
+    }
+}
+
+/// A database with the search index it is tested with: SQLite (FTS5); MariaDB with the index the server offers
+/// (Mroonga when loaded), with the trigram side table, and with none (the LIKE scan alone).
+struct SearchEngine: CustomTestStringConvertible, Sendable {
+    let backend: Backend
+    let index: SearchIndexKind?
+
+    static let all: [SearchEngine] = Backend.all.flatMap { backend -> [SearchEngine] in
+        backend == .sqlite
+            ? [SearchEngine(backend: backend, index: nil)]
+            : [nil, .trigramTable, .like].map { SearchEngine(backend: backend, index: $0) }
+    }
+
+    var testDescription: String { backend.rawValue + (index.map { "/" + $0.rawValue } ?? "") }
+
+    func withStore(_ body: (SQLChatStore) async throws -> Void) async throws {
+        try await backend.withStore(searchIndex: index, body)
+    }
+}
+
+/// A small deterministic random number generator (SplitMix64), so a failing random query can be reproduced.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

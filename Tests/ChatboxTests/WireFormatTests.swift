@@ -60,7 +60,7 @@ struct WireFormatTests {
             let config = try await api.call(.get, "/api/config")
             #expect(Self.keys(config.json) == ["model", "registration_open", "version"])
             #expect(Self.keys(config.json["model"]) == ["name", "is_demo"])
-            #expect(Self.keys(try await api.health().json) == ["status", "instance"])
+            #expect(Self.keys(try await api.health().json) == ["status", "instance", "search"])
             let me = try await api.me(token: admin)
             #expect(Self.keys(me.json) == ["user"] && Self.keys(me.json["user"]) == Self.userKeys)
             let login = try await api.login("keeper")

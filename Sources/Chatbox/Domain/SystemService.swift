@@ -9,6 +9,9 @@ public struct SystemService: Sendable {
         try await store.ping()
     }
 
+    /// The full-text index message search uses, for `/healthz`.
+    public var searchIndex: String { store.searchIndexName }
+
     /// Whether anyone may create an account.
     public func registrationOpen() async throws -> Bool {
         try await settings.registrationOpen()

@@ -23,6 +23,8 @@ struct SystemController {
     struct Health: ResponseEncodable {
         let status: String
         let instance: String
+        /// The full-text index message search uses: fts5, mroonga, ngram, trigram_table or like.
+        let search: String
     }
 
     struct Config: ResponseEncodable {
@@ -40,7 +42,8 @@ struct SystemController {
     @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
         do {
             try await system.checkHealth()
-            return try Health(status: "ok", instance: instanceID).response(from: request, context: context)
+            return try Health(status: "ok", instance: instanceID, search: system.searchIndex).response(
+                from: request, context: context)
         } catch {
             context.logger.warning("health check: database unavailable: \(error)")
             throw HTTPError(.serviceUnavailable, message: "The database is unavailable.")

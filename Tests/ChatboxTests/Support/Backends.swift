@@ -25,11 +25,17 @@ enum Backend: String, CustomTestStringConvertible, Sendable {
         }
     }
 
-    /// Opens a migrated store on a fresh database, runs `body`, closes it.
-    func withStore(poolSize: Int = 4, _ body: (SQLChatStore) async throws -> Void) async throws {
+    /// Opens a migrated store on a fresh database (or `location`), runs `body`, closes it. `searchIndex` forces
+    /// a MySQL search index (nil: the best the server offers).
+    func withStore(
+        poolSize: Int = 4, searchIndex: SearchIndexKind? = nil, location: DatabaseLocation? = nil,
+        _ body: (SQLChatStore) async throws -> Void
+    ) async throws {
         let logger = Logger(label: "store-test")
-        let database = try await OpenDatabase.open(freshLocation(), mysqlPoolSize: poolSize, logger: logger)
-        let store = SQLChatStore(db: database.sql, flavor: database.flavor, logger: logger)
+        let database = try await OpenDatabase.open(
+            location ?? freshLocation(), mysqlPoolSize: poolSize, logger: logger)
+        let store = SQLChatStore(
+            db: database.sql, flavor: database.flavor, logger: logger, searchIndex: searchIndex)
         do {
             try await store.migrate()
             try await body(store)

@@ -164,6 +164,8 @@ private func seed(_ database: OpenDatabase, plan: SeedPlan, logger: Logger) asyn
         try await db.raw("ANALYZE").run()
     } else {
         try await db.raw("ANALYZE TABLE conversations, messages").run()
+        // The rows went in beside the store: its MySQL search index (a side table) is built from them now.
+        try await store.rebuildSearchIndex()
     }
     return SeedResult(
         seconds: ms(nowNanos() - started) / 1000, reused: false, conversations: plan.conversations,

@@ -87,7 +87,12 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func deleteConversation(id: Int64, userID: Int64) async throws {
+        let indexed = try await searchRowsToDrop(
+            where:
+                "conversation_id IN (SELECT id FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID))"
+        )
         try await changeOne("DELETE FROM conversations WHERE id = \(bind: id) AND user_id = \(bind: userID)")
+        await dropSearchRows(indexed)
     }
 
     /// Oldest first by id. The tree (`parent_id`) says what follows what; the id order only has to put a parent
@@ -200,6 +205,7 @@ extension SQLChatStore: ConversationStore {
             VALUES (\(bind: conversationID), \(bind: role.rawValue), \(bind: content), \(bind: status.rawValue), \
             \(bind: now), \(bind: now), \(bind: model), \(bind: parent))
             """, on: conn)
+        if status != .processing { try await indexMessages(where: "id = \(bind: id)", on: conn) }
         return Message(
             id: id, conversationID: conversationID, role: role, content: content, status: status, error: nil,
             createdAt: now, parentID: parent, model: model)
@@ -268,6 +274,7 @@ extension SQLChatStore: ConversationStore {
                 error = \(bind: error), updated_at = \(bind: now) WHERE id = \(bind: messageID)
                 """
             ).run()
+            try await indexMessages(where: "id = \(bind: messageID)", on: conn)
             try await conn.raw(
                 """
                 UPDATE conversations SET updated_at = \(bind: now) \
@@ -289,6 +296,7 @@ extension SQLChatStore: ConversationStore {
                 updated_at = \(bind: now) WHERE id = \(bind: answer.id) AND status = 'processing'
                 """
             ).run()
+            try await indexMessages(where: "id = \(bind: answer.id)", on: conn)
             try await conn.raw(
                 """
                 UPDATE conversations SET updated_at = \(bind: now) WHERE id = \(bind: answer.conversationID)

@@ -50,6 +50,13 @@ extension SQLChatStore: RunningAnswerStore {
                     WHERE status = 'processing' AND conversation_id IN \
                     (SELECT conversation_id FROM running_answers WHERE instance_id = \(bind: instanceID))
                     """, on: conn)
+                if failed > 0 {
+                    try await indexMessages(
+                        where: """
+                            status = 'failed' AND updated_at = \(bind: now) AND conversation_id IN \
+                            (SELECT conversation_id FROM running_answers WHERE instance_id = \(bind: instanceID))
+                            """, on: conn)
+                }
                 try await conn.raw("DELETE FROM running_answers WHERE instance_id = \(bind: instanceID)").run()
                 return failed
             }
@@ -57,11 +64,21 @@ extension SQLChatStore: RunningAnswerStore {
     }
 
     public func failOrphanedAnswers(error: String, now: Millis) async throws -> Int {
-        try await changedRows(
-            """
-            UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: now) \
-            WHERE status = 'processing' AND conversation_id NOT IN (SELECT conversation_id FROM running_answers)
-            """)
+        try await transaction { conn in
+            let failed = try await changedRows(
+                """
+                UPDATE messages SET status = 'failed', error = \(bind: error), updated_at = \(bind: now) \
+                WHERE status = 'processing' AND conversation_id NOT IN (SELECT conversation_id FROM running_answers)
+                """, on: conn)
+            if failed > 0 {
+                try await indexMessages(
+                    where: """
+                        status = 'failed' AND updated_at = \(bind: now) \
+                        AND conversation_id NOT IN (SELECT conversation_id FROM running_answers)
+                        """, on: conn)
+            }
+            return failed
+        }
     }
 
     public func reserveAnswer(conversationID: Int64, userID: Int64, instanceID: String, limit: Int, now: Millis)

@@ -170,6 +170,8 @@ extension SQLChatStore: TransferStore {
             ).all().map { try $0.decode(column: "id", as: Int64.self) }
             guard stored.count == range.count else { throw StoreError.notFound }
             ids.append(contentsOf: stored)
+            try await indexMessages(
+                where: "conversation_id = \(bind: conversationID) AND id >= \(bind: firstID)", on: conn)
         }
         try await setParents(messages, range, ids: ids, on: conn)
     }
@@ -204,13 +206,15 @@ extension SQLChatStore: TransferStore {
     /// Runs in its own task so that a cancelled request still cleans up; a failure here is logged.
     private func removeImported(_ ids: [Int64], userID: Int64, after error: any Error) async {
         guard !ids.isEmpty else { return }
-        let db = self.db
+        let store = self
         let outcome = await Task {
             for start in stride(from: 0, to: ids.count, by: 200) {
                 let chunk: [any Encodable & Sendable] = ids[start..<min(start + 200, ids.count)].map { $0 }
-                try await db.raw(
+                let indexed = try await store.searchRowsToDrop(where: "conversation_id IN (\(binds: chunk))")
+                try await store.db.raw(
                     "DELETE FROM conversations WHERE user_id = \(bind: userID) AND id IN (\(binds: chunk))"
                 ).run()
+                await store.dropSearchRows(indexed)
             }
         }.result
         switch outcome {

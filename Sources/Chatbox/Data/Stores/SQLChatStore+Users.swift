@@ -129,6 +129,8 @@ extension SQLChatStore: UserStore {
     }
 
     public func deleteUser(userID: Int64) async throws {
+        let indexed = try await searchRowsToDrop(
+            where: "conversation_id IN (SELECT id FROM conversations WHERE user_id = \(bind: userID))")
         try await changeUser(userID) { conn, _ in
             // Explicit, so it does not depend on the foreign keys' cascade being switched on.
             try await conn.raw(
@@ -140,6 +142,7 @@ extension SQLChatStore: UserStore {
             try await conn.raw("DELETE FROM sessions WHERE user_id = \(bind: userID)").run()
             try await conn.raw("DELETE FROM users WHERE id = \(bind: userID)").run()
         }
+        await dropSearchRows(indexed)
     }
 
     /// The one last-admin guard. Runs `change` on a user under the users lock, then, if the user was an enabled

@@ -10,15 +10,22 @@ public struct SQLChatStore: MaintenanceStore {
     let db: any TransactionalDatabase
     let flavor: SQLFlavor
     let logger: Logger
+    /// The full-text index searches use (`SQLChatStore+SearchIndex.swift`), known once `migrate()` has run.
+    let searchIndex: SearchIndexState
 
-    public init(db: any TransactionalDatabase, flavor: SQLFlavor, logger: Logger) {
+    /// `searchIndex` forces one MySQL search index instead of the best the server offers (tests, benchmarks).
+    public init(
+        db: any TransactionalDatabase, flavor: SQLFlavor, logger: Logger, searchIndex: SearchIndexKind? = nil
+    ) {
         self.db = db
         self.flavor = flavor
         self.logger = logger
+        self.searchIndex = SearchIndexState(flavor: flavor, forced: searchIndex)
     }
 
     public func migrate() async throws {
         try await Migrations.run(on: db, flavor: flavor, now: .now())
+        try await prepareSearchIndex()
     }
 
     public func ping() async throws {

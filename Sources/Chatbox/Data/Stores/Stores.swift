@@ -145,6 +145,12 @@ public protocol MaintenanceStore: Sendable {
     func migrate() async throws
     /// Answers when the database answers (for `/healthz`).
     func ping() async throws
+    /// The full-text index message search uses (`fts5`, `mroonga`, `ngram`, `trigram_table` or `like`).
+    var searchIndexName: String { get }
+}
+
+extension MaintenanceStore {
+    public var searchIndexName: String { "like" }
 }
 
 /// The admin's model connections (the start-up one from the settings is not stored).
