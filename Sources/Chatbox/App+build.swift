@@ -79,9 +79,11 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         ],
         logger: logger)
     app.beforeServerStarts {
-        try await store.migrate()
-        try await keeper.start()
-        let expired = try await store.deleteExpiredSessions(now: .now())
+        let expired = try await store.retryingWriteConflicts {
+            try await store.migrate()
+            try await keeper.start()
+            return try await store.deleteExpiredSessions(now: .now())
+        }
         logger.info(
             "database ready", metadata: ["database": "\(config.database.redacted)", "expired_sessions": "\(expired)"])
     }

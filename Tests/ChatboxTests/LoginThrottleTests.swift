@@ -211,13 +211,17 @@ struct LoginThrottleTests {
     @Test(arguments: Backend.all)
     func failedLoginsSpreadOverTwoInstancesAreThrottledOnBoth(_ backend: Backend) async throws {
         let location = backend.freshLocation()
-        let config = TestConfig.make(database: location) {
-            $0.loginFailuresPerAccount = 5
-            $0.loginFailuresPerAddress = 1000
-        }
-        try await withLiveApp(config) { one in
+        let (first, second) =
+            (["a", "b"].map { id in
+                TestConfig.make(database: location) {
+                    $0.instanceID = id
+                    $0.loginFailuresPerAccount = 5
+                    $0.loginFailuresPerAddress = 1000
+                }
+            }).pair
+        try await withLiveApp(first) { one in
             _ = try await one.signUp("target")
-            try await withLiveApp(config) { two in
+            try await withLiveApp(second) { two in
                 for index in 0..<5 {
                     let api = index % 2 == 0 ? one : two
                     #expect(try await api.login("target", "wrong password \(index)").status == .unauthorized)

@@ -24,8 +24,10 @@ import Testing
     }
 
     /// `count` instances ("a", "b", …) on one fresh database and one fake model, a user signed up on the first.
+    /// The lease is long unless a test is about reaping: the whole suite in parallel can hold up an instance's
+    /// lease renewal for seconds, and a reaped instance's answers would fail.
     func withInstances(
-        _ backend: Backend, count: Int = 2, lease: Duration = .seconds(5), runningPerUser: Int = 3,
+        _ backend: Backend, count: Int = 2, lease: Duration = .seconds(30), runningPerUser: Int = 3,
         _ body: @escaping @Sendable (Cluster) async throws -> Void
     ) async throws {
         let fake = try await FakeUpstream.start(
@@ -150,17 +152,21 @@ import Testing
     func theSameTurnRacedOnTwoInstancesGivesOneStreamAndOneConflict(backend: Backend) async throws {
         try await withInstances(backend) { cluster in
             let (instances, token) = (cluster.instances, cluster.token)
-            for _ in 0..<10 {
+            // Each answer lasts about 2 s, so the two requests overlap even on a busy machine.
+            for _ in 0..<5 {
                 let id = try await instances[0].api.newConversation(token: token)
-                async let first = instances[0].events.send(id, "[[fake tokens=5]] race")
-                async let second = instances[1].events.send(id, "[[fake tokens=5]] race")
+                async let first = instances[0].events.send(id, "[[fake tokens=20 delay_ms=100]] race")
+                async let second = instances[1].events.send(id, "[[fake tokens=20 delay_ms=100]] race")
                 let opened = try await [first, second]
                 #expect(opened.map(\.status).sorted() == [200, 409], "\(opened.map(\.bodyText))")
                 for stream in opened where stream.status == 200 { _ = try await stream.all() }
                 let answers = try await messages(instances[1].api, id, token: token).filter {
                     $0["role"] as? String == "assistant"
                 }
-                #expect(answers.count == 1 && answers.first?["status"] as? String == "completed")
+                #expect(answers.count == 1, "one answer")
+                #expect(
+                    answers.first?["status"] as? String == "completed",
+                    "\(answers.first?["status"] ?? "-"): \(answers.first?["error"] ?? "-")")
             }
         }
     }

@@ -57,7 +57,3 @@ import Testing
         }
     }
 }
-
-extension Array {
-    fileprivate var pair: (Element, Element) { (self[0], self[1]) }
-}

@@ -51,3 +51,8 @@ func withLiveApp(_ config: AppConfig, _ body: @escaping @Sendable (API) async th
         try await body(API(client: client))
     }
 }
+
+extension Array {
+    /// The first two elements (two instances' configurations).
+    var pair: (Element, Element) { (self[0], self[1]) }
+}

@@ -60,6 +60,27 @@ public struct SQLChatStore: MaintenanceStore {
         return Int64(session.insertID)
     }
 
+    /// Runs `body` (idempotent steps, such as the start-up's migration and recovery) again when it loses to a
+    /// concurrent write: instances starting together on a Galera cluster conflict at COMMIT (1213), or with
+    /// another node's schema change. Up to 10 runs, a growing random pause between them; then the error.
+    public func retryingWriteConflicts<T>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch let error where attempt < 10 && Self.isWriteConflict(error) {
+                logger.notice("start-up lost to a concurrent write; trying again", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: 50...200) * attempt))
+                attempt += 1
+            }
+        }
+    }
+
+    private static func isWriteConflict(_ error: any Error) -> Bool {
+        if let error = error as? MariaDBError { return error.isWriteConflict }
+        return (error as? StoreError) == .conflict
+    }
+
     /// Runs `body` in a transaction; one that lost to a concurrent write (MariaDB deadlock 1213, which is also how
     /// a Galera node reports a write certified first on another node, or lock wait timeout 1205) is rolled back
     /// and run again, up to `conflictAttempts` times in all after a short random pause, then given up as
