@@ -1,4 +1,5 @@
 @testable import Chatbox
+import FakeUpstream
 import Foundation
 import Logging
 import Testing
@@ -346,7 +347,7 @@ struct SearchStoreTests {
             for (index, text) in texts.enumerated() {
                 try await Self.conversation(store, me, "t\(index)", text, "answer \(index)", at: 1_000 + Millis(index))
             }
-            var generator = SeededGenerator(seed: 17)
+            var generator = SplitMix(seed: 17)
             for _ in 0..<60 {
                 let text = Array(texts.randomElement(using: &generator)!)
                 let length = Int.random(in: 3...9, using: &generator)
@@ -429,18 +430,5 @@ struct SearchEngine: CustomTestStringConvertible, Sendable {
 
     func withStore(_ body: (SQLChatStore) async throws -> Void) async throws {
         try await backend.withStore(searchIndex: index, body)
-    }
-}
-
-/// A small deterministic random number generator (SplitMix64), so a failing random query can be reproduced.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -4,24 +4,13 @@ extension ChatService {
     /// away, listeners are told anyway and the write goes on in the background until the database is back
     /// (for up to an hour; after that the next start-up marks the answer failed).
     func save(_ answer: Message) async {
-        for attempt in 1...4 {
-            if await trySave(answer, attempt: attempt) { return }
-            try? await Task.sleep(for: .milliseconds(250 << attempt))
-        }
-        Task {
-            for attempt in 5...1800 {
-                try? await Task.sleep(for: .seconds(2))
-                if await trySave(answer, attempt: attempt) {
-                    logger.notice("saved answer \(answer.id) after the database came back")
-                    return
-                }
-            }
-        }
+        await persistently(atOnce: 4) { attempt in await trySave(answer, attempt: attempt) }
     }
 
     private func trySave(_ answer: Message, attempt: Int) async -> Bool {
         do {
             try await store.finishAnswer(answer, now: .now())
+            if attempt > 4 { logger.notice("saved answer \(answer.id) after the database came back") }
             return true
         } catch {
             if attempt <= 4 || attempt % 30 == 0 {

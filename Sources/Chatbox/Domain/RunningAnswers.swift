@@ -45,13 +45,7 @@ public struct RunningAnswers: Sendable {
     /// retried in the background (every 2 s, for up to an hour); meanwhile a new turn there gets a 409 and nothing
     /// else can take the row (this instance holds it until the delete succeeds).
     func release(conversationID: Int64) async {
-        if await tryRelease(conversationID, attempt: 1) { return }
-        Task {
-            for attempt in 2...1800 {
-                try? await Task.sleep(for: .seconds(2))
-                if await tryRelease(conversationID, attempt: attempt) { return }
-            }
-        }
+        await persistently(atOnce: 1) { attempt in await tryRelease(conversationID, attempt: attempt) }
     }
 
     private func tryRelease(_ conversationID: Int64, attempt: Int) async -> Bool {

@@ -1,3 +1,4 @@
+import FakeUpstream
 import Chatbox
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import FakeUpstream
 /// Made-up but realistic chat text in English or Chinese, from word lists, deterministic for a given generator.
 enum Text {
     static let english: [String] = """

@@ -64,21 +64,7 @@ public struct SQLChatStore: MaintenanceStore {
     /// concurrent write: instances starting together on a Galera cluster conflict at COMMIT (1213), or with
     /// another node's schema change. Up to 10 runs, a growing random pause between them; then the error.
     public func retryingWriteConflicts<T>(_ body: () async throws -> T) async throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try await body()
-            } catch let error where attempt < 10 && Self.isWriteConflict(error) {
-                logger.notice("start-up lost to a concurrent write; trying again", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: .milliseconds(Int.random(in: 50...200) * attempt))
-                attempt += 1
-            }
-        }
-    }
-
-    private static func isWriteConflict(_ error: any Error) -> Bool {
-        if let error = error as? MariaDBError { return error.isWriteConflict }
-        return (error as? StoreError) == .conflict
+        try await retrying(runs: 10, pause: { 50 * $0...200 * $0 }, body)
     }
 
     /// Runs `body` in a transaction; one that lost to a concurrent write (MariaDB deadlock 1213, which is also how
@@ -87,24 +73,40 @@ public struct SQLChatStore: MaintenanceStore {
     /// `StoreError.conflict`. `body` may therefore run more than once: it must only touch the database (through
     /// `conn`) and values it returns.
     func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        var attempt = 1
+        do {
+            // 5–20 ms, then 10–40, 20–80: spreads the retries of transactions that collided.
+            return try await retrying(runs: Self.conflictAttempts, pause: { (5 << ($0 - 1))...(20 << ($0 - 1)) }) {
+                try await db.transaction(body)
+            }
+        } catch let error as MariaDBError where error.isWriteConflict {
+            logger.warning(
+                "a transaction kept losing to concurrent writes; giving up",
+                metadata: ["attempts": "\(Self.conflictAttempts)", "error": "\(error)"])
+            throw StoreError.conflict
+        }
+    }
+
+    /// Runs `body` up to `runs` times while it fails with a write conflict (MariaDB 1213 or 1205, or a transaction
+    /// given up as `StoreError.conflict`), pausing a random number of milliseconds from `pause(run)` after each;
+    /// the last failure is thrown as it is.
+    private func retrying<T>(runs: Int, pause: (Int) -> ClosedRange<Int>, _ body: () async throws -> T)
+        async throws -> T
+    {
+        var run = 1
         while true {
             do {
-                return try await db.transaction(body)
-            } catch let error as MariaDBError where error.isWriteConflict {
-                guard attempt < Self.conflictAttempts else {
-                    logger.warning(
-                        "a transaction kept losing to concurrent writes; giving up",
-                        metadata: ["attempts": "\(attempt)", "error": "\(error)"])
-                    throw StoreError.conflict
-                }
-                logger.debug("a transaction lost to a concurrent write; retrying", metadata: ["error": "\(error)"])
-                // 5–20 ms, then 10–40, 20–80: spreads the retries of transactions that collided.
-                let base = 5 << (attempt - 1)
-                try await Task.sleep(for: .milliseconds(Int.random(in: base...(4 * base))))
-                attempt += 1
+                return try await body()
+            } catch let error where run < runs && Self.isWriteConflict(error) {
+                logger.debug("lost to a concurrent write; trying again", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: pause(run))))
+                run += 1
             }
         }
+    }
+
+    private static func isWriteConflict(_ error: any Error) -> Bool {
+        if let error = error as? MariaDBError { return error.isWriteConflict }
+        return (error as? StoreError) == .conflict
     }
 
     /// How many times a transaction runs before a write conflict is given up as `StoreError.conflict`.
