@@ -85,19 +85,37 @@ public final class MariaDBDatabase: AsyncSQLDatabase, Sendable {
 
     // MARK: SQLDatabase
 
+    /// Runs one statement on its own (autocommit) on a pooled connection. A statement that lost to a concurrent
+    /// write (deadlock 1213, which is also a Galera certification failure, or lock wait timeout 1205) was rolled
+    /// back whole, so it is run again, up to `autocommitConflictRuns` times after a short random pause; then the
+    /// error is thrown. (Inside `withSession`/`transaction` nothing is retried: the caller owns the unit.)
     public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = serialize(query)
-        let connection = try await pool.lease()
-        let result: QueryResult
-        do {
-            result = try await run(sql, binds, on: connection)
-        } catch {
+        var run = 1
+        while true {
+            let connection = try await pool.lease()
+            let result: QueryResult
+            do {
+                result = try await self.run(sql, binds, on: connection)
+            } catch let error as MariaDBError where error.isWriteConflict && run < Self.autocommitConflictRuns {
+                await finish(connection)
+                logger.debug(
+                    "MySQL: a statement lost to a concurrent write; running it again", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: (5 << (run - 1))...(20 << (run - 1)))))
+                run += 1
+                continue
+            } catch {
+                await finish(connection)
+                throw error
+            }
             await finish(connection)
-            throw error
+            for row in result.rows { onRow(MariaDBRow(columns: result.columns, values: row)) }
+            return
         }
-        await finish(connection)
-        for row in result.rows { onRow(MariaDBRow(columns: result.columns, values: row)) }
     }
+
+    /// How many times a statement run on its own is tried while it loses to concurrent writes.
+    public static let autocommitConflictRuns = 4
 
     /// Runs `closure` with one connection to itself (for `START TRANSACTION` … `COMMIT`, `LAST_INSERT_ID()`,
     /// session variables). A transaction left open when the closure ends is rolled back (and logged).

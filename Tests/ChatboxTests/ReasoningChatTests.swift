@@ -121,7 +121,9 @@ struct ReasoningChatTests {
                 }
             }
             #expect(names.last == "title", "the title comes after done on the still-open stream: \(names)")
-            #expect(names.firstIndex(of: "done")! < names.firstIndex(of: "title")!)
+            let done = try #require(names.firstIndex(of: "done"), "\(names)")
+            let titled = try #require(names.firstIndex(of: "title"), "\(names)")
+            #expect(done < titled)
             let stored = try await chat.stored(id)
             #expect(!title.isEmpty && stored.title == title)
             #expect(stored.messages.count == 4)

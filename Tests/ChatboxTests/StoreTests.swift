@@ -149,7 +149,9 @@ struct StoreTests {
 
     @Test(arguments: Backend.all)
     func manySimultaneousTurnsOnASmallPoolStoreEveryMessageOnce(backend: Backend) async throws {
-        try await backend.withStore(poolSize: 2) { store in
+        // 20 writers on 2 connections: on a busy machine one may wait more than the default 10 s for its turn;
+        // what is checked here is that nothing is lost or doubled, so they may wait as long as it takes.
+        try await backend.withStore(poolSize: 2, poolTimeout: 300) { store in
             let users = 20, turnsEach = 10
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<users {

@@ -234,6 +234,45 @@ struct ServerTests {
         }
     }
 
+    @Test("a statement on its own that loses a lock wait (1205) is run again and succeeds once the row is free")
+    func autocommitConflictIsRunAgain() async throws {
+        try await Support.withDatabase { db in
+            let table = Support.tableName("conflict")
+            try await db.raw("CREATE TABLE \(ident: table) (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB").run()
+            try await db.raw("INSERT INTO \(ident: table) (id, n) VALUES (1, 0)").run()
+            // Another connection holds the row for 1.5 s; each try of the statement waits at most 1 s for it.
+            let (held, hold) = AsyncStream<Void>.makeStream()
+            async let holder: Void = db.transaction { tx in
+                try await tx.raw("SELECT n FROM \(ident: table) WHERE id = 1 FOR UPDATE").run()
+                hold.yield()
+                try await tx.raw("DO SLEEP(1.5)").run()
+            }
+            for await _ in held { break }
+            try await db.raw(
+                "SET STATEMENT innodb_lock_wait_timeout = 1 FOR UPDATE \(ident: table) SET n = n + 1 WHERE id = 1"
+            ).run()
+            try await holder
+            #expect(try await db.raw("SELECT n FROM \(ident: table)").first(decodingColumn: "n", as: Int.self) == 1)
+            // Inside a transaction the caller owns the unit: the same loss is thrown at once.
+            let (heldAgain, holdAgain) = AsyncStream<Void>.makeStream()
+            async let holderAgain: Void = db.transaction { tx in
+                try await tx.raw("SELECT n FROM \(ident: table) WHERE id = 1 FOR UPDATE").run()
+                holdAgain.yield()
+                try await tx.raw("DO SLEEP(2)").run()
+            }
+            for await _ in heldAgain { break }
+            await #expect {
+                try await db.transaction { tx in
+                    try await tx.raw(
+                        "SET STATEMENT innodb_lock_wait_timeout = 1 FOR UPDATE \(ident: table) SET n = n + 1 WHERE id = 1"
+                    ).run()
+                }
+            } throws: { ($0 as? MariaDBError)?.isLockWaitTimeout == true }
+            try await holderAgain
+            try await db.drop(table: table).run()
+        }
+    }
+
     @Test("withSession keeps raw START TRANSACTION … COMMIT/ROLLBACK and LAST_INSERT_ID on one connection")
     func sessions() async throws {
         try await Support.withDatabase(poolSize: 3) { db in
@@ -366,10 +405,13 @@ struct ServerTests {
     @Test("when every connection stays busy, a waiter fails after poolTimeout with a clear error")
     func poolTimeout() async throws {
         try await Support.withDatabase(poolSize: 1, poolTimeout: 1) { db in
+            // The holder says when it has the only connection (a fixed pause can end first on a busy machine).
+            let (held, hold) = AsyncStream<Void>.makeStream()
             async let holder: Void = db.withSession { conn in
-                try await conn.raw("SELECT SLEEP(2.5)").run()
+                hold.yield()
+                try await conn.raw("SELECT SLEEP(5)").run()
             }
-            try await Task.sleep(for: .milliseconds(300))
+            for await _ in held { break }
             let (error, seconds) = await Support.elapsedError { try await db.raw("SELECT 1").run() }
             let mariaError = try #require(error as? MariaDBError)
             #expect(mariaError.isPoolTimeout)

@@ -27,13 +27,17 @@ enum Backend: String, CustomTestStringConvertible, Sendable {
 
     /// Opens a migrated store on a fresh database (or `location`), runs `body`, closes it. `searchIndex` forces
     /// a MySQL search index (nil: the best the server offers).
+    /// `poolTimeout`: how long a MySQL query may wait for a pooled connection (the driver's default is 10 s).
     func withStore(
-        poolSize: Int = 4, searchIndex: SearchIndexKind? = nil, location: DatabaseLocation? = nil,
-        _ body: (SQLChatStore) async throws -> Void
+        poolSize: Int = 4, poolTimeout: Int? = nil, searchIndex: SearchIndexKind? = nil,
+        location: DatabaseLocation? = nil, _ body: (SQLChatStore) async throws -> Void
     ) async throws {
         let logger = Logger(label: "store-test")
-        let database = try await OpenDatabase.open(
-            location ?? freshLocation(), mysqlPoolSize: poolSize, logger: logger)
+        var location = location ?? freshLocation()
+        if let poolTimeout, case .mysql(let url) = location {
+            location = .mysql(url: url + "?poolTimeout=\(poolTimeout)")
+        }
+        let database = try await OpenDatabase.open(location, mysqlPoolSize: poolSize, logger: logger)
         let store = SQLChatStore(
             db: database.sql, flavor: database.flavor, logger: logger, searchIndex: searchIndex)
         do {

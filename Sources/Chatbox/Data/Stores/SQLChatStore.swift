@@ -74,8 +74,7 @@ public struct SQLChatStore: MaintenanceStore {
     /// `conn`) and values it returns.
     func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         do {
-            // 5–20 ms, then 10–40, 20–80: spreads the retries of transactions that collided.
-            return try await retrying(runs: Self.conflictAttempts, pause: { (5 << ($0 - 1))...(20 << ($0 - 1)) }) {
+            return try await retrying(runs: Self.conflictAttempts, pause: Self.conflictPause) {
                 try await db.transaction(body)
             }
         } catch let error as MariaDBError where error.isWriteConflict {
@@ -112,10 +111,18 @@ public struct SQLChatStore: MaintenanceStore {
     /// How many times a transaction runs before a write conflict is given up as `StoreError.conflict`.
     static let conflictAttempts = 4
 
+    /// 5–20 ms, then 10–40, 20–80: spreads the retries of writes that collided.
+    private static func conflictPause(_ run: Int) -> ClosedRange<Int> { (5 << (run - 1))...(20 << (run - 1)) }
+
     /// Runs an UPDATE or DELETE and returns how many rows it matched: MariaDBKit's session knows
     /// (`affectedRows`, no second round trip); SQLite is asked on the same connection.
+    /// The statement runs on its own (autocommit), so one that lost to a concurrent write (MariaDB 1213/1205:
+    /// e.g. a title saved while the next turn inserts into the same conversation) was rolled back whole and is
+    /// run again, like a transaction.
     func changedRows(_ query: SQLQueryString) async throws -> Int {
-        try await db.withSession { conn in try await changedRows(query, on: conn) }
+        try await retrying(runs: Self.conflictAttempts, pause: Self.conflictPause) {
+            try await db.withSession { conn in try await changedRows(query, on: conn) }
+        }
     }
 
     /// `changedRows` on a connection already held (in a transaction).
