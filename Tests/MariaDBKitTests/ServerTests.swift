@@ -253,12 +253,14 @@ struct ServerTests {
             ).run()
             try await holder
             #expect(try await db.raw("SELECT n FROM \(ident: table)").first(decodingColumn: "n", as: Int.self) == 1)
-            // Inside a transaction the caller owns the unit: the same loss is thrown at once.
+            // Inside a transaction the caller owns the unit: the same loss is thrown at once. (The row is held
+            // until then: a DO SLEEP could end first on a busy machine.)
             let (heldAgain, holdAgain) = AsyncStream<Void>.makeStream()
+            let (released, release) = AsyncStream<Void>.makeStream()
             async let holderAgain: Void = db.transaction { tx in
                 try await tx.raw("SELECT n FROM \(ident: table) WHERE id = 1 FOR UPDATE").run()
                 holdAgain.yield()
-                try await tx.raw("DO SLEEP(2)").run()
+                for await _ in released { break }
             }
             for await _ in heldAgain { break }
             await #expect {
@@ -268,6 +270,7 @@ struct ServerTests {
                     ).run()
                 }
             } throws: { ($0 as? MariaDBError)?.isLockWaitTimeout == true }
+            release.yield()
             try await holderAgain
             try await db.drop(table: table).run()
         }

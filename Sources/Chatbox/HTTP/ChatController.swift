@@ -88,26 +88,15 @@ struct ChatController {
             body: ResponseBody { writer in
                 defer { listener.close() }
                 try await withGracefulShutdownHandler {
-                    while let events = await listener.next() {
-                        try await writer.write(SSE.frames(events))
-                        if batchInterval > .zero, events.contains(where: \.isPiece) {
-                            try? await Task.sleep(for: batchInterval)
-                        }
+                    try await SSE.relay(listener) {
+                        try await writer.write($0)
+                    } pause: {
+                        if batchInterval > .zero { try? await Task.sleep(for: batchInterval) }
                     }
                 } onGracefulShutdown: {
                     listener.close()
                 }
                 try await writer.finish(nil)
             })
-    }
-}
-
-extension ChatEvent {
-    /// A piece of the answer or of its reasoning: what the stream batches.
-    var isPiece: Bool {
-        switch self {
-        case .delta, .reasoning: true
-        default: false
-        }
     }
 }

@@ -111,3 +111,27 @@ enum SSE {
         }
     }
 }
+
+extension SSE {
+    /// Writes a listener's events until it ends: each write takes everything that queued up meanwhile, and after
+    /// a write with pieces of the answer (or its reasoning) `pause` runs (waits out the batch interval) before the
+    /// next, so the pieces that arrive during it go out together. The first piece never waits.
+    static func relay(
+        _ listener: Listener, write: (ByteBuffer) async throws -> Void, pause: () async -> Void
+    ) async throws {
+        while let events = await listener.next() {
+            try await write(frames(events))
+            if events.contains(where: \.isPiece) { await pause() }
+        }
+    }
+}
+
+extension ChatEvent {
+    /// A piece of the answer or of its reasoning: what the stream batches.
+    var isPiece: Bool {
+        switch self {
+        case .delta, .reasoning: true
+        default: false
+        }
+    }
+}
