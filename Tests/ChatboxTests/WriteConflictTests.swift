@@ -66,13 +66,19 @@ struct WriteConflictTests {
             for waiter in waiters { waiter.resume() }
         }
 
+        /// Returns once the gate is open, or at once when the task is cancelled (then it opens the gate, so that
+        /// a test whose other side failed ends instead of waiting forever).
         func wait() async {
-            await withCheckedContinuation { continuation in
-                let open = state.withLock { state in
-                    if !state.open { state.waiters.append(continuation) }
-                    return state.open
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let open = state.withLock { state in
+                        if !state.open { state.waiters.append(continuation) }
+                        return state.open
+                    }
+                    if open { continuation.resume() }
                 }
-                if open { continuation.resume() }
+            } onCancel: {
+                open()
             }
         }
     }

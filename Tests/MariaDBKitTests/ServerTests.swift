@@ -242,11 +242,14 @@ struct ServerTests {
             try await db.raw("INSERT INTO \(ident: table) (id, n) VALUES (1, 0)").run()
             // Another connection holds the row for 1.5 s; each try of the statement waits at most 1 s for it.
             let (held, hold) = AsyncStream<Void>.makeStream()
-            async let holder: Void = db.transaction { tx in
-                try await tx.raw("SELECT n FROM \(ident: table) WHERE id = 1 FOR UPDATE").run()
-                hold.yield()
-                try await tx.raw("DO SLEEP(1.5)").run()
-            }
+            async let holder: Void = {
+                defer { hold.finish() }  // a holder that failed first ends the wait too
+                try await db.transaction { tx in
+                    try await tx.raw("SELECT n FROM \(ident: table) WHERE id = 1 FOR UPDATE").run()
+                    hold.yield()
+                    try await tx.raw("DO SLEEP(1.5)").run()
+                }
+            }()
             for await _ in held { break }
             try await db.raw(
                 "SET STATEMENT innodb_lock_wait_timeout = 1 FOR UPDATE \(ident: table) SET n = n + 1 WHERE id = 1"
@@ -257,11 +260,14 @@ struct ServerTests {
             // until then: a DO SLEEP could end first on a busy machine.)
             let (heldAgain, holdAgain) = AsyncStream<Void>.makeStream()
             let (released, release) = AsyncStream<Void>.makeStream()
-            async let holderAgain: Void = db.transaction { tx in
-                try await tx.raw("SELECT n FROM \(ident: table) WHERE id = 1 FOR UPDATE").run()
-                holdAgain.yield()
-                for await _ in released { break }
-            }
+            async let holderAgain: Void = {
+                defer { holdAgain.finish() }
+                try await db.transaction { tx in
+                    try await tx.raw("SELECT n FROM \(ident: table) WHERE id = 1 FOR UPDATE").run()
+                    holdAgain.yield()
+                    for await _ in released { break }
+                }
+            }()
             for await _ in heldAgain { break }
             await #expect {
                 try await db.transaction { tx in
@@ -270,7 +276,7 @@ struct ServerTests {
                     ).run()
                 }
             } throws: { ($0 as? MariaDBError)?.isLockWaitTimeout == true }
-            release.yield()
+            release.finish()
             try await holderAgain
             try await db.drop(table: table).run()
         }
@@ -410,10 +416,13 @@ struct ServerTests {
         try await Support.withDatabase(poolSize: 1, poolTimeout: 1) { db in
             // The holder says when it has the only connection (a fixed pause can end first on a busy machine).
             let (held, hold) = AsyncStream<Void>.makeStream()
-            async let holder: Void = db.withSession { conn in
-                hold.yield()
-                try await conn.raw("SELECT SLEEP(5)").run()
-            }
+            async let holder: Void = {
+                defer { hold.finish() }  // a holder that failed first ends the wait too
+                try await db.withSession { conn in
+                    hold.yield()
+                    try await conn.raw("SELECT SLEEP(5)").run()
+                }
+            }()
             for await _ in held { break }
             let (error, seconds) = await Support.elapsedError { try await db.raw("SELECT 1").run() }
             let mariaError = try #require(error as? MariaDBError)

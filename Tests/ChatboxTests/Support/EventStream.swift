@@ -84,8 +84,29 @@ struct EventStreamClient: Sendable {
                 continuation.finish(throwing: error)
             }
         }
-        continuation.onTermination = { _ in reader.cancel() }
+        // The request's timeout ends with the response head: a stream the server never ends would hang the test
+        // (and the whole run) instead of failing it. No test streams for this long.
+        let limit = Task {
+            try await Task.sleep(for: Self.streamLimit)
+            continuation.finish(throwing: StreamNeverEnded(path: path, limit: Self.streamLimit))
+            reader.cancel()
+        }
+        continuation.onTermination = { _ in
+            reader.cancel()
+            limit.cancel()
+        }
         return Opened(status: status, headers: response.headers, events: events, cancel: { reader.cancel() })
+    }
+}
+
+extension EventStreamClient {
+    /// How long a test may read one event stream.
+    static let streamLimit: Duration = .seconds(300)
+
+    struct StreamNeverEnded: Error, CustomStringConvertible {
+        let path: String
+        let limit: Duration
+        var description: String { "the event stream of \(path) was still open after \(limit)" }
     }
 }
 

@@ -1,5 +1,6 @@
 import Chatbox
 import Foundation
+import Synchronization
 import Hummingbird
 import HummingbirdTesting
 
@@ -44,12 +45,58 @@ enum TestConfig {
     }()
 }
 
-/// Runs `body` against a live server built from `config`.
+/// Runs `body` against a live server built from `config`. A run still going after `liveAppLimit` (in the test
+/// body, or while the app shuts down) fails, saying where it was, instead of hanging the whole test run; the stuck
+/// work is cancelled and left behind.
 func withLiveApp(_ config: AppConfig, _ body: @escaping @Sendable (API) async throws -> Void) async throws {
     let app = try await buildApplication(config: config)
-    try await app.test(.live) { client in
-        try await body(API(client: client))
+    let phase = Phase()
+    let run = Task {
+        try await app.test(.live) { client in
+            phase.set("in the test body")
+            try await body(API(client: client))
+            phase.set("shutting the app down")
+        }
     }
+    let ended = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, any Error>?, Never>) in
+        let once = ResumeOnce(continuation)
+        let timer = Task {
+            try? await Task.sleep(for: liveAppLimit)
+            once.resume(nil)
+        }
+        Task {
+            let result = await run.result
+            timer.cancel()
+            once.resume(result)
+        }
+    }
+    guard let ended else {
+        run.cancel()
+        throw LiveAppTimedOut(phase: phase.value)
+    }
+    try ended.get()
+}
+
+/// Where a live app's run is.
+final class Phase: Sendable {
+    private let state = Mutex("starting the app")
+    var value: String { state.withLock { $0 } }
+    func set(_ phase: String) { state.withLock { $0 = phase } }
+}
+
+/// A continuation resumed by whichever comes first.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, Never>?>
+    init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
+    func resume(_ value: T) { continuation.withLock { $0.take() }?.resume(returning: value) }
+}
+
+/// How long one live app may run in a test, from its start to the end of its shutdown.
+let liveAppLimit: Duration = .seconds(300)
+
+struct LiveAppTimedOut: Error, CustomStringConvertible {
+    let phase: String
+    var description: String { "the live app was still running after \(liveAppLimit), \(phase)" }
 }
 
 extension Array {
