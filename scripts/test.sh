@@ -56,7 +56,7 @@ unfinished_swift_tests() {
 
 status=0
 BIN_DIR="$(swift build --show-bin-path)"
-stage "swift test" 1200 bash -c 'set -o pipefail; swift test --skip-build 2>&1 | tee "$0"' "$SWIFT_LOG" || {
+stage "swift test" 1200 bash -c 'set -o pipefail; stdbuf -oL -eL swift test --skip-build 2>&1 | tee "$0"' "$SWIFT_LOG" || {
   status=1
   echo "== Swift tests that did not finish:"
   unfinished_swift_tests
