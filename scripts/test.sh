@@ -47,10 +47,9 @@ stage() {  # stage LABEL SECONDS COMMAND...
 
 # The Swift tests that started and never ended (a hang, or a crash under way), by name.
 unfinished_swift_tests() {
-  grep -o '◇ Test .* started\.$' "$SWIFT_LOG" | sed -e 's/^◇ Test //' -e 's/ started\.$//' | sort -u |
-    while IFS= read -r name; do
-      grep -qF "Test $name passed" "$SWIFT_LOG" || grep -qF "Test $name failed" "$SWIFT_LOG" ||
-        grep -qF "Test $name skipped" "$SWIFT_LOG" || echo "   $name"
+  grep -o '◇ Test .* started\.$' "$SWIFT_LOG" | sed -e 's/^◇ Test //' -e 's/ started\.$//' | grep -v '^case passing' |
+    sort -u | while IFS= read -r name; do
+      grep -F "Test $name " "$SWIFT_LOG" | grep -qE '(passed|failed) after|skipped' || echo "   $name"
     done
 }
 
