@@ -112,6 +112,7 @@ public enum DatabaseErrors {
         if let error = error as? MariaDBError, error.isConnectionError || error.isPoolTimeout || error.code == 1047 {
             return "The database is unavailable; please try again shortly."
         }
+        if error is AsyncPoolClosed { return "The server is shutting down; please try again shortly." }
         if let error = error as? SQLiteError {
             let reason = "\(error.reason)"
             if reason.hasPrefix("readOnly") || reason.hasPrefix("readonly") || reason.hasPrefix("full")

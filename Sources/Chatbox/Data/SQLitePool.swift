@@ -106,11 +106,13 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
         }
     }
 
-    /// Closes every connection once its current user is done. The closing runs in a task of its own: a cancelled
-    /// caller (a service group torn down) must not leave a connection open (SQLiteNIO traps on that in debug).
+    /// Closes every connection once its current user is done; queries waiting for a connection, and queries
+    /// after this, fail with `AsyncPoolClosed` (a cancelled server may still be answering requests). The closing
+    /// runs in a task of its own: a cancelled caller (a service group torn down) must not leave a connection open
+    /// (SQLiteNIO traps on that in debug).
     func close() async {
-        var connections = await readers.drain(count: readerCount)
-        connections += await writer.drain(count: 1)
+        var connections = await readers.close(count: readerCount)
+        connections += await writer.close(count: 1)
         let (logger, threadPool) = (self.logger, self.threadPool)
         await Task {
             for connection in connections {

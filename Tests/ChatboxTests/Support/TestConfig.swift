@@ -61,7 +61,7 @@ func withLiveApp(_ config: AppConfig, _ body: @escaping @Sendable (API) async th
     let ended = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, any Error>?, Never>) in
         let once = ResumeOnce(continuation)
         let timer = Task {
-            try? await Task.sleep(for: liveAppLimit)
+            do { try await Task.sleep(for: liveAppLimit) } catch { return }  // cancelled: the run ended
             once.resume(nil)
         }
         Task {
