@@ -15,6 +15,8 @@ public struct ChatService: Sendable {
     let context: ContextWindow
     let firstTokenTimeout: Duration
     let stallTimeout: Duration
+    /// Keeps the first-token and stall deadlines of every answer running here.
+    let watchdog: Watchdog
     let maxMessageCharacters: Int
     let logger: Logger
 
@@ -30,6 +32,7 @@ public struct ChatService: Sendable {
         self.context = context
         self.firstTokenTimeout = firstTokenTimeout
         self.stallTimeout = stallTimeout
+        self.watchdog = Watchdog(firstTokenTimeout: firstTokenTimeout, stallTimeout: stallTimeout)
         self.maxMessageCharacters = maxMessageCharacters
         self.logger = logger
     }
@@ -208,49 +211,53 @@ public struct ChatService: Sendable {
     }
 
     /// Streams the model's answer into `entry`; returns the final status, error and timings. Ends at the
-    /// model's end, a failure, a first-token or stall timeout, or a stop. Reasoning counts as progress.
+    /// model's end, a failure, a first-token or stall timeout (the watchdog cancels this task), or a stop.
+    /// Reasoning counts as progress.
     private func generate(_ entry: Generations.Entry, model: any ChatModel, request: ModelRequest) async
         -> AnswerEnding
     {
         let clock = ContinuousClock()
         let started = clock.now
         let progress = Progress()
-        let ending = await withTaskGroup(of: GenerationEnding.self) { group in
-            group.addTask {
-                do {
-                    // Each piece goes straight from the model's thread to the listeners.
-                    try await model.answer(request) { output in
-                        switch output {
-                        case .answer(let piece):
-                            guard !piece.isEmpty else { return }
-                            entry.append(Self.withoutNUL(piece))
-                        case .reasoning(let piece):
-                            guard !piece.isEmpty else { return }
-                            entry.appendReasoning(Self.withoutNUL(piece))
-                        case .answerWasReasoning:
-                            entry.answerWasReasoning()
-                        case .usage(let usage):
-                            entry.setUsage(usage)
-                            return
-                        }
-                        progress.record((clock.now - started).wholeNanoseconds)
-                    }
-                    return Task.isCancelled ? .cancelled : .finished(nil)
-                } catch let error as ModelError {
-                    return .finished(error)
-                } catch is CancellationError {
-                    return .cancelled
-                } catch {
-                    // Raw errors can carry URLs, keys and internals: the log gets them, the user a plain sentence.
-                    logger.error("the model failed with an unexpected error: \(String(reflecting: error))")
-                    return .finished(
-                        ModelError(.malformed, "The model failed unexpectedly; the details are in the server log."))
+        let watch = watchdog.watch(progress, started: started) { error in
+            progress.timeOut(error)
+            entry.cancelStreaming()
+        }
+        let ending: GenerationEnding
+        do {
+            // Each piece goes straight from the model's thread to the listeners.
+            try await model.answer(request) { output in
+                switch output {
+                case .answer(let piece):
+                    guard !piece.isEmpty else { return }
+                    entry.append(Self.withoutNUL(piece))
+                case .reasoning(let piece):
+                    guard !piece.isEmpty else { return }
+                    entry.appendReasoning(Self.withoutNUL(piece))
+                case .answerWasReasoning:
+                    entry.answerWasReasoning()
+                case .usage(let usage):
+                    entry.setUsage(usage)
+                    return
                 }
+                progress.record((clock.now - started).wholeNanoseconds)
             }
-            group.addTask { await watch(progress, since: started, clock: clock) }
-            let first = await group.next() ?? .cancelled
-            group.cancelAll()
-            return first
+            watchdog.unwatch(watch)
+            ending = Task.isCancelled ? progress.timeout.map { .timedOut($0) } ?? .cancelled : .finished(nil)
+        } catch {
+            watchdog.unwatch(watch)
+            if let timeout = progress.timeout {
+                ending = .timedOut(timeout)
+            } else if let error = error as? ModelError {
+                ending = .finished(error)
+            } else if error is CancellationError {
+                ending = .cancelled
+            } else {
+                // Raw errors can carry URLs, keys and internals: the log gets them, the user a plain sentence.
+                logger.error("the model failed with an unexpected error: \(String(reflecting: error))")
+                ending = .finished(
+                    ModelError(.malformed, "The model failed unexpectedly; the details are in the server log."))
+            }
         }
         var result = outcome(entry, ending)
         let first = progress.firstPiece.load(ordering: .relaxed)
@@ -279,25 +286,6 @@ public struct ChatService: Sendable {
             return entry.content.isEmpty
                 ? AnswerEnding(.failed, "The model finished without answering.") : AnswerEnding(.completed, nil)
         }
-    }
-
-    /// Returns `.timedOut` when no first piece arrives within the first-token timeout, or no further piece
-    /// within the stall timeout; returns `.cancelled` when the generation ends first.
-    private func watch(_ progress: Progress, since started: ContinuousClock.Instant, clock: ContinuousClock)
-        async -> GenerationEnding
-    {
-        while !Task.isCancelled {
-            let last = progress.lastPiece.load(ordering: .relaxed)
-            let deadline = last < 0 ? started + firstTokenTimeout : started + .nanoseconds(last) + stallTimeout
-            if clock.now >= deadline {
-                let seconds = (last < 0 ? firstTokenTimeout : stallTimeout).components.seconds
-                return last < 0
-                    ? .timedOut(ModelError(.timeout, "The model did not start answering within \(seconds) seconds."))
-                    : .timedOut(ModelError(.timeout, "The model stopped sending for \(seconds) seconds."))
-            }
-            do { try await Task.sleep(until: deadline, clock: clock) } catch { return .cancelled }
-        }
-        return .cancelled
     }
 }
 
@@ -336,6 +324,11 @@ enum Ask: Sendable {
 final class Progress: Sendable {
     let firstPiece = Atomic<Int64>(-1)
     let lastPiece = Atomic<Int64>(-1)
+    private let timedOut = Mutex<ModelError?>(nil)
+
+    /// The first-token or stall timeout the watchdog found, if any.
+    var timeout: ModelError? { timedOut.withLock { $0 } }
+    func timeOut(_ error: ModelError) { timedOut.withLock { $0 = error } }
 
     func record(_ nanoseconds: Int64) {
         if firstPiece.load(ordering: .relaxed) < 0 {

@@ -36,6 +36,8 @@ extension Generations {
             var job: Task<Void, Never>?
             /// The streaming part, cancelled by a stop.
             var task: Task<AnswerEnding, Never>?
+            /// `cancelStreaming` was called (before the task was recorded, perhaps).
+            var streamingCancelled = false
         }
         let state: Mutex<State>
         let userID: Int64
@@ -150,13 +152,22 @@ extension Generations.Entry {
         state.withLock { $0.job = job }
     }
 
-    /// Records the streaming task; cancels it at once if a stop came first.
+    /// Records the streaming task; cancels it at once if a stop (or `cancelStreaming`) came first.
     func setStreamingTask(_ task: Task<AnswerEnding, Never>) {
         let stop = state.withLock { state in
             state.task = task
-            return state.stopReason != nil
+            return state.stopReason != nil || state.streamingCancelled
         }
         if stop { task.cancel() }
+    }
+
+    /// Cancels the streaming task, now or as soon as it is recorded (a timeout; its reason is kept by the caller).
+    func cancelStreaming() {
+        let task = state.withLock { state in
+            state.streamingCancelled = true
+            return state.task
+        }
+        task?.cancel()
     }
 
     /// Records that the database has the text and reasoning as of `revision`.
