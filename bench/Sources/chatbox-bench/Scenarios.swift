@@ -47,14 +47,16 @@ func ttftScenario(_ b: Bench) async throws {
             let (s50, s99) = (percentile(measured.ttft, 50) ?? .nan, percentile(measured.ttft, 99) ?? .nan)
             let (c50, c99) = (percentile(ceiling.ttft, 50) ?? .nan, percentile(ceiling.ttft, 99) ?? .nan)
             let (a50, a99) = (s50 - c50, s99 - c99)
+            // Issue 17's targets: at 1 stream ≤ 1 / ≤ 5 ms, at 100 streams ≤ 10 / ≤ 50 ms.
+            let (t50, t99): (Double, Double) = streams == 1 ? (1, 5) : (10, 50)
             b.report.add(
                 "TTFT added over upstream, \(streams) concurrent stream\(streams == 1 ? "" : "s"), p50 / p99 "
                     + "(\(measured.turns) turns)",
-                target: "≤ 2 ms / ≤ 10 ms",
+                target: "≤ \(fmt(t50, 0)) ms / ≤ \(fmt(t99, 0)) ms",
                 measured: "\(fmt(a50, 2)) / \(fmt(a99, 2)) ms (server TTFT \(fmt(s50, 2)) / \(fmt(s99, 2)) ms, "
                     + "\(measured.errors) errors)",
                 ceiling: "TTFT \(fmt(c50, 2)) / \(fmt(c99, 2)) ms",
-                ok: a50 <= 2 && a99 <= 10 && measured.errors == 0)
+                ok: a50 <= t50 && a99 <= t99 && measured.errors == 0)
         }
     } catch {
         await server.stop()
@@ -101,18 +103,21 @@ func cpuScenario(_ b: Bench, plain: Bool = true, reasoning: Bool = true) async t
             let perK = (server1 - server0) * 1000 / (tokens / 1000)
             let harnessDuring = ((own1 - own0) + (up1 - up0)) * 1000 / (tokens / 1000)
             let harnessDirect = ((own2 - own1) + (up2 - up1)) * 1000 / (Double(max(ceiling.tokens, 1)) / 1000)
+            // The fake model's own CPU for the same tokens, meanwhile: issue 17 wants the server at or below it.
+            let modelPerK = (up1 - up0) * 1000 / (tokens / 1000)
             let relayed = variant.reasoning == 0 || measured.reasoningTokens > 0
             b.report.add(
                 "server CPU per 1,000 relayed tokens\(variant.name) (\(streams) streams × \(turns) turns of 200 tokens, "
                     + "5 ms apart)",
-                target: "≤ 15 ms",
+                target: "≤ 50 ms and ≤ the fake model's own",
                 measured:
                     "\(fmt(perK, 2)) ms (\(fmt((server1 - server0) * 1000, 0)) ms CPU for \(measured.tokens) tokens"
                     + (variant.reasoning > 0 ? ", \(measured.reasoningTokens) of them reasoning" : "")
-                    + ", \(measured.errors) errors; load generator + upstream meanwhile \(fmt(harnessDuring, 2)) ms)"
+                    + ", \(measured.errors) errors; the fake model meanwhile \(fmt(modelPerK, 2)) ms, "
+                    + "with the load generator \(fmt(harnessDuring, 2)) ms)"
                     + (relayed ? "" : " — the server relayed no reasoning"),
                 ceiling: "load generator + upstream direct: \(fmt(harnessDirect, 2)) ms per 1,000 tokens",
-                ok: perK <= 15 && measured.errors == 0 && relayed)
+                ok: perK <= 50 && perK <= modelPerK && measured.errors == 0 && relayed)
         }
     } catch {
         await server.stop()
@@ -212,10 +217,16 @@ func slowScenario(_ b: Bench) async throws {
             ceiling: "\(upGauges.active.peak) at once, \(ceiling.errors) errors",
             ok: gauges.active.peak >= 10_000 && summary.errors == 0)
         b.report.add(
-            "server RSS at that load (peak; idle before \(fmt(baseRSS, 0)) MB)", target: "≤ 500 MB",
+            "server RSS at that load (peak; idle before \(fmt(baseRSS, 0)) MB)", target: "≤ 400 MB at 9,900",
             measured: "\(fmt(server.peakRSSMB(), 0)) MB (\(fmt(peak?.rss, 0)) MB at the most streams; "
                 + "peak \(fdPeak.peak) open files)",
-            ok: server.peakRSSMB() <= 500)
+            ok: server.peakRSSMB() <= 400)
+        // Memory per held stream: RSS at the most streams above the idle RSS, over those streams (KB = 1,000 B).
+        let held = Double(max(peak?.active ?? 0, 1))
+        let perStream = ((peak?.rss ?? .nan) - baseRSS) * 1000 / held
+        b.report.add(
+            "memory per held slow stream (RSS at the most streams − idle, over \(Int(held)) streams)",
+            target: "≤ 35 KB", measured: "\(fmt(perStream, 1)) KB", ok: perStream <= 35)
         if streams < 10_000 {
             b.report.note(
                 "slow streams: \(streams) tried, not 10,000 — the server holds 2 sockets per stream and this "
