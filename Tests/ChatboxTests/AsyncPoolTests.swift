@@ -13,19 +13,28 @@ struct AsyncPoolTests {
         func set() { flag.withLock { $0 = true } }
     }
 
-    /// A closed pool fails its waiting callers at once and every caller after, and hands the resource to the
-    /// closer only once its holder is done with it.
-    @Test func closingFailsTheWaitersAndLaterCallersAndWaitsForTheHolder() async throws {
-        let pool = AsyncPool(["connection"])
+    /// A task holding the pool's only resource until `release` finishes; returns once it holds it.
+    static func holdTheOnlyResource<R: Sendable>(of pool: AsyncPool<R>) async -> (
+        holder: Task<Void, any Error>, release: AsyncStream<Void>.Continuation
+    ) {
         let (held, hold) = AsyncStream<Void>.makeStream()
         let (released, release) = AsyncStream<Void>.makeStream()
         let holder = Task {
+            defer { hold.finish() }
             try await pool.with { _ in
                 hold.yield()
                 for await _ in released { break }
             }
         }
         for await _ in held { break }
+        return (holder, release)
+    }
+
+    /// A closed pool fails its waiting callers at once and every caller after, and hands the resource to the
+    /// closer only once its holder is done with it.
+    @Test func closingFailsTheWaitersAndLaterCallersAndWaitsForTheHolder() async throws {
+        let pool = AsyncPool(["connection"])
+        let (holder, release) = await Self.holdTheOnlyResource(of: pool)
         let waiter = Task { try await pool.with { $0 } }
         let closed = Finished()
         let closer = Task {
@@ -44,15 +53,7 @@ struct AsyncPoolTests {
     /// A caller whose task is cancelled while it waits stops waiting; the resource goes to the next one.
     @Test func aCancelledWaiterStopsWaitingAndTheNextGetsTheResource() async throws {
         let pool = AsyncPool([1])
-        let (held, hold) = AsyncStream<Void>.makeStream()
-        let (released, release) = AsyncStream<Void>.makeStream()
-        let holder = Task {
-            try await pool.with { _ in
-                hold.yield()
-                for await _ in released { break }
-            }
-        }
-        for await _ in held { break }
+        let (holder, release) = await Self.holdTheOnlyResource(of: pool)
         let cancelled = Task { try await pool.with { $0 } }
         let next = Task { try await pool.with { $0 } }
         cancelled.cancel()

@@ -88,6 +88,30 @@ import Testing
         try await api.getConversation(id, token: token).json["messages"] as? [[String: Any]] ?? []
     }
 
+    /// A release that could not reach the database (it was away) is retried later; meanwhile a new turn on the
+    /// same instance takes the row over, other instances still find the conversation busy, and the late release
+    /// leaves the new reservation alone.
+    @Test(arguments: Backend.all)
+    func aLateReleaseNeitherBlocksTheNextTurnHereNorFreesIt(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let user = try await store.createUser(username: "u", usernameKey: "u", passwordHash: "h", role: .user)
+            let id = try await store.createConversation(userID: user.id, title: "").id
+            func reserve(_ instance: String, at now: Millis) async throws -> AnswerReservation {
+                try await store.reserveAnswer(
+                    conversationID: id, userID: user.id, instanceID: instance, limit: 3, now: now)
+            }
+            #expect(try await reserve("a", at: 1_000) == .reserved)
+            // The answer ended, but its release has not reached the database: the next turn on "a" comes.
+            #expect(try await reserve("a", at: 2_000) == .reserved, "this instance's own stale row is taken over")
+            #expect(try await reserve("b", at: 2_500) == .busy, "another instance still finds it running")
+            try await store.releaseAnswer(conversationID: id, instanceID: "a", reservedAt: 1_000)  // the late one
+            #expect(try await store.runningAnswer(conversationID: id)?.instanceID == "a", "the new turn keeps it")
+            try await store.releaseAnswer(conversationID: id, instanceID: "a", reservedAt: 2_000)
+            #expect(try await store.runningAnswer(conversationID: id) == nil)
+            #expect(try await reserve("b", at: 3_000) == .reserved)
+        }
+    }
+
     @Test(arguments: Backend.all)
     func eachInstanceNamesItselfInHealthz(backend: Backend) async throws {
         try await withInstances(backend) { cluster in

@@ -143,7 +143,7 @@ public struct ChatService: Sendable {
             streaming.cancel()
             _ = await streaming.value
             generations.remove(conversationID, entry)
-            await answers.release(conversationID: conversationID)
+            await answers.release(entry, conversationID: conversationID)
             listener.close()
             throw error
         }
@@ -201,7 +201,7 @@ public struct ChatService: Sendable {
         // The conversation is free from `done`, here and then in the database (`LeaseKeeper` relies on this
         // order): the next question may come at once, while the title is written.
         generations.answered(conversationID, entry)
-        if !fenced { await answers.release(conversationID: conversationID) }
+        if !fenced { await answers.release(entry, conversationID: conversationID) }
         entry.send(.done(answer))
         if naming && !fenced {
             await nameConversation(entry, conversationID, question: turn.user.content, answer: answer, model: model)

@@ -31,7 +31,8 @@ extension Generations {
             var listeners: [Listener] = []
             var stopReason: StopReason?
             /// The database holds its conversation's reservation (see `RunningAnswers.share`).
-            var shared = false
+            /// When the database reservation was made (its token), once it is.
+            var sharedAt: Millis?
             /// The whole job, awaited at shutdown.
             var job: Task<Void, Never>?
             /// The streaming part, cancelled by a stop.
@@ -128,11 +129,14 @@ extension Generations.Entry {
     var stopReason: Generations.StopReason? { state.withLock { $0.stopReason } }
 
     /// Records that the database holds the reservation: from now on, a missing row means another instance took it.
-    func markShared() {
-        state.withLock { $0.shared = true }
+    func markShared(at reservedAt: Millis) {
+        state.withLock { $0.sharedAt = reservedAt }
     }
 
-    var isShared: Bool { state.withLock { $0.shared } }
+    var isShared: Bool { sharedAt != nil }
+
+    /// When the database reservation was made (the token that frees it), or nil before.
+    var sharedAt: Millis? { state.withLock { $0.sharedAt } }
 
     func requestStop(_ reason: Generations.StopReason) {
         let task = state.withLock { state -> Task<AnswerEnding, Never>? in

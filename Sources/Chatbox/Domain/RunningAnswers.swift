@@ -32,25 +32,28 @@ public struct RunningAnswers: Sendable {
     /// running as they may on all instances together.
     func share(_ entry: Generations.Entry, conversationID: Int64, userID: Int64) async throws {
         let limit = generations.limits.runningPerUser
+        let now = Millis.now()
         switch try await store.reserveAnswer(
-            conversationID: conversationID, userID: userID, instanceID: instanceID, limit: limit, now: .now())
+            conversationID: conversationID, userID: userID, instanceID: instanceID, limit: limit, now: now)
         {
-        case .reserved: entry.markShared()
+        case .reserved: entry.markShared(at: now)
         case .busy: throw ChatError.alreadyGenerating
         case .userAtLimit: throw ChatError.tooManyRunning(limit: limit)
         }
     }
 
     /// Frees the conversation in the database once the answer is saved. If the database is away, the delete is
-    /// retried in the background (every 2 s, for up to an hour); meanwhile a new turn there gets a 409 and nothing
-    /// else can take the row (this instance holds it until the delete succeeds).
-    func release(conversationID: Int64) async {
-        await persistently(atOnce: 1) { attempt in await tryRelease(conversationID, attempt: attempt) }
+    /// retried in the background (every 2 s, for up to an hour); meanwhile no other instance can take the row, and
+    /// a new turn here takes it over (the late delete then leaves that new reservation alone).
+    func release(_ entry: Generations.Entry, conversationID: Int64) async {
+        guard let reservedAt = entry.sharedAt else { return }
+        await persistently(atOnce: 1) { attempt in await tryRelease(conversationID, reservedAt, attempt: attempt) }
     }
 
-    private func tryRelease(_ conversationID: Int64, attempt: Int) async -> Bool {
+    private func tryRelease(_ conversationID: Int64, _ reservedAt: Millis, attempt: Int) async -> Bool {
         do {
-            try await store.releaseAnswer(conversationID: conversationID, instanceID: instanceID)
+            try await store.releaseAnswer(
+                conversationID: conversationID, instanceID: instanceID, reservedAt: reservedAt)
             if attempt > 1 { logger.notice("freed conversation \(conversationID) after the database came back") }
             return true
         } catch {

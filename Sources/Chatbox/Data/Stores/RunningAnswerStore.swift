@@ -19,12 +19,16 @@ public protocol RunningAnswerStore: Sendable {
     /// or by a final save that failed); returns how many. (Safe beside running turns: a turn reserves its
     /// conversation before it stores its answer.)
     func failOrphanedAnswers(error: String, now: Millis) async throws -> Int
-    /// Reserves the conversation for an answer written by `instanceID`: `.busy` when an answer runs there already
-    /// (on any instance), `.userAtLimit` (nothing reserved) when the user would have more than `limit` running.
+    /// Reserves the conversation for an answer written by `instanceID`, as of `now` (the reservation's token):
+    /// `.busy` when an answer runs there already on another instance, `.userAtLimit` (nothing reserved) when the
+    /// user would have more than `limit` running. A row `instanceID` itself still holds there is taken over: the
+    /// caller has checked that no answer runs there on this instance, so its release is only late (the database
+    /// was away).
     func reserveAnswer(conversationID: Int64, userID: Int64, instanceID: String, limit: Int, now: Millis)
         async throws -> AnswerReservation
-    /// Frees a conversation `instanceID` reserved (nothing when another instance holds it now).
-    func releaseAnswer(conversationID: Int64, instanceID: String) async throws
+    /// Frees the reservation `instanceID` made at `reservedAt` (nothing when the conversation has been reserved
+    /// again since, here or on another instance).
+    func releaseAnswer(conversationID: Int64, instanceID: String, reservedAt: Millis) async throws
     /// The answer running in a conversation, on any instance.
     func runningAnswer(conversationID: Int64) async throws -> RunningAnswer?
     /// Asks the owner of the answer running in a conversation to stop it; false when none runs.

@@ -94,7 +94,13 @@ extension SQLChatStore: RunningAnswerStore {
                 ).run()
             }
         } catch StoreError.duplicate {
-            return .busy
+            // This instance's own row, whose release has not reached the database yet: take it over.
+            let taken = try await changedRows(
+                """
+                UPDATE running_answers SET user_id = \(bind: userID), started_at = \(bind: now), stop_reason = NULL \
+                WHERE conversation_id = \(bind: conversationID) AND instance_id = \(bind: instanceID)
+                """)
+            guard taken == 1 else { return .busy }
         } catch let error as MariaDBError where error.isWriteConflict {
             // Galera: the same conversation reserved at once through another node, refused at COMMIT.
             return .busy
@@ -103,17 +109,17 @@ extension SQLChatStore: RunningAnswerStore {
             try await db.raw("SELECT COUNT(*) AS n FROM running_answers WHERE user_id = \(bind: userID)").first()?
             .decode(column: "n", as: Int.self) ?? 0
         guard running <= limit else {
-            try await releaseAnswer(conversationID: conversationID, instanceID: instanceID)
+            try await releaseAnswer(conversationID: conversationID, instanceID: instanceID, reservedAt: now)
             return .userAtLimit
         }
         return .reserved
     }
 
-    public func releaseAnswer(conversationID: Int64, instanceID: String) async throws {
+    public func releaseAnswer(conversationID: Int64, instanceID: String, reservedAt: Millis) async throws {
         try await db.raw(
             """
             DELETE FROM running_answers WHERE conversation_id = \(bind: conversationID) \
-            AND instance_id = \(bind: instanceID)
+            AND instance_id = \(bind: instanceID) AND started_at = \(bind: reservedAt)
             """
         ).run()
     }
