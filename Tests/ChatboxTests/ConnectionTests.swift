@@ -196,10 +196,10 @@ struct ConnectionTests {
     @Test(arguments: Backend.all)
     func refreshFetchesTheListAgain(_ backend: Backend) async throws {
         // A port where nothing listens yet: the first listing fails, and after the provider starts there, the
-        // cached failure stays until the admin's Refresh.
-        let placeholder = try await FakeUpstream.start(models: [])
-        let port = placeholder.port
-        await placeholder.stop()
+        // cached failure stays until the admin's Refresh. The port is held by a socket that is bound but does not
+        // listen (connections are refused), so that no other test's server takes it meanwhile.
+        let held = try BoundPort()
+        let port = held.port
         try await withCatalogApp(backend) { api, admin, _ in
             let created = try await api.createConnection(
                 token: admin,
@@ -208,7 +208,19 @@ struct ConnectionTests {
             let error = try #require(created.json["error"] as? String)
             #expect(error.contains("127.0.0.1:\(port)"), "\(error)")
             let id = try #require(created.connectionID)
-            let late = try await FakeUpstream.start(port: port, models: ["late-1", "late-2"])
+            held.close()
+            // Under the full parallel suite the port was once seen busy for a moment after it was let go: retry.
+            var attempt = 0
+            let late: FakeUpstream
+            while true {
+                do {
+                    late = try await FakeUpstream.start(port: port, models: ["late-1", "late-2"])
+                    break
+                } catch  where attempt < 40 {
+                    attempt += 1
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+            }
             defer { Task { await late.stop() } }
             let cached = try await api.connections(token: admin).connectionList.last
             #expect(cached?["error"] as? String == error)
@@ -244,4 +256,47 @@ struct ConnectionTests {
             #expect(try await api.connections(token: admin).status == .ok)
         }
     }
+}
+
+/// A loopback port held by a bound socket that does not listen: connecting is refused, and no one else can bind it
+/// until `close`. It is picked below Linux's ephemeral range (32768–60999 by default), which every port-0 server
+/// and every outgoing connection of the other tests draws from, so that it is still free once closed.
+final class BoundPort: @unchecked Sendable {
+    let port: Int
+    private var fd: Int32
+
+    struct Failed: Error { let step: String }
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failed(step: "socket") }
+        for _ in 0..<200 {
+            let candidate = UInt16.random(in: 20_000..<32_000)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = candidate.bigEndian
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                    bind(fd, pointer, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            if bound {
+                self.fd = fd
+                port = Int(candidate)
+                return
+            }
+        }
+        Foundation.close(fd)
+        throw Failed(step: "bind")
+    }
+
+    /// Frees the port (once).
+    func close() {
+        guard fd >= 0 else { return }
+        Foundation.close(fd)
+        fd = -1
+    }
+
+    deinit { close() }
 }

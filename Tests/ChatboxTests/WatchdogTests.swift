@@ -32,14 +32,14 @@ struct WatchdogTests {
         _ = watch("stalled", stalled)
         watchdog.unwatch(watch("gone", gone))
         #expect(watchdog.count == 2)
-        var order: [String] = []
+        // Both time out, each no earlier than its deadline (they may come in the same tick on a busy machine).
+        var seen: Set<String> = []
         for await name in expired {
-            order.append(name)
-            if name == "silent" { #expect(clock.now - began >= .seconds(1)) }
-            if name == "stalled" { break }
+            seen.insert(name)
+            #expect(clock.now - began >= (name == "silent" ? .seconds(1) : .seconds(2)), "\(name)")
+            if seen.count == 2 { break }
         }
-        #expect(order == ["silent", "stalled"], "the silent one at its first-token deadline, then the stalled one")
-        #expect(clock.now - began >= .seconds(2))
+        #expect(seen == ["silent", "stalled"])
         #expect(reports.all["silent"] == "The model did not start answering within 1 seconds.")
         #expect(reports.all["stalled"] == "The model stopped sending for 2 seconds.")
         #expect(reports.all["gone"] == nil)
