@@ -13,8 +13,6 @@ public struct ChatService: Sendable {
     let answers: RunningAnswers
     var generations: Generations { answers.generations }
     let context: ContextWindow
-    let firstTokenTimeout: Duration
-    let stallTimeout: Duration
     /// Keeps the first-token and stall deadlines of every answer running here.
     let watchdog: Watchdog
     let maxMessageCharacters: Int
@@ -30,8 +28,6 @@ public struct ChatService: Sendable {
         self.titles = titles
         self.answers = answers
         self.context = context
-        self.firstTokenTimeout = firstTokenTimeout
-        self.stallTimeout = stallTimeout
         self.watchdog = Watchdog(firstTokenTimeout: firstTokenTimeout, stallTimeout: stallTimeout)
         self.maxMessageCharacters = maxMessageCharacters
         self.logger = logger
