@@ -3,27 +3,21 @@ import Testing
 
 @testable import Chatbox
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The command model's program gets a minimal environment, and its errors carry no secret.
 @Suite("LLM: command model environment")
 struct LLMCommandEnvironmentTests {
-    /// Variables of this test process (unique names: other suites run in the same process).
+    /// Variables of the server's environment as these tests give it to the model (not with `setenv`: changing
+    /// this process's environment while other tests start processes crashed Foundation's `Process.run`).
     private static let secretName = "CHATBOX_TEST_ENV_SECRET_7Q"
     private static let listedName = "CHATBOX_TEST_ENV_LISTED_7Q"
     private static let secretValue = "hunter2-database-password"
     private static let listedValue = "listed-api-key-value"
-
-    init() {
-        setenv(Self.secretName, Self.secretValue, 1)
-        setenv(Self.listedName, Self.listedValue, 1)
-    }
+    private static let server = ProcessInfo.processInfo.environment.merging(
+        [secretName: secretValue, listedName: listedValue]) { _, new in new }
 
     @Test("the program sees PATH, HOME, LANG and the listed names, not the rest of the server's environment")
     func minimalEnvironment() async throws {
-        let model = CommandModel(command: "env", passingEnvironment: [Self.listedName])
+        let model = CommandModel(command: "env", passingEnvironment: [Self.listedName], serverEnvironment: Self.server)
         let result = await LLMTest.drain(model.streamAnswer(to: []))
         #expect(result.error == nil)
         let names = Set(
@@ -52,7 +46,8 @@ struct LLMCommandEnvironmentTests {
     @Test("a listed variable's value printed to stderr is redacted from the error")
     func stderrRedacted() async throws {
         let model = CommandModel(
-            command: "echo \"token=$\(Self.listedName) failed\" >&2; exit 3", passingEnvironment: [Self.listedName])
+            command: "echo \"token=$\(Self.listedName) failed\" >&2; exit 3", passingEnvironment: [Self.listedName],
+            serverEnvironment: Self.server)
         let result = await LLMTest.drain(model.streamAnswer(to: []))
         #expect(
             result.modelError == ModelError(.process, "The model command exited with status 3: token=[redacted] failed")

@@ -67,13 +67,15 @@ public struct CommandModel: ChatModel {
     ///   - passingEnvironment: names of the server's environment variables the program also gets, besides
     ///     `baseEnvironment` (`CHATBOX_LLM_COMMAND_ENV`). Their values are redacted from error messages.
     ///   - environment: the program's whole environment instead (tests); nil: the minimal one described above.
+    ///   - server: the server's environment the minimal one is taken from (tests pass their own: changing the
+    ///     process's environment while other threads start processes is not safe).
     ///   - logger: where raw errors go.
     public init(
         command: String, passingEnvironment names: [String] = [], environment: [String: String]? = nil,
+        serverEnvironment server: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "chatbox.model")
     ) {
         self.command = command
-        let server = ProcessInfo.processInfo.environment
         self.environment = environment ?? Self.minimalEnvironment(from: server, passing: names)
         self.errors = ModelErrorText(secrets: names.filter { !Self.baseEnvironment.contains($0) }.map { server[$0] })
         self.logger = logger
