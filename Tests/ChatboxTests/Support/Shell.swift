@@ -1,7 +1,10 @@
+@testable import Chatbox
 import Foundation
 
-/// Runs commands for tests. The blocking wait happens on a thread of its own, and the child is reaped with
-/// `waitpid`: on Linux, `Process.waitUntilExit()` can miss a child's exit and hang.
+/// Runs commands for tests, through `ChildProcess` (posix_spawn, all other descriptors closed in the child, reaped
+/// with `waitpid`) rather than Foundation's `Process`: under the parallel suite `Process.run` crashed in `memcpy`
+/// (twice in CI), and on Linux `Process.waitUntilExit()` can miss a child's exit and hang. The blocking part runs on
+/// a thread of its own.
 enum Shell {
     struct Failed: Error, CustomStringConvertible {
         let description: String
@@ -13,45 +16,59 @@ enum Shell {
             .path
     }
 
-    /// Runs a command with `input` on standard input; returns its exit status and its output (stdout and stderr).
+    /// Runs a command with `input` on standard input; returns its exit status (128 + the signal when killed) and
+    /// its output (stdout and stderr together). `environment` nil: this process's.
     static func status(_ arguments: [String], input: String = "", environment: [String: String]? = nil) async throws
         -> (status: Int32, output: String)
     {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
-                continuation.resume(
-                    with: Result {
-                        let process = Process()
-                        process.executableURL = URL(
-                            fileURLWithPath: arguments[0].hasPrefix("/") ? arguments[0] : "/usr/bin/env")
-                        process.arguments = arguments[0].hasPrefix("/") ? Array(arguments.dropFirst()) : arguments
-                        if let environment { process.environment = environment }
-                        let stdin = Pipe(), output = Pipe()
-                        process.standardInput = stdin
-                        process.standardOutput = output
-                        process.standardError = output
-                        try process.run()
-                        stdin.fileHandleForWriting.write(Data(input.utf8))
-                        try stdin.fileHandleForWriting.close()
-                        let data = output.fileHandleForReading.readDataToEndOfFile()
-                        // Reap the child ourselves: Foundation's own monitor can miss its exit on Linux.
-                        var status: Int32 = 0
-                        var reaped: pid_t
-                        repeat {
-                            reaped = waitpid(process.processIdentifier, &status, 0)
-                        } while reaped < 0 && errno == EINTR
-                        guard reaped > 0 else {  // Foundation reaped it first, so it knows the status.
-                            process.waitUntilExit()
-                            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-                        }
-                        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-                        return (code, String(decoding: data, as: UTF8.self))
-                    })
+                continuation.resume(with: Result { try runBlocking(arguments, input: input, environment: environment) })
             }.start()
         }
     }
 
-    /// Runs a command and returns its output; throws when it exits non-zero.
+    private static func runBlocking(_ arguments: [String], input: String, environment: [String: String]?) throws
+        -> (status: Int32, output: String)
+    {
+        let command = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            .joined(separator: " ")
+        let child = try ChildProcess.spawn(
+            shellCommand: command + " 2>&1", environment: environment ?? ProcessInfo.processInfo.environment)
+        close(child.stderr)
+        var pending = Array(input.utf8)[...]  // small inputs: they fit in the pipe
+        while !pending.isEmpty {
+            let written = pending.withUnsafeBytes { write(child.stdin, $0.baseAddress, $0.count) }
+            if written > 0 {
+                pending = pending.dropFirst(written)
+            } else if written < 0 && (errno == EAGAIN || errno == EINTR) {
+                usleep(1000)
+            } else {
+                break
+            }
+        }
+        close(child.stdin)
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = read(child.stdout, &buffer, buffer.count)
+            if count > 0 {
+                output += buffer[0..<count]
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        close(child.stdout)
+        let status: Int32
+        switch child.wait() {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        return (status, String(decoding: output, as: UTF8.self))
+    }
+
     @discardableResult
     static func run(_ arguments: String...) async throws -> String {
         let (status, output) = try await status(arguments)
@@ -59,11 +76,8 @@ enum Shell {
         return output
     }
 
-    /// Starts a command and does not wait for it (clean-up in `defer`).
+    /// Starts a command and does not wait for it (clean-up in `defer`); a thread of its own reaps it.
     static func runDetached(_ arguments: String...) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        try? process.run()
+        Thread { _ = try? runBlocking(arguments, input: "", environment: nil) }.start()
     }
 }
