@@ -31,10 +31,8 @@ enum Shell {
     private static func runBlocking(_ arguments: [String], input: String, environment: [String: String]?) throws
         -> (status: Int32, output: String)
     {
-        let command = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-            .joined(separator: " ")
         let child = try ChildProcess.spawn(
-            shellCommand: command + " 2>&1", environment: environment ?? ProcessInfo.processInfo.environment)
+            shellCommand: quoted(arguments) + " 2>&1", environment: environment ?? ProcessInfo.processInfo.environment)
         close(child.stderr)
         var pending = Array(input.utf8)[...]  // small inputs: they fit in the pipe
         while !pending.isEmpty {
@@ -76,8 +74,20 @@ enum Shell {
         return output
     }
 
-    /// Starts a command and does not wait for it (clean-up in `defer`); a thread of its own reaps it.
+    /// Starts a command and does not wait for it (clean-up in `defer`): it writes nowhere, so it runs to its end
+    /// even if this process exits first; a thread of its own reaps it meanwhile.
     static func runDetached(_ arguments: String...) {
-        Thread { _ = try? runBlocking(arguments, input: "", environment: nil) }.start()
+        guard
+            let child = try? ChildProcess.spawn(
+                shellCommand: quoted(arguments) + " </dev/null >/dev/null 2>&1",
+                environment: ProcessInfo.processInfo.environment)
+        else { return }
+        for fd in [child.stdin, child.stdout, child.stderr] { close(fd) }
+        Thread { _ = child.wait() }.start()
+    }
+
+    /// The arguments as one `sh` command line, each single-quoted.
+    private static func quoted(_ arguments: [String]) -> String {
+        arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
     }
 }
