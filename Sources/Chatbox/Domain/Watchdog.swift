@@ -40,7 +40,8 @@ final class Watchdog: Sendable {
         return id
     }
 
-    /// Stops watching an answer (it ended); its `expired` is not called after this returns.
+    /// Stops watching an answer (it ended). An `expired` already picked in the same tick may still run just after:
+    /// the caller checks for a recorded timeout only when the model call did not end by itself.
     func unwatch(_ id: UInt64) {
         _ = state.withLock { $0.watched.removeValue(forKey: id) }
     }
