@@ -29,6 +29,11 @@ public struct MariaDBConfiguration: Sendable, Equatable, CustomStringConvertible
     /// How long a query waits for a free connection when all `poolSize` are busy, in seconds.
     public var poolTimeoutSeconds: Int
 
+    /// How long a statement waits for a row lock before it fails with 1205 (set on each connection): two thirds of
+    /// the read timeout, so that a long lock wait is reported as such (and retried) rather than cut off as a lost
+    /// connection when the read timeout runs out first. InnoDB's own default is 50 s.
+    public var lockWaitTimeoutSeconds: Int { max(1, readWriteTimeoutSeconds * 2 / 3) }
+
     public init(
         host: String,
         port: Int = 3306,

@@ -71,7 +71,13 @@ final class MariaDBConnection: @unchecked Sendable {
         // Galera: reads wait until this node has applied what other nodes committed before them (causal reads),
         // so a session or a row written through one node is there when the next request reads it through
         // another. Harmless without Galera; a server that does not know the variable (MySQL) is left as it is.
-        if mysql_query(h, "SET SESSION wsrep_sync_wait = 1") != 0 {
+        // A lock wait gives up before the read timeout would cut the connection: a statement stuck behind another
+        // writer then fails as a lock wait timeout (1205), which is retried, not as a lost connection.
+        let settings = [
+            "SET SESSION wsrep_sync_wait = 1",
+            "SET SESSION innodb_lock_wait_timeout = \(config.lockWaitTimeoutSeconds)"
+        ]
+        for setting in settings where mysql_query(h, setting) != 0 {
             let code = mysql_errno(h)
             guard code == 1193 else {  // 1193: unknown system variable
                 let error = MariaDBError(

@@ -282,6 +282,17 @@ struct ServerTests {
         }
     }
 
+    @Test("a connection gives up a lock wait (1205, retried) before its read timeout would cut it off")
+    func lockWaitEndsBeforeTheReadTimeout() async throws {
+        let configuration = try Support.configuration()
+        try await Support.withDatabase { db in
+            let wait = try await db.raw("SELECT @@SESSION.innodb_lock_wait_timeout AS t")
+                .first(decodingColumn: "t", as: Int.self)
+            #expect(wait == configuration.lockWaitTimeoutSeconds)
+            #expect(configuration.lockWaitTimeoutSeconds < configuration.readWriteTimeoutSeconds)
+        }
+    }
+
     @Test("withSession keeps raw START TRANSACTION … COMMIT/ROLLBACK and LAST_INSERT_ID on one connection")
     func sessions() async throws {
         try await Support.withDatabase(poolSize: 3) { db in
