@@ -19,7 +19,8 @@ final class LLMConnectionCounts: Sendable {
 }
 
 /// An HTTP/1.1 server that answers every request with a short complete SSE answer (`Content-Length`, kept alive
-/// unless `connectionClose`), counting its connections. It never closes a connection itself.
+/// unless `connectionClose`), counting its connections. It closes a connection itself only when `closeAfter`
+/// (right after the answer, without saying so: what FakeUpstream and some proxies do).
 private final class AnsweringHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -28,10 +29,12 @@ private final class AnsweringHandler: ChannelInboundHandler {
 
     let counts: LLMConnectionCounts
     let connectionClose: Bool
+    let closeAfter: Bool
 
-    init(counts: LLMConnectionCounts, connectionClose: Bool) {
+    init(counts: LLMConnectionCounts, connectionClose: Bool, closeAfter: Bool) {
         self.counts = counts
         self.connectionClose = connectionClose
+        self.closeAfter = closeAfter
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -54,6 +57,7 @@ private final class AnsweringHandler: ChannelInboundHandler {
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: Self.body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if closeAfter { context.close(promise: nil) }
     }
 }
 
@@ -93,7 +97,7 @@ enum LLMPoolTest {
 
     /// An answering HTTP server (see `AnsweringHandler`), behind TLS when `tls` is given.
     static func withAnsweringServer(
-        connectionClose: Bool = false, tls: NIOSSLContext? = nil,
+        connectionClose: Bool = false, closeAfter: Bool = false, tls: NIOSSLContext? = nil,
         _ body: (Int, LLMConnectionCounts) async throws -> Void
     ) async throws {
         let counts = LLMConnectionCounts()
@@ -102,7 +106,8 @@ enum LLMPoolTest {
                 let pipeline = channel.pipeline.syncOperations
                 if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
                 try pipeline.configureHTTPServerPipeline()
-                try pipeline.addHandler(AnsweringHandler(counts: counts, connectionClose: connectionClose))
+                try pipeline.addHandler(
+                    AnsweringHandler(counts: counts, connectionClose: connectionClose, closeAfter: closeAfter))
             },
             { port in try await body(port, counts) })
     }
@@ -161,6 +166,39 @@ struct LLMConnectionPoolTests {
             #expect(counts.opened == 2)
             #expect(await LLMTest.eventually { counts.closed == 2 })
             #expect(clients.streams.idleCount(.init(tls: false, host: "127.0.0.1", port: port)) == 0)
+            try await clients.shutdown()
+        }
+    }
+
+    @Test("an idle connection the server closes leaves the pool; the next answer opens a new one")
+    func closedWhileIdleLeavesThePool() async throws {
+        try await LLMPoolTest.withAnsweringServer(closeAfter: true) { port, counts in
+            let clients = ModelHTTPClients()
+            let model = LLMPoolTest.model("http://127.0.0.1:\(port)/v1", clients)
+            let key = ModelConnectionPool.Key(tls: false, host: "127.0.0.1", port: port)
+            for round in 1...3 {
+                let result = await LLMTest.drain(model.streamAnswer(to: LLMPoolTest.hello))
+                #expect(result.error == nil)
+                #expect(result.text == "hi")
+                #expect(await LLMTest.eventually { clients.streams.idleCount(key) == 0 && counts.closed == round })
+            }
+            #expect(counts.opened == 3)
+            try await clients.shutdown()
+        }
+    }
+
+    @Test("an idle connection is closed after the idle timeout")
+    func idleTimeout() async throws {
+        try await LLMPoolTest.withAnsweringServer { port, counts in
+            let clients = ModelHTTPClients(
+                connectTimeout: .seconds(10), tlsConfiguration: .makeClientConfiguration(),
+                idleTimeout: .milliseconds(300))
+            let model = LLMPoolTest.model("http://127.0.0.1:\(port)/v1", clients)
+            let key = ModelConnectionPool.Key(tls: false, host: "127.0.0.1", port: port)
+            let result = await LLMTest.drain(model.streamAnswer(to: LLMPoolTest.hello))
+            #expect(result.text == "hi")
+            #expect(await LLMTest.eventually { counts.closed == 1 })
+            #expect(clients.streams.idleCount(key) == 0)
             try await clients.shutdown()
         }
     }

@@ -8,7 +8,7 @@ import Synchronization
 /// Keep-alive HTTP/1.1 connections to model hosts, for streamed `/chat/completions` requests, on plain SwiftNIO.
 ///
 /// Per host (scheme, host, port) it keeps a short list of idle connections: the most recently used is reused
-/// first, at most `maxIdlePerHost` are kept, and one idle for `idleTimeout` is closed. There is no limit on the
+/// first, at most `maxIdlePerHost` are kept, and one idle for `idleTimeout` (60 s) is closed. There is no limit on the
 /// connections in use: each request that finds no idle connection opens one (thousands of answers can stream from
 /// one host at the same time). A connection goes back to the list only after a response that ended completely and
 /// allowed keep-alive (see `OpenAIStreamHandler`); one that closes while idle leaves the list.
@@ -39,7 +39,8 @@ final class ModelConnectionPool: Sendable {
     }
 
     static let maxIdlePerHost = 64
-    static let idleTimeout: Duration = .seconds(60)
+    /// How long an idle connection is kept.
+    let idleTimeout: Duration
 
     private struct State {
         var idle: [Key: [Idle]] = [:]
@@ -53,9 +54,10 @@ final class ModelConnectionPool: Sendable {
 
     init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        tlsConfiguration: TLSConfiguration = .makeClientConfiguration()
+        tlsConfiguration: TLSConfiguration = .makeClientConfiguration(), idleTimeout: Duration = .seconds(60)
     ) {
         self.group = group
+        self.idleTimeout = idleTimeout
         tls = Result { try NIOSSLContext(configuration: tlsConfiguration) }
     }
 

@@ -26,8 +26,8 @@ public final class ModelHTTPClients: Sendable {
     }
 
     /// `tlsConfiguration`: how stream connections to `https` endpoints are secured (tests trust their own
-    /// certificate with it).
-    init(connectTimeout: Duration, tlsConfiguration: TLSConfiguration) {
+    /// certificate with it); `idleTimeout`: how long an idle stream connection is kept.
+    init(connectTimeout: Duration, tlsConfiguration: TLSConfiguration, idleTimeout: Duration = .seconds(60)) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .nanoseconds(connectTimeout.wholeNanoseconds))
         configuration.connectionPool = .init(idleTimeout: .seconds(60))
@@ -35,7 +35,7 @@ public final class ModelHTTPClients: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.decompression = .disabled
         listing = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-        streams = ModelConnectionPool(tlsConfiguration: tlsConfiguration)
+        streams = ModelConnectionPool(tlsConfiguration: tlsConfiguration, idleTimeout: idleTimeout)
     }
 
     /// Whether requests to `endpoint` must leave out `stream_options` (it refused them before).

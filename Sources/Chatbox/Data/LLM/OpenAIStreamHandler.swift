@@ -157,7 +157,7 @@ final class OpenAIStreamHandler: ChannelInboundHandler, RemovableChannelHandler 
             context.close(promise: nil)
             return
         }
-        let timeout = ModelConnectionPool.idleTimeout
+        let timeout = pool.idleTimeout
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(
             in: .nanoseconds(Int64(timeout.wholeNanoseconds))
         ) { [pool, key] in
