@@ -9,32 +9,40 @@ import Testing
 @testable import Chatbox
 import FakeUpstream
 
-/// How many connections a test server accepted and saw closed.
+/// How many connections a test server accepted and saw closed, and how many requests it received.
 final class LLMConnectionCounts: Sendable {
-    private let counts = Mutex((opened: 0, closed: 0))
+    private let counts = Mutex((opened: 0, closed: 0, requests: 0))
     var opened: Int { counts.withLock { $0.opened } }
     var closed: Int { counts.withLock { $0.closed } }
+    var requests: Int { counts.withLock { $0.requests } }
     func open() { counts.withLock { $0.opened += 1 } }
     func close() { counts.withLock { $0.closed += 1 } }
+    func request() { counts.withLock { $0.requests += 1 } }
 }
 
 /// An HTTP/1.1 server that answers every request with a short complete SSE answer (`Content-Length`, kept alive
-/// unless `connectionClose`), counting its connections. It closes a connection itself only when `closeAfter`
-/// (right after the answer, without saying so: what FakeUpstream and some proxies do).
-private final class AnsweringHandler: ChannelInboundHandler {
+/// unless `connectionClose`), counting its connections. It closes a connection itself only when told: `.afterAnswer`
+/// (right after it, without saying so: what FakeUpstream and some proxies do), or `.onSecondRequest` (without
+/// answering it: a server whose keep-alive timeout closed the connection just as the client reused it).
+final class AnsweringHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     static let body =
         "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
 
+    enum Closing: Sendable {
+        case never, afterAnswer, onSecondRequest
+    }
+
     let counts: LLMConnectionCounts
     let connectionClose: Bool
-    let closeAfter: Bool
+    let closing: Closing
+    private var answered = false
 
-    init(counts: LLMConnectionCounts, connectionClose: Bool, closeAfter: Bool) {
+    init(counts: LLMConnectionCounts, connectionClose: Bool, closing: Closing) {
         self.counts = counts
         self.connectionClose = connectionClose
-        self.closeAfter = closeAfter
+        self.closing = closing
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -49,6 +57,12 @@ private final class AnsweringHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .end = unwrapInboundIn(data) else { return }
+        counts.request()
+        if closing == .onSecondRequest, answered {
+            context.close(promise: nil)
+            return
+        }
+        answered = true
         var headers = HTTPHeaders([
             ("Content-Type", "text/event-stream"), ("Content-Length", String(Self.body.utf8.count))
         ])
@@ -57,7 +71,7 @@ private final class AnsweringHandler: ChannelInboundHandler {
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: Self.body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        if closeAfter { context.close(promise: nil) }
+        if closing == .afterAnswer { context.close(promise: nil) }
     }
 }
 
@@ -97,7 +111,7 @@ enum LLMPoolTest {
 
     /// An answering HTTP server (see `AnsweringHandler`), behind TLS when `tls` is given.
     static func withAnsweringServer(
-        connectionClose: Bool = false, closeAfter: Bool = false, tls: NIOSSLContext? = nil,
+        connectionClose: Bool = false, closing: AnsweringHandler.Closing = .never, tls: NIOSSLContext? = nil,
         _ body: (Int, LLMConnectionCounts) async throws -> Void
     ) async throws {
         let counts = LLMConnectionCounts()
@@ -107,7 +121,7 @@ enum LLMPoolTest {
                 if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
                 try pipeline.configureHTTPServerPipeline()
                 try pipeline.addHandler(
-                    AnsweringHandler(counts: counts, connectionClose: connectionClose, closeAfter: closeAfter))
+                    AnsweringHandler(counts: counts, connectionClose: connectionClose, closing: closing))
             },
             { port in try await body(port, counts) })
     }
@@ -142,13 +156,16 @@ struct LLMConnectionPoolTests {
         try await LLMPoolTest.withAnsweringServer { port, counts in
             let clients = ModelHTTPClients()
             let model = LLMPoolTest.model("http://127.0.0.1:\(port)/v1", clients)
+            let key = ModelConnectionPool.Key(tls: false, host: "127.0.0.1", port: port)
             for _ in 0..<3 {
                 let result = await LLMTest.drain(model.streamAnswer(to: LLMPoolTest.hello))
                 #expect(result.error == nil)
                 #expect(result.text == "hi")
+                // The answer ends at [DONE]; the connection is parked when the response's end is read, a moment
+                // later on the event loop.
+                #expect(await LLMTest.eventually { clients.streams.idleCount(key) == 1 })
             }
             #expect(counts.opened == 1)
-            #expect(clients.streams.idleCount(.init(tls: false, host: "127.0.0.1", port: port)) == 1)
             try await clients.shutdown()
             #expect(await LLMTest.eventually { counts.closed == 1 }, "shutdown closes the idle connection")
         }
@@ -172,7 +189,7 @@ struct LLMConnectionPoolTests {
 
     @Test("an idle connection the server closes leaves the pool; the next answer opens a new one")
     func closedWhileIdleLeavesThePool() async throws {
-        try await LLMPoolTest.withAnsweringServer(closeAfter: true) { port, counts in
+        try await LLMPoolTest.withAnsweringServer(closing: .afterAnswer) { port, counts in
             let clients = ModelHTTPClients()
             let model = LLMPoolTest.model("http://127.0.0.1:\(port)/v1", clients)
             let key = ModelConnectionPool.Key(tls: false, host: "127.0.0.1", port: port)
@@ -183,6 +200,26 @@ struct LLMConnectionPoolTests {
                 #expect(await LLMTest.eventually { clients.streams.idleCount(key) == 0 && counts.closed == round })
             }
             #expect(counts.opened == 3)
+            try await clients.shutdown()
+        }
+    }
+
+    @Test("a reused connection the server closes instead of answering is retried on a new one, transparently")
+    func staleReusedConnectionIsRetried() async throws {
+        // Each connection answers once; the reused one is closed when the next request arrives (nothing answered).
+        try await LLMPoolTest.withAnsweringServer(closing: .onSecondRequest) { port, counts in
+            let clients = ModelHTTPClients()
+            let model = LLMPoolTest.model("http://127.0.0.1:\(port)/v1", clients)
+            let key = ModelConnectionPool.Key(tls: false, host: "127.0.0.1", port: port)
+            var failures: [String] = []
+            for _ in 0..<100 {
+                let result = await LLMTest.drain(model.streamAnswer(to: LLMPoolTest.hello))
+                if result.text != "hi" || result.error != nil { failures.append(String(describing: result.error)) }
+                _ = await LLMTest.eventually { clients.streams.idleCount(key) >= 1 }  // parked: the next one reuses it
+            }
+            #expect(failures.isEmpty, "\(failures.count) failed: \(failures.prefix(3))")
+            #expect(counts.opened == 100, "one new connection per answer after the first")
+            #expect(counts.requests == 199, "every answer but the first tried the reused connection first")
             try await clients.shutdown()
         }
     }
@@ -255,10 +292,12 @@ struct LLMConnectionPoolTests {
             let trusting = ModelHTTPClients(connectTimeout: .seconds(10), tlsConfiguration: trust)
             let model = LLMPoolTest.model("https://localhost:\(port)/v1", trusting)
             let before = counts.opened
+            let key = ModelConnectionPool.Key(tls: true, host: "localhost", port: port)
             for _ in 0..<2 {
                 let result = await LLMTest.drain(model.streamAnswer(to: LLMPoolTest.hello))
                 #expect(result.error == nil)
                 #expect(result.text == "hi")
+                #expect(await LLMTest.eventually { trusting.streams.idleCount(key) == 1 })
             }
             #expect(counts.opened == before + 1, "the TLS connection is kept alive and reused")
             try await trusting.shutdown()
