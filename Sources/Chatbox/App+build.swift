@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Configuration
 import Hummingbird
 import Logging
@@ -21,8 +20,8 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     let store = SQLChatStore(
         db: database.sql, flavor: database.flavor, logger: logger, searchIndex: config.searchIndex)
     let auth = makeAuthService(store: store, config: config, logger: logger)
-    // Up to 16 × 1,024 concurrent model streams per host.
-    let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 16, connectionsPerShard: 1024)
+    // Model streams (keep-alive connections per host, no limit on concurrent streams) and model listings.
+    let httpClients = ModelHTTPClients()
     let startup = startupModel(config.model, httpClients: httpClients, logger: logger)
     // Every model on offer: the start-up connection from the settings and the admin's connections.
     let catalog = ModelCatalog(settings: config.model, store: store, httpClients: httpClients, logger: logger)
@@ -148,7 +147,7 @@ func buildRouter(
 
 /// The model the `CHATBOX_LLM_*` settings name (a command, an OpenAI-compatible endpoint, or the built-in demo):
 /// what `GET /api/config` describes. The models on offer are the catalog's.
-func startupModel(_ settings: ModelSettings, httpClients: HTTPClientShards, logger: Logger) -> any ChatModel {
+func startupModel(_ settings: ModelSettings, httpClients: ModelHTTPClients, logger: Logger) -> any ChatModel {
     if let command = settings.command {
         return CommandModel(command: command, passingEnvironment: settings.commandEnvironment, logger: logger)
     } else if let baseURL = settings.baseURL, let model = settings.model {

@@ -7,7 +7,7 @@ import Testing
 /// Several instances on one database: an admin's change of models on one reaches the others' catalogs.
 @Suite("Model catalog across instances")
 struct CatalogSharingTests {
-    static func catalog(_ store: SQLChatStore, _ httpClients: HTTPClientShards, interval: Duration) -> ModelCatalog {
+    static func catalog(_ store: SQLChatStore, _ httpClients: ModelHTTPClients, interval: Duration) -> ModelCatalog {
         ModelCatalog(
             settings: ModelSettings(), store: store, httpClients: httpClients, logger: Logger(label: "catalog"),
             versionCheckInterval: interval)
@@ -27,7 +27,7 @@ struct CatalogSharingTests {
     /// the choice of the default model.
     @Test(arguments: Backend.all)
     func anotherInstancesCatalogSeesTheAdminsChanges(_ backend: Backend) async throws {
-        let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 1, connectionsPerShard: 4)
+        let httpClients = ModelHTTPClients()
         defer { Task { try? await httpClients.shutdown() } }
         try await backend.withStore { store in
             let admin = Self.catalog(store, httpClients, interval: .seconds(2))
@@ -60,7 +60,7 @@ struct CatalogSharingTests {
     /// checks, another instance's change stays unseen, and a new catalog (a restart) sees it.
     @Test(arguments: Backend.all)
     func betweenChecksTheCacheIsServed(_ backend: Backend) async throws {
-        let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 1, connectionsPerShard: 4)
+        let httpClients = ModelHTTPClients()
         defer { Task { try? await httpClients.shutdown() } }
         try await backend.withStore { store in
             let admin = Self.catalog(store, httpClients, interval: .zero)

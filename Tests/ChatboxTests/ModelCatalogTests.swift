@@ -80,7 +80,7 @@ struct ModelCatalogTests {
                 await second.stop()
             }
         }
-        let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 1, connectionsPerShard: 16)
+        let httpClients = ModelHTTPClients()
         defer { Task { try? await httpClients.shutdown() } }
         try await backend.withStore { store in
             var settings = ModelSettings()
@@ -137,7 +137,7 @@ struct ModelCatalogTests {
     }
 
     @Test func theStartUpTitleSettingsStayTheTitleModelWhenTheAdminSetNone() async throws {
-        let httpClients = OpenAICompatibleModel.makeHTTPClients(shards: 1, connectionsPerShard: 4)
+        let httpClients = ModelHTTPClients()
         defer { Task { try? await httpClients.shutdown() } }
         try await Backend.sqlite.withStore { store in
             var settings = ModelSettings()
@@ -187,7 +187,7 @@ struct ModelListingTests {
         _ baseURL: String, apiKey: String? = nil, timeout: Duration = .seconds(60),
         _ body: (ModelListing) async throws -> Void
     ) async throws {
-        let clients = OpenAICompatibleModel.makeHTTPClients(shards: 1, connectionsPerShard: 4)
+        let clients = ModelHTTPClients()
         var listing = ModelListing(
             baseURL: baseURL, apiKey: apiKey, headers: [], httpClients: clients, logger: Logger(label: "test"))
         listing.timeout = timeout

@@ -77,7 +77,7 @@ public actor ModelCatalog: ModelDirectory {
     }
 
     public init(
-        settings: ModelSettings, store: any ConnectionStore & SettingsStore, httpClients: HTTPClientShards,
+        settings: ModelSettings, store: any ConnectionStore & SettingsStore, httpClients: ModelHTTPClients,
         logger: Logger, versionCheckInterval: Duration = .seconds(2)
     ) {
         self.store = store

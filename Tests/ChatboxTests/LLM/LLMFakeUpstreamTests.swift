@@ -149,7 +149,7 @@ struct LLMFakeUpstreamTests {
                 // the test server, not what this test is about).
                 request.headers.add(name: "Connection", value: "close")
                 request.body = .bytes(ByteBuffer(string: json))
-                let response = try await client.execute(request, timeout: .seconds(30))
+                let response = try await client.listing.execute(request, timeout: .seconds(30))
                 return String(buffer: try await response.body.collect(upTo: 1 << 20))
             }
             let content = "[[fake tokens=2 reasoning_content=3 delay_ms=0]]"  // 48 characters: 12 prompt tokens
@@ -214,7 +214,7 @@ struct LLMFakeUpstreamTests {
                     string:
                         #"{"model":"m","stream":false,"messages":[{"role":"user","content":[{"type":"text","text":"[[fake tokens=2]]"}]}]}"#
                 ))
-            let response = try await client.execute(request, timeout: .seconds(30))
+            let response = try await client.listing.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 20)
             #expect(response.status == .ok)
             #expect(String(buffer: body).contains(#""content":"word1 word2""#))
@@ -229,8 +229,8 @@ struct LLMFakeUpstreamTests {
     @Test("stop() ends open streams and frees the port")
     func stopEndsStreams() async throws {
         let upstream = try await FakeUpstream.start { _ in .hang }
-        let client = OpenAICompatibleModel.makeHTTPClient()
-        let model = OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: nil, model: "m", httpClient: client)
+        let client = ModelHTTPClients()
+        let model = OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: nil, model: "m", httpClients: client)
         let consumer = Task { await LLMTest.drain(model.streamAnswer(to: [ChatMessage(role: .user, content: "x")])) }
         #expect(await LLMTest.eventually { upstream.openStreams == 1 })
         let start = ContinuousClock.now

@@ -25,7 +25,7 @@ struct LLMHostileModelTests {
         var closed = false
         try await LLMTest.withFakeUpstream({ _ in reply }) { upstream, client in
             let model = OpenAICompatibleModel(
-                baseURL: upstream.baseURL, apiKey: apiKey, model: "m", httpClient: client, limits: limits)
+                baseURL: upstream.baseURL, apiKey: apiKey, model: "m", httpClients: client, limits: limits)
             result = await LLMTest.drain(model.streamAnswer(to: question))
             closed = await LLMTest.eventually(within: .seconds(20)) { upstream.openStreams == 0 }
         }
@@ -170,10 +170,10 @@ struct LLMHostileModelTests {
     @Test("an unreachable model is named by host:port: no credentials, no path, no raw error")
     func unreachableURLHidesCredentials() async throws {
         let port = try await LLMTest.closedPort()
-        let client = OpenAICompatibleModel.makeHTTPClient()
+        let client = ModelHTTPClients()
         let model = OpenAICompatibleModel(
             baseURL: "http://ada:pa55-w0rd@127.0.0.1:\(port)/v1?key=query-secret", apiKey: "sk-x-123456", model: "m",
-            httpClient: client)
+            httpClients: client)
         let result = await LLMTest.drain(model.streamAnswer(to: question))
         try await client.shutdown()
         let message = try #require(result.modelError?.message)

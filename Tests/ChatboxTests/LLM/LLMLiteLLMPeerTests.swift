@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Testing
 
@@ -16,8 +15,8 @@ struct LLMLiteLLMPeerTests {
     ]
 
     private func ask(_ model: String, key: String?? = nil) async throws -> LLMStreamResult {
-        let client = OpenAICompatibleModel.makeHTTPClient()
-        let model = OpenAICompatibleModel(baseURL: baseURL, apiKey: key ?? self.key, model: model, httpClient: client)
+        let client = ModelHTTPClients()
+        let model = OpenAICompatibleModel(baseURL: baseURL, apiKey: key ?? self.key, model: model, httpClients: client)
         let result = await LLMTest.drain(model.streamAnswer(to: question))
         try await client.shutdown()
         return result

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Synchronization
 import Testing
@@ -16,12 +15,12 @@ struct LLMOpenAICompatibleTests {
     ]
 
     private func model(
-        _ upstream: FakeUpstream, _ client: HTTPClient, apiKey: String? = nil,
+        _ upstream: FakeUpstream, _ client: ModelHTTPClients, apiKey: String? = nil,
         extraHeaders: [(String, String)] = []
     ) -> OpenAICompatibleModel {
         OpenAICompatibleModel(
             baseURL: upstream.baseURL, apiKey: apiKey, model: "fake-model",
-            extraHeaders: extraHeaders, httpClient: client)
+            extraHeaders: extraHeaders, httpClients: client)
     }
 
     /// Streams the conversation through a FakeUpstream that answers `reply`.
@@ -68,7 +67,7 @@ struct LLMOpenAICompatibleTests {
         try await LLMTest.withFakeUpstream({ _ in .tokens(3) }) { upstream, client in
             let model = OpenAICompatibleModel(
                 baseURL: upstream.baseURL + "/", apiKey: nil, model: "m",
-                httpClient: client)
+                httpClients: client)
             #expect(model.endpoint == upstream.baseURL + "/chat/completions")
             let result = await LLMTest.drain(model.streamAnswer(to: conversation))
             #expect(result.text == "word1 word2 word3")
@@ -203,10 +202,10 @@ struct LLMOpenAICompatibleTests {
     @Test("connection refused is .unreachable, naming the URL")
     func connectionRefused() async throws {
         let port = try await LLMTest.closedPort()
-        let client = OpenAICompatibleModel.makeHTTPClient()
+        let client = ModelHTTPClients()
         let model = OpenAICompatibleModel(
             baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
-            httpClient: client)
+            httpClients: client)
         let start = ContinuousClock.now
         let result = await LLMTest.drain(model.streamAnswer(to: conversation))
         try await client.shutdown()
@@ -215,32 +214,33 @@ struct LLMOpenAICompatibleTests {
                 == ModelError(
                     .unreachable,
                     "Cannot reach the model at 127.0.0.1:\(port): connection refused"))
-        // Not retried until a timeout (AsyncHTTPClient's own is 10 s); the bound is loose for a busy machine.
+        // Not retried until a timeout; the bound is loose for a busy machine.
         #expect(ContinuousClock.now - start < .seconds(8))
     }
 
-    @Test("the connect timeout applies even with a client that retries refused connections")
-    func connectTimeoutWithRetryingClient() async throws {
-        let port = try await LLMTest.closedPort()
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)  // retries until its own 10 s
-        let model = OpenAICompatibleModel(
-            baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
-            httpClient: client, connectTimeout: .milliseconds(400))
-        let start = ContinuousClock.now
-        let result = await LLMTest.drain(model.streamAnswer(to: conversation))
-        let elapsed = ContinuousClock.now - start
-        try await client.shutdown()
-        #expect(result.modelError?.kind == .unreachable)
-        #expect(result.modelError?.message.contains("no connection after 0.4 s") == true)
-        #expect(elapsed < .seconds(8), "our 0.4 s timeout fired, not the client's own 10 s")
+    @Test("the connect timeout covers the TLS handshake: a server that accepts and never answers")
+    func connectTimeoutCoversTLSHandshake() async throws {
+        try await LLMPoolTest.withSilentServer { port in
+            let client = ModelHTTPClients()
+            let model = OpenAICompatibleModel(
+                baseURL: "https://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
+                httpClients: client, connectTimeout: .milliseconds(400))
+            let start = ContinuousClock.now
+            let result = await LLMTest.drain(model.streamAnswer(to: conversation))
+            let elapsed = ContinuousClock.now - start
+            try await client.shutdown()
+            #expect(result.modelError?.kind == .unreachable)
+            #expect(result.modelError?.message.contains("no connection after 0.4 s") == true)
+            #expect(elapsed < .seconds(8), "our 0.4 s timeout fired")
+        }
     }
 
     @Test("an unknown host is .unreachable")
     func unknownHost() async throws {
-        let client = OpenAICompatibleModel.makeHTTPClient()
+        let client = ModelHTTPClients()
         let model = OpenAICompatibleModel(
             baseURL: "http://no-such-host.invalid/v1", apiKey: nil, model: "m",
-            httpClient: client, connectTimeout: .seconds(3))
+            httpClients: client, connectTimeout: .seconds(3))
         let result = await LLMTest.drain(model.streamAnswer(to: conversation))
         try await client.shutdown()
         #expect(result.modelError?.kind == .unreachable)
@@ -300,7 +300,7 @@ struct LLMOpenAICompatibleTests {
             }
             // Generous bounds (each check ends as soon as it holds): every suite runs at once on a 2-core CI machine.
             let allOpen = await LLMTest.eventually(within: .seconds(60)) { upstream.openStreams == 24 }
-            #expect(allOpen, "only \(upstream.openStreams) open; AsyncHTTPClient's default pool would cap this at 8")
+            #expect(allOpen, "only \(upstream.openStreams) open; a per-host connection cap would queue the rest")
             consumers.forEach { $0.cancel() }
             for consumer in consumers { _ = await consumer.value }
             #expect(await LLMTest.eventually(within: .seconds(60)) { upstream.openStreams == 0 })

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -98,7 +97,7 @@ struct LLMOpenAIStreamStateTests {
         #expect(driver.state.phase == .finished)
         #expect(driver.body(Self.chunk("after")) == .none)
         #expect(driver.end() == .none)
-        #expect(driver.state.receivedError(HTTPClientError.remoteConnectionClosed, canRetry: true) == .none)
+        #expect(driver.state.receivedError(ModelStreamError.connectionClosed, canRetry: true) == .none)
         #expect(driver.pieces == ["Hel", "lo"], "nothing after [DONE]")
     }
 
@@ -231,13 +230,13 @@ struct LLMOpenAIStreamStateTests {
     @Test func aStaleConnectionBeforeAnyAnswerIsRetriedWhileRetriesAreLeft() {
         var driver = Driver()
         driver.state.requestSent()
-        #expect(driver.state.receivedError(HTTPClientError.remoteConnectionClosed, canRetry: true) == .retry)
+        #expect(driver.state.receivedError(ModelStreamError.connectionClosed, canRetry: true) == .retry)
         #expect(driver.state.phase == .finished)
 
         var last = Driver()
         last.state.requestSent()
         #expect(
-            Self.failure(last.state.receivedError(HTTPClientError.remoteConnectionClosed, canRetry: false))
+            Self.failure(last.state.receivedError(ModelStreamError.connectionClosed, canRetry: false))
                 == ModelError(
                     .unreachable,
                     "The model at model.test:8000 closed the connection without answering (the model closed the connection)."
@@ -256,7 +255,7 @@ struct LLMOpenAIStreamStateTests {
     @Test func aConnectionLostMidStreamIsACutOffAnswer() {
         var driver = Driver.answering()
         _ = driver.body(Self.chunk("part"))
-        let error = Self.failure(driver.state.receivedError(HTTPClientError.remoteConnectionClosed, canRetry: true))
+        let error = Self.failure(driver.state.receivedError(ModelStreamError.connectionClosed, canRetry: true))
         #expect(
             error
                 == ModelError(
@@ -278,7 +277,7 @@ struct LLMOpenAIStreamStateTests {
         var driver = Driver.answering()
         _ = driver.body(Self.chunk("a"))
         #expect(
-            driver.state.receivedError(HTTPClientError.cancelled, canRetry: true) == .end(nil, dropConnection: false))
+            driver.state.receivedError(ModelStreamError.cancelled, canRetry: true) == .end(nil, dropConnection: false))
         #expect(driver.end() == .none)
     }
 
@@ -291,7 +290,7 @@ struct LLMOpenAIStreamStateTests {
                         .unreachable,
                         "Cannot reach the model at model.test:8000: no connection after 1.5 s (connect timeout)."),
                     dropConnection: true))
-        #expect(waiting.state.receivedError(HTTPClientError.cancelled, canRetry: true) == .none, "one end only")
+        #expect(waiting.state.receivedError(ModelStreamError.cancelled, canRetry: true) == .none, "one end only")
 
         var connected = Driver()
         connected.state.requestSent()

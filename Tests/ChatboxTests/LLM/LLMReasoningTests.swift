@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Synchronization
 import Testing
@@ -53,8 +52,8 @@ struct LLMOutputs {
 
 @Suite("LLM: reasoning, usage and temperature with an OpenAI-compatible model")
 struct LLMReasoningTests {
-    private func model(_ upstream: FakeUpstream, _ client: HTTPClient) -> OpenAICompatibleModel {
-        OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: nil, model: "fake-model", httpClient: client)
+    private func model(_ upstream: FakeUpstream, _ client: ModelHTTPClients) -> OpenAICompatibleModel {
+        OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: nil, model: "fake-model", httpClients: client)
     }
 
     private func ask(_ text: String, temperature: Double? = nil) -> ModelRequest {

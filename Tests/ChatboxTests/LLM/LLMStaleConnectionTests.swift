@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -64,10 +63,10 @@ struct LLMStaleConnectionTests {
     private func ask(dropFirst: Int) async throws -> (result: LLMStreamResult, connections: Int) {
         var outcome: (LLMStreamResult, Int)?
         try await withServer(dropFirst: dropFirst) { port, connections in
-            let client = OpenAICompatibleModel.makeHTTPClient()
+            let client = ModelHTTPClients()
             let model = OpenAICompatibleModel(
                 baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
-                httpClient: client)
+                httpClients: client)
             let result = await LLMTest.drain(model.streamAnswer(to: [ChatMessage(role: .user, content: "hi")]))
             try await client.shutdown()
             outcome = (result, connections.withLockedValue { $0 })

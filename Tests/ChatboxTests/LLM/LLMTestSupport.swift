@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Testing
 
@@ -33,10 +32,10 @@ enum LLMTest {
     /// Runs `body` with a FakeUpstream and an HTTP client made for model streams, then stops both.
     static func withFakeUpstream(
         _ behaviour: @escaping @Sendable (FakeRequest) -> FakeReply,
-        _ body: (FakeUpstream, HTTPClient) async throws -> Void
+        _ body: (FakeUpstream, ModelHTTPClients) async throws -> Void
     ) async throws {
         let upstream = try await FakeUpstream.start(behaviour: behaviour)
-        let client = OpenAICompatibleModel.makeHTTPClient()
+        let client = ModelHTTPClients()
         do {
             try await body(upstream, client)
         } catch {

@@ -10,7 +10,7 @@ struct LLMThroughputTests {
     @Test("20,000 tokens stream through, each one a piece, none lost")
     func manyTokens() async throws {
         try await LLMTest.withFakeUpstream({ _ in .tokens(20_000) }) { upstream, client in
-            let model = OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: nil, model: "m", httpClient: client)
+            let model = OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: nil, model: "m", httpClients: client)
             let result = await LLMTest.drain(model.streamAnswer(to: [ChatMessage(role: .user, content: "go")]))
             #expect(result.error == nil)
             #expect(result.pieces.count == 20_000)
@@ -22,7 +22,7 @@ struct LLMThroughputTests {
         let script = FakeStream(
             tokens: FakeReply.numberedTokens(10_000), reasoning: FakeStream.reasoningTokens(10_000))
         try await LLMTest.withFakeUpstream({ _ in .scripted(script) }) { upstream, client in
-            let model = OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: nil, model: "m", httpClient: client)
+            let model = OpenAICompatibleModel(baseURL: upstream.baseURL, apiKey: nil, model: "m", httpClients: client)
             let result = await LLMOutputs.drain(
                 model.stream(ModelRequest(messages: [ChatMessage(role: .user, content: "go")])))
             #expect(result.error == nil)

@@ -2,7 +2,7 @@ import Logging
 
 /// Turns a connection into models: the `ChatModel` for one of its model names, and the names it offers.
 struct ModelConnector: Sendable {
-    let httpClients: HTTPClientShards
+    let httpClients: ModelHTTPClients
     let logger: Logger
     /// Environment variables a command connection's program also gets (`CHATBOX_LLM_COMMAND_ENV`).
     var commandEnvironment: [String] = []

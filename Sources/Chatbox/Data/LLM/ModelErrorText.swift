@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 
 #if canImport(Glibc)
@@ -118,6 +119,16 @@ func describeConnectError(_ error: any Error) -> String {
         case .invalidURL, .emptyHost, .emptyScheme: return "the model URL is not valid"
         default: return "the HTTP exchange failed"
         }
+    }
+    if let stream = error as? ModelStreamError {
+        switch stream {
+        case .invalidURL: return "the model URL is not valid"
+        case .cancelled: return "the request was cancelled"
+        case .connectionClosed: return "the model closed the connection"
+        }
+    }
+    if let parser = error as? HTTPParserError {
+        return parser == .invalidEOFState ? "the model closed the connection" : "the model's HTTP response is not valid"
     }
     if let channel = error as? ChannelError {
         switch channel {

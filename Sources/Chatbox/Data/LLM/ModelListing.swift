@@ -14,7 +14,7 @@ struct ModelListing: Sendable {
     let baseURL: String
     let apiKey: String?
     let headers: [(String, String)]
-    let httpClients: HTTPClientShards
+    let httpClients: ModelHTTPClients
     let logger: Logger
     var timeout: Duration = .seconds(10)
     var maxBytes = 1 << 20
@@ -37,13 +37,11 @@ struct ModelListing: Sendable {
         request.headers.add(name: "User-Agent", value: "Chatbox")
         if let apiKey, !apiKey.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
-        let (client, shard) = httpClients.acquire()
-        defer { httpClients.release(shard) }
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.wholeNanoseconds))
         let response: HTTPClientResponse
         var body: ByteBuffer
         do {
-            response = try await client.execute(request, deadline: deadline, logger: logger)
+            response = try await httpClients.listing.execute(request, deadline: deadline, logger: logger)
             body = try await response.body.collect(upTo: maxBytes)
         } catch is NIOTooManyBytesError {
             throw ModelError(

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
@@ -18,7 +17,7 @@ import NIOPosix
 /// What it sends: `model`, `messages`, `stream: true`, `temperature` when the request sets one, and
 /// `stream_options: {"include_usage": true}`. A provider that refuses the request (HTTP 400 or 422, before any
 /// event) while it carried `stream_options` gets it once more without them; when that one is accepted, the
-/// endpoint is remembered (in `HTTPClientShards`) and later requests to it leave them out.
+/// endpoint is remembered (in `ModelHTTPClients`) and later requests to it leave them out.
 ///
 /// What it reads (see `OpenAIChunkReader`), in order: reasoning from `delta.reasoning_content` or
 /// `delta.reasoning` (`message.…` of a non-streamed answer) as `.reasoning`; `delta.content` as `.answer`, except a
@@ -35,14 +34,18 @@ import NIOPosix
 /// answer; past them the answer fails with a clear message and the connection is dropped. (`limits` is there for
 /// tests, which reach smaller ones with less work.)
 ///
-/// The only timeout here is `connectTimeout` (until the request head is sent on a connection). First-token and
-/// stall timeouts belong to the caller, which cancels the consuming task; that cancels the HTTP request at once.
+/// The only timeout here is `connectTimeout` (until the request head is sent on a connection, TLS handshake
+/// included). First-token and stall timeouts belong to the caller, which cancels the consuming task; that closes
+/// the connection at once.
+///
+/// The requests go over `ModelHTTPClients.streams`, keep-alive HTTP/1.1 connections on plain SwiftNIO (see
+/// `ModelConnectionPool`, `OpenAIStreamHandler`, `OpenAIStreamExchange`).
 public struct OpenAICompatibleModel: ChatModel {
     public let baseURL: String
     public let model: String
     private let apiKey: String?
     private let extraHeaders: [(String, String)]
-    private let httpClients: HTTPClientShards
+    private let httpClients: ModelHTTPClients
     private let connectTimeout: Duration
     private let errors: ModelErrorText
     private let logger: Logger
@@ -52,18 +55,7 @@ public struct OpenAICompatibleModel: ChatModel {
 
     public init(
         baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
-        httpClient: HTTPClient, connectTimeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "chatbox.model"), limits: SSEParser.Limits = .model
-    ) {
-        self.init(
-            baseURL: baseURL, apiKey: apiKey, model: model, extraHeaders: extraHeaders,
-            httpClients: HTTPClientShards([httpClient]), connectTimeout: connectTimeout, logger: logger,
-            limits: limits)
-    }
-
-    public init(
-        baseURL: String, apiKey: String?, model: String, extraHeaders: [(String, String)] = [],
-        httpClients: HTTPClientShards, connectTimeout: Duration = .seconds(10),
+        httpClients: ModelHTTPClients, connectTimeout: Duration = .seconds(10),
         logger: Logger = Logger(label: "chatbox.model"), limits: SSEParser.Limits = .model
     ) {
         self.baseURL = baseURL
@@ -82,31 +74,6 @@ public struct OpenAICompatibleModel: ChatModel {
         var base = Substring(baseURL)
         while base.hasSuffix("/") { base = base.dropLast() }
         return base + "/chat/completions"
-    }
-
-    /// An `HTTPClient` suited to model streams: a refused connection fails at once instead of being retried until
-    /// the connect timeout, and many answers can stream from one host at the same time (AsyncHTTPClient's default
-    /// of 8 connections per host would queue the 9th concurrent answer). Shut it down with `shutdown()`.
-    public static func makeHTTPClient(connectTimeout: Duration = .seconds(10), connectionsPerHost: Int = 512)
-        -> HTTPClient
-    {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .nanoseconds(connectTimeout.wholeNanoseconds))
-        configuration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.decompression = .disabled
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-    }
-
-    /// `shards` clients of `connectionsPerShard` connections per host each (see `HTTPClientShards`).
-    public static func makeHTTPClients(shards: Int, connectTimeout: Duration = .seconds(10), connectionsPerShard: Int)
-        -> HTTPClientShards
-    {
-        HTTPClientShards(
-            (0..<shards).map { _ in
-                makeHTTPClient(connectTimeout: connectTimeout, connectionsPerHost: connectionsPerShard)
-            })
     }
 
     public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
@@ -134,16 +101,16 @@ public struct OpenAICompatibleModel: ChatModel {
     }
 
     private static func cancel(_ current: NIOLockedValueBox<Attempt>) {
-        current.withLockedValue { attempt -> HTTPClient.Task<Void>? in
+        current.withLockedValue { attempt -> OpenAIStreamExchange? in
             attempt.cancelled = true
-            return attempt.task
+            return attempt.exchange
         }?.cancel()
     }
 
     private func start(_ request: ModelRequest, output: AnswerOutput, current: NIOLockedValueBox<Attempt>) {
         let url = endpoint
         let wantsUsage = !httpClients.refusesStreamOptions(url)
-        let first: HTTPClient.Request
+        let first: ModelHTTPRequest
         do {
             first = try makeRequest(url: url, request, includeUsage: wantsUsage)
         } catch {
@@ -154,36 +121,27 @@ public struct OpenAICompatibleModel: ChatModel {
                     "The model URL for \(errors.location) is not valid (\(describeConnectError(error)))."))
             return
         }
-        let (client, shard) = httpClients.acquire()
-        let output = AnswerOutput(
-            output: output.output,
-            end: { [httpClients] error in
-                httpClients.release(shard)
-                output.end(error)
-            })
         send(
-            first, on: client, request, includeUsage: wantsUsage, url: url, to: output, current: current,
-            retriesLeft: 3)
+            first, request, includeUsage: wantsUsage, url: url, to: output, current: current, retriesLeft: 3,
+            reuse: true)
     }
 
-    /// Starts one attempt. A pooled connection the server had already closed (nothing received) is retried, up to
-    /// three times: each failed attempt discards its stale connection, so the pool soon hands out a fresh one. A
-    /// refusal of `stream_options` is retried once without them.
+    /// Starts one attempt, on an idle keep-alive connection when `reuse` allows and one is there. A connection
+    /// that closes (or is reset) before anything was received is retried, up to three times, each time on a new
+    /// connection (a server that closed one idle connection may well have closed the others). A refusal of
+    /// `stream_options` is retried once without them.
     private func send(
-        _ httpRequest: HTTPClient.Request, on httpClient: HTTPClient, _ request: ModelRequest, includeUsage: Bool,
-        url: String, to output: AnswerOutput, current: NIOLockedValueBox<Attempt>, retriesLeft: Int
+        _ httpRequest: ModelHTTPRequest, _ request: ModelRequest, includeUsage: Bool, url: String,
+        to output: AnswerOutput, current: NIOLockedValueBox<Attempt>, retriesLeft: Int, reuse: Bool
     ) {
-        let eventLoop = httpClient.eventLoopGroup.next()
+        let pool = httpClients.streams
+        let lease = pool.lease(httpRequest.key, reuse: reuse)
         var retry: (@Sendable () -> Void)?
         if retriesLeft > 0 {
             retry = { @Sendable [self] in
-                guard let again = try? makeRequest(url: url, request, includeUsage: includeUsage) else {
-                    output.end(ModelError(.unreachable, "The model at \(errors.location) closed the connection."))
-                    return
-                }
                 send(
-                    again, on: httpClient, request, includeUsage: includeUsage, url: url, to: output,
-                    current: current, retriesLeft: retriesLeft - 1)
+                    httpRequest, request, includeUsage: includeUsage, url: url, to: output, current: current,
+                    retriesLeft: retriesLeft - 1, reuse: false)
             }
         }
         var retryWithoutStreamOptions: (@Sendable () -> Void)?
@@ -212,29 +170,28 @@ public struct OpenAICompatibleModel: ChatModel {
                         output.end(error)
                     })
                 send(
-                    again, on: httpClient, request, includeUsage: false, url: url, to: remembering,
-                    current: current, retriesLeft: retriesLeft)
+                    again, request, includeUsage: false, url: url, to: remembering, current: current,
+                    retriesLeft: retriesLeft, reuse: true)
             }
         }
-        let delegate = OpenAIStreamDelegate(
-            errors: errors, logger: logger, limits: limits, output: output, eventLoop: eventLoop,
+        let exchange = OpenAIStreamExchange(
+            errors: errors, logger: logger, limits: limits, output: output, eventLoop: lease.eventLoop,
             retryOnStaleConnection: retry, retryWithoutStreamOptions: retryWithoutStreamOptions)
-        let task = httpClient.execute(request: httpRequest, delegate: delegate, eventLoop: .delegate(on: eventLoop))
         let cancelledMeanwhile = current.withLockedValue { attempt -> Bool in
-            attempt.task = task
+            attempt.exchange = exchange
             return attempt.cancelled
         }
-        if cancelledMeanwhile { task.cancel() }  // the consumer left between two attempts
-        eventLoop.execute { [connectTimeout] in delegate.armConnectTimer(task: task, timeout: connectTimeout) }
+        if cancelledMeanwhile { exchange.cancel() }  // the consumer left between two attempts
+        pool.send(httpRequest, on: lease, for: exchange, connectTimeout: connectTimeout)
     }
 
-    /// The request in flight (the retry replaces it) and whether the consumer has gone.
+    /// The attempt in flight (a retry replaces it) and whether the consumer has gone.
     private struct Attempt {
-        var task: HTTPClient.Task<Void>?
+        var exchange: OpenAIStreamExchange?
         var cancelled = false
     }
 
-    private func makeRequest(url: String, _ request: ModelRequest, includeUsage: Bool) throws -> HTTPClient.Request {
+    private func makeRequest(url: String, _ request: ModelRequest, includeUsage: Bool) throws -> ModelHTTPRequest {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Accept", value: "text/event-stream")
@@ -247,7 +204,7 @@ public struct OpenAICompatibleModel: ChatModel {
             temperature: request.temperature,
             stream_options: includeUsage ? .init(include_usage: true) : nil)
         let body = try JSONEncoder().encode(payload)
-        return try HTTPClient.Request(url: url, method: .POST, headers: headers, body: .data(body))
+        return try ModelHTTPRequest(url: url, method: .POST, headers: headers, body: ByteBuffer(bytes: body))
     }
 }
 

@@ -1,17 +1,20 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
 
 /// What a model's stream says, read and put into words for `OpenAIStreamState`.
 extension OpenAIStreamState {
-    /// The server closed a pooled connection just as it was reused (keep-alive race).
+    /// The server closed (or reset) the connection before answering anything: typically a pooled keep-alive
+    /// connection it had closed just as it was reused.
     static func isStaleConnection(_ error: any Error) -> Bool {
-        if let clientError = error as? HTTPClientError {
-            return clientError == .remoteConnectionClosed
+        if let streamError = error as? ModelStreamError {
+            return streamError == .connectionClosed
         }
         if let channelError = error as? ChannelError {
             return channelError == .ioOnClosedChannel || channelError == .alreadyClosed || channelError == .eof
+        }
+        if let io = error as? IOError {
+            return io.errnoCode == ECONNRESET || io.errnoCode == EPIPE
         }
         return false
     }

@@ -1,10 +1,9 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The life of one streamed `/chat/completions` response, without the network: `OpenAIStreamDelegate` tells it
+/// The life of one streamed `/chat/completions` response, without the network: `OpenAIStreamExchange` tells it
 /// what happened (request sent, head, body part, error, end of body, connect timeout) and performs the `Action`
 /// it returns. Its outputs (reasoning, answer pieces, usage) go to the `output` closure of the call that parsed
 /// them, in order.
@@ -42,16 +41,16 @@ struct OpenAIStreamState {
         case finishReason
     }
 
-    /// What the delegate does next.
+    /// What the exchange does next.
     enum Action: Equatable {
         case none
-        /// Ends the answer (nil: complete). `dropConnection`: cancel the request, the rest of the body is not read.
+        /// Ends the answer (nil: complete). `dropConnection`: close the connection, the rest of the body is not read.
         case end(ModelError?, dropConnection: Bool)
         /// Sends the request again: a reused keep-alive connection was closed before anything was received.
         case retry
         /// The provider refused the request (400 or 422) that carried `stream_options`: send it again without them
         /// (only when `refusalCanBeStreamOptions`); `error` is the answer's error if that is not possible.
-        /// `dropConnection`: the rest of the error body is not read (cancel the request first).
+        /// `dropConnection`: the rest of the error body is not read (close the connection first).
         case retryWithoutStreamOptions(ModelError, dropConnection: Bool)
     }
 
@@ -116,7 +115,7 @@ struct OpenAIStreamState {
     mutating func receivedBodyPart(_ buffer: ByteBuffer, output: (ModelOutput) -> Void) -> Action {
         switch phase {
         case .connecting, .waitingForHead:
-            phase = .sniffing(.ok)  // a body before its head (AsyncHTTPClient never does that): read as a 200's
+            phase = .sniffing(.ok)  // a body before its head (NIO's decoder never does that): read as a 200's
             return receivedBodyPart(buffer, output: output)
         case .sniffing:
             guard let first = buffer.readableBytesView.first(where: { !Self.isWhitespace($0) }) else {
@@ -170,7 +169,7 @@ struct OpenAIStreamState {
         }
     }
 
-    /// The body ended (`didFinishRequest`).
+    /// The body ended (the response's `.end`).
     mutating func bodyEnded(output: (ModelOutput) -> Void) -> Action {
         let ending = phase
         phase = .finished
@@ -222,12 +221,13 @@ struct OpenAIStreamState {
         }
     }
 
-    /// The request failed (`didReceiveError`). `canRetry`: a retry on a fresh connection is still allowed.
+    /// The request failed: no connection, or it failed or closed before the response ended (`cancelled`: the
+    /// consumer left). `canRetry`: a retry on a fresh connection is still allowed.
     mutating func receivedError(_ error: any Error, canRetry: Bool) -> Action {
         let failing = phase
         guard failing != .finished else { return .none }
         phase = .finished
-        if let clientError = error as? HTTPClientError, clientError == .cancelled {
+        if let streamError = error as? ModelStreamError, streamError == .cancelled {
             return .end(nil, dropConnection: false)  // the consumer went away; nobody is listening
         }
         switch failing {

@@ -1,0 +1,225 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// Keep-alive HTTP/1.1 connections to model hosts, for streamed `/chat/completions` requests, on plain SwiftNIO.
+///
+/// Per host (scheme, host, port) it keeps a short list of idle connections: the most recently used is reused
+/// first, at most `maxIdlePerHost` are kept, and one idle for `idleTimeout` (60 s) is closed. There is no limit on the
+/// connections in use: each request that finds no idle connection opens one (thousands of answers can stream from
+/// one host at the same time). A connection goes back to the list only after a response that ended completely and
+/// allowed keep-alive (see `OpenAIStreamHandler`); one that closes while idle leaves the list.
+///
+/// A connection's pipeline: `NIOSSLClientHandler` for `https` (the system's trust roots, full verification, SNI
+/// unless the host is an IP address), NIO's HTTP/1.1 client handlers, then an `OpenAIStreamHandler`, which stays
+/// for the connection's life and carries one request at a time.
+///
+/// Not supported: HTTP proxies (never configured here before either), HTTP/2.
+final class ModelConnectionPool: Sendable {
+    /// Where a connection goes: scheme, host and port.
+    struct Key: Hashable, Sendable {
+        var tls: Bool
+        var host: String
+        var port: Int
+    }
+
+    /// An idle connection and its handler (touched only on the connection's event loop).
+    struct Idle: Sendable {
+        let channel: any Channel
+        let handler: NIOLoopBound<OpenAIStreamHandler>
+    }
+
+    /// Where the next request to a host goes: an idle connection, or a new one to open on `eventLoop`.
+    struct Lease: Sendable {
+        let eventLoop: any EventLoop
+        let idle: Idle?
+    }
+
+    static let maxIdlePerHost = 64
+    /// How long an idle connection is kept.
+    let idleTimeout: Duration
+
+    private struct State {
+        var idle: [Key: [Idle]] = [:]
+        var shutDown = false
+    }
+
+    private let state = Mutex(State())
+    let group: any EventLoopGroup
+    /// Made once: a context is costly to build (it loads the trust roots), and can serve every connection.
+    private let tls: Result<NIOSSLContext, any Error>
+
+    init(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tlsConfiguration: TLSConfiguration = .makeClientConfiguration(), idleTimeout: Duration = .seconds(60)
+    ) {
+        self.group = group
+        self.idleTimeout = idleTimeout
+        tls = Result { try NIOSSLContext(configuration: tlsConfiguration) }
+    }
+
+    /// An idle connection to `key` when there is one and `reuse` allows it (the most recently parked, skipping
+    /// ones already closed), else an event loop to open a new one on.
+    func lease(_ key: Key, reuse: Bool) -> Lease {
+        if reuse, let idle = takeIdle(key) { return Lease(eventLoop: idle.channel.eventLoop, idle: idle) }
+        return Lease(eventLoop: group.next(), idle: nil)
+    }
+
+    private func takeIdle(_ key: Key) -> Idle? {
+        state.withLock { state in
+            guard var list = state.idle[key] else { return nil }
+            var found: Idle?
+            while let last = list.popLast() {
+                if last.channel.isActive {
+                    found = last
+                    break
+                }
+            }
+            state.idle[key] = list.isEmpty ? nil : list
+            return found
+        }
+    }
+
+    /// Sends `request` for `exchange` on the lease's connection, or on a new one. On `lease.eventLoop`, which is
+    /// `exchange`'s. The connect timeout runs from here until the request head is written (TLS handshake included).
+    func send(
+        _ request: ModelHTTPRequest, on lease: Lease, for exchange: OpenAIStreamExchange, connectTimeout: Duration
+    ) {
+        lease.eventLoop.execute { [self] in
+            exchange.armConnectTimer(timeout: connectTimeout)
+            if let idle = lease.idle {
+                idle.handler.value.start(exchange, request)
+                return
+            }
+            connect(request.key, on: lease.eventLoop, timeout: connectTimeout).assumeIsolated().whenComplete {
+                result in
+                switch result {
+                case .success(let channel):
+                    do {
+                        try channel.pipeline.syncOperations.handler(type: OpenAIStreamHandler.self).start(
+                            exchange, request)
+                    } catch {
+                        channel.close(promise: nil)
+                        exchange.failed(error)
+                    }
+                case .failure(let error):
+                    exchange.failed(error)
+                }
+            }
+        }
+    }
+
+    /// Opens a connection to `key` on `eventLoop`. The bootstrap's own timeout is a second longer than the
+    /// model's, so that the exchange's timer (which also covers the TLS handshake) ends the answer first, with its
+    /// clearer message; the bootstrap's only bounds the socket.
+    private func connect(_ key: Key, on eventLoop: any EventLoop, timeout: Duration) -> EventLoopFuture<any Channel> {
+        let sslContext: NIOSSLContext?
+        switch (key.tls, tls) {
+        case (false, _): sslContext = nil
+        case (true, .success(let context)): sslContext = context
+        case (true, .failure(let error)): return eventLoop.makeFailedFuture(error)
+        }
+        let serverName = Self.isIPAddress(key.host) ? nil : key.host
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(.nanoseconds(Int64((timeout + .seconds(1)).wholeNanoseconds)))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let sslContext {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                    }
+                    try pipeline.addHTTPClientHandlers()
+                    try pipeline.addHandler(OpenAIStreamHandler(pool: self, key: key))
+                }
+            }
+            .connect(host: key.host, port: key.port)
+    }
+
+    /// Keeps an idle connection whose response ended cleanly; false when it is not kept (the host has
+    /// `maxIdlePerHost` already, or the pool is shut down): the caller closes it.
+    func park(_ idle: Idle, key: Key) -> Bool {
+        state.withLock { state in
+            guard !state.shutDown, state.idle[key, default: []].count < Self.maxIdlePerHost else { return false }
+            state.idle[key, default: []].append(idle)
+            return true
+        }
+    }
+
+    /// Takes `channel` off the idle list (it timed out or closed); false when it was not there (taken meanwhile).
+    func unpark(_ channel: any Channel, key: Key) -> Bool {
+        state.withLock { state in
+            guard var list = state.idle[key], let index = list.firstIndex(where: { $0.channel === channel }) else {
+                return false
+            }
+            list.remove(at: index)
+            state.idle[key] = list.isEmpty ? nil : list
+            return true
+        }
+    }
+
+    /// How many idle connections to `key` are kept (for tests).
+    func idleCount(_ key: Key) -> Int {
+        state.withLock { $0.idle[key]?.count ?? 0 }
+    }
+
+    /// Closes every idle connection; connections in use close when their answer ends (none is parked any more).
+    func shutdown() async {
+        let idle = state.withLock { state in
+            state.shutDown = true
+            defer { state.idle = [:] }
+            return state.idle.values.flatMap { $0 }
+        }
+        for connection in idle { try? await connection.channel.close() }
+    }
+
+    private static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
+    }
+}
+
+/// One request to a model endpoint, ready to write: where to connect, its head (with `Host` and `Content-Length`)
+/// and its body.
+struct ModelHTTPRequest: Sendable {
+    let key: ModelConnectionPool.Key
+    let head: HTTPRequestHead
+    let body: ByteBuffer
+
+    /// Throws `ModelStreamError.invalidURL` unless `url` is `http(s)://host[:port][/path][?query]`.
+    init(url: String, method: HTTPMethod, headers: HTTPHeaders, body: ByteBuffer) throws {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", var host = parsed.host(percentEncoded: false), !host.isEmpty
+        else { throw ModelStreamError.invalidURL }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let tls = scheme == "https"
+        let defaultPort = tls ? 443 : 80
+        let port = parsed.port ?? defaultPort
+        guard (1...65535).contains(port) else { throw ModelStreamError.invalidURL }
+        var target = parsed.path(percentEncoded: true)
+        if target.isEmpty { target = "/" }
+        if let query = parsed.query(percentEncoded: true) { target += "?" + query }
+
+        var headers = headers
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        if !headers.contains(name: "Host") {  // a connection's own Host header wins, as with AsyncHTTPClient
+            headers.add(name: "Host", value: port == defaultPort ? shownHost : "\(shownHost):\(port)")
+        }
+        headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        key = .init(tls: tls, host: host, port: port)
+        head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
+        self.body = body
+    }
+}
+
+/// What the stream client itself reports, besides NIO's and NIOSSL's own errors.
+enum ModelStreamError: Error, Equatable {
+    /// The URL is not `http(s)://host…`.
+    case invalidURL
+    /// The consumer left (the request was cancelled).
+    case cancelled
+    /// The server closed the connection before the response ended.
+    case connectionClosed
+}
