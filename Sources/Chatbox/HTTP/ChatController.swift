@@ -38,24 +38,27 @@ struct ChatController {
     @Sendable func send(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try pathID(context, of: "Conversation")
         let input = try await body.decode(NewMessage.self, from: request)
+        let user = context.user.id
         return stream(
-            try await chat.send(userID: context.user.id, conversationID: id, content: input.content, place: input.place)
-        )
+            try await inShortTask { [chat] in
+                try await chat.send(userID: user, conversationID: id, content: input.content, place: input.place)
+            })
     }
 
     @Sendable func regenerate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try pathID(context, of: "Conversation")
         let input = try await body.decodeOptional(Regenerate.self, from: request)
         let model = try input?.model.map { try Rules.modelID($0) }
+        let user = context.user.id
         return stream(
-            try await chat.regenerate(
-                userID: context.user.id, conversationID: id, messageID: input?.messageId, model: model))
+            try await inShortTask { [chat] in
+                try await chat.regenerate(userID: user, conversationID: id, messageID: input?.messageId, model: model)
+            })
     }
 
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard
-            let events = try await chat.attach(
-                userID: context.user.id, conversationID: try pathID(context, of: "Conversation"))
+        let (user, id) = (context.user.id, try pathID(context, of: "Conversation"))
+        guard let events = try await inShortTask({ [chat] in try await chat.attach(userID: user, conversationID: id) })
         else {
             return .noContent
         }
@@ -72,6 +75,22 @@ struct ChatController {
     struct Regenerate: Decodable {
         let messageId: Int64?
         let model: String?
+    }
+
+    /// Runs `body` (starting a turn, or finding the answer to re-attach to) in a task of its own, and waits for it.
+    ///
+    /// Why: a task keeps the stack memory (slabs) of its deepest call until the task ends, and the request's task
+    /// lives as long as its stream, which is minutes for a slow answer. The turn's start goes deep (the store, the
+    /// model catalog, the model request): run in the request's task, that memory was held for the whole answer,
+    /// about a quarter of what a held stream cost (heaptrack, bench/README "Issue 17"). A short task gives it back
+    /// as soon as the turn has started. Cancelling the request cancels the short task.
+    private func inShortTask<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let task = Task { try await body() }
+        return try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     /// The response. Events are written as they happen, and whatever queued up meanwhile goes in the same write;
