@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import ServiceLifecycle
 
 /// The turn, re-attach, stop and regenerate routes: turns `ChatService` events into Server-Sent Events.
@@ -40,6 +41,7 @@ struct ChatController {
         let input = try await body.decode(NewMessage.self, from: request)
         let user = context.user.id
         return stream(
+            on: context.eventLoop,
             try await inShortTask { [chat] in
                 try await chat.send(userID: user, conversationID: id, content: input.content, place: input.place)
             })
@@ -51,6 +53,7 @@ struct ChatController {
         let model = try input?.model.map { try Rules.modelID($0) }
         let user = context.user.id
         return stream(
+            on: context.eventLoop,
             try await inShortTask { [chat] in
                 try await chat.regenerate(userID: user, conversationID: id, messageID: input?.messageId, model: model)
             })
@@ -62,7 +65,7 @@ struct ChatController {
         else {
             return .noContent
         }
-        return stream(events)
+        return stream(on: context.eventLoop, events)
     }
 
     @Sendable func stop(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -97,8 +100,10 @@ struct ChatController {
     /// after a write with pieces of the answer (or its reasoning) the stream waits out `batchInterval` before the
     /// next. A client that
     /// leaves only ends its own listening; the generation goes on. On server shutdown the stream ends.
-    func stream(_ listener: Listener) -> Response {
+    /// The stream runs on `eventLoop`, the client connection's (see `EventLoopExecutor`).
+    func stream(on eventLoop: any EventLoop, _ listener: Listener) -> Response {
         let batchInterval = self.batchInterval
+        let executor = EventLoopExecutor(eventLoop)
         return Response(
             status: .ok,
             headers: [
@@ -106,16 +111,18 @@ struct ChatController {
             ],
             body: ResponseBody { writer in
                 defer { listener.close() }
-                try await withGracefulShutdownHandler {
-                    try await SSE.relay(listener) {
-                        try await writer.write($0)
-                    } pause: {
-                        if batchInterval > .zero { try? await Task.sleep(for: batchInterval) }
+                try await withTaskExecutorPreference(executor) {
+                    try await withGracefulShutdownHandler {
+                        try await SSE.relay(listener) {
+                            try await writer.write($0)
+                        } pause: {
+                            if batchInterval > .zero { await executor.sleep(for: batchInterval) }
+                        }
+                    } onGracefulShutdown: {
+                        listener.close()
                     }
-                } onGracefulShutdown: {
-                    listener.close()
+                    try await writer.finish(nil)
                 }
-                try await writer.finish(nil)
             })
     }
 }

@@ -32,6 +32,8 @@ enum APICoding {
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The event loop of the client's connection (an answer's stream runs its writes there).
+    public let eventLoop: any EventLoop
     /// Set by `SessionMiddleware` when the request carries a live session.
     public var auth: Authenticated?
     /// The raw session token the request carried (for logout).
@@ -40,6 +42,7 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        eventLoop = source.channel.eventLoop
     }
 
     public var requestDecoder: JSONDecoder { APICoding.decoder }
@@ -52,6 +55,8 @@ public struct AuthenticatedContext: ChildRequestContext {
     public let user: User
     public let session: Session
     public let token: String
+    /// The event loop of the client's connection.
+    public let eventLoop: any EventLoop
 
     public init(context: AppRequestContext) throws {
         guard let auth = context.auth, let token = context.token else {
@@ -61,6 +66,7 @@ public struct AuthenticatedContext: ChildRequestContext {
         user = auth.user
         session = auth.session
         self.token = token
+        eventLoop = context.eventLoop
     }
 
     public var requestDecoder: JSONDecoder { APICoding.decoder }

@@ -1,0 +1,28 @@
+import NIOCore
+
+/// A Swift concurrency task executor that runs jobs on one NIO event loop.
+///
+/// An answer's stream prefers the event loop of the browser's connection (`withTaskExecutorPreference`), and waits
+/// out its batch interval with that loop's own timer: the relay then wakes, reads what the listener holds and writes
+/// it on the thread that owns the socket. Before, each batch woke a thread of the global pool (and Dispatch's timer
+/// thread for the pause) and then hopped to the event loop for the write. The relay does no blocking work: it
+/// formats events and writes them.
+final class EventLoopExecutor: TaskExecutor {
+    let eventLoop: any EventLoop
+
+    init(_ eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { [self] in
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+
+    /// Waits `duration` on the event loop's timer (no other thread involved). Not cancellable: a batch pause is short.
+    func sleep(for duration: Duration) async {
+        try? await eventLoop.scheduleTask(in: .nanoseconds(Int64(duration.wholeNanoseconds))) {}.futureResult.get()
+    }
+}
