@@ -78,7 +78,8 @@ struct ChatTitleAndModelTests {
     @Test func theCommandProviderStreamsTheUsersOwnProgram() async throws {
         let script = URL(fileURLWithPath: TestConfig.webRoot).deletingLastPathComponent()
             .appendingPathComponent("examples/command-model.py").path
-        let config = TestConfig.make { $0.model.command = "python3 \(script)" }
+        // 0.2 s between the program's pieces (8 of them here): it streams for at least 1.4 s.
+        let config = TestConfig.make { $0.model.command = "COMMAND_MODEL_DELAY=0.2 python3 \(script)" }
         try await withLiveApp(config) { api in
             let configReply = try await api.call(.get, "/api/config")
             #expect((configReply.json["model"] as? [String: Any])?["is_demo"] as? Bool == false)
@@ -86,8 +87,15 @@ struct ChatTitleAndModelTests {
             let id = try await api.newConversation(token: token)
             let client = EventStreamClient(port: try #require(api.port), token: token)
             let events = try await client.send(id, "hello from the test").all()
-            #expect(events.filter { $0.name == "delta" }.count > 1)
-            #expect(events.first("done")?.object("message")["status"] as? String == "completed")
+            let answer = events.first("done")?.object("message")
+            #expect(answer?["status"] as? String == "completed")
+            let deltas = events.filter { $0.name == "delta" }.compactMap { $0.json["text"] as? String }
+            #expect(!deltas.isEmpty && deltas.joined() == answer?["content"] as? String)
+            // Streamed, not read at the end: the server saw its first piece long before the program finished
+            // (its own timestamps; how the browser's stream groups pieces depends on the machine's load).
+            let firstToken = try #require(answer?["first_token_ms"] as? Int)
+            let duration = try #require(answer?["duration_ms"] as? Int)
+            #expect(duration - firstToken >= 1000, "first piece at \(firstToken) ms, end at \(duration) ms")
             let failed = try await client.send(id, "fail").all()
             let done = failed.first("done")?.object("message")
             #expect(done?["status"] as? String == "failed")
