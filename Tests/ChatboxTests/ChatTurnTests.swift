@@ -16,11 +16,7 @@ struct ChatTurnTests {
             let events = try await opened.all()
             #expect(events.names.first == "start")
             #expect(Array(events.names.suffix(2)) == ["done", "title"])
-            // Pieces were written as they came, not as one lump at the end: the server groups only what arrives
-            // within one batch interval (16 ms) into one event, and the 20 pieces come 40 ms apart. Counted in
-            // events (the server's grouping), not in arrival times (a busy client reads late).
-            let deltas = events.filter { $0.name == "delta" }
-            #expect(deltas.count >= 2, "20 pieces 40 ms apart came in \(deltas.count) event(s)")
+            #expect(events.names.contains("delta"))
 
             let start = try #require(events.first("start"))
             #expect(
@@ -32,6 +28,12 @@ struct ChatTurnTests {
             #expect(done["status"] as? String == "completed")
             #expect(done["content"] as? String == events.streamedText)
             #expect((done["content"] as? String)?.hasPrefix("word1 word2") == true)
+            // Streamed as it came, not read at the end: the server saw the first piece long before the last (the 20
+            // pieces come 40 ms apart). Its own timestamps: how a busy client's stream groups pieces depends on load
+            // (the grouping itself is StreamBatchingTests').
+            let firstToken = try #require(done["first_token_ms"] as? Int)
+            let duration = try #require(done["duration_ms"] as? Int)
+            #expect(duration - firstToken >= 500, "first piece at \(firstToken) ms, end at \(duration) ms")
             let title = try #require(events.first("title"))
             #expect((title.json["conversation_id"] as? NSNumber)?.int64Value == id)
 
