@@ -84,9 +84,9 @@ struct ChatController {
     ///
     /// Why: a task keeps the stack memory (slabs) of its deepest call until the task ends, and the request's task
     /// lives as long as its stream, which is minutes for a slow answer. The turn's start goes deep (the store, the
-    /// model catalog, the model request): run in the request's task, that memory was held for the whole answer,
-    /// about a quarter of what a held stream cost (heaptrack, bench/README "Issue 17"). A short task gives it back
-    /// as soon as the turn has started. Cancelling the request cancels the short task.
+    /// model catalog, the model request): run in the request's task, that memory was held for the whole answer
+    /// (with the model client's change, 82 → 58 KB per held stream; bench/README "Issue 17, next round"). A short
+    /// task gives it back as soon as the turn has started. Cancelling the request cancels the short task.
     private func inShortTask<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let task = Task { try await body() }
         return try await withTaskCancellationHandler {
@@ -98,9 +98,8 @@ struct ChatController {
 
     /// The response. Events are written as they happen, and whatever queued up meanwhile goes in the same write;
     /// after a write with pieces of the answer (or its reasoning) the stream waits out `batchInterval` before the
-    /// next. A client that
-    /// leaves only ends its own listening; the generation goes on. On server shutdown the stream ends.
-    /// The stream runs on `eventLoop`, the client connection's (see `EventLoopExecutor`).
+    /// next. A client that leaves only ends its own listening; the generation goes on. On server shutdown the
+    /// stream ends. The stream runs on `eventLoop`, the client connection's (see `EventLoopExecutor`).
     func stream(on eventLoop: any EventLoop, _ listener: Listener) -> Response {
         let batchInterval = self.batchInterval
         let executor = EventLoopExecutor(eventLoop)

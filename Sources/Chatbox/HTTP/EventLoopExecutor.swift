@@ -23,6 +23,6 @@ final class EventLoopExecutor: TaskExecutor {
 
     /// Waits `duration` on the event loop's timer (no other thread involved). Not cancellable: a batch pause is short.
     func sleep(for duration: Duration) async {
-        try? await eventLoop.scheduleTask(in: .nanoseconds(Int64(duration.wholeNanoseconds))) {}.futureResult.get()
+        try? await eventLoop.scheduleTask(in: .nanoseconds(duration.wholeNanoseconds)) {}.futureResult.get()
     }
 }

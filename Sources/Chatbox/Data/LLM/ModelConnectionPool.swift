@@ -124,7 +124,7 @@ final class ModelConnectionPool: Sendable {
         }
         let serverName = Self.isIPAddress(key.host) ? nil : key.host
         return ClientBootstrap(group: eventLoop)
-            .connectTimeout(.nanoseconds(Int64((timeout + .seconds(1)).wholeNanoseconds)))
+            .connectTimeout(.nanoseconds((timeout + .seconds(1)).wholeNanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -54,7 +54,7 @@ final class OpenAIStreamExchange: @unchecked Sendable {
     func armConnectTimer(timeout: Duration) {
         eventLoop.assertInEventLoop()
         guard state.phase == .connecting, !ended else { return }
-        connectTimer = eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.wholeNanoseconds))) { [self] in
+        connectTimer = eventLoop.scheduleTask(in: .nanoseconds(timeout.wholeNanoseconds)) { [self] in
             perform(state.connectTimedOut(after: timeout))
         }
     }

@@ -159,7 +159,7 @@ final class OpenAIStreamHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
         let timeout = pool.idleTimeout
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(
-            in: .nanoseconds(Int64(timeout.wholeNanoseconds))
+            in: .nanoseconds(timeout.wholeNanoseconds)
         ) { [pool, key] in
             if pool.unpark(channel, key: key) { channel.close(promise: nil) }
         }
