@@ -113,16 +113,11 @@ public enum DatabaseErrors {
             return "The database is unavailable; please try again shortly."
         }
         if error is AsyncPoolClosed { return "The server is shutting down; please try again shortly." }
-        if let error = error as? SQLiteError {
-            let reason = "\(error.reason)"
-            if reason.hasPrefix("readOnly") || reason.hasPrefix("readonly") || reason.hasPrefix("full")
-                || reason.hasPrefix("ioError") || reason.hasPrefix("cantOpen")
-            {
+        if let error = error as? SQLiteFailure {
+            if error.isUnwritable {
                 return "The database cannot be written (its disk is full or read-only); nothing was changed."
             }
-            if reason.hasPrefix("busy") || reason.hasPrefix("locked") {
-                return "The database is busy; please try again shortly."
-            }
+            if error.isBusy { return "The database is busy; please try again shortly." }
         }
         return nil
     }

@@ -124,10 +124,7 @@ enum MigrationLock {
     /// or lock wait; on SQLite a constraint, or the file busy with another process's migration.
     private static func isTaken(_ error: any Error) -> Bool {
         if let error = error as? MariaDBError { return error.isDuplicateKey || error.isWriteConflict }
-        if let error = error as? SQLiteError {
-            let reason = "\(error.reason)"
-            return reason.hasPrefix("constraint") || reason.hasPrefix("busy") || reason.hasPrefix("locked")
-        }
+        if let error = error as? SQLiteFailure { return error.isConstraint || error.isBusy }
         return false
     }
 }

@@ -141,10 +141,7 @@ public struct SQLChatStore: MaintenanceStore {
     func mapDuplicate<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as SQLiteError
-            where error.reason == .constraint || error.reason == .constraintUniqueFailed
-            || error.reason == .constraintPrimaryKeyFailed
-        {
+        } catch let error as SQLiteFailure where error.isConstraint {
             throw StoreError.duplicate
         } catch let error as MariaDBError where error.isDuplicateKey {
             throw StoreError.duplicate

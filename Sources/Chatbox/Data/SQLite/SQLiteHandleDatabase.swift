@@ -1,0 +1,66 @@
+import Logging
+import NIOCore
+import SQLKit
+import SQLiteKit
+
+/// SQLKit over one `SQLiteHandle`: what a session or a transaction of `SQLitePool` uses. A caller already on the
+/// connection's thread (a transaction runs there) runs each statement at once, without a hop.
+struct SQLiteHandleDatabase: SQLDatabase {
+    let handle: SQLiteHandle
+    let logger: Logger
+    var eventLoop: any EventLoop { handle.loop }
+    var dialect: any SQLDialect { SQLiteDialect() }
+    var queryLogLevel: Logger.Level? { nil }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void)
+        -> EventLoopFuture<Void>
+    {
+        let promise = handle.loop.makePromise(of: Void.self)
+        promise.completeWithTask { try await execute(sql: query, onRow) }
+        return promise.futureResult
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        let (sql, binds) = try Self.prepare(query, on: self)
+        try await handle.onThread { [handle] in
+            try handle.runHere(sql, binds) { onRow(SQLiteValuesRow(row: $0)) }
+        }
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await closure(self)
+    }
+
+    /// The SQL text and its binds as SQLite values.
+    static func prepare(_ query: any SQLExpression, on database: any SQLDatabase) throws -> (String, [SQLiteData]) {
+        let (sql, binds) = database.serialize(query)
+        let encoder = SQLiteDataEncoder()
+        return (sql, try binds.map { try encoder.encode($0) })
+    }
+}
+
+/// A row of `SQLiteHandle` through SQLKit's `SQLRow`, decoded as SQLiteKit decodes.
+struct SQLiteValuesRow: SQLRow {
+    let row: SQLiteValues
+    private static let decoder = SQLiteDataDecoder()
+
+    var allColumns: [String] { row.columns.names }
+    func contains(column: String) -> Bool { row.columns.index[column] != nil }
+    func decodeNil(column: String) throws -> Bool { (row.value(column) ?? .null) == .null }
+    func decode<D: Decodable>(column: String, as: D.Type) throws -> D {
+        guard let value = row.value(column) else {
+            throw DecodingError.keyNotFound(
+                SQLiteColumnKey(column),
+                .init(codingPath: [], debugDescription: "The result has no column \"\(column)\"."))
+        }
+        return try Self.decoder.decode(D.self, from: value)
+    }
+}
+
+private struct SQLiteColumnKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}

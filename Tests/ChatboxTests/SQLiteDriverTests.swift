@@ -1,0 +1,110 @@
+import Foundation
+import NIOCore
+import SQLKit
+import Testing
+
+@testable import Chatbox
+
+/// The SQLite connections (`SQLiteHandle` under `SQLitePool`): values come back as stored, failures leave the
+/// connection usable, and a transaction runs on the writer's own thread.
+@Suite("SQLite driver: values, failures, transactions on the writer's thread")
+struct SQLiteDriverTests {
+    private func open(_ name: String) async throws -> OpenDatabase {
+        let path = TestConfig.temporaryDirectory().appendingPathComponent("\(name).sqlite").path
+        let database = try await OpenDatabase.open(.sqlite(path: path), mysqlPoolSize: 1, logger: .init(label: "test"))
+        try await database.sql.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, d REAL, s TEXT, b BLOB)").run()
+        return database
+    }
+
+    @Test func valuesComeBackExactlyAsStored() async throws {
+        let database = try await open("values")
+        defer { Task { await database.close() } }
+        let text = "naïve \"quoted\" 'single' \\ 表情 😀 \n\t end"
+        let blob = Data([0, 1, 2, 255, 0])
+        try await database.sql.raw(
+            """
+            INSERT INTO t (id, i, d, s, b) VALUES (1, \(bind: Int64.max), \(bind: -0.125), \(bind: text), \(bind: blob))
+            """
+        ).run()
+        try await database.sql.raw("INSERT INTO t (id, i) VALUES (2, \(bind: Int64.min))").run()
+        let rows = try await database.sql.raw("SELECT id, i, d, s, b FROM t ORDER BY id").all()
+        #expect(rows.count == 2)
+        #expect(try rows[0].decode(column: "i", as: Int64.self) == Int64.max)
+        #expect(try rows[0].decode(column: "d", as: Double.self) == -0.125)
+        #expect(try rows[0].decode(column: "s", as: String.self) == text)
+        #expect(try rows[0].decode(column: "b", as: Data.self) == blob)
+        #expect(try rows[1].decode(column: "i", as: Int64.self) == Int64.min)
+        #expect(try rows[1].decodeNil(column: "s"))
+        #expect(try rows[1].decode(column: "s", as: String?.self) == nil)
+        #expect(rows[0].allColumns == ["id", "i", "d", "s", "b"])
+        #expect(throws: (any Error).self) { try rows[0].decode(column: "missing", as: Int.self) }
+    }
+
+    @Test func aRefusedStatementLeavesTheConnectionAndTheStatementUsable() async throws {
+        let database = try await open("refused")
+        defer { Task { await database.close() } }
+        let insert: (Int) async throws -> Void = { id in
+            try await database.sql.raw("INSERT INTO t (id, s) VALUES (\(bind: id), 'x')").run()
+        }
+        try await insert(1)
+        await #expect {
+            try await insert(1)
+        } throws: { error in
+            (error as? SQLiteFailure)?.isConstraint == true
+        }
+        await #expect(throws: SQLiteFailure.self) { try await database.sql.raw("SELEC nonsense").run() }
+        try await insert(2)  // the same cached statement, reset after its failure
+        let count = try await database.sql.raw("SELECT COUNT(*) AS n FROM t").first()?.decode(column: "n", as: Int.self)
+        #expect(count == 2)
+    }
+
+    @Test func moreDistinctStatementsThanTheCacheHoldsAllRun() async throws {
+        let database = try await open("cache")
+        defer { Task { await database.close() } }
+        for id in 1...300 {
+            // A different SQL text each time (the id is a literal): the statement cache is emptied as it fills.
+            try await database.sql.raw(
+                SQLQueryString("INSERT INTO t (id, i) VALUES (" + String(id) + ", " + String(id * 2) + ")")
+            ).run()
+        }
+        let sum = try await database.sql.raw("SELECT SUM(i) AS n FROM t").first()?.decode(column: "n", as: Int.self)
+        #expect(sum == 300 * 301)
+    }
+
+    @Test func aTransactionRunsOnTheWritersThreadAndRollsBackWhenItThrows() async throws {
+        let database = try await open("transaction")
+        defer { Task { await database.close() } }
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await database.sql.transaction { conn in
+                #expect(conn.eventLoop.inEventLoop, "the body runs on the connection's thread: no hop per statement")
+                try await conn.raw("INSERT INTO t (id) VALUES (1)").run()
+                throw Refused()
+            }
+        }
+        let ids = try await database.sql.transaction { conn in
+            try await conn.raw("INSERT INTO t (id) VALUES (2)").run()
+            return try await conn.raw("SELECT id FROM t").all().map { try $0.decode(column: "id", as: Int.self) }
+        }
+        #expect(ids == [2], "the first transaction was rolled back")
+    }
+
+    @Test func concurrentTransactionsAndReadsAllLand() async throws {
+        let database = try await open("concurrent")
+        defer { Task { await database.close() } }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in 0..<100 {
+                group.addTask {
+                    try await database.sql.transaction { conn in
+                        try await conn.raw("INSERT INTO t (id, i) VALUES (\(bind: id * 2), 1)").run()
+                        try await conn.raw("INSERT INTO t (id, i) VALUES (\(bind: id * 2 + 1), 1)").run()
+                    }
+                }
+                group.addTask { _ = try await database.sql.raw("SELECT COUNT(*) AS n FROM t").all() }
+            }
+            try await group.waitForAll()
+        }
+        let count = try await database.sql.raw("SELECT COUNT(*) AS n FROM t").first()?.decode(column: "n", as: Int.self)
+        #expect(count == 200)
+    }
+}
