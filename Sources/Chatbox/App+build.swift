@@ -110,6 +110,7 @@ func buildRouter(
     let router = Router(context: AppRequestContext.self)
     let body = JSONBody(maxBytes: config.maxBodyBytes)
     router.addMiddleware {
+        ShortTaskMiddleware()
         SecurityHeadersMiddleware(contentSecurityPolicy: WebPage.contentSecurityPolicy(webRoot: config.webRoot))
         HostCheckMiddleware(listeningOn: config.host, allowedHosts: config.allowedHosts)
         ErrorMiddleware()

@@ -5,35 +5,49 @@ import Testing
 
 @Suite("Streaming chat: batching pieces into fewer writes")
 struct StreamBatchingTests {
-    /// The relay's order, with the batch wait in the test's hands: the first piece is written before any wait,
-    /// and the pieces that arrive during the wait go out in one frame.
-    @Test func theFirstPieceGoesAtOnceAndWhatArrivesDuringTheWaitGoesInOneFrame() async throws {
+    /// The relay's order, with the clock and the batch wait in the test's hands: the first piece is written at
+    /// once; pieces sooner than the interval after it wait out the rest, and what arrives during the wait goes in
+    /// the same frame; pieces later than the interval, and other events, go at once without a wait.
+    @Test func piecesAreWrittenAtMostOncePerIntervalAndWhatArrivesDuringTheWaitGoesInOneFrame() async throws {
         let listener = Listener()
         let (frames, frame) = AsyncStream<String>.makeStream()
         let (gate, open) = AsyncStream<Void>.makeStream()
-        let pauses = Mutex(0)
+        let (waits, waited) = AsyncStream<Duration>.makeStream()
+        let origin = ContinuousClock.now
+        let elapsed = Mutex(Duration.zero)
         let relay = Task {
-            try await SSE.relay(listener) {
+            try await SSE.relay(listener, interval: .milliseconds(16), now: { origin + elapsed.withLock { $0 } }) {
                 frame.yield(String(buffer: $0))
-            } pause: {
-                pauses.withLock { $0 += 1 }
+            } sleep: { wait in
+                waited.yield(wait)
                 for await _ in gate { break }
             }
             frame.finish()
+            waited.finish()
         }
         var written = frames.makeAsyncIterator()
+        var pauses = waits.makeAsyncIterator()
         #expect(listener.push(.delta("word1 ")))
         #expect(await written.next() == "event: delta\ndata: {\"text\":\"word1 \"}\n\n")
-        for word in 2...6 { #expect(listener.push(.delta("word\(word) "))) }
-        open.yield()  // the wait after the first write ends
-        #expect(await written.next() == "event: delta\ndata: {\"text\":\"word2 word3 word4 word5 word6 \"}\n\n")
-        #expect(listener.push(.title(conversationID: 1, title: "T")))
+        // 5 ms later: the relay waits the 11 ms left of the interval; what comes meanwhile joins the frame.
+        elapsed.withLock { $0 = .milliseconds(5) }
+        for word in 2...4 { #expect(listener.push(.delta("word\(word) "))) }
+        #expect(await pauses.next() == .milliseconds(11))
+        for word in 5...6 { #expect(listener.push(.delta("word\(word) "))) }
+        elapsed.withLock { $0 = .milliseconds(16) }
         open.yield()
+        #expect(await written.next() == "event: delta\ndata: {\"text\":\"word2 word3 word4 word5 word6 \"}\n\n")
+        // 40 ms after that write: more than the interval, so no wait.
+        elapsed.withLock { $0 = .milliseconds(56) }
+        #expect(listener.push(.delta("word7")))
+        #expect(await written.next() == "event: delta\ndata: {\"text\":\"word7\"}\n\n")
+        // A title right after pieces does not wait either.
+        #expect(listener.push(.title(conversationID: 1, title: "T")))
         #expect(await written.next()?.hasPrefix("event: title\n") == true)
         listener.close()
         try await relay.value
         #expect(await written.next() == nil)
-        #expect(pauses.withLock { $0 } == 2, "a wait after each write of pieces, none after the title's")
+        #expect(await pauses.next() == nil, "one wait in all")
     }
 
     /// End to end: six pieces 300 ms apart and a 2.5 s batch interval leave fewer frames than pieces, the first

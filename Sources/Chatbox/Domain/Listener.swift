@@ -48,6 +48,14 @@ public final class Listener: Sendable {
         if wasOpen { onClose?() }
     }
 
+    /// Every event pending now, without waiting (none: empty).
+    public func takePending() -> [ChatEvent] {
+        state.withLock { state in
+            defer { state.pending = [] }
+            return state.pending
+        }
+    }
+
     /// Every event pending, after waiting for at least one; nil once closed and drained, or when the calling
     /// task is cancelled.
     public func next() async -> [ChatEvent]? {

@@ -42,9 +42,7 @@ struct ChatController {
         let user = context.user.id
         return stream(
             on: context.eventLoop,
-            try await inShortTask { [chat] in
-                try await chat.send(userID: user, conversationID: id, content: input.content, place: input.place)
-            })
+            try await chat.send(userID: user, conversationID: id, content: input.content, place: input.place))
     }
 
     @Sendable func regenerate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -54,15 +52,12 @@ struct ChatController {
         let user = context.user.id
         return stream(
             on: context.eventLoop,
-            try await inShortTask { [chat] in
-                try await chat.regenerate(userID: user, conversationID: id, messageID: input?.messageId, model: model)
-            })
+            try await chat.regenerate(userID: user, conversationID: id, messageID: input?.messageId, model: model))
     }
 
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let (user, id) = (context.user.id, try pathID(context, of: "Conversation"))
-        guard let events = try await inShortTask({ [chat] in try await chat.attach(userID: user, conversationID: id) })
-        else {
+        guard let events = try await chat.attach(userID: user, conversationID: id) else {
             return .noContent
         }
         return stream(on: context.eventLoop, events)
@@ -80,25 +75,9 @@ struct ChatController {
         let model: String?
     }
 
-    /// Runs `body` (starting a turn, or finding the answer to re-attach to) in a task of its own, and waits for it.
-    ///
-    /// Why: a task keeps the stack memory (slabs) of its deepest call until the task ends, and the request's task
-    /// lives as long as its stream, which is minutes for a slow answer. The turn's start goes deep (the store, the
-    /// model catalog, the model request): run in the request's task, that memory was held for the whole answer
-    /// (with the model client's change, 82 → 58 KB per held stream; bench/README "Issue 17, next round"). A short
-    /// task gives it back as soon as the turn has started. Cancelling the request cancels the short task.
-    private func inShortTask<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let task = Task { try await body() }
-        return try await withTaskCancellationHandler {
-            try await task.value
-        } onCancel: {
-            task.cancel()
-        }
-    }
-
     /// The response. Events are written as they happen, and whatever queued up meanwhile goes in the same write;
-    /// after a write with pieces of the answer (or its reasoning) the stream waits out `batchInterval` before the
-    /// next. A client that leaves only ends its own listening; the generation goes on. On server shutdown the
+    /// pieces of the answer (or its reasoning) are written at most once per `batchInterval` (see `SSE.relay`). A
+    /// client that leaves only ends its own listening; the generation goes on. On server shutdown the
     /// stream ends. The stream runs on `eventLoop`, the client connection's (see `EventLoopExecutor`).
     func stream(on eventLoop: any EventLoop, _ listener: Listener) -> Response {
         let batchInterval = self.batchInterval
@@ -112,10 +91,10 @@ struct ChatController {
                 defer { listener.close() }
                 try await withTaskExecutorPreference(executor) {
                     try await withGracefulShutdownHandler {
-                        try await SSE.relay(listener) {
+                        try await SSE.relay(listener, interval: batchInterval) {
                             try await writer.write($0)
-                        } pause: {
-                            if batchInterval > .zero { await executor.sleep(for: batchInterval) }
+                        } sleep: {
+                            await executor.sleep(for: $0)
                         }
                     } onGracefulShutdown: {
                         listener.close()

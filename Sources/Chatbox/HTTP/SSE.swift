@@ -113,15 +113,27 @@ enum SSE {
 }
 
 extension SSE {
-    /// Writes a listener's events until it ends: each write takes everything that queued up meanwhile, and after
-    /// a write with pieces of the answer (or its reasoning) `pause` runs (waits out the batch interval) before the
-    /// next, so the pieces that arrive during it go out together. The first piece never waits.
+    /// Writes a listener's events until it ends: each write takes everything that queued up meanwhile, and pieces
+    /// of the answer (or its reasoning) are written at most once per `interval`. Pieces that come sooner than
+    /// `interval` after the last write of pieces wait out the rest of it (`sleep`) and go out together with what
+    /// arrives meanwhile; pieces that come later (the first piece, a model read once per interval) go at once,
+    /// without a timer. Other events (start, done, title) never wait on their own.
     static func relay(
-        _ listener: Listener, write: (ByteBuffer) async throws -> Void, pause: () async -> Void
+        _ listener: Listener, interval: Duration, now: () -> ContinuousClock.Instant = { .now },
+        write: (ByteBuffer) async throws -> Void, sleep: (Duration) async -> Void
     ) async throws {
-        while let events = await listener.next() {
+        var lastPieces: ContinuousClock.Instant?
+        while var events = await listener.next() {
+            let pieces = events.contains(where: \.isPiece)
+            if pieces, let last = lastPieces {
+                let wait = interval - (now() - last)
+                if wait > .zero {
+                    await sleep(wait)
+                    events += listener.takePending()
+                }
+            }
             try await write(frames(events))
-            if events.contains(where: \.isPiece) { await pause() }
+            if pieces { lastPieces = now() }
         }
     }
 }
