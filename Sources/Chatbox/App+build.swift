@@ -49,7 +49,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     logger.info("start-up model: \(startup.displayName)")
 
     var app = Application(
-        router: router,
+        responder: ShortTaskResponder(router.buildResponder()),
         // Closes connections that send no request for this long (slow or absent headers); a response being
         // written (an answer's stream) is not idle.
         server: .http1(configuration: .init(idleTimeout: .nanoseconds(config.idleTimeout.wholeNanoseconds))),
@@ -110,7 +110,6 @@ func buildRouter(
     let router = Router(context: AppRequestContext.self)
     let body = JSONBody(maxBytes: config.maxBodyBytes)
     router.addMiddleware {
-        ShortTaskMiddleware()
         SecurityHeadersMiddleware(contentSecurityPolicy: WebPage.contentSecurityPolicy(webRoot: config.webRoot))
         HostCheckMiddleware(listeningOn: config.host, allowedHosts: config.allowedHosts)
         ErrorMiddleware()

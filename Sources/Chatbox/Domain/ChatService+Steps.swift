@@ -1,5 +1,12 @@
 /// The smaller steps of a turn: the final save, and naming the conversation.
 extension ChatService {
+    /// Runs `body` in a task of its own and waits for it. A generation's job lives as long as its answer and its
+    /// title, and a task keeps the stack memory (slabs) of its deepest call until it ends: the store's calls, the
+    /// deepest, run apart so that the job stays small (measured in bench/README, "Issue 17, third round").
+    func apart(_ body: @escaping @Sendable () async -> Void) async {
+        await Task.detached(operation: body).value
+    }
+
     /// Writes the answer's final state, retrying a few times if the database is briefly away. If it stays
     /// away, listeners are told anyway and the write goes on in the background until the database is back
     /// (for up to an hour; after that the next start-up marks the answer failed).

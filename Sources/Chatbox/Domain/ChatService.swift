@@ -146,7 +146,7 @@ public struct ChatService: Sendable {
         generations.begin(entry, user: turn.user, assistant: turn.assistant, listener: listener)
         let naming = firstRound && conversation.title.isEmpty && !conversation.titleSetByUser
         entry.setJob(
-            Task {
+            Task.detached {
                 await finish(
                     entry, conversationID, turn: turn, model: chosen, naming: naming, streaming: streaming)
             })
@@ -169,7 +169,7 @@ public struct ChatService: Sendable {
             let request = ModelRequest(
                 messages: context.messages(from: messages, systemPrompt: conversation.systemPrompt),
                 temperature: conversation.temperature)
-            return Task { await generate(entry, model: model.model, request: request) }
+            return Task.detached { await generate(entry, model: model.model, request: request) }
         case .success(nil):
             return Task { AnswerEnding(.failed, "There is no question to answer.") }
         case .failure(let error):
@@ -180,6 +180,9 @@ public struct ChatService: Sendable {
 
     /// The job once the turn is stored: wait for the answer, save its final state, tell the listeners, free the
     /// conversation, then title a first round (the title follows on the streams still open).
+    ///
+    /// The job and the streaming task are detached: they are the server's, not the request's (they outlive it), and
+    /// copying the request's task-local values into each cost a kilobyte of task memory per answer.
     private func finish(
         _ entry: Generations.Entry, _ conversationID: Int64, turn: (user: Message, assistant: Message),
         model: ResolvedModel, naming: Bool, streaming: Task<AnswerEnding, Never>
@@ -193,11 +196,11 @@ public struct ChatService: Sendable {
         (answer.model, answer.firstTokenMs, answer.durationMs) = (model.id, ending.firstTokenMs, ending.durationMs)
         // Fenced: another instance has failed this answer and may run a new one here; nothing more is written.
         let fenced = entry.stopReason == .fenced
-        if !fenced { await save(answer) }
+        if !fenced { await apart { [answer] in await save(answer) } }
         // The conversation is free from `done`, here and then in the database (`LeaseKeeper` relies on this
         // order): the next question may come at once, while the title is written.
         generations.answered(conversationID, entry)
-        if !fenced { await answers.release(entry, conversationID: conversationID) }
+        if !fenced { await apart { [answers] in await answers.release(entry, conversationID: conversationID) } }
         entry.send(.done(answer))
         if naming && !fenced {
             await nameConversation(entry, conversationID, question: turn.user.content, answer: answer, model: model)

@@ -16,10 +16,10 @@ private struct Context: RequestContext {
     init(source: TestSource) { coreContext = .init(source: source) }
 }
 
-/// `ShortTaskMiddleware`: the stream routes run the rest of the chain in a task of their own (whose stack memory
+/// `ShortTaskResponder`: the stream routes are answered by the router in a task of their own (whose stack memory
 /// goes when it ends), every other request in its own task; cancelling the request reaches the short task.
-@Suite("ShortTaskMiddleware: stream routes run the chain in a short task")
-struct ShortTaskMiddlewareTests {
+@Suite("ShortTaskResponder: stream routes are answered in a short task")
+struct ShortTaskResponderTests {
     private func request(_ method: HTTPRequest.Method, _ path: String) -> Request {
         Request(
             head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path),
@@ -28,7 +28,7 @@ struct ShortTaskMiddlewareTests {
 
     private static func currentTask() -> Int? { withUnsafeCurrentTask { $0?.hashValue } }
 
-    @Test func theStreamRoutesRunTheRestOfTheChainInAnotherTaskAndOtherRequestsInTheirOwn() async throws {
+    @Test func theStreamRoutesAreAnsweredInAnotherTaskAndOtherRequestsInTheirOwn() async throws {
         let cases: [(HTTPRequest.Method, String, Bool)] = [
             (.post, "/api/conversations/7/messages", true),
             (.post, "/api/conversations/7/regenerate", true),
@@ -40,25 +40,25 @@ struct ShortTaskMiddlewareTests {
         ]
         for (method, path, separate) in cases {
             let outer = Self.currentTask()
-            let response = try await ShortTaskMiddleware<Context>().handle(
-                request(method, path), context: Context(source: TestSource())
-            ) { _, _ in
-                Response(status: Self.currentTask() == outer ? .ok : .accepted)
-            }
+            let responder = ShortTaskResponder(
+                CallbackResponder<Context> { _, _ in Response(status: Self.currentTask() == outer ? .ok : .accepted) })
+            let response = try await responder.respond(
+                to: request(method, path), context: Context(source: TestSource()))
             #expect(response.status == (separate ? .accepted : .ok), "\(method) \(path)")
         }
     }
 
     @Test func cancellingTheRequestCancelsTheShortTask() async throws {
         let started = AsyncStream<Void>.makeStream()
-        let handling = Task {
-            try await ShortTaskMiddleware<Context>().handle(
-                request(.post, "/api/conversations/7/messages"), context: Context(source: TestSource())
-            ) { _, _ in
+        let responder = ShortTaskResponder(
+            CallbackResponder<Context> { _, _ in
                 started.continuation.yield()
                 try await Task.sleep(for: .seconds(60))
                 return Response(status: .ok)
-            }
+            })
+        let handling = Task {
+            try await responder.respond(
+                to: request(.post, "/api/conversations/7/messages"), context: Context(source: TestSource()))
         }
         for await _ in started.stream { break }
         handling.cancel()
