@@ -116,8 +116,8 @@ extension SSE {
     /// Writes a listener's events until it ends: each write takes everything that queued up meanwhile, and pieces
     /// of the answer (or its reasoning) are written at most once per `interval`. Pieces that come sooner than
     /// `interval` after the last write of pieces wait out the rest of it (`sleep`) and go out together with what
-    /// arrives meanwhile; pieces that come later (the first piece, a model read once per interval) go at once,
-    /// without a timer. Other events (start, done, title) never wait on their own.
+    /// arrives meanwhile; pieces that come later (the first piece, the pieces of a slow model) go at once, without
+    /// a timer. Other events (start, done, title) never wait on their own.
     static func relay(
         _ listener: Listener, interval: Duration, now: () -> ContinuousClock.Instant = { .now },
         write: (ByteBuffer) async throws -> Void, sleep: (Duration) async -> Void

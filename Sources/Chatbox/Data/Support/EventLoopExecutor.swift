@@ -2,6 +2,9 @@ import NIOCore
 
 /// A Swift concurrency task executor that runs jobs on one NIO event loop.
 ///
+/// SQLite's transactions prefer the writer connection's thread (`SQLitePool`), so that their statements run there
+/// one after another without a hop each.
+///
 /// An answer's stream prefers the event loop of the browser's connection (`withTaskExecutorPreference`), and waits
 /// out its batch interval with that loop's own timer: the relay then wakes, reads what the listener holds and writes
 /// it on the thread that owns the socket. Before, each batch woke a thread of the global pool (and Dispatch's timer
