@@ -49,7 +49,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
     logger.info("start-up model: \(startup.displayName)")
 
     var app = Application(
-        responder: ShortTaskResponder(router.buildResponder()),
+        responder: ShortTaskResponder(router.buildResponder(), inShortTask: ChatController.answersWithStream),
         // Closes connections that send no request for this long (slow or absent headers); a response being
         // written (an answer's stream) is not idle.
         server: .http1(configuration: .init(idleTimeout: .nanoseconds(config.idleTimeout.wholeNanoseconds))),

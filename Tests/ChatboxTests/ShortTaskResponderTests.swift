@@ -16,7 +16,8 @@ private struct Context: RequestContext {
     init(source: TestSource) { coreContext = .init(source: source) }
 }
 
-/// `ShortTaskResponder`: the stream routes are answered by the router in a task of their own (whose stack memory
+/// `ShortTaskResponder` with `ChatController.answersWithStream`: the stream routes are answered by the router in a
+/// task of their own (whose stack memory
 /// goes when it ends), every other request in its own task; cancelling the request reaches the short task.
 @Suite("ShortTaskResponder: stream routes are answered in a short task")
 struct ShortTaskResponderTests {
@@ -41,7 +42,8 @@ struct ShortTaskResponderTests {
         for (method, path, separate) in cases {
             let outer = Self.currentTask()
             let responder = ShortTaskResponder(
-                CallbackResponder<Context> { _, _ in Response(status: Self.currentTask() == outer ? .ok : .accepted) })
+                CallbackResponder<Context> { _, _ in Response(status: Self.currentTask() == outer ? .ok : .accepted) },
+                inShortTask: ChatController.answersWithStream)
             let response = try await responder.respond(
                 to: request(method, path), context: Context(source: TestSource()))
             #expect(response.status == (separate ? .accepted : .ok), "\(method) \(path)")
@@ -55,7 +57,7 @@ struct ShortTaskResponderTests {
                 started.continuation.yield()
                 try await Task.sleep(for: .seconds(60))
                 return Response(status: .ok)
-            })
+            }, inShortTask: { _ in true })
         let handling = Task {
             try await responder.respond(
                 to: request(.post, "/api/conversations/7/messages"), context: Context(source: TestSource()))

@@ -9,11 +9,24 @@ struct ChatController {
     /// How long a stream waits after writing pieces of an answer before its next write (see `AppConfig`).
     let batchInterval: Duration
 
+    /// Under `/api/conversations/`.
     func addRoutes(to group: RouterGroup<AuthenticatedContext>) {
         group.post(":id/messages", use: send)
             .get(":id/stream", use: attach)
             .post(":id/stop", use: stop)
             .post(":id/regenerate", use: regenerate)
+    }
+
+    /// Whether a request goes to one of the routes above that answer with a stream (a turn, a re-attach, a
+    /// regenerate): `ShortTaskResponder` answers those in a task of their own. Kept beside `addRoutes`.
+    static func answersWithStream(_ request: Request) -> Bool {
+        let path = request.uri.path
+        guard path.hasPrefix("/api/conversations/") else { return false }
+        switch request.method {
+        case .post: return path.hasSuffix("/messages") || path.hasSuffix("/regenerate")
+        case .get: return path.hasSuffix("/stream")
+        default: return false
+        }
     }
 
     /// `{"content", "parent_id"?}`: without `parent_id` the question follows the current leaf; with an answer's id

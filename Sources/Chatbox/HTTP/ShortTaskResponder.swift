@@ -1,7 +1,8 @@
 import Hummingbird
 
-/// Wraps the router: the requests that answer with a long event stream (a turn, a regenerate, a re-attach) are
-/// answered by the router (its middleware, the controller) in a task of their own.
+/// Wraps the router: the requests `inShortTask` picks (the ones answered with a long event stream: a turn, a
+/// regenerate, a re-attach, `ChatController.answersWithStream`) are answered by the router (its middleware, the
+/// controller) in a task of their own.
 ///
 /// Why: a Swift task keeps the stack memory (slabs) of its deepest call until it ends, and the connection's task,
 /// which writes the stream for as long as the answer runs, would otherwise keep the frames of the router, of every
@@ -12,30 +13,20 @@ import Hummingbird
 struct ShortTaskResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context: RequestContext {
     typealias Context = Inner.Context
     let inner: Inner
+    let inShortTask: @Sendable (Request) -> Bool
 
-    init(_ inner: Inner) {
+    init(_ inner: Inner, inShortTask: @escaping @Sendable (Request) -> Bool) {
         self.inner = inner
+        self.inShortTask = inShortTask
     }
 
     @Sendable func respond(to request: Request, context: Context) async throws -> Response {
-        guard Self.streams(request) else { return try await inner.respond(to: request, context: context) }
+        guard inShortTask(request) else { return try await inner.respond(to: request, context: context) }
         let task = Task { [inner] in try await inner.respond(to: request, context: context) }
         return try await withTaskCancellationHandler {
             try await task.value
         } onCancel: {
             task.cancel()
-        }
-    }
-
-    /// The routes of `ChatController` that answer with a stream: `POST …/messages`, `POST …/regenerate` and
-    /// `GET …/stream` under `/api/conversations/`.
-    static func streams(_ request: Request) -> Bool {
-        let path = request.uri.path
-        guard path.hasPrefix("/api/conversations/") else { return false }
-        switch request.method {
-        case .post: return path.hasSuffix("/messages") || path.hasSuffix("/regenerate")
-        case .get: return path.hasSuffix("/stream")
-        default: return false
         }
     }
 }

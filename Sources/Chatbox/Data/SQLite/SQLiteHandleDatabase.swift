@@ -22,9 +22,7 @@ struct SQLiteHandleDatabase: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = try Self.prepare(query, on: self)
-        try await handle.onThread { [handle] in
-            try handle.runHere(sql, binds) { onRow(SQLiteValuesRow(row: $0)) }
-        }
+        try await handle.run(sql, binds, onRow)
     }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -36,6 +34,14 @@ struct SQLiteHandleDatabase: SQLDatabase {
         let (sql, binds) = database.serialize(query)
         let encoder = SQLiteDataEncoder()
         return (sql, try binds.map { try encoder.encode($0) })
+    }
+}
+
+extension SQLiteHandle {
+    /// Runs one statement on this connection's thread (at once when already there), each row to `onRow` as SQLKit's
+    /// `SQLRow`.
+    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try await onThread { [self] in try runHere(sql, binds) { onRow(SQLiteValuesRow(row: $0)) } }
     }
 }
 

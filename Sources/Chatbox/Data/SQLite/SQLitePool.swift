@@ -33,11 +33,11 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
                 let handle = try await SQLiteHandle.open(path: path, on: loop)
                 handles.append(handle)
                 // WAL first, on the writer, before the readers set their pragmas.
-                if handles.count == 1 { try await run("PRAGMA journal_mode = WAL", on: handle) }
+                if handles.count == 1 { try await handle.run("PRAGMA journal_mode = WAL", []) { _ in } }
                 // NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last
                 // commits).
                 for pragma in ["PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"] {
-                    try await run(pragma, on: handle)
+                    try await handle.run(pragma, []) { _ in }
                 }
             }
         } catch {
@@ -47,10 +47,6 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
         }
         return SQLitePool(
             writer: handles[0], readers: Array(handles.dropFirst()), threads: threads, logger: logger)
-    }
-
-    private static func run(_ sql: String, on handle: SQLiteHandle) async throws {
-        try await handle.onThread { try handle.runHere(sql, []) { _ in } }
     }
 
     private init(writer: SQLiteHandle, readers: [SQLiteHandle], threads: MultiThreadedEventLoopGroup, logger: Logger) {
@@ -64,9 +60,7 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = try SQLiteHandleDatabase.prepare(query, on: self)
         let isRead = sql.prefix(6).uppercased() == "SELECT"
-        try await (isRead ? readers : writer).with { handle in
-            try await handle.onThread { try handle.runHere(sql, binds) { onRow(SQLiteValuesRow(row: $0)) } }
-        }
+        try await (isRead ? readers : writer).with { try await $0.run(sql, binds, onRow) }
     }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
