@@ -30,10 +30,12 @@ final class OpenAIStreamExchange: @unchecked Sendable {
 
     /// Called instead of failing when a connection was closed (or reset) before anything was received: a reused
     /// keep-alive connection the server had already closed. Sending the request again is safe. Nil: no retry.
-    private let retryOnStaleConnection: (@Sendable () -> Void)?
+    /// Both retries hold the whole request; they are let go once a successful response head came, after which
+    /// neither can happen (the request's body and headers are not kept for a stream's minutes).
+    private var retryOnStaleConnection: (@Sendable () -> Void)?
     /// Called instead of failing when the provider answered 400 or 422 to a request that carried
     /// `stream_options` (the request is sent again without them). Nil: the request had none.
-    private let retryWithoutStreamOptions: (@Sendable () -> Void)?
+    private var retryWithoutStreamOptions: (@Sendable () -> Void)?
 
     init(
         errors: ModelErrorText, logger: Logger, limits: SSEParser.Limits = .model, output: AnswerOutput,
@@ -90,6 +92,10 @@ final class OpenAIStreamExchange: @unchecked Sendable {
     func receivedHead(_ status: HTTPResponseStatus) {
         state.receivedHead(status)
         cancelConnectTimer()
+        if (200..<300).contains(status.code) {
+            retryOnStaleConnection = nil
+            retryWithoutStreamOptions = nil
+        }
     }
 
     func receivedBodyPart(_ buffer: ByteBuffer) {
