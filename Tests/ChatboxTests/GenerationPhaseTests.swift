@@ -1,4 +1,5 @@
 @testable import Chatbox
+import Synchronization
 import Testing
 
 /// A generation's phases, `reserved` → `started` → `finished`, driven by hand: no model, no database.
@@ -99,32 +100,84 @@ struct GenerationPhaseTests {
         #expect(generations.unsaved().isEmpty, "a finished answer is saved by its turn")
     }
 
-    @Test func aStopBeforeTheStreamingTaskIsSetCancelsItWhenItIs() async throws {
+    /// What a task saw when it ended.
+    final class Seen: Sendable {
+        let cancelled = Mutex<Bool?>(nil)
+    }
+
+    /// An answer's task that streams for a minute unless cancelled, and says whether it was.
+    private static func streamingTask() -> (Task<Void, Never>, Seen) {
+        let seen = Seen()
+        let task = Task<Void, Never> {
+            try? await Task.sleep(for: .seconds(60))
+            seen.cancelled.withLock { $0 = Task.isCancelled }
+        }
+        return (task, seen)
+    }
+
+    @Test func aStopBeforeTheTaskIsSetCancelsItWhenItIs() async throws {
         let generations = Self.generations()
         let entry = try generations.reserve(1, userID: 1)
         #expect(generations.stop(1))
         #expect(entry.stopReason == .user)
-        let streaming = Task<AnswerEnding, Never> {
-            try? await Task.sleep(for: .seconds(60))
-            return AnswerEnding(Task.isCancelled ? .stopped : .completed, nil)
-        }
-        entry.setStreamingTask(streaming)
-        #expect(await streaming.value.status == .stopped)
+        let (task, seen) = Self.streamingTask()
+        entry.setTask(task)
+        await task.value
+        #expect(seen.cancelled.withLock { $0 } == true)
         entry.requestStop(.shutdown)
         #expect(entry.stopReason == .user, "the first reason stays")
     }
 
-    @Test func aStopAfterTheStreamingTaskIsSetCancelsIt() async throws {
+    @Test func aStopAfterTheTaskIsSetCancelsIt() async throws {
         let generations = Self.generations()
         let entry = try generations.reserve(1, userID: 1)
-        let streaming = Task<AnswerEnding, Never> {
-            try? await Task.sleep(for: .seconds(60))
-            return AnswerEnding(Task.isCancelled ? .stopped : .completed, nil)
-        }
-        entry.setStreamingTask(streaming)
+        let (task, seen) = Self.streamingTask()
+        entry.setTask(task)
         #expect(!generations.stop(2), "nothing runs there")
         #expect(generations.stop(1))
-        #expect(await streaming.value.status == .stopped)
+        await task.value
+        #expect(seen.cancelled.withLock { $0 } == true)
+    }
+
+    @Test func aStopOrATimeoutOnceTheStreamingIsOverDoesNotCancelTheRestOfTheTask() async throws {
+        let generations = Self.generations()
+        let entry = try generations.reserve(1, userID: 1)
+        let seen = Seen()
+        let task = Task<Void, Never> {
+            entry.streamingEnded()
+            _ = await entry.storedTurn()
+            seen.cancelled.withLock { $0 = Task.isCancelled }
+        }
+        entry.setTask(task)
+        #expect(try await CatalogSharingTests.eventually { entry.state.withLock { $0.streamingOver } })
+        #expect(generations.stop(1))
+        entry.cancelStreaming()
+        entry.turnStored(nil)
+        await task.value
+        #expect(seen.cancelled.withLock { $0 } == false, "the save and the title after the streaming are not cancelled")
+    }
+
+    @Test func theTaskLearnsWhetherTheTurnWasStoredWhicheverComesFirst() async throws {
+        let generations = Self.generations()
+        let message = Message(
+            id: 7, conversationID: 1, role: .assistant, content: "", status: .processing, error: nil, createdAt: 0)
+        let early = try generations.reserve(1, userID: 1)
+        early.turnStored(StoredTurn(user: message, assistant: message, naming: true))
+        #expect(await early.storedTurn()?.naming == true, "told before it asked")
+        early.turnStored(nil)
+        #expect(await early.storedTurn() != nil, "the first answer stays")
+
+        let late = try generations.reserve(2, userID: 1)
+        let waiting = Task { await late.storedTurn() }
+        #expect(
+            try await CatalogSharingTests.eventually {
+                late.state.withLock { state in
+                    if case .pending(let continuation) = state.turn { return continuation != nil }
+                    return false
+                }
+            })
+        late.turnStored(nil)
+        #expect(await waiting.value == nil, "told after it asked: not stored")
     }
 
     @Test func theUsersRunningCountIsGivenBackExactlyOnce() throws {

@@ -123,11 +123,10 @@ public struct ChatService: Sendable {
         let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
         // The model request goes out now; should the database refuse the reservation (an answer runs there on
         // another instance), it is cancelled before anything is stored.
-        let streaming = startStreaming(entry, model: chosen, conversation: conversation, prompt: history)
-        entry.setStreamingTask(streaming)
+        let answering = startAnswer(entry, conversationID, model: chosen, conversation: conversation, prompt: history)
+        entry.setTask(answering)
         do { try await shared } catch {
-            streaming.cancel()
-            _ = await streaming.value
+            await abandon(entry, answering)
             generations.remove(conversationID, entry)
             listener.close()
             throw error
@@ -136,8 +135,7 @@ public struct ChatService: Sendable {
         do {
             turn = try await begin(chosen.id)
         } catch {
-            streaming.cancel()
-            _ = await streaming.value
+            await abandon(entry, answering)
             generations.remove(conversationID, entry)
             await answers.release(entry, conversationID: conversationID)
             listener.close()
@@ -145,12 +143,15 @@ public struct ChatService: Sendable {
         }
         generations.begin(entry, user: turn.user, assistant: turn.assistant, listener: listener)
         let naming = firstRound && conversation.title.isEmpty && !conversation.titleSetByUser
-        entry.setJob(
-            Task.detached {
-                await finish(
-                    entry, conversationID, turn: turn, model: chosen, naming: naming, streaming: streaming)
-            })
+        entry.turnStored(StoredTurn(user: turn.user, assistant: turn.assistant, naming: naming))
         return listener
+    }
+
+    /// The turn was not stored: the answer's task stops streaming and ends without saving anything.
+    private func abandon(_ entry: Generations.Entry, _ answering: Task<Void, Never>) async {
+        entry.cancelStreaming()
+        entry.turnStored(nil)
+        await answering.value
     }
 
     private func history(_ conversationID: Int64) async -> Result<[Message], any Error> {
@@ -159,36 +160,46 @@ public struct ChatService: Sendable {
         }
     }
 
-    /// The streaming part, cancelled by a stop: it ends with the answer's status, error and timings.
-    private func startStreaming(
-        _ entry: Generations.Entry, model: ResolvedModel, conversation: Conversation,
+    /// The answer's one task: it streams the answer (a stop or a timeout cancels it meanwhile), then waits until
+    /// the turn is stored and finishes it; when the turn is not stored, it ends there.
+    ///
+    /// It is detached: it is the server's, not the request's (it outlives it), and copying the request's task-local
+    /// values cost a kilobyte of task memory per answer. Streaming and finishing share one task: a task keeps its
+    /// stack memory until it ends, and a second one cost ~2 KB per held stream (bench/README, "fourth round").
+    private func startAnswer(
+        _ entry: Generations.Entry, _ conversationID: Int64, model: ResolvedModel, conversation: Conversation,
         prompt: Result<[Message]?, any Error>
-    ) -> Task<AnswerEnding, Never> {
+    ) -> Task<Void, Never> {
+        let request: ModelRequest?
+        var unanswerable = AnswerEnding(.failed, "There is no question to answer.")
         switch prompt {
         case .success(let messages?):
-            let request = ModelRequest(
+            request = ModelRequest(
                 messages: context.messages(from: messages, systemPrompt: conversation.systemPrompt),
                 temperature: conversation.temperature)
-            return Task.detached { await generate(entry, model: model.model, request: request) }
         case .success(nil):
-            return Task { AnswerEnding(.failed, "There is no question to answer.") }
+            request = nil
         case .failure(let error):
             logger.error("could not read the conversation for a turn: \(error)")
-            return Task { AnswerEnding(.failed, "The conversation could not be read from the database.") }
+            request = nil
+            unanswerable = AnswerEnding(.failed, "The conversation could not be read from the database.")
+        }
+        return Task.detached { [unanswerable] in
+            let ending =
+                if let request { await generate(entry, model: model.model, request: request) } else { unanswerable }
+            entry.streamingEnded()
+            guard let turn = await entry.storedTurn() else { return }
+            await finish(entry, conversationID, turn: turn, model: model, ending: ending)
         }
     }
 
-    /// The job once the turn is stored: wait for the answer, save its final state, tell the listeners, free the
+    /// Once the answer has ended and the turn is stored: save its final state, tell the listeners, free the
     /// conversation, then title a first round (the title follows on the streams still open).
-    ///
-    /// The job and the streaming task are detached: they are the server's, not the request's (they outlive it), and
-    /// copying the request's task-local values into each cost a kilobyte of task memory per answer.
     private func finish(
-        _ entry: Generations.Entry, _ conversationID: Int64, turn: (user: Message, assistant: Message),
-        model: ResolvedModel, naming: Bool, streaming: Task<AnswerEnding, Never>
+        _ entry: Generations.Entry, _ conversationID: Int64, turn: StoredTurn, model: ResolvedModel,
+        ending: AnswerEnding
     ) async {
         var answer = turn.assistant
-        let ending = await streaming.value
         (answer.status, answer.error) = (ending.status, ending.error)
         (answer.content, answer.reasoning, answer.usage) = entry.output
         // A `<think>` block's reasoning often ends in line breaks; they mean nothing once it is apart.
@@ -202,8 +213,16 @@ public struct ChatService: Sendable {
         generations.answered(conversationID, entry)
         if !fenced { await apart { [answers] in await answers.release(entry, conversationID: conversationID) } }
         entry.send(.done(answer))
-        if naming && !fenced {
-            await nameConversation(entry, conversationID, question: turn.user.content, answer: answer, model: model)
+        if turn.naming && !fenced {
+            if Task.isCancelled {
+                // A stop that came as the answer ended: the title is still written, in a task it does not cancel.
+                await apart { [self, answer] in
+                    await nameConversation(
+                        entry, conversationID, question: turn.user.content, answer: answer, model: model)
+                }
+            } else {
+                await nameConversation(entry, conversationID, question: turn.user.content, answer: answer, model: model)
+            }
         }
         entry.finish()
         generations.ended(entry)

@@ -33,13 +33,22 @@ extension Generations {
             /// The database holds its conversation's reservation (see `RunningAnswers.share`).
             /// When the database reservation was made (its token), once it is.
             var sharedAt: Millis?
-            /// The whole job, awaited at shutdown.
-            var job: Task<Void, Never>?
-            /// The streaming part, cancelled by a stop.
-            var task: Task<AnswerEnding, Never>?
+            /// The answer's one task: it streams the answer, then (once the turn is stored) saves it, tells the
+            /// listeners and writes the title. A stop cancels it while it streams; shutdown awaits it.
+            var task: Task<Void, Never>?
             /// `cancelStreaming` was called (before the task was recorded, perhaps).
             var streamingCancelled = false
+            /// The streaming is over: stops and timeouts no longer cancel the task (its save and title go on).
+            var streamingOver = false
+            /// Whether the turn was stored, once the task needs to know (see `storedTurn`).
+            var turn = TurnWait.pending(nil)
         }
+        /// The turn as the task waits for it: not yet known (the task may be waiting), or known (nil: not stored).
+        enum TurnWait {
+            case pending(CheckedContinuation<StoredTurn?, Never>?)
+            case known(StoredTurn?)
+        }
+
         let state: Mutex<State>
         let userID: Int64
         let maxCharacters: Int
@@ -139,9 +148,9 @@ extension Generations.Entry {
     var sharedAt: Millis? { state.withLock { $0.sharedAt } }
 
     func requestStop(_ reason: Generations.StopReason) {
-        let task = state.withLock { state -> Task<AnswerEnding, Never>? in
+        let task = state.withLock { state -> Task<Void, Never>? in
             if state.stopReason == nil { state.stopReason = reason }
-            return state.task
+            return state.streamingOver ? nil : state.task
         }
         task?.cancel()
     }
@@ -152,12 +161,8 @@ extension Generations.Entry {
         }
     }
 
-    func setJob(_ job: Task<Void, Never>) {
-        state.withLock { $0.job = job }
-    }
-
-    /// Records the streaming task; cancels it at once if a stop (or `cancelStreaming`) came first.
-    func setStreamingTask(_ task: Task<AnswerEnding, Never>) {
+    /// Records the answer's task; cancels it at once if a stop (or `cancelStreaming`) came first.
+    func setTask(_ task: Task<Void, Never>) {
         let stop = state.withLock { state in
             state.task = task
             return state.stopReason != nil || state.streamingCancelled
@@ -165,14 +170,48 @@ extension Generations.Entry {
         if stop { task.cancel() }
     }
 
-    /// Cancels the streaming task, now or as soon as it is recorded (a timeout; its reason is kept by the caller).
+    /// Cancels the task while it streams, now or as soon as it is recorded (a timeout; its reason is kept by the
+    /// caller).
     func cancelStreaming() {
         let task = state.withLock { state in
             state.streamingCancelled = true
-            return state.task
+            return state.streamingOver ? nil : state.task
         }
         task?.cancel()
     }
+
+    /// The answer has stopped streaming; what is left of the task is not cancelled by a stop.
+    func streamingEnded() {
+        state.withLock { $0.streamingOver = true }
+    }
+
+    /// Tells the task whether the turn was stored (nil: it was not, and the task ends without saving anything).
+    func turnStored(_ turn: StoredTurn?) {
+        let waiting = state.withLock { state -> CheckedContinuation<StoredTurn?, Never>? in
+            guard case .pending(let continuation) = state.turn else { return nil }
+            state.turn = .known(turn)
+            return continuation
+        }
+        waiting?.resume(returning: turn)
+    }
+
+    /// The stored turn, once `turnStored` says (nil: not stored). Not cancellable: the turn's start always says.
+    func storedTurn() async -> StoredTurn? {
+        await withCheckedContinuation { continuation in
+            let known = state.withLock { state -> StoredTurn?? in
+                switch state.turn {
+                case .known(let turn): return .some(turn)
+                case .pending:
+                    state.turn = .pending(continuation)
+                    return nil
+                }
+            }
+            if let known { continuation.resume(returning: known) }
+        }
+    }
+
+    /// The answer's task, awaited at shutdown.
+    var task: Task<Void, Never>? { state.withLock { $0.task } }
 
     /// Records that the database has the text and reasoning as of `revision`.
     func saved(revision: Int) {
@@ -196,5 +235,15 @@ extension Generations.Entry {
             return state.listeners
         }
         for listener in listeners { listener.close() }
+    }
+}
+
+/// A stored turn, as the answer's task needs it to finish: its messages and whether it names the conversation.
+final class StoredTurn: Sendable {
+    let user: Message
+    let assistant: Message
+    let naming: Bool
+    init(user: Message, assistant: Message, naming: Bool) {
+        (self.user, self.assistant, self.naming) = (user, assistant, naming)
     }
 }

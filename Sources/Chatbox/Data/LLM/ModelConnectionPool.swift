@@ -128,7 +128,9 @@ final class ModelConnectionPool: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             // A streamed answer comes in pieces of a few hundred bytes; the channel keeps its receive buffer between
             // reads, so it starts small (NIO's default is 2 KB) and grows when a read fills it.
-            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            .channelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+            )
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
