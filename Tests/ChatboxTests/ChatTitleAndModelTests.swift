@@ -54,6 +54,22 @@ struct ChatTitleAndModelTests {
         }
     }
 
+    @Test func aRunawayTitleReplyIsCutShortAndStillNamesTheConversation() async throws {
+        // 4,000 pieces of 10 characters, 5 ms apart, would take 20 s, past the 10 s title timeout (whose fallback,
+        // the question, would fail this test); the title stops reading after 2,000 characters, about 1 s in.
+        let behaviour: @Sendable (FakeRequest) -> FakeReply = { request in
+            request.isTitleRequest
+                ? .stream(
+                    tokens: ["Runaway title\n"] + Array(repeating: "xxxxxxxxxx", count: 4000), delay: .milliseconds(5))
+                : .text("An answer.")
+        }
+        try await withChatApp(behaviour: behaviour, { $0.model.titleTimeout = .seconds(10) }) { chat in
+            let (event, stored) = try await Self.firstRoundTitle(chat, "a question about nothing")
+            #expect(event == "Runaway title")
+            #expect(stored == "Runaway title")
+        }
+    }
+
     @Test func aConversationTheUserNamedKeepsItsName() async throws {
         try await withChatApp { chat in
             let (event, stored) = try await Self.firstRoundTitle(chat, "hello", conversationTitle: "My own name")

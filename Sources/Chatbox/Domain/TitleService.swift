@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOPosix
+import Synchronization
 
 /// Names a conversation after its first round: asks a model for a short title in the user's language,
 /// cleans the reply (reasoning blocks, quotes, Markdown, line breaks, length) and falls back to the start of
@@ -28,34 +30,27 @@ public struct TitleService: Sendable {
             ChatMessage(role: .system, content: Self.instruction),
             ChatMessage(role: .user, content: "User: \(question.prefix(1500))\n\nAssistant: \(answer.prefix(1500))")
         ]
-        let timeout = self.timeout
-        do {
-            let reply = try await withThrowingTaskGroup(of: String?.self) { group in
-                group.addTask {
-                    var text = ""
-                    for try await piece in model.streamAnswer(to: prompt) {
-                        text += piece
-                        if text.count > 2000 { break }
-                    }
-                    return text
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return try await group.next() ?? nil
-            }
-            guard let reply else {
-                logger.notice("title model timed out; using the question")
-                return Self.fallback(question)
-            }
-            let cleaned = Self.clean(reply)
-            return cleaned.isEmpty || Self.echoesPrompt(cleaned) ? Self.fallback(question) : cleaned
-        } catch {
+        let reply = TitleReply(limit: 2000)
+        let call = Task { try await model.answer(to: prompt) { piece in reply.add(piece) } }
+        reply.running(call)
+        // A timer, not a sleeping task: thousands of titles can be written at once (the end of a burst of first
+        // rounds), and each task costs memory until it ends.
+        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+            in: .nanoseconds(timeout.wholeNanoseconds)
+        ) { reply.timeOut() }
+        let result = await call.result
+        timer.cancel()
+        let (text, timedOut, full) = reply.outcome
+        if timedOut {
+            logger.notice("title model timed out; using the question")
+            return Self.fallback(question)
+        }
+        if case .failure(let error) = result, !full {
             logger.notice("title model failed: \(error); using the question")
             return Self.fallback(question)
         }
+        let cleaned = Self.clean(text)
+        return cleaned.isEmpty || Self.echoesPrompt(cleaned) ? Self.fallback(question) : cleaned
     }
 
     /// Whether a title merely repeats the prompt it was asked with ("User: …"), as a model that echoes does.
@@ -89,5 +84,51 @@ public struct TitleService: Sendable {
             cut = String(cut[..<space])
         }
         return cut + "…"
+    }
+}
+
+/// A title model's reply as it comes: its text up to `limit` characters (the call is cancelled past that), and
+/// whether the title's time ran out (the call is cancelled then too).
+final class TitleReply: Sendable {
+    private struct State {
+        var text = ""
+        var characters = 0
+        var timedOut = false
+        var call: Task<Void, any Error>?
+    }
+    private let state = Mutex(State())
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// The call to cancel when the reply is long enough or late; cancelled at once if it is already.
+    func running(_ call: Task<Void, any Error>) {
+        let cancel = state.withLock { state in
+            state.call = call
+            return state.timedOut || state.characters > limit
+        }
+        if cancel { call.cancel() }
+    }
+
+    func add(_ piece: String) {
+        let cancel = state.withLock { state -> Task<Void, any Error>? in
+            guard state.characters <= limit else { return nil }
+            state.text += piece
+            state.characters += piece.count
+            return state.characters > limit ? state.call : nil
+        }
+        cancel?.cancel()
+    }
+
+    func timeOut() {
+        state.withLock { state in
+            state.timedOut = true
+            return state.call
+        }?.cancel()
+    }
+
+    /// The text, whether the time ran out, and whether the text reached the limit.
+    var outcome: (text: String, timedOut: Bool, full: Bool) {
+        state.withLock { ($0.text, $0.timedOut, $0.characters > limit) }
     }
 }
