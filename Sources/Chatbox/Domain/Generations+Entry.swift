@@ -238,7 +238,8 @@ extension Generations.Entry {
     }
 }
 
-/// A stored turn, as the answer's task needs it to finish: its messages and whether it names the conversation.
+/// A stored turn, as the answer's task needs it to finish: its messages and whether it names the conversation. A
+/// class, so that every entry's state stays one pointer bigger, not two messages bigger.
 final class StoredTurn: Sendable {
     let user: Message
     let assistant: Message
