@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import Chatbox
@@ -74,4 +75,88 @@ struct CatalogSharingTests {
             #expect(try await restarted.visibleModels().models.map(\.id).contains("m1"))
         }
     }
+
+    /// The version check runs beside the caller: with the version read held back, a catalog past its interval
+    /// still answers from its cache (a turn's start does not wait for the database).
+    @Test(arguments: Backend.all)
+    func aVersionCheckDoesNotHoldUpTheCaller(_ backend: Backend) async throws {
+        let httpClients = ModelHTTPClients()
+        defer { Task { try? await httpClients.shutdown() } }
+        try await backend.withStore { store in
+            let held = HeldVersionStore(store)
+            let catalog = ModelCatalog(
+                settings: ModelSettings(), store: held, httpClients: httpClients, logger: Logger(label: "catalog"),
+                versionCheckInterval: .milliseconds(1))
+            let models = try await catalog.visibleModels().models.map(\.id)  // the first check is waited for
+            held.hold()
+            try await Task.sleep(for: .milliseconds(20))  // past the interval
+            let answered = HeldVersionStore.Flag()
+            let served = Task {
+                let ids = try await catalog.visibleModels().models.map(\.id)
+                answered.set()
+                return ids
+            }
+            #expect(try await Self.eventually { answered.isSet }, "answered while the version read is held")
+            #expect(try await Self.eventually { held.heldReads > 0 }, "a version check did start, beside the caller")
+            held.release()
+            #expect(try await served.value == models)
+        }
+    }
+}
+
+/// A store whose reads of `catalog_version` wait while held.
+final class HeldVersionStore: ConnectionStore, SettingsStore, Sendable {
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        func set() { value.withLock { $0 = true } }
+        var isSet: Bool { value.withLock { $0 } }
+    }
+    private struct State {
+        var holding = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        var heldReads = 0
+    }
+    private let state = Mutex(State())
+    let inner: SQLChatStore
+
+    init(_ inner: SQLChatStore) { self.inner = inner }
+
+    func hold() { state.withLock { $0.holding = true } }
+
+    func release() {
+        let waiting = state.withLock { state in
+            state.holding = false
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Version reads that came while held.
+    var heldReads: Int { state.withLock { $0.heldReads } }
+
+    func setting(_ name: String) async throws -> String? {
+        if name == ModelCatalog.versionSetting {
+            await withCheckedContinuation { continuation in
+                let wait = state.withLock { state in
+                    guard state.holding else { return false }
+                    state.heldReads += 1
+                    state.waiting.append(continuation)
+                    return true
+                }
+                if !wait { continuation.resume() }
+            }
+        }
+        return try await inner.setting(name)
+    }
+    func setSetting(_ name: String, value: String) async throws { try await inner.setSetting(name, value: value) }
+    func connections() async throws -> [ModelConnection] { try await inner.connections() }
+    func connection(id: Int64) async throws -> ModelConnection? { try await inner.connection(id: id) }
+    func createConnection(_ connection: ModelConnection) async throws -> ModelConnection {
+        try await inner.createConnection(connection)
+    }
+    func updateConnection(_ connection: ModelConnection) async throws -> ModelConnection {
+        try await inner.updateConnection(connection)
+    }
+    func deleteConnection(id: Int64) async throws { try await inner.deleteConnection(id: id) }
 }

@@ -23,8 +23,8 @@ public struct CatalogModel: Sendable, Equatable {
 /// - The admin's choices (default model, title model, hidden models) are settings (`default_model`,
 ///   `title_model`, `hidden_models` as a JSON array).
 /// - Several instances on one database: every change of connections or choices writes a new `catalog_version`
-///   setting, and before serving from its cache each catalog reads that setting (one primary-key read, at most
-///   every `versionCheckInterval`, 2 s by default); when it changed, the connections and choices are read again
+///   setting, and each catalog reads that setting in the background as it serves from its cache (one primary-key
+///   read, at most every `versionCheckInterval`, 2 s by default); when it changed, the connections and choices are read again
 ///   and the lists of the connections that changed are forgotten. Another instance's change is thus seen within
 ///   that interval (plus the read itself). A list fetched again by another instance (`refresh`) is not a change:
 ///   each instance fetches its own lists, again after `listLifetime`.
@@ -291,13 +291,21 @@ public actor ModelCatalog: ModelDirectory {
 
     // MARK: changes made by other instances
 
-    /// At most every `versionCheckInterval`: reads `catalog_version` and, when another instance (or this one)
-    /// changed the catalog since the cache was read, reads the connections and choices again and forgets the
-    /// lists of connections that changed or went. A failed read keeps the cache (and is logged).
+    /// At most every `versionCheckInterval`, reads `catalog_version` (see `readVersion`). In the background: the
+    /// caller, a turn's start perhaps, is served from the cache at once instead of waiting for a database read, and
+    /// callers after the read see what it found. Only the first check, before anything is cached, is waited for.
     func checkVersion() async {
         let now = ContinuousClock.now
         if let last = lastVersionCheck, now - last < versionCheckInterval { return }
         lastVersionCheck = now  // before the read: callers meanwhile serve from the cache
+        guard knownVersion != nil else { return await readVersion() }
+        Task { await readVersion() }
+    }
+
+    /// Reads `catalog_version` and, when another instance (or this one) changed the catalog since the cache was
+    /// read, reads the connections and choices again and forgets the lists of connections that changed or went. A
+    /// failed read keeps the cache (and is logged).
+    private func readVersion() async {
         let version: String?
         do { version = try await store.setting(Self.versionSetting) } catch {
             logger.warning("reading the catalog version failed: \(error)")

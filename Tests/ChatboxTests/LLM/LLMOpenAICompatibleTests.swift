@@ -206,16 +206,15 @@ struct LLMOpenAICompatibleTests {
         let model = OpenAICompatibleModel(
             baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, model: "m",
             httpClients: client)
-        let start = ContinuousClock.now
         let result = await LLMTest.drain(model.streamAnswer(to: conversation))
         try await client.shutdown()
+        // The refusal itself, not a connect timeout after retrying (that error says so): no wall-clock bound,
+        // which a busy machine broke.
         #expect(
             result.modelError
                 == ModelError(
                     .unreachable,
                     "Cannot reach the model at 127.0.0.1:\(port): connection refused"))
-        // Not retried until a timeout; the bound is loose for a busy machine.
-        #expect(ContinuousClock.now - start < .seconds(8))
     }
 
     @Test("the connect timeout covers the TLS handshake: a server that accepts and never answers")
