@@ -24,10 +24,10 @@ public struct CatalogModel: Sendable, Equatable {
 ///   `title_model`, `hidden_models` as a JSON array).
 /// - Several instances on one database: every change of connections or choices writes a new `catalog_version`
 ///   setting, and each catalog reads that setting in the background as it serves from its cache (one primary-key
-///   read, at most every `versionCheckInterval`, 2 s by default); when it changed, the connections and choices are read again
-///   and the lists of the connections that changed are forgotten. Another instance's change is thus seen within
-///   that interval (plus the read itself). A list fetched again by another instance (`refresh`) is not a change:
-///   each instance fetches its own lists, again after `listLifetime`.
+///   read, at most every `versionCheckInterval`, 2 s by default); when it changed, the connections and choices are
+///   read again and the lists of the connections that changed are forgotten. Another instance's change is thus
+///   seen within that interval (plus the read itself). A list fetched again by another instance (`refresh`) is not
+///   a change: each instance fetches its own lists, again after `listLifetime`.
 ///
 /// API keys never leave the connections: no view carries them and log lines name the connection only.
 public actor ModelCatalog: ModelDirectory {
