@@ -111,25 +111,19 @@ final class HeldVersionStore: ConnectionStore, SettingsStore, Sendable {
         func set() { value.withLock { $0 = true } }
         var isSet: Bool { value.withLock { $0 } }
     }
-    private struct State {
-        var holding = false
-        var waiting: [CheckedContinuation<Void, Never>] = []
-        var heldReads = 0
-    }
-    private let state = Mutex(State())
+    /// The gate reads wait at while held (nil: not held), and how many waited.
+    private let state = Mutex<(gate: WriteConflictTests.Gate?, heldReads: Int)>((nil, 0))
     let inner: SQLChatStore
 
     init(_ inner: SQLChatStore) { self.inner = inner }
 
-    func hold() { state.withLock { $0.holding = true } }
+    func hold() { state.withLock { $0.gate = WriteConflictTests.Gate() } }
 
     func release() {
-        let waiting = state.withLock { state in
-            state.holding = false
-            defer { state.waiting = [] }
-            return state.waiting
-        }
-        for continuation in waiting { continuation.resume() }
+        state.withLock { state in
+            defer { state.gate = nil }
+            return state.gate
+        }?.open()
     }
 
     /// Version reads that came while held.
@@ -137,15 +131,11 @@ final class HeldVersionStore: ConnectionStore, SettingsStore, Sendable {
 
     func setting(_ name: String) async throws -> String? {
         if name == ModelCatalog.versionSetting {
-            await withCheckedContinuation { continuation in
-                let wait = state.withLock { state in
-                    guard state.holding else { return false }
-                    state.heldReads += 1
-                    state.waiting.append(continuation)
-                    return true
-                }
-                if !wait { continuation.resume() }
+            let gate = state.withLock { state in
+                if state.gate != nil { state.heldReads += 1 }
+                return state.gate
             }
+            await gate?.wait()
         }
         return try await inner.setting(name)
     }
