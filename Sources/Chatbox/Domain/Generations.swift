@@ -34,7 +34,7 @@ public final class Generations: Sendable {
 
     private struct Running {
         var entries: [Int64: Entry] = [:]
-        /// Generations whose answer is finished (their conversation is free) but whose job still runs: the title
+        /// Generations whose answer is finished (their conversation is free) but whose task still runs: the title
         /// is being written. Shutdown waits for them too.
         var finishing: [ObjectIdentifier: Entry] = [:]
         /// Running generations per user.
@@ -197,7 +197,7 @@ extension Generations {
     }
 
     /// Frees the conversation (a new turn may start) and the user's running slot once the answer is finished;
-    /// the rest of the job (the title) still counts for shutdown until `ended`.
+    /// the rest of its task (the title) still counts for shutdown until `ended`.
     func answered(_ conversationID: Int64, _ entry: Entry) {
         running.withLock { running in
             guard Self.free(conversationID, entry, in: &running) else { return }
@@ -205,7 +205,7 @@ extension Generations {
         }
     }
 
-    /// The generation's job is over.
+    /// The generation's task is over.
     func ended(_ entry: Entry) {
         _ = running.withLock { $0.finishing.removeValue(forKey: ObjectIdentifier(entry)) }
     }
