@@ -197,14 +197,19 @@ import Testing
 
     @Test(arguments: Backend.all)
     func aDeadInstancesAnswerFailsWithItsTextAndItsConversationIsFreed(backend: Backend) async throws {
-        try await withInstances(backend, lease: .seconds(4)) { cluster in
+        // A lease short enough to wait for a reap, long enough that a busy suite never holds up "a" or "b"'s own
+        // renewals past it.
+        try await withInstances(backend, lease: .seconds(10)) { cluster in
             let (instances, token, store) = (cluster.instances, cluster.token, cluster.store)
             let b = instances[1]
             let id = try await b.api.newConversation(token: token)
             let me = try await b.api.me(token: token)
             let userID = try #require((me.json["user"] as? [String: Any])?["id"] as? NSNumber)
-            // An instance that starts an answer and then never renews its lease.
-            _ = try await store.startLease(instanceID: "ghost", now: .now(), error: "-")
+            // An instance that starts an answer and then never renews its lease. Its heartbeat is set an hour ahead
+            // so that no reaper can take the answer before the follower is attached, however slow the setup is;
+            // the test then sets it an hour back (below), which is the lease running out.
+            let hour: Millis = 3_600_000
+            _ = try await store.startLease(instanceID: "ghost", now: .now() + hour, error: "-")
             #expect(
                 try await store.reserveAnswer(
                     conversationID: id, userID: userID.int64Value, instanceID: "ghost", limit: 3, now: .now())
@@ -214,6 +219,7 @@ import Testing
 
             let follower = try await b.events.get("/api/conversations/\(id)/stream")
             #expect(follower.status == 200, "the ghost's answer can be followed until it is reaped")
+            #expect(try await store.renewLease(instanceID: "ghost", now: .now() - hour))
             let followed = try await follower.all()
             #expect(followed.names.first == "start" && followed.names.last == "done", "no title after a reaped answer")
             let done = followed.first("done")?.object("message")
