@@ -3,13 +3,13 @@
 #   scripts/install-deps.sh            build and run: libmariadb-dev, pkg-config, python3 (for the browser libraries),
 #                                      brotli (pre-compressed static files; without it only gzip siblings are made)
 #   scripts/install-deps.sh --test     also what the tests need: mariadb-server (+ mariadb-plugin-mroonga), chromium,
-#                                      python3-venv, and for the scale-out suite haproxy, nginx-light, galera-4 and
-#                                      rsync (Galera's SST)
+#                                      python3-venv, tinyproxy and openssl (the model-proxy and TLS tests), and for
+#                                      the scale-out suite haproxy, nginx-light, galera-4 and rsync (Galera's SST)
 # The Swift 6 toolchain itself comes from swift.org (it is not a Debian package).
 set -euo pipefail
 want=(libmariadb-dev pkg-config python3 python3-pip brotli)
 [[ "${1:-}" == "--test" ]] && want+=(mariadb-server mariadb-plugin-mroonga chromium python3-venv fonts-wqy-microhei
-                                     haproxy nginx-light galera-4 rsync)
+                                     tinyproxy openssl haproxy nginx-light galera-4 rsync)
 have_python=false
 command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 && python3 -m venv --help >/dev/null 2>&1 \
   && have_python=true

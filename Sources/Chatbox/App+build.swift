@@ -21,7 +21,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         db: database.sql, flavor: database.flavor, logger: logger, searchIndex: config.searchIndex)
     let auth = makeAuthService(store: store, config: config, logger: logger)
     // Model streams (keep-alive connections per host, no limit on concurrent streams) and model listings.
-    let httpClients = ModelHTTPClients()
+    let httpClients = ModelHTTPClients(proxy: config.model.proxy)
     let startup = startupModel(config.model, httpClients: httpClients, logger: logger)
     // Every model on offer: the start-up connection from the settings and the admin's connections.
     let catalog = ModelCatalog(settings: config.model, store: store, httpClients: httpClients, logger: logger)
@@ -47,6 +47,10 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         model: .init(name: startup.displayName, isDemo: startup is DemoModel, isCommand: startup is CommandModel),
         instanceID: config.instance)
     logger.info("start-up model: \(startup.displayName)")
+    if let proxy = config.model.proxy {
+        let bypass = proxy.bypass.isEmpty ? "" : " (not for \(proxy.bypass.joined(separator: ", ")))"
+        logger.info("models are reached through the proxy \(proxy.server.location)\(bypass)")
+    }
 
     var app = Application(
         responder: ShortTaskResponder(router.buildResponder(), inShortTask: ChatController.answersWithStream),

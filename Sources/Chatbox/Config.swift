@@ -56,6 +56,8 @@ public struct ModelSettings: Sendable {
     public var titleAPIKey: String?
     public var titleModel: String?
     public var titleTimeout: Duration = .seconds(15)
+    /// The HTTP proxy for OpenAI-compatible models (every connection's), and the hosts that bypass it.
+    public var proxy: ModelProxy?
 }
 
 /// Every setting, read once at start-up from CLI flags, then `CHATBOX_*` environment variables, then defaults.
@@ -222,6 +224,14 @@ public struct AppConfig: Sendable {
         model.titleAPIKey = read.secret("title.apiKey")
         model.titleModel = read.string("title.model")
         model.titleTimeout = try read.seconds("title.timeout", in: 1...600) ?? model.titleTimeout
+        let noProxy = read.list("llm.noProxy") ?? []
+        if let url = read.string("llm.proxy") {
+            do { model.proxy = try ModelProxy(url: url, noProxy: noProxy) } catch {
+                throw ConfigError("llm.proxy", error.reason)
+            }
+        } else if !noProxy.isEmpty {
+            throw ConfigError("llm.noProxy", "has no effect without CHATBOX_LLM_PROXY")
+        }
         return model
     }
 

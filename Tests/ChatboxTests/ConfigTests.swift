@@ -61,6 +61,16 @@ struct ConfigTests {
         #expect(try Self.config(env: ["CHATBOX_SESSION_LIFETIME_HOURS": "4000"]).sessionMaxAge == 4000 * 3_600_000)
     }
 
+    @Test func theModelProxyAndTheHostsThatBypassItAreRead() throws {
+        let config = try Self.config(env: [
+            "CHATBOX_LLM_PROXY": "http://proxy.lan:3128", "CHATBOX_LLM_NO_PROXY": "localhost, .corp.example"
+        ])
+        #expect(
+            config.model.proxy == (try ModelProxy(url: "http://proxy.lan:3128", noProxy: ["localhost", "corp.example"]))
+        )
+        #expect(try Self.config().model.proxy == nil)
+    }
+
     @Test func flagsWinOverEnvironmentVariables() throws {
         let config = try Self.config(
             env: ["CHATBOX_PORT": "9000"], flags: ["--port", "9100", "--database-url", "sqlite:///tmp/x.sqlite"])
@@ -102,6 +112,15 @@ struct ConfigTests {
         (
             ["CHATBOX_HTTP_IDLE_TIMEOUT_SECONDS": "-1"],
             "CHATBOX_HTTP_IDLE_TIMEOUT_SECONDS (--http-idle-timeout-seconds): must be a whole number from 1 to 3600"
+        ),
+        (
+            ["CHATBOX_LLM_PROXY": "https://proxy:3128"],
+            "CHATBOX_LLM_PROXY (--llm-proxy): must be an http:// URL such as http://proxy.example.com:3128 (the proxy"
+        ),
+        (["CHATBOX_LLM_PROXY": "proxy.lan"], "CHATBOX_LLM_PROXY (--llm-proxy): must be an http:// URL"),
+        (
+            ["CHATBOX_LLM_NO_PROXY": "localhost"],
+            "CHATBOX_LLM_NO_PROXY (--llm-no-proxy): has no effect without CHATBOX_LLM_PROXY"
         )
     ])
     func aBadValueNamesTheSettingAndTheReason(env: [String: String], message: String) {

@@ -126,7 +126,8 @@ enum LLMPoolTest {
             { port in try await body(port, counts) })
     }
 
-    /// A self-signed certificate for `localhost` and 127.0.0.1, made with the `openssl` command; nil without it.
+    /// A self-signed certificate for `localhost` and 127.0.0.1, made with the `openssl` command; nil without it
+    /// (the tests then fail, saying so).
     static func selfSignedCertificate() async throws -> (certificate: NIOSSLCertificate, key: NIOSSLPrivateKey)? {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chatbox-tls-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -279,7 +280,8 @@ struct LLMConnectionPoolTests {
 
     @Test("TLS: an untrusted (self-signed) certificate is .unreachable; once trusted, the answer streams")
     func tlsSelfSigned() async throws {
-        guard let (certificate, key) = try await LLMPoolTest.selfSignedCertificate() else { return }  // no openssl
+        let (certificate, key) = try #require(
+            try await LLMPoolTest.selfSignedCertificate(), "openssl is needed to make a certificate")
         let server = try NIOSSLContext(
             configuration: .makeServerConfiguration(
                 certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))

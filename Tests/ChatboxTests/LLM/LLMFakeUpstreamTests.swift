@@ -149,7 +149,7 @@ struct LLMFakeUpstreamTests {
                 // the test server, not what this test is about).
                 request.headers.add(name: "Connection", value: "close")
                 request.body = .bytes(ByteBuffer(string: json))
-                let response = try await client.listing.execute(request, timeout: .seconds(30))
+                let response = try await client.listing(for: request.url).execute(request, timeout: .seconds(30))
                 return String(buffer: try await response.body.collect(upTo: 1 << 20))
             }
             let content = "[[fake tokens=2 reasoning_content=3 delay_ms=0]]"  // 48 characters: 12 prompt tokens
@@ -214,7 +214,7 @@ struct LLMFakeUpstreamTests {
                     string:
                         #"{"model":"m","stream":false,"messages":[{"role":"user","content":[{"type":"text","text":"[[fake tokens=2]]"}]}]}"#
                 ))
-            let response = try await client.listing.execute(request, timeout: .seconds(30))
+            let response = try await client.listing(for: request.url).execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 20)
             #expect(response.status == .ok)
             #expect(String(buffer: body).contains(#""content":"word1 word2""#))

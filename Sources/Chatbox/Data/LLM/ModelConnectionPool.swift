@@ -17,13 +17,17 @@ import Synchronization
 /// unless the host is an IP address), NIO's HTTP/1.1 client handlers, then an `OpenAIStreamHandler`, which stays
 /// for the connection's life and carries one request at a time.
 ///
-/// Not supported: HTTP proxies (never configured here before either), HTTP/2.
+/// Through an HTTP proxy (`ModelProxy`, part of the key): an `http` request goes to the proxy with its absolute
+/// URL (`ModelHTTPRequest`); an `https` connection first opens a tunnel (`ProxyTunnelHandler`), then gets the
+/// handlers above. Not supported: HTTP/2.
 final class ModelConnectionPool: Sendable {
     /// Where a connection goes: scheme, host and port.
     struct Key: Hashable, Sendable {
         var tls: Bool
         var host: String
         var port: Int
+        /// The proxy the connection goes through; nil: direct.
+        var proxy: ModelProxy.Server? = nil
     }
 
     /// An idle connection and its handler (touched only on the connection's event loop).
@@ -113,8 +117,8 @@ final class ModelConnectionPool: Sendable {
     }
 
     /// Opens a connection to `key` on `eventLoop`. The bootstrap's own timeout is a second longer than the
-    /// model's, so that the exchange's timer (which also covers the TLS handshake) ends the answer first, with its
-    /// clearer message; the bootstrap's only bounds the socket.
+    /// model's, so that the exchange's timer (which also covers the TLS handshake and a proxy's tunnel) ends the
+    /// answer first, with its clearer message; the bootstrap's only bounds the socket.
     private func connect(_ key: Key, on eventLoop: any EventLoop, timeout: Duration) -> EventLoopFuture<any Channel> {
         let sslContext: NIOSSLContext?
         switch (key.tls, tls) {
@@ -123,7 +127,55 @@ final class ModelConnectionPool: Sendable {
         case (true, .failure(let error)): return eventLoop.makeFailedFuture(error)
         }
         let serverName = Self.isIPAddress(key.host) ? nil : key.host
-        return ClientBootstrap(group: eventLoop)
+        let addHandlers = { @Sendable [self] (channel: any Channel) throws in
+            let pipeline = channel.pipeline.syncOperations
+            if let sslContext {
+                try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+            }
+            try pipeline.addHTTPClientHandlers()
+            try pipeline.addHandler(OpenAIStreamHandler(pool: self, key: key))
+        }
+        guard let proxy = key.proxy else {
+            return bootstrap(on: eventLoop, timeout: timeout) { channel in
+                channel.eventLoop.makeCompletedFuture { try addHandlers(channel) }
+            }.connect(host: key.host, port: key.port)
+        }
+        // Through a proxy: to an https model, a tunnel first; then the same handlers as a direct connection.
+        let tunnel = key.tls ? eventLoop.makePromise(of: Void.self) : nil
+        return bootstrap(on: eventLoop, timeout: timeout) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let tunnel {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ProxyTunnelHandler(host: key.host, port: key.port, proxy: proxy, established: tunnel))
+                } else {
+                    try addHandlers(channel)
+                }
+            }
+        }
+        .connect(host: proxy.host, port: proxy.port)
+        .flatMapError { error in
+            tunnel?.fail(error)  // when the tunnel's handler never came to fail it
+            return eventLoop.makeFailedFuture(ModelProxyError.unreachable(proxy.location, error))
+        }
+        .flatMap { channel in
+            guard let tunnel else { return eventLoop.makeSucceededFuture(channel) }
+            return tunnel.futureResult.flatMapThrowing {
+                do {
+                    try addHandlers(channel)
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
+                }
+                return channel
+            }
+        }
+    }
+
+    private func bootstrap(
+        on eventLoop: any EventLoop, timeout: Duration,
+        _ initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) -> ClientBootstrap {
+        ClientBootstrap(group: eventLoop)
             .connectTimeout(.nanoseconds((timeout + .seconds(1)).wholeNanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             // A streamed answer comes in pieces of a few hundred bytes; the channel keeps its receive buffer between
@@ -131,17 +183,7 @@ final class ModelConnectionPool: Sendable {
             .channelOption(
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
             )
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    if let sslContext {
-                        try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
-                    }
-                    try pipeline.addHTTPClientHandlers()
-                    try pipeline.addHandler(OpenAIStreamHandler(pool: self, key: key))
-                }
-            }
-            .connect(host: key.host, port: key.port)
+            .channelInitializer(initializer)
     }
 
     /// Keeps an idle connection whose response ended cleanly; false when it is not kept (the host has
@@ -187,14 +229,16 @@ final class ModelConnectionPool: Sendable {
 }
 
 /// One request to a model endpoint, ready to write: where to connect, its head (with `Host` and `Content-Length`)
-/// and its body.
+/// and its body. Through a proxy, an `http` request's target is its absolute URL and it carries the proxy's
+/// `Proxy-Authorization` (an `https` one goes through a tunnel unchanged).
 struct ModelHTTPRequest: Sendable {
     let key: ModelConnectionPool.Key
     let head: HTTPRequestHead
     let body: ByteBuffer
 
-    /// Throws `ModelStreamError.invalidURL` unless `url` is `http(s)://host[:port][/path][?query]`.
-    init(url: String, method: HTTPMethod, headers: HTTPHeaders, body: ByteBuffer) throws {
+    /// Throws `ModelStreamError.invalidURL` unless `url` is `http(s)://host[:port][/path][?query]`. `proxy`: the
+    /// model proxy, if any (whether the host bypasses it is decided here).
+    init(url: String, method: HTTPMethod, headers: HTTPHeaders, body: ByteBuffer, proxy: ModelProxy? = nil) throws {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
             scheme == "http" || scheme == "https", var host = parsed.host(percentEncoded: false), !host.isEmpty
         else { throw ModelStreamError.invalidURL }
@@ -213,7 +257,14 @@ struct ModelHTTPRequest: Sendable {
             headers.add(name: "Host", value: port == defaultPort ? shownHost : "\(shownHost):\(port)")
         }
         headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
-        key = .init(tls: tls, host: host, port: port)
+        let server = proxy?.server(for: host)
+        if let server, !tls {
+            target = "http://\(shownHost):\(port)\(target)"
+            if let authorization = server.authorization {
+                headers.replaceOrAdd(name: "Proxy-Authorization", value: authorization)
+            }
+        }
+        key = .init(tls: tls, host: host, port: port, proxy: server)
         head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
         self.body = body
     }

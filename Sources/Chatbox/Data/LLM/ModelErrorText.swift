@@ -98,6 +98,7 @@ struct ModelErrorText: Sendable {
 /// Why a connection to the model failed or was lost, in a few words ("connection refused", "the host name could
 /// not be resolved"…), never a raw error dump. The caller logs the error itself.
 func describeConnectError(_ error: any Error) -> String {
+    if let proxy = error as? ModelProxyError { return proxy.text }
     if let connectionError = error as? NIOConnectionError {
         for failure in connectionError.connectionErrors {
             if let io = failure.error as? IOError { return describe(errno: io.errnoCode) }

@@ -41,7 +41,8 @@ struct ModelListing: Sendable {
         let response: HTTPClientResponse
         var body: ByteBuffer
         do {
-            response = try await httpClients.listing.execute(request, deadline: deadline, logger: logger)
+            response = try await httpClients.listing(for: request.url).execute(
+                request, deadline: deadline, logger: logger)
             body = try await response.body.collect(upTo: maxBytes)
         } catch is NIOTooManyBytesError {
             throw ModelError(

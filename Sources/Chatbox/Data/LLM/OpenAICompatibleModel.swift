@@ -204,7 +204,8 @@ public struct OpenAICompatibleModel: ChatModel {
             temperature: request.temperature,
             stream_options: includeUsage ? .init(include_usage: true) : nil)
         let body = try JSONEncoder().encode(payload)
-        return try ModelHTTPRequest(url: url, method: .POST, headers: headers, body: ByteBuffer(bytes: body))
+        return try ModelHTTPRequest(
+            url: url, method: .POST, headers: headers, body: ByteBuffer(bytes: body), proxy: httpClients.proxy)
     }
 }
 
