@@ -79,7 +79,7 @@ struct StreamBatchingTests {
 
     @Test func aListenerHandsOverEverythingPendingAtOnceThenEndsAfterClose() async {
         let listener = Listener()
-        #expect(listener.push(.delta("a")) && listener.push(.delta("b")))
+        #expect(listener.push(.delta("a")) && listener.push(.title(conversationID: 1, title: "T")))
         #expect(await listener.next()?.count == 2)
         let waiting = Task { await listener.next()?.count }
         try? await Task.sleep(for: .milliseconds(50))
@@ -90,6 +90,26 @@ struct StreamBatchingTests {
         #expect(!listener.push(.delta("e")), "a closed listener takes no more events")
         #expect(await listener.next()?.count == 1, "what was pending before the close is still handed over")
         #expect(await listener.next() == nil)
+    }
+
+    /// A reader that falls behind holds one event per run of pieces, not one per token.
+    @Test func piecesThatQueueUpAreJoinedIntoOneEventOfTheirKind() {
+        let listener = Listener()
+        for word in 1...1000 { #expect(listener.push(.delta("w\(word) "))) }
+        #expect(listener.push(.reasoning("r1 ")) && listener.push(.reasoning("r2 ")))
+        #expect(listener.push(.delta("last")))
+        #expect(listener.push(.title(conversationID: 1, title: "T")))
+        #expect(listener.push(.delta("after")))
+        let pending = listener.takePending()
+        let texts = pending.map { event -> String in
+            switch event {
+            case .delta(let text): "delta:\(text)"
+            case .reasoning(let text): "reasoning:\(text)"
+            default: "other"
+            }
+        }
+        let words = (1...1000).map { "w\($0) " }.joined()
+        #expect(texts == ["delta:\(words)", "reasoning:r1 r2 ", "delta:last", "other", "delta:after"])
     }
 
     @Test func aReaderWaitingOnAListenerStopsWhenItsTaskIsCancelled() async {

@@ -2,7 +2,12 @@ import Synchronization
 
 /// One listener of a generation: the events it has not taken yet. Its reader takes everything pending at once,
 /// so the pieces that arrive while it is busy writing go out together in its next write: one wake-up and one
-/// write however many pieces queued up, instead of one each.
+/// write however many pieces queued up, instead of one each. Pieces that queue up are joined into one event as
+/// they come (see `appendJoiningPieces`): a reader that falls behind (a slow network) costs about the answer's
+/// text, which the answer's length limit bounds, not an event per token.
+///
+/// The model is not slowed down for a slow reader: the answer is saved, and followed by other readers, at the
+/// model's pace.
 public final class Listener: Sendable {
     private struct State {
         var pending: [ChatEvent] = []
@@ -23,7 +28,7 @@ public final class Listener: Sendable {
     func push(_ event: ChatEvent) -> Bool {
         let (open, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
             guard !state.closed else { return (false, nil) }
-            state.pending.append(event)
+            state.pending.appendJoiningPieces(event)
             defer { state.waiter = nil }
             return (true, state.waiter)
         }
@@ -81,6 +86,33 @@ public final class Listener: Sendable {
             } onCancel: {
                 close()
             }
+        }
+    }
+}
+
+extension [ChatEvent] {
+    /// Appends `event`; a piece of the answer (or of its reasoning) that follows a piece of the same kind is
+    /// joined to it instead, in place.
+    mutating func appendJoiningPieces(_ event: ChatEvent) {
+        let joins =
+            switch (last, event) {
+            case (.delta?, .delta), (.reasoning?, .reasoning): true
+            default: false
+            }
+        guard joins else {
+            append(event)
+            return
+        }
+        switch (removeLast(), event) {  // taken out, so that its text is not shared and grows in place
+        case (.delta(var text), .delta(let more)):
+            text += more
+            append(.delta(text))
+        case (.reasoning(var text), .reasoning(let more)):
+            text += more
+            append(.reasoning(text))
+        case (let last, _):
+            append(last)
+            append(event)
         }
     }
 }
