@@ -172,6 +172,48 @@ struct LLMConnectionPoolTests {
         }
     }
 
+    @Test(
+        "a request runs on the event loop its task prefers: a new connection opens there, an idle one there is taken first"
+    )
+    func theTasksPreferredEventLoopIsUsed() async throws {
+        try await LLMPoolTest.withAnsweringServer { port, counts in
+            let clients = ModelHTTPClients()
+            let pool = clients.streams
+            let model = LLMPoolTest.model("http://127.0.0.1:\(port)/v1", clients)
+            let key = ModelConnectionPool.Key(tls: false, host: "127.0.0.1", port: port)
+            let loops = Array(pool.group.makeIterator())
+            try #require(loops.count >= 2, "the pool's group has a loop per core")
+            func answer(on loop: any EventLoop) async {
+                let result = await ModelConnectionPool.$preferredEventLoop.withValue(loop) {
+                    await LLMTest.drain(model.streamAnswer(to: LLMPoolTest.hello))
+                }
+                #expect(result.text == "hi")
+                #expect(await LLMTest.eventually { pool.idleCount(key) == 1 })
+            }
+            for loop in loops.prefix(2) {
+                #expect(pool.lease(key, reuse: false, preferring: loop).eventLoop === loop)
+            }
+            await answer(on: loops[0])
+            // With no idle connection on the preferred loop, one on another loop is taken (held here a moment).
+            let held = try #require(pool.lease(key, reuse: true, preferring: loops[1]).idle)
+            #expect(held.channel.eventLoop === loops[0])
+            await answer(on: loops[1])
+            #expect(counts.opened == 2, "the second answer opened a connection on its own loop")
+            #expect(pool.park(held, key: key))
+            // Both are idle now, the one on loops[0] parked last; preferring loops[1] takes the one there.
+            let preferred = pool.lease(key, reuse: true, preferring: loops[1]).idle
+            let other = pool.lease(key, reuse: true, preferring: nil).idle
+            #expect(preferred?.channel.eventLoop === loops[1])
+            #expect(other?.channel.eventLoop === loops[0])
+            for taken in [preferred, other] { taken?.channel.close(promise: nil) }
+            // A loop that is not the pool's is not used.
+            let foreign = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            #expect(pool.lease(key, reuse: false, preferring: foreign.next()).eventLoop !== foreign.next())
+            try await foreign.shutdownGracefully()
+            try await clients.shutdown()
+        }
+    }
+
     @Test("a response with Connection: close is not reused; the client closes the connection")
     func connectionCloseIsNotReused() async throws {
         try await LLMPoolTest.withAnsweringServer(connectionClose: true) { port, counts in

@@ -65,23 +65,33 @@ final class ModelConnectionPool: Sendable {
         tls = Result { try NIOSSLContext(configuration: tlsConfiguration) }
     }
 
-    /// An idle connection to `key` when there is one and `reuse` allows it (the most recently parked, skipping
-    /// ones already closed), else an event loop to open a new one on.
-    func lease(_ key: Key, reuse: Bool) -> Lease {
-        if reuse, let idle = takeIdle(key) { return Lease(eventLoop: idle.channel.eventLoop, idle: idle) }
+    /// The event loop that a model request made by this task had best run on, when it is one of the pool's: the
+    /// loop of the browser connection its answer streams to. Each piece then reaches that stream on the thread
+    /// that parsed it, without waking another one (`ChatController` sets it, `ChatService` carries it into the
+    /// answer's task). Nil: any loop.
+    @TaskLocal static var preferredEventLoop: (any EventLoop)?
+
+    /// An idle connection to `key` when there is one and `reuse` allows it (the most recently parked on
+    /// `preferred`, else the most recently parked; closed ones are dropped), else an event loop to open a new one
+    /// on: `preferred` when it is one of the pool's.
+    func lease(_ key: Key, reuse: Bool, preferring preferred: (any EventLoop)? = nil) -> Lease {
+        if reuse, let idle = takeIdle(key, preferring: preferred) {
+            return Lease(eventLoop: idle.channel.eventLoop, idle: idle)
+        }
+        if let preferred, group.makeIterator().contains(where: { $0 === preferred }) {
+            return Lease(eventLoop: preferred, idle: nil)
+        }
         return Lease(eventLoop: group.next(), idle: nil)
     }
 
-    private func takeIdle(_ key: Key) -> Idle? {
+    private func takeIdle(_ key: Key, preferring preferred: (any EventLoop)?) -> Idle? {
         state.withLock { state in
             guard var list = state.idle[key] else { return nil }
-            var found: Idle?
-            while let last = list.popLast() {
-                if last.channel.isActive {
-                    found = last
-                    break
-                }
-            }
+            list.removeAll { !$0.channel.isActive }
+            let index =
+                preferred.flatMap { loop in list.lastIndex { $0.channel.eventLoop === loop } }
+                ?? list.indices.last
+            let found = index.map { list.remove(at: $0) }
             state.idle[key] = list.isEmpty ? nil : list
             return found
         }

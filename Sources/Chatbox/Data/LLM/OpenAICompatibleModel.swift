@@ -123,25 +123,27 @@ public struct OpenAICompatibleModel: ChatModel {
         }
         send(
             first, request, includeUsage: wantsUsage, url: url, to: output, current: current, retriesLeft: 3,
-            reuse: true)
+            reuse: true, near: ModelConnectionPool.preferredEventLoop)
     }
 
     /// Starts one attempt, on an idle keep-alive connection when `reuse` allows and one is there. A connection
     /// that closes (or is reset) before anything was received is retried, up to three times, each time on a new
     /// connection (a server that closed one idle connection may well have closed the others). A refusal of
-    /// `stream_options` is retried once without them.
+    /// `stream_options` is retried once without them. Every attempt prefers the event loop `preferred` (see
+    /// `ModelConnectionPool.preferredEventLoop`).
     private func send(
         _ httpRequest: ModelHTTPRequest, _ request: ModelRequest, includeUsage: Bool, url: String,
-        to output: AnswerOutput, current: NIOLockedValueBox<Attempt>, retriesLeft: Int, reuse: Bool
+        to output: AnswerOutput, current: NIOLockedValueBox<Attempt>, retriesLeft: Int, reuse: Bool,
+        near preferred: (any EventLoop)?
     ) {
         let pool = httpClients.streams
-        let lease = pool.lease(httpRequest.key, reuse: reuse)
+        let lease = pool.lease(httpRequest.key, reuse: reuse, preferring: preferred)
         var retry: (@Sendable () -> Void)?
         if retriesLeft > 0 {
             retry = { @Sendable [self] in
                 send(
                     httpRequest, request, includeUsage: includeUsage, url: url, to: output, current: current,
-                    retriesLeft: retriesLeft - 1, reuse: false)
+                    retriesLeft: retriesLeft - 1, reuse: false, near: preferred)
             }
         }
         var retryWithoutStreamOptions: (@Sendable () -> Void)?
@@ -171,7 +173,7 @@ public struct OpenAICompatibleModel: ChatModel {
                     })
                 send(
                     again, request, includeUsage: false, url: url, to: remembering, current: current,
-                    retriesLeft: retriesLeft, reuse: true)
+                    retriesLeft: retriesLeft, reuse: true, near: preferred)
             }
         }
         let exchange = OpenAIStreamExchange(
