@@ -52,7 +52,7 @@ struct GenerationPhaseTests {
         entry.append("!")
         #expect(
             Self.describe(await own.next())
-                == ["start(user 10, answer 11: \"\")", "delta(Hello you)", "delta(!)"])
+                == ["start(user 10, answer 11: \"\")", "delta(Hello you!)"], "a piece that queues up joins the delta")
     }
 
     @Test func aListenerThatAttachesLaterGetsTheTextSoFarInItsStart() async throws {
