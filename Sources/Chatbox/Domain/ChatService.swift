@@ -164,9 +164,11 @@ public struct ChatService: Sendable {
     /// the turn is stored and finishes it; when the turn is not stored, it ends there.
     ///
     /// It is detached: it is the server's, not the request's (it outlives it), and copying the request's task-local
-    /// values cost a kilobyte of task memory per answer. Only the event loop its model request had best use is
-    /// carried over (`ModelConnectionPool.preferredEventLoop`). Streaming and finishing share one task: a task keeps
-    /// its stack memory until it ends, and a second one cost ~2 KB per held stream (bench/README, "fourth round").
+    /// values cost a kilobyte of task memory per answer. Only the event loop of the browser's connection is carried
+    /// over (`ModelConnectionPool.preferredEventLoop`): the task runs there, and so does its model request, so that
+    /// an answer's start, its pieces and their relay stay on one thread. Streaming and finishing share one task: a
+    /// task keeps its stack memory until it ends, and a second one cost ~2 KB per held stream (bench/README, "fourth
+    /// round").
     private func startAnswer(
         _ entry: Generations.Entry, _ conversationID: Int64, model: ResolvedModel, conversation: Conversation,
         prompt: Result<[Message]?, any Error>
@@ -186,7 +188,7 @@ public struct ChatService: Sendable {
             unanswerable = AnswerEnding(.failed, "The conversation could not be read from the database.")
         }
         let loop = ModelConnectionPool.preferredEventLoop
-        return Task.detached { [unanswerable] in
+        return Task.detached(executorPreference: loop.map { EventLoopExecutor($0) }) { [unanswerable] in
             await ModelConnectionPool.$preferredEventLoop.withValue(loop) {
                 let ending =
                     if let request { await generate(entry, model: model.model, request: request) } else { unanswerable }

@@ -10,6 +10,9 @@ import NIOCore
 /// it on the thread that owns the socket. Before, each batch woke a thread of the global pool (and Dispatch's timer
 /// thread for the pause) and then hopped to the event loop for the write. The relay does no blocking work: it
 /// formats events and writes them.
+///
+/// An answer's task runs on that loop too (`ChatService.startAnswer`): it waits on the model and the database and
+/// hands pieces on; its model request goes out on the same loop, without a hop to another thread.
 final class EventLoopExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 
