@@ -143,6 +143,16 @@ enum LLMPoolTest {
         return (first, try NIOSSLPrivateKey(file: key, format: .pem))
     }
 
+    /// A self-signed certificate (see above) and a server context that presents it; fails the test without openssl.
+    static func selfSignedServer() async throws -> (certificate: NIOSSLCertificate, server: NIOSSLContext) {
+        let (certificate, key) = try #require(
+            try await selfSignedCertificate(), "openssl is needed to make a certificate")
+        let server = try NIOSSLContext(
+            configuration: .makeServerConfiguration(
+                certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))
+        return (certificate, server)
+    }
+
     static func model(_ url: String, _ clients: ModelHTTPClients) -> OpenAICompatibleModel {
         OpenAICompatibleModel(baseURL: url, apiKey: nil, model: "m", httpClients: clients)
     }
@@ -322,11 +332,7 @@ struct LLMConnectionPoolTests {
 
     @Test("TLS: an untrusted (self-signed) certificate is .unreachable; once trusted, the answer streams")
     func tlsSelfSigned() async throws {
-        let (certificate, key) = try #require(
-            try await LLMPoolTest.selfSignedCertificate(), "openssl is needed to make a certificate")
-        let server = try NIOSSLContext(
-            configuration: .makeServerConfiguration(
-                certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))
+        let (certificate, server) = try await LLMPoolTest.selfSignedServer()
         try await LLMPoolTest.withAnsweringServer(tls: server) { port, counts in
             let untrusting = ModelHTTPClients()
             let refused = await LLMTest.drain(

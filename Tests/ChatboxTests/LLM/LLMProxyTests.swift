@@ -48,11 +48,7 @@ struct LLMProxyTests {
 
     @Test("an https model is reached through a CONNECT tunnel, with TLS end to end")
     func anHTTPSModelIsReachedThroughATunnel() async throws {
-        let (certificate, key) = try #require(
-            try await LLMPoolTest.selfSignedCertificate(), "openssl is needed to make a certificate")
-        let server = try NIOSSLContext(
-            configuration: .makeServerConfiguration(
-                certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))
+        let (certificate, server) = try await LLMPoolTest.selfSignedServer()
         try await TinyProxy.with { proxy in
             try await LLMPoolTest.withAnsweringServer(tls: server) { port, _ in
                 // Untrusted, the model's certificate is refused through the tunnel as it would be directly.
@@ -73,11 +69,7 @@ struct LLMProxyTests {
 
     @Test("a proxy that wants a password is given the one in its URL; without it the answer fails saying so")
     func aProxyThatWantsAPassword() async throws {
-        let (certificate, key) = try #require(
-            try await LLMPoolTest.selfSignedCertificate(), "openssl is needed to make a certificate")
-        let server = try NIOSSLContext(
-            configuration: .makeServerConfiguration(
-                certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))
+        let (certificate, server) = try await LLMPoolTest.selfSignedServer()
         try await TinyProxy.with(credentials: "alice:proxy-secret-42") { proxy in
             let withPassword = "http://alice:proxy-secret-42@127.0.0.1:\(proxy.port)"
             try await LLMTest.withFakeUpstream({ _ in .tokens(2) }) { upstream, _ in
