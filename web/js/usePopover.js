@@ -1,9 +1,10 @@
 // A menu that opens under its button, or over it when there is more room above: `open`, show / close / toggle,
 // `place` (its fixed position: no scrolling box around the button clips it); a click outside, Esc, Tab, a scroll or
 // a resize closes it; arrows move between its [role^="menuitem"] entries. `button` and `menu` are template refs.
+// `align: 'right'` lines the menu's right edge up with the button's (a button at the end of a row).
 import { ref, nextTick, onBeforeUnmount } from 'vue'
 
-export function usePopover(button, menu) {
+export function usePopover(button, menu, { align = 'left' } = {}) {
   const open = ref(false)
   const place = ref({})
   function position() {
@@ -12,7 +13,9 @@ export function usePopover(button, menu) {
     const below = window.innerHeight - rect.bottom
     const room = Math.max(below, rect.top) - 12
     place.value = {
-      left: `${Math.max(8, Math.min(rect.left, window.innerWidth - 240))}px`,
+      ...(align === 'right'
+        ? { right: `${Math.max(8, window.innerWidth - rect.right)}px` }
+        : { left: `${Math.max(8, Math.min(rect.left, window.innerWidth - 240))}px` }),
       maxHeight: `${Math.min(420, room)}px`,
       ...(below >= Math.min(320, rect.top) ? { top: `${rect.bottom + 4}px` } : { bottom: `${window.innerHeight - rect.top + 4}px` }),
     }

@@ -1,9 +1,10 @@
 // One account in the admin table: name, role, state, dates, number of chats, and a menu of what can be done to it
 // (reset password, disable / enable, make / unmake admin, delete). The menu is keyboard-operable (arrows, Esc).
-import { ref, computed, nextTick, onBeforeUnmount } from 'vue'
+import { ref, computed } from 'vue'
 import { store } from '../store.js'
 import { t, formatDateTime, formatRelative } from '../i18n.js'
 import AppIcon from './AppIcon.js'
+import { usePopover } from '../usePopover.js'
 
 export default {
   name: 'AdminUserRow',
@@ -16,65 +17,13 @@ export default {
   setup(props, { emit }) {
     const isSelf = computed(() => store.user && String(store.user.id) === String(props.user.id))
     const isAdmin = computed(() => props.user.role === 'admin')
-    const open = ref(false)
     const button = ref(null)
     const menu = ref(null)
-
-    const items = () => [...(menu.value?.querySelectorAll('[role="menuitem"]') ?? [])]
-    function onOutside(event) {
-      if (!menu.value?.contains(event.target) && !button.value?.contains(event.target)) close(false)
-    }
-    const place = ref({})
-    function position() {
-      // fixed to the viewport beside the button, so no scrolling box around the table can clip it
-      const rect = button.value.getBoundingClientRect()
-      const below = window.innerHeight - rect.bottom > 200
-      place.value = {
-        right: `${Math.max(8, window.innerWidth - rect.right)}px`,
-        ...(below ? { top: `${rect.bottom + 4}px` } : { bottom: `${window.innerHeight - rect.top + 4}px` }),
-      }
-    }
-    // Scrolling moves the menu with its button (a scroll that brought the button into view may land just after
-    // the click); it closes when the button leaves the window, and on resize.
-    function onMove(event) {
-      if (!open.value || !button.value) return
-      if (event?.type === 'resize') { close(false); return }
-      const rect = button.value.getBoundingClientRect()
-      if (rect.bottom < 0 || rect.top > window.innerHeight) close(false)
-      else position()
-    }
-    function show() {
-      position()
-      open.value = true
-      document.addEventListener('pointerdown', onOutside, true)
-      window.addEventListener('scroll', onMove, true)
-      window.addEventListener('resize', onMove)
-      nextTick(() => items()[0]?.focus())
-    }
-    function close(refocus = true) {
-      if (!open.value) return
-      open.value = false
-      document.removeEventListener('pointerdown', onOutside, true)
-      window.removeEventListener('scroll', onMove, true)
-      window.removeEventListener('resize', onMove)
-      if (refocus) button.value?.focus()
-    }
-    function toggle() { open.value ? close() : show() }
-    function onMenuKeydown(event) {
-      const list = items()
-      const index = list.indexOf(document.activeElement)
-      if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); close() }
-      else if (event.key === 'ArrowDown') { event.preventDefault(); list[(index + 1) % list.length]?.focus() }
-      else if (event.key === 'ArrowUp') { event.preventDefault(); list[(index - 1 + list.length) % list.length]?.focus() }
-      else if (event.key === 'Home') { event.preventDefault(); list[0]?.focus() }
-      else if (event.key === 'End') { event.preventDefault(); list.at(-1)?.focus() }
-      else if (event.key === 'Tab') close(false)
-    }
+    const { open, place, toggle, close, onKeydown: onMenuKeydown } = usePopover(button, menu, { align: 'right' })
     function pick(event) {
       close(false)
       emit(event)
     }
-    onBeforeUnmount(() => close(false))
 
     return { t, formatDateTime, formatRelative, isSelf, isAdmin, open, place, button, menu, toggle, onMenuKeydown, pick }
   },
