@@ -238,6 +238,13 @@ final class ModelConnectionPool: Sendable {
     }
 }
 
+/// `host:port`, an IPv6 address in brackets (`[::1]:8080`), the port left out when nil: a request's authority, or
+/// an address shown to users.
+func hostAndPort(_ host: String, _ port: Int?) -> String {
+    let shown = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+    return port.map { "\(shown):\($0)" } ?? shown
+}
+
 /// One request to a model endpoint, ready to write: where to connect, its head (with `Host` and `Content-Length`)
 /// and its body. Through a proxy, an `http` request's target is its absolute URL and it carries the proxy's
 /// `Proxy-Authorization` (an `https` one goes through a tunnel unchanged).
@@ -262,14 +269,13 @@ struct ModelHTTPRequest: Sendable {
         if let query = parsed.query(percentEncoded: true) { target += "?" + query }
 
         var headers = headers
-        let shownHost = host.contains(":") ? "[\(host)]" : host
         if !headers.contains(name: "Host") {  // a connection's own Host header wins, as with AsyncHTTPClient
-            headers.add(name: "Host", value: port == defaultPort ? shownHost : "\(shownHost):\(port)")
+            headers.add(name: "Host", value: hostAndPort(host, port == defaultPort ? nil : port))
         }
         headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
         let server = proxy?.server(for: host)
         if let server, !tls {
-            target = "http://\(shownHost):\(port)\(target)"
+            target = "http://\(hostAndPort(host, port))\(target)"
             if let authorization = server.authorization {
                 headers.replaceOrAdd(name: "Proxy-Authorization", value: authorization)
             }

@@ -90,8 +90,7 @@ struct ModelErrorText: Sendable {
     private static func location(of components: URLComponents?) -> String {
         guard let components, let host = components.host, !host.isEmpty else { return "the configured address" }
         let port = components.port ?? (components.scheme?.lowercased() == "https" ? 443 : 80)
-        let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
-        return "\(shownHost):\(port)"
+        return hostAndPort(host, port)
     }
 }
 

@@ -20,7 +20,7 @@ public struct ModelProxy: Sendable, Equatable {
         var authorization: String? { credentials.map { "Basic " + $0 } }
 
         /// What users see for the proxy's address, e.g. `proxy.example.com:3128`.
-        var location: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+        var location: String { hostAndPort(host, port) }
     }
 
     let server: Server

@@ -21,7 +21,7 @@ final class ProxyTunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A tunnel to `host:port` through `proxy`; `established` is fulfilled on the channel's event loop.
     init(host: String, port: Int, proxy: ModelProxy.Server, established: EventLoopPromise<Void>) {
-        target = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        target = hostAndPort(host, port)
         self.proxy = proxy
         self.established = established
     }
