@@ -73,12 +73,13 @@ sql() {   # node, statement: as root over the socket
 start_node() {   # node [extra args…]
     local i=$1; shift
     local d="$DIR/node$i"
-    mkdir -p "$d/data"
+    mkdir -p "$d/data" "$d/tmp"
     [ -z "$RUN_AS" ] || chown -R "$RUN_AS:" "$d"
     rm -f "$d/mysqld.pid" "$d/mysqld.sock"
     echo "$(port "$i" 0) $(port "$i" 1) $(port "$i" 2) $(port "$i" 3)" >"$d/ports"
     # setsid + redirected fds: the server must not hold the caller's stdout/stderr open.
-    setsid "$MARIADBD" --no-defaults "${USER_ARGS[@]}" --datadir="$d/data" --socket="$d/mysqld.sock" \
+    setsid "$MARIADBD" --no-defaults "${USER_ARGS[@]}" --datadir="$d/data" --tmpdir="$d/tmp" \
+        --socket="$d/mysqld.sock" \
         --port="$(port "$i" 0)" --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$d/mysqld.pid" \
         --log-error="$d/error.log" --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         --skip-log-bin --innodb-buffer-pool-size=48M --max-connections=300 \
@@ -115,9 +116,10 @@ trap cleanup_on_error EXIT
 
 # node 1: a fresh datadir, then bootstrap
 rm -rf "$DIR"/node*
-mkdir -p "$DIR/node1/data"
+# A private tmpdir per node: a starting mariadbd deletes the "#sql…" files in its tmpdir (see start-mariadb.sh).
+mkdir -p "$DIR/node1/data" "$DIR/node1/tmp"
 [ -z "$RUN_AS" ] || chown -R "$RUN_AS:" "$DIR"
-mariadb-install-db --no-defaults "${USER_ARGS[@]}" --datadir="$DIR/node1/data" \
+mariadb-install-db --no-defaults "${USER_ARGS[@]}" --datadir="$DIR/node1/data" --tmpdir="$DIR/node1/tmp" \
     --auth-root-authentication-method=normal --skip-test-db >"$DIR/node1/install.log" 2>&1 ||
     { tail -n 20 "$DIR/node1/install.log" >&2; die "mariadb-install-db failed"; }
 start_node 1 --wsrep-new-cluster

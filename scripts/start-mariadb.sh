@@ -23,6 +23,10 @@ DATA=$DIR/data
 SOCK=$DIR/mysqld.sock
 PIDFILE=$DIR/mysqld.pid
 LOG=$DIR/error.log
+# A private tmpdir: a starting mariadbd deletes every "#sql…" file it finds in its tmpdir, and with the shared /tmp
+# that was another server's temporary table (a concurrent mariadb-install-db then failed, e.g. "Error on delete of
+# '/tmp/#sql-temptable-…'" or "Unknown table 'mysql.tmp_user_sys'").
+TMP=$DIR/tmp
 [ ${#SOCK} -lt 100 ] || die "socket path too long for a unix socket: $SOCK (use a shorter DIR)"
 
 MARIADBD=$(command -v mariadbd || true)
@@ -86,10 +90,11 @@ if pid=$(running_pid); then
     die "a server from $DIR (pid $pid) is running but does not answer; run scripts/stop-mariadb.sh $DIR"
 fi
 
+mkdir -p "$TMP"
 if [ ! -d "$DATA/mysql" ]; then
     rm -rf "$DATA"
     mkdir -p "$DATA"
-    mariadb-install-db --no-defaults "${USER_ARGS[@]}" --datadir="$DATA" \
+    mariadb-install-db --no-defaults "${USER_ARGS[@]}" --datadir="$DATA" --tmpdir="$TMP" \
         --auth-root-authentication-method=normal --skip-test-db >"$DIR/install.log" 2>&1 ||
         { tail -n 20 "$DIR/install.log" >&2; die "mariadb-install-db failed (log: $DIR/install.log)"; }
 fi
@@ -97,7 +102,7 @@ fi
 start_server() {
     rm -f "$PIDFILE" "$SOCK"
     # setsid + redirected fds: the server must not hold the caller's stdout/stderr open.
-    setsid "$MARIADBD" --no-defaults "${USER_ARGS[@]}" --datadir="$DATA" --socket="$SOCK" --port="$PORT" \
+    setsid "$MARIADBD" --no-defaults "${USER_ARGS[@]}" --datadir="$DATA" --tmpdir="$TMP" --socket="$SOCK" --port="$PORT" \
         --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$PIDFILE" --log-error="$LOG" \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         --skip-log-bin --innodb-buffer-pool-size=64M --max-connections=1000 "${PLUGIN_ARGS[@]}" \
