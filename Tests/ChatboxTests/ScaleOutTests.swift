@@ -112,6 +112,53 @@ import Testing
         }
     }
 
+    /// A turn takes its conversation's reservation in the transaction that stores it: refused, nothing of the turn
+    /// is stored (no question, no answer, no reservation, no change of model).
+    @Test(arguments: Backend.all)
+    func aTurnIsStoredWithItsReservationOrNotAtAll(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let user = try await store.createUser(username: "u", usernameKey: "u", passwordHash: "h", role: .user)
+            let first = try await store.createConversation(userID: user.id, title: "").id
+            let second = try await store.createConversation(userID: user.id, title: "").id
+            func claim(_ instance: String, at now: Millis) -> AnswerClaim {
+                AnswerClaim(userID: user.id, instanceID: instance, limit: 1, at: now)
+            }
+            func ask(_ id: Int64, _ claim: AnswerClaim) async throws -> (user: Message, assistant: Message) {
+                try await store.beginTurn(
+                    conversationID: id, userContent: "q", place: .afterCurrentLeaf, model: "m", now: claim.at,
+                    claim: claim)
+            }
+            let turn = try await ask(first, claim("a", at: 1_000))
+            #expect(try await store.runningAnswer(conversationID: first)?.instanceID == "a")
+            #expect(try await store.messages(conversationID: first).map(\.id) == [turn.user.id, turn.assistant.id])
+
+            await #expect(throws: AnswerClaimRefused(reason: .busy), "an answer runs there on instance a") {
+                try await ask(first, claim("b", at: 2_000))
+            }
+            await #expect(throws: AnswerClaimRefused(reason: .userAtLimit), "the user's one answer runs") {
+                try await ask(second, claim("b", at: 2_000))
+            }
+            await #expect(throws: AnswerClaimRefused(reason: .busy)) {
+                try await store.beginRegeneration(
+                    conversationID: first, messageID: nil, model: "other", adoptingModel: true, now: 2_000,
+                    claim: claim("b", at: 2_000))
+            }
+            #expect(try await store.messages(conversationID: first).count == 2, "nothing more stored")
+            #expect(try await store.messages(conversationID: second).isEmpty)
+            #expect(try await store.runningAnswer(conversationID: second) == nil, "no reservation left behind")
+            #expect(try await store.conversation(id: first, userID: user.id)?.model != "other", "model unchanged")
+
+            // Once the answer is released, the regeneration is stored with its reservation and its model.
+            try await store.releaseAnswer(conversationID: first, instanceID: "a", reservedAt: 1_000)
+            let again = try await store.beginRegeneration(
+                conversationID: first, messageID: nil, model: "other", adoptingModel: true, now: 3_000,
+                claim: claim("b", at: 3_000))
+            #expect(again?.user.id == turn.user.id)
+            #expect(try await store.runningAnswer(conversationID: first)?.instanceID == "b")
+            #expect(try await store.conversation(id: first, userID: user.id)?.model == "other")
+        }
+    }
+
     @Test(arguments: Backend.all)
     func eachInstanceNamesItselfInHealthz(backend: Backend) async throws {
         try await withInstances(backend) { cluster in

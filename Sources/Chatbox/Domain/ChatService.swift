@@ -43,10 +43,11 @@ public struct ChatService: Sendable {
             throw ChatError.messageTooLong(maxCharacters: maxMessageCharacters)
         }
         return try await startTurn(conversationID, userID: userID, ask: .question(content, place), model: nil) {
-            model in
+            model, claim in
             try await referenceChecked {
                 try await store.beginTurn(
-                    conversationID: conversationID, userContent: content, place: place, model: model, now: .now())
+                    conversationID: conversationID, userContent: content, place: place, model: model, now: .now(),
+                    claim: claim)
             }
         }
     }
@@ -57,14 +58,11 @@ public struct ChatService: Sendable {
     public func regenerate(userID: Int64, conversationID: Int64, messageID: Int64? = nil, model: String? = nil)
         async throws -> Listener
     {
-        try await startTurn(conversationID, userID: userID, ask: .again(messageID), model: model) { chosen in
-            if let model {
-                _ = try await store.updateConversation(
-                    id: conversationID, userID: userID, change: ConversationChange(model: .some(model)))
-            }
+        try await startTurn(conversationID, userID: userID, ask: .again(messageID), model: model) { chosen, claim in
             let turn = try await referenceChecked {
                 try await store.beginRegeneration(
-                    conversationID: conversationID, messageID: messageID, model: chosen, now: .now())
+                    conversationID: conversationID, messageID: messageID, model: chosen, adoptingModel: model != nil,
+                    now: .now(), claim: claim)
             }
             guard let turn else { throw ChatError.nothingToRegenerate }
             return turn
@@ -98,14 +96,14 @@ public struct ChatService: Sendable {
 
     /// Stores a turn and answers it. Ownership is checked before anything else: someone else's conversation is a
     /// 404 and reserves and counts nothing (its messages, read beside the check, are dropped); a model that is gone
-    /// is a 409 before anything is stored. The conversation is reserved here, then in the database (for every
-    /// instance) while the conversation so far is read. The model request goes out as soon as the history is
-    /// read, while the database reservation finishes and the turn is being stored (the reservations keep other
-    /// turns of this conversation out meanwhile); pieces that arrive before the turn is stored wait in the
-    /// generation.
+    /// is a 409 before anything is stored. The conversation is reserved here, then the model request goes out as
+    /// soon as the history is read, while the turn is stored together with the conversation's reservation in the
+    /// database (for every instance). Should the database refuse that reservation (an answer runs there on another
+    /// instance), nothing is stored and the request is cancelled; pieces that arrive before the turn is stored wait
+    /// in the generation.
     private func startTurn(
         _ conversationID: Int64, userID: Int64, ask: Ask, model requested: String?,
-        _ begin: (_ model: String) async throws -> (user: Message, assistant: Message)
+        _ begin: (_ model: String, _ claim: AnswerClaim) async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
         // The history is read beside the ownership check, and used only once the conversation is known to be the
         // user's.
@@ -118,26 +116,17 @@ public struct ChatService: Sendable {
             listener.close()
             throw error
         }
-        async let shared: Void = answers.share(entry, conversationID: conversationID, userID: userID)
         let history = await messages.map { ask.prompt($0, currentLeaf: conversation.currentLeafID) }
         let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
-        // The model request goes out now; should the database refuse the reservation (an answer runs there on
-        // another instance), it is cancelled before anything is stored.
         let answering = startAnswer(entry, conversationID, model: chosen, conversation: conversation, prompt: history)
         entry.setTask(answering)
-        do { try await shared } catch {
-            await abandon(entry, answering)
-            generations.remove(conversationID, entry)
-            listener.close()
-            throw error
-        }
         let turn: (user: Message, assistant: Message)
         do {
-            turn = try await begin(chosen.id)
+            let claim = answers.claim(userID: userID)
+            turn = try await answers.claiming(entry, claim) { try await begin(chosen.id, claim) }
         } catch {
             await abandon(entry, answering)
             generations.remove(conversationID, entry)
-            await answers.release(entry, conversationID: conversationID)
             listener.close()
             throw error
         }

@@ -27,19 +27,27 @@ public struct RunningAnswers: Sendable {
         self.logger = logger
     }
 
-    /// Reserves the conversation in the database, for a generation this instance has reserved already:
-    /// `alreadyGenerating` when an answer runs there on any instance, `tooManyRunning` when the user has as many
-    /// running as they may on all instances together.
-    func share(_ entry: Generations.Entry, conversationID: Int64, userID: Int64) async throws {
-        let limit = generations.limits.runningPerUser
-        let now = Millis.now()
-        switch try await store.reserveAnswer(
-            conversationID: conversationID, userID: userID, instanceID: instanceID, limit: limit, now: now)
-        {
-        case .reserved: entry.markShared(at: now)
-        case .busy: throw ChatError.alreadyGenerating
-        case .userAtLimit: throw ChatError.tooManyRunning(limit: limit)
+    /// The reservation of a conversation in the database, for a generation this instance has reserved already; the
+    /// turn takes it in the transaction that stores it (`ConversationStore.beginTurn`, `beginRegeneration`).
+    func claim(userID: Int64) -> AnswerClaim {
+        AnswerClaim(userID: userID, instanceID: instanceID, limit: generations.limits.runningPerUser, at: .now())
+    }
+
+    /// Runs `begin`, which stores a turn with `claim` taken: afterwards the generation holds the reservation
+    /// (`release` frees it). A refusal is `alreadyGenerating` when an answer runs there on any instance,
+    /// `tooManyRunning` when the user has as many running as they may on all instances together.
+    func claiming<T>(_ entry: Generations.Entry, _ claim: AnswerClaim, _ begin: () async throws -> T) async throws
+        -> T
+    {
+        let stored: T
+        do { stored = try await begin() } catch let refused as AnswerClaimRefused {
+            switch refused.reason {
+            case .reserved, .busy: throw ChatError.alreadyGenerating
+            case .userAtLimit: throw ChatError.tooManyRunning(limit: claim.limit)
+            }
         }
+        entry.markShared(at: claim.at)
+        return stored
     }
 
     /// Frees the conversation in the database once the answer is saved. If the database is away, the delete is

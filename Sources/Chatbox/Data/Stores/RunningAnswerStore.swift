@@ -17,7 +17,7 @@ public protocol RunningAnswerStore: Sendable {
     func reap(instanceID: String, before: Millis, error: String, now: Millis) async throws -> Int?
     /// Fails the `processing` answers of conversations no instance holds (left by a crash before leases existed,
     /// or by a final save that failed); returns how many. (Safe beside running turns: a turn reserves its
-    /// conversation before it stores its answer.)
+    /// conversation in the transaction that stores its answer.)
     func failOrphanedAnswers(error: String, now: Millis) async throws -> Int
     /// Reserves the conversation for an answer written by `instanceID`, as of `now` (the reservation's token):
     /// `.busy` when an answer runs there already on another instance, `.userAtLimit` (nothing reserved) when the
@@ -58,6 +58,28 @@ public enum AnswerStopRequest: String, Sendable, Equatable {
     case user
     /// Its user was disabled or deleted.
     case accountClosed = "account_closed"
+}
+
+/// The reservation a turn takes in the same transaction as its messages (`ConversationStore.beginTurn`,
+/// `beginRegeneration`): the conversation, for an answer of `userID` written by `instanceID`, as of `at` (the
+/// reservation's token), with the same rules as `RunningAnswerStore.reserveAnswer`.
+public struct AnswerClaim: Sendable, Equatable {
+    public let userID: Int64
+    public let instanceID: String
+    /// How many answers the user may have running on all instances together.
+    public let limit: Int
+    public let at: Millis
+
+    public init(userID: Int64, instanceID: String, limit: Int, at: Millis) {
+        (self.userID, self.instanceID, self.limit, self.at) = (userID, instanceID, limit, at)
+    }
+}
+
+/// A turn's reservation was refused (`.busy` or `.userAtLimit`): nothing of the turn is stored.
+public struct AnswerClaimRefused: Error, Equatable {
+    public let reason: AnswerReservation
+
+    public init(reason: AnswerReservation) { self.reason = reason }
 }
 
 /// How a reservation went.

@@ -111,9 +111,11 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func beginTurn(
-        conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis
+        conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis,
+        claim: AnswerClaim?
     ) async throws -> (user: Message, assistant: Message) {
         try await transaction { conn in
+            if let claim { try await take(claim, conversationID: conversationID, on: conn) }
             let parent: Int64?
             switch place {
             case .root: parent = nil
@@ -140,10 +142,12 @@ extension SQLChatStore: ConversationStore {
         }
     }
 
-    public func beginRegeneration(conversationID: Int64, messageID: Int64?, model: String?, now: Millis) async throws
-        -> (user: Message, assistant: Message)?
-    {
+    public func beginRegeneration(
+        conversationID: Int64, messageID: Int64?, model: String?, adoptingModel: Bool, now: Millis,
+        claim: AnswerClaim?
+    ) async throws -> (user: Message, assistant: Message)? {
         try await transaction { conn in
+            if let claim { try await take(claim, conversationID: conversationID, on: conn) }
             let target: Int64
             if let messageID {
                 target = messageID
@@ -171,9 +175,17 @@ extension SQLChatStore: ConversationStore {
             }
             let answer = try await insertMessage(
                 conn, conversationID, .assistant, "", .processing, model, parent: question.id, now)
-            try await moveLeaf(conn, conversationID, to: answer.id, now: now)
+            try await moveLeaf(conn, conversationID, to: answer.id, now: now, model: adoptingModel ? model : nil)
             return (question, answer)
         }
+    }
+
+    /// A turn's reservation, in its transaction: a refusal rolls the turn back (the reservation's row with it).
+    private func take(_ claim: AnswerClaim, conversationID: Int64, on conn: any SQLDatabase) async throws {
+        let outcome = try await reserve(
+            conversationID: conversationID, userID: claim.userID, instanceID: claim.instanceID, limit: claim.limit,
+            now: claim.at, on: conn)
+        guard outcome == .reserved else { throw AnswerClaimRefused(reason: outcome) }
     }
 
     private func message(_ conn: any SQLDatabase, _ id: Int64, in conversationID: Int64) async throws -> Message? {
@@ -185,11 +197,15 @@ extension SQLChatStore: ConversationStore {
         ).first().map(Self.message)
     }
 
-    /// The new answer is the end of the path the user sees, and the conversation was just used.
-    private func moveLeaf(_ conn: any SQLDatabase, _ conversationID: Int64, to leaf: Int64, now: Millis) async throws {
+    /// The new answer is the end of the path the user sees, and the conversation was just used (and goes on with
+    /// `model`, when given).
+    private func moveLeaf(
+        _ conn: any SQLDatabase, _ conversationID: Int64, to leaf: Int64, now: Millis, model: String? = nil
+    ) async throws {
+        let setModel: SQLQueryString = if let model { ", model = \(bind: model)" } else { "" }
         try await conn.raw(
             """
-            UPDATE conversations SET current_leaf_id = \(bind: leaf), updated_at = \(bind: now) \
+            UPDATE conversations SET current_leaf_id = \(bind: leaf), updated_at = \(bind: now)\(setModel) \
             WHERE id = \(bind: conversationID)
             """
         ).run()

@@ -74,17 +74,23 @@ public protocol ConversationStore: Sendable {
     func deleteConversation(id: Int64, userID: Int64) async throws
     /// A conversation's messages, oldest first.
     func messages(conversationID: Int64) async throws -> [Message]
-    /// In one transaction: stores the user's message where `place` says and an empty `processing` answer by
-    /// `model` after it, makes that answer the current leaf and bumps `updated_at`; `StoreError.badReference` when
-    /// the message to follow is not an answer of this conversation.
-    func beginTurn(conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis)
-        async throws -> (user: Message, assistant: Message)
-    /// In one transaction: adds a new `processing` answer by `model` beside the others of the question above
-    /// `messageID` (an answer's question, or the question itself; nil: the current leaf), makes it the current
-    /// leaf; nil when there is no question to answer; `StoreError.badReference` when `messageID` is not in this
-    /// conversation. Nothing is deleted: the earlier answers stay as the other versions.
-    func beginRegeneration(conversationID: Int64, messageID: Int64?, model: String?, now: Millis) async throws
-        -> (user: Message, assistant: Message)?
+    /// In one transaction: takes `claim` first when given (`AnswerClaimRefused` when refused), then stores the
+    /// user's message where `place` says and an empty `processing` answer by `model` after it, makes that answer the
+    /// current leaf and bumps `updated_at`; `StoreError.badReference` when the message to follow is not an answer of
+    /// this conversation.
+    func beginTurn(
+        conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis,
+        claim: AnswerClaim?
+    ) async throws -> (user: Message, assistant: Message)
+    /// In one transaction: takes `claim` first when given (`AnswerClaimRefused` when refused), then adds a new
+    /// `processing` answer by `model` beside the others of the question above `messageID` (an answer's question, or
+    /// the question itself; nil: the current leaf) and makes it the current leaf; with `adoptingModel`, the
+    /// conversation goes on with `model`. Nil when there is no question to answer; `StoreError.badReference` when
+    /// `messageID` is not in this conversation. Nothing is deleted: the earlier answers stay as the other versions.
+    func beginRegeneration(
+        conversationID: Int64, messageID: Int64?, model: String?, adoptingModel: Bool, now: Millis,
+        claim: AnswerClaim?
+    ) async throws -> (user: Message, assistant: Message)?
     /// Writes the partial text (and reasoning) of answers still being generated, all in one transaction (finished
     /// ones are left alone).
     func saveProgress(_ answers: [AnswerProgress]) async throws
@@ -107,13 +113,15 @@ extension ConversationStore {
         -> (user: Message, assistant: Message)
     {
         try await beginTurn(
-            conversationID: conversationID, userContent: userContent, place: .afterCurrentLeaf, model: nil, now: now)
+            conversationID: conversationID, userContent: userContent, place: .afterCurrentLeaf, model: nil, now: now,
+            claim: nil)
     }
     /// The current leaf's question answered again, its model not recorded.
     public func beginRegeneration(conversationID: Int64, now: Millis) async throws
         -> (user: Message, assistant: Message)?
     {
-        try await beginRegeneration(conversationID: conversationID, messageID: nil, model: nil, now: now)
+        try await beginRegeneration(
+            conversationID: conversationID, messageID: nil, model: nil, adoptingModel: false, now: now, claim: nil)
     }
 }
 
