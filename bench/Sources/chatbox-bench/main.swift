@@ -90,6 +90,7 @@ func runBench(_ options: Options, scenarios requested: [String]) async throws ->
             case "history-sqlite": try await historyScenario(bench, flavor: "sqlite")
             case "history-mysql": try await historyScenario(bench, flavor: "mysql")
             case "soak": try await soakScenario(bench)
+            case "turn-store": try await turnStoreScenario(bench)
             default:
                 report.note("unknown scenario \(name)")
                 ok = false
