@@ -36,6 +36,14 @@ struct SQLiteDriverTests {
         #expect(try rows[1].decode(column: "i", as: Int64.self) == Int64.min)
         #expect(try rows[1].decodeNil(column: "s"))
         #expect(try rows[1].decode(column: "s", as: String?.self) == nil)
+        // The types read straight from the value (`SQLiteValuesRow.fastDecode`), optional or not.
+        #expect(try rows[0].decode(column: "s", as: String?.self) == text)
+        #expect(try rows[0].decode(column: "i", as: Int64?.self) == Int64.max)
+        #expect(try rows[0].decode(column: "id", as: Int.self) == 1)
+        #expect(try rows[1].decode(column: "id", as: Int?.self) == 2)
+        #expect(try rows[1].decode(column: "s", as: Int64?.self) == nil)
+        #expect(try rows[1].decode(column: "s", as: Int?.self) == nil)
+        #expect(throws: (any Error).self, "a NULL is no String") { try rows[1].decode(column: "s", as: String.self) }
         #expect(rows[0].allColumns == ["id", "i", "d", "s", "b"])
         #expect(throws: (any Error).self) { try rows[0].decode(column: "missing", as: Int.self) }
     }
