@@ -6,8 +6,8 @@ import Foundation
 let usage = """
     chatbox-bench run [SCENARIO…] [--quick] [--out FILE] [--server PATH] [--work DIR] [--SIZE N…]
         scenarios: startup ttft cpu (= plain and with reasoning; cpu-plain, cpu-reasoning alone) concurrency slow
-                   history (= history-sqlite history-mysql) soak
-        (default: all but soak). Sizes: see bench/README.md.
+                   history (= history-sqlite history-mysql) soak turn-store
+        (default: all but soak and turn-store). Sizes: see bench/README.md.
     chatbox-bench soak [--soak-users 200] [--soak-seconds 180] [--soak-tokens 20] [--soak-delay-ms 250]
     chatbox-bench seed --database-url URL [--conversations 100000] [--messages 1000000] [--users 10]
     chatbox-bench upstream [--port P] [--max-seconds S]

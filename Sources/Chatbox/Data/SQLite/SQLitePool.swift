@@ -67,7 +67,8 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
         self.readerCount = readers.count
         self.threads = threads
         self.logger = logger
-        checkpoints = Task { [readers = self.readers] in
+        // Detached: the pool's own task, not the opener's (no executor preference or task-local values of theirs).
+        checkpoints = Task.detached { [readers = self.readers] in
             while (try? await Task.sleep(for: Self.checkpointEvery)) != nil {
                 do {
                     // PASSIVE: copies what no reader still needs, without waiting for anyone or holding up the writer.
