@@ -97,8 +97,14 @@ import Testing
             let user = try await store.createUser(username: "u", usernameKey: "u", passwordHash: "h", role: .user)
             let id = try await store.createConversation(userID: user.id, title: "").id
             func reserve(_ instance: String, at now: Millis) async throws -> AnswerReservation {
-                try await store.reserveAnswer(
-                    conversationID: id, userID: user.id, instanceID: instance, limit: 3, now: now)
+                do {
+                    _ = try await store.beginTurn(
+                        conversationID: id, userContent: "q", place: .afterCurrentLeaf, model: nil, now: now,
+                        claim: AnswerClaim(userID: user.id, instanceID: instance, limit: 3, at: now))
+                    return .reserved
+                } catch let refused as AnswerClaimRefused {
+                    return refused.reason
+                }
             }
             #expect(try await reserve("a", at: 1_000) == .reserved)
             // The answer ended, but its release has not reached the database: the next turn on "a" comes.
@@ -257,11 +263,10 @@ import Testing
             // the test then sets it an hour back (below), which is the lease running out.
             let hour: Millis = 3_600_000
             _ = try await store.startLease(instanceID: "ghost", now: .now() + hour, error: "-")
-            #expect(
-                try await store.reserveAnswer(
-                    conversationID: id, userID: userID.int64Value, instanceID: "ghost", limit: 3, now: .now())
-                    == .reserved)
-            let turn = try await store.beginTurn(conversationID: id, userContent: "question", now: .now())
+            let now = Millis.now()
+            let turn = try await store.beginTurn(
+                conversationID: id, userContent: "question", place: .afterCurrentLeaf, model: nil, now: now,
+                claim: AnswerClaim(userID: userID.int64Value, instanceID: "ghost", limit: 3, at: now))
             try await store.saveProgress([AnswerProgress(messageID: turn.assistant.id, content: "half an answer")])
 
             let follower = try await b.events.get("/api/conversations/\(id)/stream")

@@ -19,13 +19,6 @@ public protocol RunningAnswerStore: Sendable {
     /// or by a final save that failed); returns how many. (Safe beside running turns: a turn reserves its
     /// conversation in the transaction that stores its answer.)
     func failOrphanedAnswers(error: String, now: Millis) async throws -> Int
-    /// Reserves the conversation for an answer written by `instanceID`, as of `now` (the reservation's token):
-    /// `.busy` when an answer runs there already on another instance, `.userAtLimit` (nothing reserved) when the
-    /// user would have more than `limit` running. A row `instanceID` itself still holds there is taken over: the
-    /// caller has checked that no answer runs there on this instance, so its release is only late (the database
-    /// was away).
-    func reserveAnswer(conversationID: Int64, userID: Int64, instanceID: String, limit: Int, now: Millis)
-        async throws -> AnswerReservation
     /// Frees the reservation `instanceID` made at `reservedAt` (nothing when the conversation has been reserved
     /// again since, here or on another instance).
     func releaseAnswer(conversationID: Int64, instanceID: String, reservedAt: Millis) async throws
@@ -62,7 +55,10 @@ public enum AnswerStopRequest: String, Sendable, Equatable {
 
 /// The reservation a turn takes in the same transaction as its messages (`ConversationStore.beginTurn`,
 /// `beginRegeneration`): the conversation, for an answer of `userID` written by `instanceID`, as of `at` (the
-/// reservation's token), with the same rules as `RunningAnswerStore.reserveAnswer`.
+/// reservation's token). Refused as `.busy` when an answer runs there already on another instance, as
+/// `.userAtLimit` when the user would have more than `limit` running. A row `instanceID` itself still holds there is
+/// taken over: the caller has checked that no answer runs there on this instance, so its release is only late (the
+/// database was away).
 public struct AnswerClaim: Sendable, Equatable {
     public let userID: Int64
     public let instanceID: String

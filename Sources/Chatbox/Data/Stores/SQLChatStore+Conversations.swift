@@ -180,14 +180,6 @@ extension SQLChatStore: ConversationStore {
         }
     }
 
-    /// A turn's reservation, in its transaction: a refusal rolls the turn back (the reservation's row with it).
-    private func take(_ claim: AnswerClaim, conversationID: Int64, on conn: any SQLDatabase) async throws {
-        let outcome = try await reserve(
-            conversationID: conversationID, userID: claim.userID, instanceID: claim.instanceID, limit: claim.limit,
-            now: claim.at, on: conn)
-        guard outcome == .reserved else { throw AnswerClaimRefused(reason: outcome) }
-    }
-
     private func message(_ conn: any SQLDatabase, _ id: Int64, in conversationID: Int64) async throws -> Message? {
         try await conn.raw(
             """

@@ -81,32 +81,10 @@ extension SQLChatStore: RunningAnswerStore {
         }
     }
 
-    public func reserveAnswer(conversationID: Int64, userID: Int64, instanceID: String, limit: Int, now: Millis)
-        async throws -> AnswerReservation
-    {
-        let outcome: AnswerReservation
-        do {
-            // One session: on SQLite its statements run on the writer's thread one after the other, no hop between.
-            outcome = try await db.withSession { conn in
-                try await reserve(
-                    conversationID: conversationID, userID: userID, instanceID: instanceID, limit: limit, now: now,
-                    on: conn)
-            }
-        } catch let error as MariaDBError where error.isWriteConflict {
-            // Galera: the same conversation reserved at once through another node, refused at COMMIT.
-            return .busy
-        }
-        if outcome == .userAtLimit {
-            try await releaseAnswer(conversationID: conversationID, instanceID: instanceID, reservedAt: now)
-        }
-        return outcome
-    }
-
-    /// `reserveAnswer`'s statements on `conn`; a reservation over the user's limit is left in place (in a
-    /// transaction, the caller rolls it back).
-    func reserve(
-        conversationID: Int64, userID: Int64, instanceID: String, limit: Int, now: Millis, on conn: any SQLDatabase
-    ) async throws -> AnswerReservation {
+    /// Takes a turn's reservation on `conn`, in the transaction that stores the turn: `AnswerClaimRefused` rolls
+    /// the whole turn back, the reservation's row with it.
+    func take(_ claim: AnswerClaim, conversationID: Int64, on conn: any SQLDatabase) async throws {
+        let (userID, instanceID, now) = (claim.userID, claim.instanceID, claim.at)
         do {
             try await mapDuplicate {
                 try await conn.raw(
@@ -123,12 +101,12 @@ extension SQLChatStore: RunningAnswerStore {
                 UPDATE running_answers SET user_id = \(bind: userID), started_at = \(bind: now), stop_reason = NULL \
                 WHERE conversation_id = \(bind: conversationID) AND instance_id = \(bind: instanceID)
                 """, on: conn)
-            guard taken == 1 else { return .busy }
+            guard taken == 1 else { throw AnswerClaimRefused(reason: .busy) }
         }
         let running =
             try await conn.raw("SELECT COUNT(*) AS n FROM running_answers WHERE user_id = \(bind: userID)").first()?
             .decode(column: "n", as: Int.self) ?? 0
-        return running <= limit ? .reserved : .userAtLimit
+        guard running <= claim.limit else { throw AnswerClaimRefused(reason: .userAtLimit) }
     }
 
     public func releaseAnswer(conversationID: Int64, instanceID: String, reservedAt: Millis) async throws {
