@@ -69,15 +69,24 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
         self.logger = logger
         // Detached: the pool's own task, not the opener's (no executor preference or task-local values of theirs).
         checkpoints = Task.detached { [readers = self.readers] in
+            var failures = 0
             while (try? await Task.sleep(for: Self.checkpointEvery)) != nil {
                 do {
                     // PASSIVE: copies what no reader still needs, without waiting for anyone or holding up the writer.
                     try await readers.with { try await $0.run("PRAGMA wal_checkpoint(PASSIVE)", []) { _ in } }
+                    if failures > 0 {
+                        logger.notice("background WAL checkpoints work again after \(failures) failures")
+                    }
+                    failures = 0
                 } catch is AsyncPoolClosed {
                     return
                 } catch {
-                    logger.warning(
-                        "a background WAL checkpoint failed (the writer checkpoints past its limit): \(error)")
+                    // Said once, then once a minute while it lasts (a read-only or full disk fails every second).
+                    if failures % 60 == 0 {
+                        logger.warning(
+                            "a background WAL checkpoint failed (the writer checkpoints past its limit): \(error)")
+                    }
+                    failures += 1
                 }
             }
         }
