@@ -18,10 +18,10 @@ func turnStoreScenario(_ b: Bench) async throws {
         try await store.migrate()
         let user = try await store.createUser(username: "bench", usernameKey: "bench", passwordHash: "-", role: .user)
         var (begin, read): ([Double], [Double]) = ([], [])
-        for turn in 0..<turns {
+        while begin.count < turns {
             // A fresh conversation every 20 turns: histories of 0–38 messages.
-            let id = try await store.createConversation(userID: user.id, title: "t\(turn / 20)").id
-            for _ in 0..<min(20, turns - turn) where begin.count < turns {
+            let id = try await store.createConversation(userID: user.id, title: "bench").id
+            for _ in 0..<min(20, turns - begin.count) {
                 var started = nowNanos()
                 _ = try await store.messages(conversationID: id)
                 read.append(ms(nowNanos() - started))
@@ -37,7 +37,6 @@ func turnStoreScenario(_ b: Bench) async throws {
                 try await store.finishAnswer(answer, now: now)
                 try await store.releaseAnswer(conversationID: id, instanceID: "bench", reservedAt: now)
             }
-            if begin.count >= turns { break }
         }
         let line = { (values: [Double]) in
             "\(fmt(percentile(values, 50), 3)) / \(fmt(percentile(values, 99), 3)) ms"
