@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 /// One turn of a conversation: store the question, stream the model's answer to every listener (its progress is
@@ -33,17 +34,20 @@ public struct ChatService: Sendable {
         self.logger = logger
     }
 
-    /// Stores the user's question and starts answering it; the listener's first event is `start`.
+    /// Stores the user's question and starts answering it; the listener's first event is `start`. `loop`: the
+    /// event loop of the connection the answer streams to, where the answer's task and model request then run.
     public func send(
-        userID: Int64, conversationID: Int64, content: String, place: QuestionPlace = .afterCurrentLeaf
+        userID: Int64, conversationID: Int64, content: String, place: QuestionPlace = .afterCurrentLeaf,
+        streamingOn loop: (any EventLoop)? = nil
     ) async throws -> Listener {
         guard !content.allSatisfy({ $0.isWhitespace }) else { throw ValidationError("The message is empty.") }
         try Rules.noNUL(content, field: "message")
         guard content.count <= maxMessageCharacters else {
             throw ChatError.messageTooLong(maxCharacters: maxMessageCharacters)
         }
-        return try await startTurn(conversationID, userID: userID, ask: .question(content, place), model: nil) {
-            model, claim in
+        return try await startTurn(
+            conversationID, userID: userID, ask: .question(content, place), model: nil, loop: loop
+        ) { model, claim in
             try await referenceChecked {
                 try await store.beginTurn(
                     conversationID: conversationID, userContent: content, place: place, model: model, now: .now(),
@@ -54,11 +58,13 @@ public struct ChatService: Sendable {
 
     /// Answers a question again as a new version beside its other answers (also how a failed answer is retried):
     /// the question above `messageID` (an answer's question, or the question itself; nil: the current leaf). With
-    /// `model`, that model answers and the conversation goes on with it.
-    public func regenerate(userID: Int64, conversationID: Int64, messageID: Int64? = nil, model: String? = nil)
-        async throws -> Listener
-    {
-        try await startTurn(conversationID, userID: userID, ask: .again(messageID), model: model) { chosen, claim in
+    /// `model`, that model answers and the conversation goes on with it. `loop` as in `send`.
+    public func regenerate(
+        userID: Int64, conversationID: Int64, messageID: Int64? = nil, model: String? = nil,
+        streamingOn loop: (any EventLoop)? = nil
+    ) async throws -> Listener {
+        try await startTurn(conversationID, userID: userID, ask: .again(messageID), model: model, loop: loop) {
+            chosen, claim in
             let turn = try await referenceChecked {
                 try await store.beginRegeneration(
                     conversationID: conversationID, messageID: messageID, model: chosen, adoptingModel: model != nil,
@@ -102,7 +108,7 @@ public struct ChatService: Sendable {
     /// instance), nothing is stored and the request is cancelled; pieces that arrive before the turn is stored wait
     /// in the generation.
     private func startTurn(
-        _ conversationID: Int64, userID: Int64, ask: Ask, model requested: String?,
+        _ conversationID: Int64, userID: Int64, ask: Ask, model requested: String?, loop: (any EventLoop)?,
         _ begin: (_ model: String, _ claim: AnswerClaim) async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
         // The history is read beside the ownership check, and used only once the conversation is known to be the
@@ -118,7 +124,8 @@ public struct ChatService: Sendable {
         }
         let history = await messages.map { ask.prompt($0, currentLeaf: conversation.currentLeafID) }
         let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
-        let answering = startAnswer(entry, conversationID, model: chosen, conversation: conversation, prompt: history)
+        let answering = startAnswer(
+            entry, conversationID, model: chosen, conversation: conversation, prompt: history, loop: loop)
         entry.setTask(answering)
         let turn: (user: Message, assistant: Message)
         do {
@@ -153,14 +160,14 @@ public struct ChatService: Sendable {
     /// the turn is stored and finishes it; when the turn is not stored, it ends there.
     ///
     /// It is detached: it is the server's, not the request's (it outlives it), and copying the request's task-local
-    /// values cost a kilobyte of task memory per answer. Only the event loop of the browser's connection is carried
-    /// over (`ModelConnectionPool.preferredEventLoop`): the task runs there, and so does its model request, so that
-    /// an answer's start, its pieces and their relay stay on one thread. Streaming and finishing share one task: a
+    /// values cost a kilobyte of task memory per answer. It runs on `loop`, the event loop of the browser's
+    /// connection, and so does its model request (`ModelConnectionPool.preferredEventLoop`), so that an answer's
+    /// start, its pieces and their relay stay on one thread. Streaming and finishing share one task: a
     /// task keeps its stack memory until it ends, and a second one cost ~2 KB per held stream (bench/README, "fourth
     /// round").
     private func startAnswer(
         _ entry: Generations.Entry, _ conversationID: Int64, model: ResolvedModel, conversation: Conversation,
-        prompt: Result<[Message]?, any Error>
+        prompt: Result<[Message]?, any Error>, loop: (any EventLoop)?
     ) -> Task<Void, Never> {
         let request: ModelRequest?
         var unanswerable = AnswerEnding(.failed, "There is no question to answer.")
@@ -176,7 +183,6 @@ public struct ChatService: Sendable {
             request = nil
             unanswerable = AnswerEnding(.failed, "The conversation could not be read from the database.")
         }
-        let loop = ModelConnectionPool.preferredEventLoop
         return Task.detached(executorPreference: loop.map { EventLoopExecutor($0) }) { [unanswerable] in
             await ModelConnectionPool.$preferredEventLoop.withValue(loop) {
                 let ending =

@@ -53,9 +53,9 @@ struct ChatController {
         let id = try pathID(context, of: "Conversation")
         let input = try await body.decode(NewMessage.self, from: request)
         let user = context.user.id
-        let events = try await ModelConnectionPool.$preferredEventLoop.withValue(context.eventLoop) {
-            try await chat.send(userID: user, conversationID: id, content: input.content, place: input.place)
-        }
+        let events = try await chat.send(
+            userID: user, conversationID: id, content: input.content, place: input.place,
+            streamingOn: context.eventLoop)
         return stream(on: context.eventLoop, events)
     }
 
@@ -64,9 +64,8 @@ struct ChatController {
         let input = try await body.decodeOptional(Regenerate.self, from: request)
         let model = try input?.model.map { try Rules.modelID($0) }
         let user = context.user.id
-        let events = try await ModelConnectionPool.$preferredEventLoop.withValue(context.eventLoop) {
-            try await chat.regenerate(userID: user, conversationID: id, messageID: input?.messageId, model: model)
-        }
+        let events = try await chat.regenerate(
+            userID: user, conversationID: id, messageID: input?.messageId, model: model, streamingOn: context.eventLoop)
         return stream(on: context.eventLoop, events)
     }
 
