@@ -132,6 +132,28 @@ struct StoreTests {
     }
 
     @Test(arguments: Backend.all)
+    func aConversationIsReadWithItsMessagesOnlyByItsOwner(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let owner = try await store.createUser(username: "o", usernameKey: "o", passwordHash: "h", role: .user)
+            let other = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
+            let conversation = try await store.createConversation(userID: owner.id, title: "mine")
+            let empty = try await #require(
+                try await store.conversationWithMessages(id: conversation.id, userID: owner.id))
+            #expect(empty.0.title == "mine" && empty.1.isEmpty)
+            let first = try await store.beginTurn(conversationID: conversation.id, userContent: "q1", now: .now())
+            let second = try await store.beginTurn(conversationID: conversation.id, userContent: "q2", now: .now())
+            let read = try await #require(
+                try await store.conversationWithMessages(id: conversation.id, userID: owner.id))
+            #expect(read.0.id == conversation.id && read.0.currentLeafID == second.assistant.id)
+            #expect(
+                read.1.map(\.id) == [first.user.id, first.assistant.id, second.user.id, second.assistant.id])
+            #expect(read.1.map(\.content) == ["q1", "", "q2", ""])
+            #expect(try await store.conversationWithMessages(id: conversation.id, userID: other.id) == nil)
+            #expect(try await store.conversationWithMessages(id: conversation.id + 1000, userID: owner.id) == nil)
+        }
+    }
+
+    @Test(arguments: Backend.all)
     func deletingAConversationTakesItsMessagesAndOnlyTheOwnerCan(backend: Backend) async throws {
         try await backend.withStore { store in
             let owner = try await store.createUser(username: "d", usernameKey: "d", passwordHash: "h", role: .user)

@@ -100,21 +100,19 @@ public struct ChatService: Sendable {
         return conversation
     }
 
-    /// Stores a turn and answers it. Ownership is checked before anything else: someone else's conversation is a
-    /// 404 and reserves and counts nothing (its messages, read beside the check, are dropped); a model that is gone
-    /// is a 409 before anything is stored. The conversation is reserved here, then the model request goes out as
-    /// soon as the history is read, while the turn is stored together with the conversation's reservation in the
-    /// database (for every instance). Should the database refuse that reservation (an answer runs there on another
-    /// instance), nothing is stored and the request is cancelled; pieces that arrive before the turn is stored wait
-    /// in the generation.
+    /// Stores a turn and answers it. Ownership is checked before anything else, in the read of the history:
+    /// someone else's conversation is a 404 and reserves and counts nothing; a model that is gone is a 409 before
+    /// anything is stored. The conversation is reserved here, then the model request goes out, while the turn is
+    /// stored together with the conversation's reservation in the database (for every instance). Should the
+    /// database refuse that reservation (an answer runs there on another instance), nothing is stored and the
+    /// request is cancelled; pieces that arrive before the turn is stored wait in the generation.
     private func startTurn(
         _ conversationID: Int64, userID: Int64, ask: Ask, model requested: String?, loop: (any EventLoop)?,
         _ begin: (_ model: String, _ claim: AnswerClaim) async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
-        // The history is read beside the ownership check, and used only once the conversation is known to be the
-        // user's.
-        async let messages = history(conversationID)
-        let conversation = try await owned(conversationID, userID: userID)
+        guard
+            let (conversation, messages) = try await store.conversationWithMessages(id: conversationID, userID: userID)
+        else { throw ChatError.conversationNotFound }
         let chosen = try await models.chatModel(id: requested ?? conversation.model)
         let listener = try generations.openStream(userID: userID)
         let entry: Generations.Entry
@@ -122,8 +120,8 @@ public struct ChatService: Sendable {
             listener.close()
             throw error
         }
-        let history = await messages.map { ask.prompt($0, currentLeaf: conversation.currentLeafID) }
-        let firstRound = (try? history.get())??.filter { $0.role == .user }.count == 1
+        let history = ask.prompt(messages, currentLeaf: conversation.currentLeafID)
+        let firstRound = history?.filter { $0.role == .user }.count == 1
         let answering = startAnswer(
             entry, conversationID, model: chosen, conversation: conversation, prompt: history, loop: loop)
         entry.setTask(answering)
@@ -150,12 +148,6 @@ public struct ChatService: Sendable {
         await answering.value
     }
 
-    private func history(_ conversationID: Int64) async -> Result<[Message], any Error> {
-        do { return .success(try await store.messages(conversationID: conversationID)) } catch {
-            return .failure(error)
-        }
-    }
-
     /// The answer's one task: it streams the answer (a stop or a timeout cancels it meanwhile), then waits until
     /// the turn is stored and finishes it; when the turn is not stored, it ends there.
     ///
@@ -167,26 +159,21 @@ public struct ChatService: Sendable {
     /// round").
     private func startAnswer(
         _ entry: Generations.Entry, _ conversationID: Int64, model: ResolvedModel, conversation: Conversation,
-        prompt: Result<[Message]?, any Error>, loop: (any EventLoop)?
+        prompt: [Message]?, loop: (any EventLoop)?
     ) -> Task<Void, Never> {
-        let request: ModelRequest?
-        var unanswerable = AnswerEnding(.failed, "There is no question to answer.")
-        switch prompt {
-        case .success(let messages?):
-            request = ModelRequest(
-                messages: context.messages(from: messages, systemPrompt: conversation.systemPrompt),
+        let request = prompt.map {
+            ModelRequest(
+                messages: context.messages(from: $0, systemPrompt: conversation.systemPrompt),
                 temperature: conversation.temperature)
-        case .success(nil):
-            request = nil
-        case .failure(let error):
-            logger.error("could not read the conversation for a turn: \(error)")
-            request = nil
-            unanswerable = AnswerEnding(.failed, "The conversation could not be read from the database.")
         }
-        return Task.detached(executorPreference: loop.map { EventLoopExecutor($0) }) { [unanswerable] in
+        return Task.detached(executorPreference: loop.map { EventLoopExecutor($0) }) {
             await ModelConnectionPool.$preferredEventLoop.withValue(loop) {
                 let ending =
-                    if let request { await generate(entry, model: model.model, request: request) } else { unanswerable }
+                    if let request {
+                        await generate(entry, model: model.model, request: request)
+                    } else {
+                        AnswerEnding(.failed, "There is no question to answer.")
+                    }
                 entry.streamingEnded()
                 guard let turn = await entry.storedTurn() else { return }
                 await finish(entry, conversationID, turn: turn, model: model, ending: ending)

@@ -85,8 +85,10 @@ public struct ConversationService: Sendable {
 
     /// One of the user's conversations with its messages, oldest first.
     public func withMessages(id: Int64, userID: Int64) async throws -> (Conversation, [Message]) {
-        let conversation = try await conversation(id: id, userID: userID)
-        return (conversation, try await store.messages(conversationID: conversation.id))
+        guard let read = try await store.conversationWithMessages(id: id, userID: userID) else {
+            throw NotFound("Conversation")
+        }
+        return read
     }
 
     /// Deletes the conversation and its messages.

@@ -120,9 +120,22 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
         }
     }
 
+    /// Runs `body` with one reader, on the reader's thread: its reads run there one after another, without a hop
+    /// each, and beside the writer.
+    func reading<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await on(readers, body)
+    }
+
     /// Runs `body` with the writer, on the writer's thread.
     private func onWriter<T>(_ body: (SQLiteHandleDatabase) async throws -> T) async throws -> T {
-        try await writer.with { handle in
+        try await on(writer, body)
+    }
+
+    /// Runs `body` with a connection of `pool`, on the connection's thread.
+    private func on<T>(_ pool: AsyncPool<SQLiteHandle>, _ body: (SQLiteHandleDatabase) async throws -> T)
+        async throws -> T
+    {
+        try await pool.with { handle in
             try await withTaskExecutorPreference(EventLoopExecutor(handle.loop)) {
                 try await body(SQLiteHandleDatabase(handle: handle, logger: logger))
             }

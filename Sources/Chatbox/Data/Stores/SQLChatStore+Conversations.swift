@@ -71,12 +71,16 @@ extension SQLChatStore: ConversationStore {
     }
 
     public func conversation(id: Int64, userID: Int64) async throws -> Conversation? {
-        try await db.raw(
+        try await Self.conversation(id: id, userID: userID, on: db)
+    }
+
+    static func conversation(id: Int64, userID: Int64, on conn: any SQLDatabase) async throws -> Conversation? {
+        try await conn.raw(
             """
-            SELECT \(unsafeRaw: Self.conversationColumns) FROM conversations c \
+            SELECT \(unsafeRaw: conversationColumns) FROM conversations c \
             WHERE c.id = \(bind: id) AND c.user_id = \(bind: userID)
             """
-        ).first().map(Self.conversation)
+        ).first().map(conversation)
     }
 
     public func setGeneratedTitle(conversationID: Int64, title: String) async throws -> Bool {
@@ -102,12 +106,33 @@ extension SQLChatStore: ConversationStore {
     /// `auto_increment_increment` interleaving. `created_at` comes from each instance's clock and could put a child
     /// before its parent when clocks disagree, so it is not used here.
     public func messages(conversationID: Int64) async throws -> [Message] {
-        try await db.raw(
+        try await Self.messages(conversationID: conversationID, on: db)
+    }
+
+    static func messages(conversationID: Int64, on conn: any SQLDatabase) async throws -> [Message] {
+        try await conn.raw(
             """
-            SELECT \(unsafeRaw: Self.messageColumns) FROM messages \
+            SELECT \(unsafeRaw: messageColumns) FROM messages \
             WHERE conversation_id = \(bind: conversationID) ORDER BY id
             """
-        ).all().map(Self.message)
+        ).all().map(message)
+    }
+
+    /// SQLite: both reads on one reader, on its thread (no hop between them, none to join). MySQL: side by side on
+    /// two connections, so that their round trips overlap; the messages of a conversation that is not the user's
+    /// are dropped.
+    public func conversationWithMessages(id: Int64, userID: Int64) async throws -> (Conversation, [Message])? {
+        if flavor == .sqlite {
+            return try await db.reading { conn in
+                guard let conversation = try await Self.conversation(id: id, userID: userID, on: conn) else {
+                    return nil
+                }
+                return (conversation, try await Self.messages(conversationID: id, on: conn))
+            }
+        }
+        async let messages = Self.messages(conversationID: id, on: db)
+        guard let conversation = try await Self.conversation(id: id, userID: userID, on: db) else { return nil }
+        return (conversation, try await messages)
     }
 
     public func beginTurn(

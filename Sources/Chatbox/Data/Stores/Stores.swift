@@ -74,6 +74,9 @@ public protocol ConversationStore: Sendable {
     func deleteConversation(id: Int64, userID: Int64) async throws
     /// A conversation's messages, oldest first.
     func messages(conversationID: Int64) async throws -> [Message]
+    /// One of the user's conversations with its messages (oldest first), read together; nil when it is not the
+    /// user's (and no message of it is returned).
+    func conversationWithMessages(id: Int64, userID: Int64) async throws -> (Conversation, [Message])?
     /// In one transaction: takes `claim` first when given (`AnswerClaimRefused` when refused), then stores the
     /// user's message where `place` says and an empty `processing` answer by `model` after it, makes that answer the
     /// current leaf and bumps `updated_at`; `StoreError.badReference` when the message to follow is not an answer of
