@@ -118,7 +118,9 @@ struct ModelPerConversationTests {
 
             let again = try await chat.api.call(
                 .post, "/api/conversations/\(id)/messages", json: API.json(["content": "x"]), token: chat.token)
+            #expect(again.status == .conflict)
             #expect(again.errorMessage == "The model \"beta\" is no longer available. Pick another model.")
+            #expect(again.errorCode == "model_unavailable")
             #expect((try await chat.change(id, ["model": "alpha"])).status == .ok)
             #expect(Self.done(try await chat.turn(id, "[[fake tokens=1]] now"))["model"] as? String == "alpha")
         }

@@ -2,10 +2,12 @@
 // EventSource cannot POST, so streams are read with fetch + ReadableStream and parsed by SSEParser below.
 
 export class ApiError extends Error {
-  constructor(status, message, { retryAfter = null, network = false } = {}) {
+  constructor(status, message, { retryAfter = null, network = false, code = null } = {}) {
     super(message || `HTTP ${status}`)
     this.name = 'ApiError'
     this.status = status
+    /** The refusal's name when the server gives one (`error.code`: "model_unavailable", "already_generating"…). */
+    this.code = code
     this.retryAfter = retryAfter
     this.network = network
   }
@@ -19,13 +21,15 @@ const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/
 
 async function errorFrom(res) {
   let message = ''
+  let code = null
   try {
     const body = await res.json()
     message = body?.error?.message || ''
+    code = typeof body?.error?.code === 'string' ? body.error.code : null
   } catch { /* not JSON */ }
   const header = res.headers.get('Retry-After')
   const retryAfter = header != null && /^\d+$/.test(header.trim()) ? Number(header) : null
-  return new ApiError(res.status, message || res.statusText || `HTTP ${res.status}`, { retryAfter })
+  return new ApiError(res.status, message || res.statusText || `HTTP ${res.status}`, { retryAfter, code })
 }
 
 function handle401(error, quiet) {

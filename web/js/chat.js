@@ -95,12 +95,14 @@ export const isGenerating = () => chat.streaming || isLive(chat.messages.at(-1))
 
 const isCurrent = (id) => same(chat.id, id)
 
-/** The server's 409 for a turn whose model was removed or hidden: "The model "X" is no longer available. …" */
-export const isModelGone = (error) => error?.status === 409 && /no longer available/i.test(error?.message || '')
+/** The server's refusal of a turn whose model was removed or hidden: "The model "X" is no longer available. …" */
+export const isModelGone = (error) => error?.code === 'model_unavailable'
 
 /** A send, regenerate or stop that was refused, in the words the composer shows. */
 const describe = (error) => errorText(error, {
   409: (refused) => {
+    if (refused.code === 'nothing_to_regenerate') return t('chat.nothingToAnswer')
+    if (refused.code === 'no_model') return t('chat.noModels')
     if (!isModelGone(refused)) return t('chat.busy')
     const name = refused.message.match(/"([^"]+)"/)?.[1] ?? ''
     return store.locale === 'en' ? refused.message : t('chat.modelGone', { model: name })

@@ -17,6 +17,13 @@ public enum ErrorKind: Sendable, Equatable {
 public protocol UserFacingError: Error {
     var kind: ErrorKind { get }
     var message: String { get }
+    /// The refusal's stable snake_case name, for programs and the page to tell refusals of one status apart (a busy
+    /// conversation from a model that is gone); nil when its status says enough.
+    var code: String? { get }
+}
+
+extension UserFacingError {
+    public var code: String? { nil }
 }
 
 /// A record the person asked for by id does not exist (or is not theirs): "Conversation not found.".
@@ -100,6 +107,20 @@ extension ChatError: UserFacingError {
         case .messageTooLong: .tooLarge
         case .notInConversation: .invalid
         case .tooManyRunning, .tooManyStreams: .tooManyRequests(retryAfterSeconds: 5)
+        }
+    }
+
+    public var code: String? {
+        switch self {
+        case .conversationNotFound: "conversation_not_found"
+        case .alreadyGenerating: "already_generating"
+        case .nothingToRegenerate: "nothing_to_regenerate"
+        case .messageTooLong: "message_too_long"
+        case .tooManyRunning: "too_many_running"
+        case .tooManyStreams: "too_many_streams"
+        case .modelUnavailable: "model_unavailable"
+        case .noModel: "no_model"
+        case .notInConversation: "not_in_conversation"
         }
     }
 

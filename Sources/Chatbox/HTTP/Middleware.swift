@@ -155,20 +155,49 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     /// The one mapping from the business layer's kinds of refusal to statuses (and `Retry-After`).
-    static func httpError(_ error: any UserFacingError) -> HTTPError {
+    static func httpError(_ error: any UserFacingError) -> Refusal {
+        let status: HTTPResponse.Status
+        var headers: HTTPFields = [:]
         switch error.kind {
-        case .invalid: HTTPError(.unprocessableContent, message: error.message)
-        case .notFound: HTTPError(.notFound, message: error.message)
-        case .conflict: HTTPError(.conflict, message: error.message)
-        case .forbidden: HTTPError(.forbidden, message: error.message)
-        case .unauthorized: HTTPError(.unauthorized, message: error.message)
-        case .tooLarge: HTTPError(.contentTooLarge, message: error.message)
+        case .invalid: status = .unprocessableContent
+        case .notFound: status = .notFound
+        case .conflict: status = .conflict
+        case .forbidden: status = .forbidden
+        case .unauthorized: status = .unauthorized
+        case .tooLarge: status = .contentTooLarge
         case .tooManyRequests(let seconds):
-            HTTPError(.tooManyRequests, headers: [.retryAfter: "\(seconds)"], message: error.message)
-        case .unavailable(let seconds?):
-            HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(seconds)"], message: error.message)
-        case .unavailable(nil): HTTPError(.serviceUnavailable, message: error.message)
+            status = .tooManyRequests
+            headers[.retryAfter] = "\(seconds)"
+        case .unavailable(let seconds):
+            status = .serviceUnavailable
+            headers[.retryAfter] = seconds.map { "\($0)" }
         }
+        return Refusal(status: status, headers: headers, message: error.message, code: error.code)
+    }
+}
+
+/// A refused request's answer: the body Hummingbird's `HTTPError` writes, `{"error": {"message": …}}`, with the
+/// refusal's `code` beside the message when it has one.
+struct Refusal: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let message: String
+    let code: String?
+
+    struct Body: Encodable {
+        struct Detail: Encodable {
+            let message: String
+            let code: String?
+        }
+        let error: Detail
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try context.responseEncoder.encode(
+            Body(error: .init(message: message, code: code)), from: request, context: context)
+        response.status = status
+        response.headers.append(contentsOf: headers)
+        return response
     }
 }
 

@@ -18,6 +18,8 @@ struct API: Sendable {
             ((try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: any Sendable]) ?? [:]
         }
         var errorMessage: String? { (json["error"] as? [String: Any])?["message"] as? String }
+        /// The refusal's machine name (`error.code`), when the server gives one.
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
         func decode<T: Decodable>(_ type: T.Type) throws -> T {
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
