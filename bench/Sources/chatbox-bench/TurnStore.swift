@@ -3,7 +3,8 @@ import Foundation
 import Logging
 
 /// The database's part of a turn's first token, without HTTP or a model: a turn stored with its reservation
-/// (`beginTurn` with a claim, one transaction on SQLite's writer), then the history read of the next turn, in a
+/// (`beginTurn` with a claim, one transaction on SQLite's writer), then the history read of the next turn (with its
+/// ownership check, `conversationWithMessages`), in a
 /// conversation that grows as a chat does. Not a target of its own: it says how much of "TTFT added" the store is.
 func turnStoreScenario(_ b: Bench) async throws {
     let turns = b.size("turn-store-turns", full: 2_000, quick: 500)
@@ -23,7 +24,7 @@ func turnStoreScenario(_ b: Bench) async throws {
             let id = try await store.createConversation(userID: user.id, title: "bench").id
             for _ in 0..<min(20, turns - begin.count) {
                 var started = nowNanos()
-                _ = try await store.messages(conversationID: id)
+                _ = try await store.conversationWithMessages(id: id, userID: user.id)
                 read.append(ms(nowNanos() - started))
                 let now = Millis.now()
                 started = nowNanos()
