@@ -1,10 +1,23 @@
-import Chatbox
+@testable import Chatbox
 import Configuration
+import Hummingbird
 import Foundation
 import Testing
 
 @Suite("Configuration")
 struct ConfigTests {
+    /// How the host check reads a `Host` header (or a configured name): no port, lower case, no trailing dot,
+    /// spaces around it ignored, IPv6 in brackets.
+    @Test func aHostNameIsReadWithoutPortCaseOrTrailingDot() {
+        #expect(HostCheckMiddleware<BasicRequestContext>.name(ofHost: " LocalHost:8080 ") == "localhost")
+        #expect(HostCheckMiddleware<BasicRequestContext>.name(ofHost: "Chat.Example.ORG.") == "chat.example.org")
+        #expect(HostCheckMiddleware<BasicRequestContext>.name(ofHost: "[::1]:80") == "[::1]")
+        #expect(HostCheckMiddleware<BasicRequestContext>.name(ofHost: "::1") == "[::1]")
+        #expect(HostCheckMiddleware<BasicRequestContext>.name(ofHost: "\t127.0.0.1") == "127.0.0.1")
+        #expect(HostCheckMiddleware<BasicRequestContext>.isLoopback("127.0.0.1"))
+        #expect(!HostCheckMiddleware<BasicRequestContext>.isLoopback("evil.example"))
+    }
+
     static func config(env: [String: String] = [:], flags: [String] = []) throws -> AppConfig {
         let reader = ConfigReader(providers: [
             CommandLineArgumentsProvider(arguments: ["chatbox"] + flags),

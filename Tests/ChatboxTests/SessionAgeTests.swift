@@ -25,6 +25,14 @@ struct SessionAgeTests {
             now: { clock.now() })
     }
 
+    /// The stored form of a token: sessions stored by earlier versions must still match.
+    @Test
+    func aTokenIsKeptAsTheLowerCaseHexOfItsSHA256() {
+        #expect(SessionToken.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SessionToken.hash("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect([0x00, 0x0f, 0xa0, 0xff].lowercaseHex == "000fa0ff")
+    }
+
     @Test(arguments: Backend.all)
     func aSessionUsedEveryFewWeeksStillEndsAtTheMaximumAge(backend: Backend) async throws {
         try await backend.withStore { store in

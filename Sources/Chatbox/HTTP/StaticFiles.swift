@@ -46,7 +46,7 @@ final class StaticFiles: Sendable {
     }
 
     static func vendorVersion(lock: Data) -> String {
-        String(SHA256.hash(data: lock).map { String(format: "%02x", $0) }.joined().prefix(12))
+        String(SHA256.hash(data: lock).lowercaseHex.prefix(12))
     }
 
     /// The response for a URL path, or nil when no file answers it. Throws 400 for a path that is not well formed
@@ -135,7 +135,7 @@ final class StaticFiles: Sendable {
             return cached
         }
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let digest = SHA256.hash(data: data).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: data).prefix(16).lowercaseHex
         let entry = Cached(size: stamp.size, modified: stamp.modified, body: ByteBuffer(data: data), hash: digest)
         cache.withLock { $0[path] = entry }
         return entry
