@@ -27,8 +27,20 @@ struct SQLiteDriverTests {
             """
         ).run()
         try await database.sql.raw("INSERT INTO t (id, i) VALUES (2, \(bind: Int64.min))").run()
+        // Binds of the types bound straight to their value (`fastEncode`), optional or not, and nil ones.
+        try await database.sql.raw(
+            """
+            INSERT INTO t (id, i, d, s) VALUES (\(bind: 3), \(bind: Int64?(7)), \(bind: Double?.none), \
+            \(bind: String?("x")))
+            """
+        ).run()
+        try await database.sql.raw("INSERT INTO t (id, i, s) VALUES (4, \(bind: Int?.none), \(bind: "y"))").run()
         let rows = try await database.sql.raw("SELECT id, i, d, s, b FROM t ORDER BY id").all()
-        #expect(rows.count == 2)
+        #expect(rows.count == 4)
+        #expect(try rows[2].decode(column: "i", as: Int.self) == 7)
+        #expect(try rows[2].decode(column: "s", as: String.self) == "x")
+        #expect(try rows[2].decodeNil(column: "d") && rows[3].decodeNil(column: "i"))
+        #expect(try rows[3].decode(column: "s", as: String.self) == "y")
         #expect(try rows[0].decode(column: "i", as: Int64.self) == Int64.max)
         #expect(try rows[0].decode(column: "d", as: Double.self) == -0.125)
         #expect(try rows[0].decode(column: "s", as: String.self) == text)
@@ -39,6 +51,8 @@ struct SQLiteDriverTests {
         // The types read straight from the value (`SQLiteValuesRow.fastDecode`), optional or not.
         #expect(try rows[0].decode(column: "s", as: String?.self) == text)
         #expect(try rows[0].decode(column: "i", as: Int64?.self) == Int64.max)
+        #expect(try rows[0].decode(column: "d", as: Double?.self) == -0.125)
+        #expect(try rows[1].decode(column: "d", as: Double?.self) == nil)
         #expect(try rows[0].decode(column: "id", as: Int.self) == 1)
         #expect(try rows[1].decode(column: "id", as: Int?.self) == 2)
         #expect(try rows[1].decode(column: "s", as: Int64?.self) == nil)

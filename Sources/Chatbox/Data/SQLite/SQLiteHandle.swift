@@ -14,8 +14,11 @@ final class SQLiteHandle: @unchecked Sendable {
     // @unchecked: `raw` and `statements` are touched only on `loop`'s thread (checked in debug builds).
     let loop: any EventLoop
     private var raw: OpaquePointer?
-    /// Prepared statements by SQL text, reused (reset) after each run; cleared when it grows past `cacheLimit`.
-    private var statements: [String: OpaquePointer] = [:]
+    /// Prepared statements by SQL text, reused (reset) after each run; cleared when it grows past `cacheLimit`. The
+    /// columns are read at preparation: every statement names its columns, so a schema change (which SQLite
+    /// answers by preparing the statement again) does not change them.
+    private var statements: [String: Prepared] = [:]
+    private typealias Prepared = (statement: OpaquePointer, columns: SQLiteValues.Columns)
     private static let cacheLimit = 128
 
     private init(raw: OpaquePointer, loop: any EventLoop) {
@@ -43,7 +46,7 @@ final class SQLiteHandle: @unchecked Sendable {
     func runHere(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteValues) throws -> Void) throws {
         loop.preconditionInEventLoop()
         guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed") }
-        let statement = try prepared(sql, raw)
+        let (statement, columns) = try prepared(sql, raw)
         defer {
             sqlite_nio_sqlite3_reset(statement)
             sqlite_nio_sqlite3_clear_bindings(statement)
@@ -51,13 +54,11 @@ final class SQLiteHandle: @unchecked Sendable {
         for (index, value) in binds.enumerated() {
             try check(bind(value, at: Int32(index + 1), in: statement), raw)
         }
-        var columns: SQLiteValues.Columns?
         while true {
             let status = sqlite_nio_sqlite3_step(statement)
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw failure(status, raw) }
-            if columns == nil { columns = Self.columns(of: statement) }
-            try onRow(SQLiteValues(columns: columns!, values: try Self.values(of: statement, count: columns!.count)))
+            try onRow(SQLiteValues(columns: columns, values: try Self.values(of: statement, count: columns.count)))
         }
     }
 
@@ -70,17 +71,19 @@ final class SQLiteHandle: @unchecked Sendable {
     /// Finalizes every statement and closes the connection (on its thread).
     func close() async throws {
         try await onThread { [self] in
-            for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            for (statement, _) in statements.values { sqlite_nio_sqlite3_finalize(statement) }
             statements = [:]
             if let raw { sqlite_nio_sqlite3_close(raw) }
             raw = nil
         }
     }
 
-    private func prepared(_ sql: String, _ raw: OpaquePointer) throws -> OpaquePointer {
-        if let statement = statements[sql] { return statement }
+    /// The statement prepared once, with its columns (read once too: their names are a dozen strings and a
+    /// dictionary per statement otherwise).
+    private func prepared(_ sql: String, _ raw: OpaquePointer) throws -> Prepared {
+        if let prepared = statements[sql] { return prepared }
         if statements.count >= Self.cacheLimit {
-            for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            for (statement, _) in statements.values { sqlite_nio_sqlite3_finalize(statement) }
             statements = [:]
         }
         var statement: OpaquePointer?
@@ -88,8 +91,9 @@ final class SQLiteHandle: @unchecked Sendable {
         guard status == SQLITE_OK else { throw failure(status, raw) }
         // An empty statement (only a comment or whitespace) prepares to nothing.
         guard let statement else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "empty SQL statement") }
-        statements[sql] = statement
-        return statement
+        let prepared = (statement, Self.columns(of: statement))
+        statements[sql] = prepared
+        return prepared
     }
 
     private func bind(_ value: SQLiteData, at index: Int32, in statement: OpaquePointer) -> Int32 {

@@ -33,7 +33,19 @@ struct SQLiteHandleDatabase: SQLDatabase {
     static func prepare(_ query: any SQLExpression, on database: any SQLDatabase) throws -> (String, [SQLiteData]) {
         let (sql, binds) = database.serialize(query)
         let encoder = SQLiteDataEncoder()
-        return (sql, try binds.map { try encoder.encode($0) })
+        return (sql, try binds.map { try fastEncode($0) ?? encoder.encode($0) })
+    }
+
+    /// The types the stores bind most, straight to their value: the same as the encoder gives, without its
+    /// per-value set-up. Nil for anything else (a nil optional included), which the encoder encodes.
+    @inline(__always)
+    private static func fastEncode(_ value: any Encodable & Sendable) -> SQLiteData? {
+        switch value {
+        case let value as Int64: .integer(Int(value))
+        case let value as Int: .integer(value)
+        case let value as String: .text(value)
+        default: nil
+        }
     }
 }
 
@@ -72,11 +84,14 @@ struct SQLiteValuesRow: SQLRow {
         case .integer(let integer):
             if D.self == Int64.self || D.self == Int64?.self { return Int64(integer) as? D }
             if D.self == Int.self || D.self == Int?.self { return integer as? D }
+        case .float(let float):
+            if D.self == Double.self || D.self == Double?.self { return float as? D }
         case .null:
             // A nil of the optional type D, as a D (returning nil itself would mean "not handled").
             if D.self == String?.self { return (String?.none as Any) as? D }
             if D.self == Int64?.self { return (Int64?.none as Any) as? D }
             if D.self == Int?.self { return (Int?.none as Any) as? D }
+            if D.self == Double?.self { return (Double?.none as Any) as? D }
         default: break
         }
         return nil
