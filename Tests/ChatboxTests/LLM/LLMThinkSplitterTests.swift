@@ -86,6 +86,22 @@ struct LLMThinkSplitterTests {
         }
     }
 
+    @Test("a </think> inside inline code or a code block is the answer speaking of it, at every split position")
+    func closingTagInCode() {
+        let inline = "Reasoning models end their thoughts with `</think>`, then answer. Later </think> too."
+        for pieces in Self.everySplit(of: inline) {
+            let (shown, outputs) = Self.run(pieces)
+            #expect(shown == Shown(answer: inline), "\(pieces)")
+            #expect(!outputs.contains(.answerWasReasoning))
+        }
+        let fenced = "Example:\n```\n<think>plan</think>\nanswer\n```\nDone."
+        #expect(Self.run([fenced]).0 == Shown(answer: fenced))
+        #expect(Self.run(["Example:\n```xml\n<thi", "nk>a</th", "ink>\n```"]).0.moves == 0)
+        // Code closed before the tag: the tag is outside it, and means what it means without code.
+        let after = "I will use `code`.\n</think>\n\nHi"
+        #expect(Self.run([after]).0 == Shown(reasoning: "I will use `code`.\n", answer: "Hi", moves: 1))
+    }
+
     @Test("content without any tag is the answer, unchanged, and a lone < is only held until the next piece")
     func plainAnswer() {
         let (shown, outputs) = Self.run(["Hello ", "world", " 1 <", " 2"])

@@ -7,7 +7,9 @@
 /// - content that does not start with `<think>` is `.answer`, but while no think block has been seen a `</think>`
 ///   in it means the model left out the opening tag (an R1 distill whose template puts `<think>` in the prompt): it
 ///   sends `.answerWasReasoning` (everything sent as answer so far was reasoning), the text before `</think>` in
-///   that piece as `.reasoning`, and what follows as `.answer`;
+///   that piece as `.reasoning`, and what follows as `.answer`; but a `</think>` after an odd number of backticks
+///   (inside inline code or a code block) is the answer speaking of the tag: it is answer text, and so is every
+///   later tag;
 /// - only that first block is special: once a block has ended (or `reasoningArrivedElsewhere()` was called,
 ///   because the provider sends reasoning in its own field), later `<think>` or `</think>` text is answer text.
 ///
@@ -31,6 +33,8 @@ struct ThinkSplitter {
     private var held = ""
     /// Whitespace right after `<think>` is dropped until the reasoning's first other character.
     private var reasoningStarted = false
+    /// Backticks in the answer so far while `.watching`: when odd, a `</think>` is inside code.
+    private var backticks = 0
 
     private static let open = Array("<think>".utf8)
     private static let close = Array("</think>".utf8)
@@ -99,6 +103,13 @@ struct ThinkSplitter {
                 text = String(text[first...])
                 continue
             case .watching:
+                if let close = Self.find(Self.close, in: text),
+                    (backticks + Self.backticks(in: text.utf8[..<close.lowerBound])) % 2 == 1
+                {
+                    mode = .passing
+                    continue
+                }
+                backticks += Self.backticks(in: text.utf8)
                 guard let after = untilClose(text, as: { .answer($0) }, closed: .answerWasReasoning, output: output)
                 else { return }
                 text = after
@@ -137,6 +148,14 @@ struct ThinkSplitter {
         if cut > text.startIndex { output(piece(String(text[..<cut]))) }
         if keep > 0 { held = String(text[cut...]) }
         return nil
+    }
+
+    private static func backticks(in bytes: Substring.UTF8View) -> Int {
+        bytes.reduce(0) { $0 + ($1 == 0x60 ? 1 : 0) }
+    }
+
+    private static func backticks(in bytes: String.UTF8View) -> Int {
+        backticks(in: bytes[...])
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool {
