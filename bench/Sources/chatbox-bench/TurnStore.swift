@@ -4,8 +4,7 @@ import Logging
 
 /// The database's part of a turn's first token, without HTTP or a model: a turn stored with its reservation
 /// (`beginTurn` with a claim, one transaction on SQLite's writer), then the history read of the next turn (with its
-/// ownership check, `conversationWithMessages`), in a
-/// conversation that grows as a chat does. Not a target of its own: it says how much of "TTFT added" the store is.
+/// ownership check, `conversationWithMessages`), in a conversation that grows as a chat does. Not a target of its own: it says how much of "TTFT added" the store is.
 func turnStoreScenario(_ b: Bench) async throws {
     let turns = b.size("turn-store-turns", full: 2_000, quick: 500)
     let path = b.paths.work + "/turn-store.sqlite"
