@@ -1,7 +1,7 @@
 @testable import Chatbox
 import Configuration
-import Hummingbird
 import Foundation
+import Hummingbird
 import Testing
 
 @Suite("Configuration")
