@@ -177,7 +177,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// A refused request's answer: the body Hummingbird's `HTTPError` writes, `{"error": {"message": …}}`, with the
-/// refusal's `code` beside the message when it has one.
+/// refusal's `code` beside the message when it has one. Its keys are sorted: the encoder does not keep their order,
+/// and a refusal must be byte for byte the same each time (someone else's conversation answers exactly as one that
+/// does not exist).
 struct Refusal: HTTPResponseError {
     let status: HTTPResponse.Status
     let headers: HTTPFields
@@ -192,12 +194,17 @@ struct Refusal: HTTPResponseError {
         let error: Detail
     }
 
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return encoder
+    }()
+
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = try context.responseEncoder.encode(
-            Body(error: .init(message: message, code: code)), from: request, context: context)
-        response.status = status
-        response.headers.append(contentsOf: headers)
-        return response
+        let body = try Self.encoder.encode(Body(error: .init(message: message, code: code)))
+        var headers = headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 
