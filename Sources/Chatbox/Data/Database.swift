@@ -54,15 +54,6 @@ public struct DatabaseOpenError: Error, CustomStringConvertible {
 /// (and rethrown) when it throws. MariaDBKit's `MariaDBDatabase` is one; so is `SQLitePool`.
 public protocol TransactionalDatabase: SQLDatabase {
     func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
-    /// Runs `body`, whose statements are reads, on one connection, one statement after another.
-    func reading<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
-}
-
-extension TransactionalDatabase {
-    public func reading<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
-    {
-        try await withSession(body)
-    }
 }
 
 extension MariaDBDatabase: TransactionalDatabase {}

@@ -93,7 +93,10 @@ struct ThinkSplitter {
                     text = String(text[first...])
                     reasoningStarted = true
                 }
-                guard let after = untilClose(text, as: { .reasoning($0) }, output: output) else { return }
+                guard
+                    let after = untilClose(
+                        text, Self.find(Self.close, in: text), as: { .reasoning($0) }, output: output)
+                else { return }
                 text = after
                 continue
             case .afterThink:
@@ -103,14 +106,16 @@ struct ThinkSplitter {
                 text = String(text[first...])
                 continue
             case .watching:
-                if let close = Self.find(Self.close, in: text),
-                    (backticks + Self.backticks(in: text.utf8[..<close.lowerBound])) % 2 == 1
-                {
+                let close = Self.find(Self.close, in: text)
+                let before = Self.backticks(in: text.utf8[..<(close?.lowerBound ?? text.endIndex)])
+                if close != nil, (backticks + before) % 2 == 1 {
                     mode = .passing
                     continue
                 }
-                backticks += Self.backticks(in: text.utf8)
-                guard let after = untilClose(text, as: { .answer($0) }, closed: .answerWasReasoning, output: output)
+                backticks += before
+                guard
+                    let after = untilClose(
+                        text, close, as: { .answer($0) }, closed: .answerWasReasoning, output: output)
                 else { return }
                 text = after
                 continue
@@ -129,14 +134,14 @@ struct ThinkSplitter {
         }
     }
 
-    /// Sends `text` up to `</think>` as `piece`s (after `closed`, when given) and returns what follows the tag, the
-    /// mode then `.afterThink`; without the tag, sends all but a possible start of it (held for the next piece) and
-    /// returns nil.
+    /// Sends `text` up to `</think>` (at `close`, where `find` found it) as `piece`s (after `closed`, when given)
+    /// and returns what follows the tag, the mode then `.afterThink`; without the tag, sends all but a possible
+    /// start of it (held for the next piece) and returns nil.
     private mutating func untilClose(
-        _ text: String, as piece: (String) -> ModelOutput, closed: ModelOutput? = nil,
+        _ text: String, _ close: Range<String.Index>?, as piece: (String) -> ModelOutput, closed: ModelOutput? = nil,
         output: (ModelOutput) -> Void
     ) -> String? {
-        if let range = Self.find(Self.close, in: text) {
+        if let range = close {
             if let closed { output(closed) }
             let before = text[..<range.lowerBound]
             if !before.isEmpty { output(.reasoning(String(before))) }
@@ -152,10 +157,6 @@ struct ThinkSplitter {
 
     private static func backticks(in bytes: Substring.UTF8View) -> Int {
         bytes.reduce(0) { $0 + ($1 == 0x60 ? 1 : 0) }
-    }
-
-    private static func backticks(in bytes: String.UTF8View) -> Int {
-        backticks(in: bytes[...])
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool {

@@ -122,8 +122,8 @@ extension SQLChatStore: ConversationStore {
     /// two connections, so that their round trips overlap; the messages of a conversation that is not the user's
     /// are dropped.
     public func conversationWithMessages(id: Int64, userID: Int64) async throws -> (Conversation, [Message])? {
-        if flavor == .sqlite {
-            return try await db.reading { conn in
+        if let sqlite = db as? SQLitePool {
+            return try await sqlite.reading { conn in
                 guard let conversation = try await Self.conversation(id: id, userID: userID, on: conn) else {
                     return nil
                 }
