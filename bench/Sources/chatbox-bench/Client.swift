@@ -263,7 +263,15 @@ struct API: Sendable {
 
     /// A chat completion straight to the fake upstream (the harness ceiling).
     func upstreamTurn(content: String, gauges: StreamGauges? = nil) async -> TurnResult {
-        let body = #"{"model":"fake","stream":true,"messages":[{"role":"user","content":"\#(jsonEscaped(content))"}]}"#
+        await upstreamTurn(messages: [("user", content)], gauges: gauges)
+    }
+
+    /// A chat completion of these messages (role, content), oldest first, as the server sends it to the model.
+    func upstreamTurn(messages: [(role: String, content: String)], gauges: StreamGauges? = nil) async -> TurnResult {
+        let list = messages.map { #"{"role":"\#($0.role)","content":"\#(jsonEscaped($0.content))"}"# }
+        let body =
+            #"{"model":"fake","stream":true,"stream_options":{"include_usage":true},"messages":["#
+            + list.joined(separator: ",") + "]}"
         return await stream(
             path: "/v1/chat/completions", body: body, token: nil, kind: .openAI, keepText: false,
             gauges: gauges, deadline: .seconds(600))

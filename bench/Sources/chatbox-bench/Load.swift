@@ -105,6 +105,17 @@ func driveUpstream(
     }
 }
 
+/// The same turns straight against the fake upstream, each asked with the whole conversation so far, as the server
+/// asks the model: `messages(i, t)` are stream i's messages at its turn t (role, content), oldest first.
+func driveUpstream(
+    _ upstream: API, streams: Int, turns: Int,
+    messages: @escaping @Sendable (Int, Int) -> [(role: String, content: String)]
+) async -> [TurnResult] {
+    await drive(count: streams, turns: turns, stagger: .zero) { i, t in
+        await upstream.upstreamTurn(messages: messages(i, t))
+    }
+}
+
 private func drive(
     count: Int, turns: Int, stagger: Duration,
     _ turn: @escaping @Sendable (Int, Int) async -> TurnResult
