@@ -157,9 +157,39 @@ struct WireFormatTests {
             try Self.parsed(empty.json.readableBytesView) == (try Self.parsed(APICoding.responseEncoder.encode(empty))))
     }
 
+    @Test func theHandWrittenStartAndDoneEventsAreTheSameJSONAsTheEncoders() throws {
+        let question = Message(
+            id: 1, conversationID: 7, role: .user, content: Self.awkward, status: .completed, error: nil,
+            createdAt: -1)
+        let answer = Message(
+            id: Int64.max, conversationID: 7, role: .assistant, content: Self.awkward, status: .failed,
+            error: Self.awkward, createdAt: 253_402_300_799_999, parentID: 1, model: Self.awkward,
+            reasoning: Self.awkward, usage: TokenUsage(promptTokens: 12, completionTokens: Int.max), firstTokenMs: 0,
+            durationMs: 1234)
+        func payload(_ event: ChatEvent, _ name: String) throws -> NSDictionary {
+            let text = String(buffer: SSE.frame(event))
+            let prefix = "event: \(name)\ndata: "
+            #expect(text.hasPrefix(prefix) && text.hasSuffix("}\n\n") && text.filter { $0 == "\n" }.count == 3)
+            return try Self.parsed(text.dropFirst(prefix.count).dropLast(2).utf8)
+        }
+        let start = try payload(.start(user: question, assistant: answer), "start")
+        #expect(
+            start
+                == (try Self.parsed(
+                    APICoding.encoder.encode(
+                        SSE.Start(userMessage: MessageDTO(question), assistantMessage: MessageDTO(answer))))))
+        #expect(Self.keys(start["user_message"]) == Self.messageKeys)
+        let regenerated = try payload(.start(user: nil, assistant: answer), "start")
+        #expect(
+            regenerated["user_message"] is NSNull && Self.keys(regenerated) == ["user_message", "assistant_message"])
+        let done = try payload(.done(answer), "done")
+        #expect(done == (try Self.parsed(APICoding.encoder.encode(SSE.Done(message: MessageDTO(answer))))))
+        #expect(Self.keys(done) == ["message"] && Self.keys(done["message"]) == Self.messageKeys)
+    }
+
     @Test func escapingWritesShortFormsAndLowercaseHexAndLeavesTheRestAlone() throws {
         var buffer = ByteBuffer()
-        SSE.writeEscaped(Self.awkward, to: &buffer)
+        buffer.writeJSONEscaped(Self.awkward)
         var expected = ""
         for scalar in Self.awkward.unicodeScalars {
             switch scalar {

@@ -117,15 +117,15 @@ extension ConversationDTO {
         buffer.writeStaticString("{\"id\":")
         buffer.writeString(String(id))
         buffer.writeStaticString(",\"title\":\"")
-        SSE.writeEscaped(title, to: &buffer)
+        buffer.writeJSONEscaped(title)
         buffer.writeStaticString("\",\"created_at\":\"")
         buffer.writeString(createdAt)
         buffer.writeStaticString("\",\"updated_at\":\"")
         buffer.writeString(updatedAt)
         buffer.writeStaticString("\",\"model\":")
-        writeJSONString(model, to: &buffer)
+        buffer.writeJSONString(model)
         buffer.writeStaticString(",\"system_prompt\":")
-        writeJSONString(systemPrompt, to: &buffer)
+        buffer.writeJSONString(systemPrompt)
         buffer.writeStaticString(",\"temperature\":")
         buffer.writeString(temperature.map { "\($0)" } ?? "null")  // finite: checked on the way in
         buffer.writeStaticString(",\"current_leaf_id\":")
@@ -143,19 +143,19 @@ extension MessageDTO {
         buffer.writeStaticString(",\"role\":\"")
         buffer.writeString(role)
         buffer.writeStaticString("\",\"content\":\"")
-        SSE.writeEscaped(content, to: &buffer)
+        buffer.writeJSONEscaped(content)
         buffer.writeStaticString("\",\"status\":\"")
         buffer.writeString(status)
         buffer.writeStaticString("\",\"error\":")
-        writeJSONString(error, to: &buffer)
+        buffer.writeJSONString(error)
         buffer.writeStaticString(",\"created_at\":\"")
         buffer.writeString(createdAt)
         buffer.writeStaticString("\",\"parent_id\":")
         buffer.writeString(parentId.map(String.init) ?? "null")
         buffer.writeStaticString(",\"model\":")
-        writeJSONString(model, to: &buffer)
+        buffer.writeJSONString(model)
         buffer.writeStaticString(",\"reasoning\":\"")
-        SSE.writeEscaped(reasoning, to: &buffer)
+        buffer.writeJSONEscaped(reasoning)
         buffer.writeStaticString("\",\"usage\":")
         if let usage {
             buffer.writeString(
@@ -169,17 +169,6 @@ extension MessageDTO {
         buffer.writeString(durationMs.map(String.init) ?? "null")
         buffer.writeStaticString("}")
     }
-}
-
-/// `"text"` escaped, or `null`.
-private func writeJSONString(_ text: String?, to buffer: inout ByteBuffer) {
-    guard let text else {
-        buffer.writeStaticString("null")
-        return
-    }
-    buffer.writeStaticString("\"")
-    SSE.writeEscaped(text, to: &buffer)
-    buffer.writeStaticString("\"")
 }
 
 extension Response {
