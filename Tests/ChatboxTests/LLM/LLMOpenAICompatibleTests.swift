@@ -62,6 +62,36 @@ struct LLMOpenAICompatibleTests {
         }
     }
 
+    @Test("the request body is valid JSON with every character of the conversation, the temperature and usage option")
+    func requestBodyJSON() throws {
+        var awkward = String((0..<0x80).map { Character(Unicode.Scalar(UInt8($0))) })
+        awkward += #"quote " backslash \ slash / "# + "é 京都 🏯 \u{2028}\u{2029}"
+        let request = ModelRequest(
+            messages: [ChatMessage(role: .system, content: awkward), ChatMessage(role: .user, content: "")],
+            temperature: 0.7)
+        func parsed(_ request: ModelRequest, includeUsage: Bool, model: String = awkward) throws -> NSDictionary {
+            let body = OpenAICompatibleModel.body(model: model, request, includeUsage: includeUsage)
+            return try #require(try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? NSDictionary)
+        }
+        let json = try parsed(request, includeUsage: true)
+        #expect(json["model"] as? String == awkward && json["stream"] as? Bool == true)
+        let messages = try #require(json["messages"] as? [[String: String]])
+        #expect(messages == [["role": "system", "content": awkward], ["role": "user", "content": ""]])
+        #expect((json["temperature"] as? NSNumber)?.doubleValue == 0.7)
+        #expect((json["stream_options"] as? [String: Bool]) == ["include_usage": true])
+        let plain = try parsed(
+            ModelRequest(messages: [ChatMessage(role: .user, content: "hi")], temperature: nil), includeUsage: false,
+            model: "m")
+        #expect(Set(plain.allKeys.compactMap { $0 as? String }) == ["model", "stream", "messages"])
+        for odd in [Double.nan, .infinity] {
+            let json = try parsed(ModelRequest(messages: [], temperature: odd), includeUsage: false)
+            #expect(json["temperature"] == nil && (json["messages"] as? [Any])?.isEmpty == true)
+        }
+        #expect(
+            (try parsed(ModelRequest(messages: [], temperature: 2), includeUsage: false)["temperature"]
+                as? NSNumber)?.doubleValue == 2)
+    }
+
     @Test("no API key means no Authorization header; a trailing slash on the base URL is fine")
     func noKeyAndTrailingSlash() async throws {
         try await LLMTest.withFakeUpstream({ _ in .tokens(3) }) { upstream, client in

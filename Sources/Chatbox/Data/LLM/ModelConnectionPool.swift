@@ -256,21 +256,15 @@ struct ModelHTTPRequest: Sendable {
     /// Throws `ModelStreamError.invalidURL` unless `url` is `http(s)://host[:port][/path][?query]`. `proxy`: the
     /// model proxy, if any (whether the host bypasses it is decided here).
     init(url: String, method: HTTPMethod, headers: HTTPHeaders, body: ByteBuffer, proxy: ModelProxy? = nil) throws {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", var host = parsed.host(percentEncoded: false), !host.isEmpty
-        else { throw ModelStreamError.invalidURL }
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        let tls = scheme == "https"
-        let defaultPort = tls ? 443 : 80
-        let port = parsed.port ?? defaultPort
-        guard (1...65535).contains(port) else { throw ModelStreamError.invalidURL }
-        var target = parsed.path(percentEncoded: true)
-        if target.isEmpty { target = "/" }
-        if let query = parsed.query(percentEncoded: true) { target += "?" + query }
+        try self.init(url: ModelURL(url), method: method, headers: headers, body: body, proxy: proxy)
+    }
 
+    init(url: ModelURL, method: HTTPMethod, headers: HTTPHeaders, body: ByteBuffer, proxy: ModelProxy? = nil) {
+        let (tls, host, port) = (url.tls, url.host, url.port)
+        var target = url.target
         var headers = headers
         if !headers.contains(name: "Host") {  // a connection's own Host header wins, as with AsyncHTTPClient
-            headers.add(name: "Host", value: hostAndPort(host, port == defaultPort ? nil : port))
+            headers.add(name: "Host", value: hostAndPort(host, port == url.defaultPort ? nil : port))
         }
         headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
         let server = proxy?.server(for: host)
@@ -283,6 +277,32 @@ struct ModelHTTPRequest: Sendable {
         key = .init(tls: tls, host: host, port: port, proxy: server)
         head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
         self.body = body
+    }
+}
+
+/// A model endpoint's URL, parsed: `http(s)://host[:port][/path][?query]`, the host without IPv6 brackets, the
+/// request target (path and query, at least `/`).
+struct ModelURL: Sendable, Equatable {
+    let tls: Bool
+    let host: String
+    let port: Int
+    let target: String
+    var defaultPort: Int { tls ? 443 : 80 }
+
+    /// Throws `ModelStreamError.invalidURL` for anything else.
+    init(_ url: String) throws {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", var host = parsed.host(percentEncoded: false), !host.isEmpty
+        else { throw ModelStreamError.invalidURL }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        tls = scheme == "https"
+        port = parsed.port ?? (tls ? 443 : 80)
+        guard (1...65535).contains(port) else { throw ModelStreamError.invalidURL }
+        var target = parsed.path(percentEncoded: true)
+        if target.isEmpty { target = "/" }
+        if let query = parsed.query(percentEncoded: true) { target += "?" + query }
+        self.host = host
+        self.target = target
     }
 }
 
