@@ -19,13 +19,13 @@ struct SessionCookie: Sendable {
 
     /// The token from `Authorization: Bearer …` or the cookie.
     static func token(in request: Request) -> String? {
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
-            let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-            return token.isEmpty ? nil : token
+        if let header = request.headers[.authorization], header.prefix(7).lowercased() == "bearer " {
+            let token = header.dropFirst(7).trimmingSpaces
+            return token.isEmpty ? nil : String(token)
         }
         for header in request.headers[values: .cookie] {
             for pair in header.split(separator: ";") {
-                let trimmed = pair.trimmingCharacters(in: .whitespaces)
+                let trimmed = pair.trimmingSpaces
                 if trimmed.hasPrefix(name + "=") {
                     let token = String(trimmed.dropFirst(name.count + 1))
                     return token.isEmpty ? nil : token
@@ -45,7 +45,7 @@ struct ClientAddress: Sendable {
         if trustForwardedFor, let forwarded = request.headers[values: .init("X-Forwarded-For")!].last,
             let last = forwarded.split(separator: ",").last
         {
-            return last.trimmingCharacters(in: .whitespaces)
+            return String(last.trimmingSpaces)
         }
         return context.remoteAddress?.ipAddress ?? "unknown"
     }

@@ -160,7 +160,7 @@ final class StaticFiles: Sendable {
     static func acceptedEncodings(_ header: String) -> [Encoding] {
         var weights: [String: Double] = [:]
         for element in header.split(separator: ",") {
-            let parts = element.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let parts = element.split(separator: ";").map { $0.trimmingSpaces.lowercased() }
             guard let coding = parts.first, !coding.isEmpty else { continue }
             var q = 1.0
             for parameter in parts.dropFirst() where parameter.hasPrefix("q=") {
@@ -179,7 +179,7 @@ final class StaticFiles: Sendable {
     /// Whether `If-None-Match` names this representation (weak comparison, as RFC 9110 asks for this header).
     static func matches(ifNoneMatch values: [String], eTag: String) -> Bool {
         values.flatMap { $0.split(separator: ",") }.contains { candidate in
-            var tag = candidate.trimmingCharacters(in: .whitespaces)
+            var tag = String(candidate.trimmingSpaces)
             if tag == "*" { return true }
             if tag.hasPrefix("W/") { tag.removeFirst(2) }
             return tag == eTag
