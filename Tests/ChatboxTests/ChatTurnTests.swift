@@ -81,21 +81,6 @@ struct ChatTurnTests {
         }
     }
 
-    /// A turn reads only the newest part of its path, by Unicode scalars; when characters of several scalars leave
-    /// that part short of the budget (counted in characters), the rest is read: the prompt is the same.
-    @Test func aTurnSendsTheSameNewestTurnsWhenItsCharactersAreSeveralScalarsEach() async throws {
-        try await withChatApp({ $0.model.contextChars = 120 }) { chat in
-            let id = try await chat.conversation()
-            // 10 characters, 60 scalars; each question 30 characters, 80 scalars.
-            let heavy = String(repeating: "e\u{301}\u{302}\u{303}\u{304}\u{305}", count: 10)
-            let question = { (index: Int) in "q\(index) [[fake reply=\"\(heavy)\"]]" }
-            for index in 1...6 { _ = try await chat.events.send(id, question(index)).all() }
-            let sent = try #require(chat.fake.requests().last { !$0.isTitleRequest })
-            // 120 characters from the newest back: q6 a5 q5 a4 q4 a3 (a3 left out: the prompt starts with a question).
-            #expect(sent.messages.map(\.content) == [question(4), heavy, question(5), heavy, question(6)])
-        }
-    }
-
     @Test func theAnswerIsSavedWhileItStreams() async throws {
         try await withChatApp { chat in
             let id = try await chat.conversation()

@@ -153,46 +153,6 @@ struct StoreTests {
         }
     }
 
-    /// The newest part of a path, up to a number of characters (scalars, not bytes: 中 is one), along its branch.
-    @Test(arguments: Backend.all)
-    func aTurnReadsTheNewestMessagesOfItsPathUpToTheCharactersItTakes(backend: Backend) async throws {
-        try await backend.withStore { store in
-            let owner = try await store.createUser(username: "o", usernameKey: "o", passwordHash: "h", role: .user)
-            let other = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
-            let conversation = try await store.createConversation(userID: owner.id, title: "path")
-            let empty = try await #require(
-                try await store.conversationWithPath(
-                    id: conversation.id, userID: owner.id, endingAt: nil, characters: 100))
-            #expect(empty.0.title == "path" && empty.1.isEmpty)
-            var rounds: [(user: Message, assistant: Message)] = []
-            for index in 1...3 {
-                let turn = try await store.beginTurn(
-                    conversationID: conversation.id, userContent: "q\(index)", now: .now())
-                var answer = turn.assistant
-                (answer.content, answer.status) = ("中文字", .completed)
-                try await store.finishAnswer(answer, now: .now())
-                rounds.append(turn)
-            }
-            // A second version of question 2, after the first answer: the current path is now q1 a1 q2' a2'.
-            let branch = try await store.beginTurn(
-                conversationID: conversation.id, userContent: "q2'", place: .after(messageID: rounds[0].assistant.id),
-                model: nil, now: .now(), claim: nil)
-            func path(_ leaf: Int64?, _ characters: Int, as user: Int64 = owner.id) async throws -> [Int64]? {
-                try await store.conversationWithPath(
-                    id: conversation.id, userID: user, endingAt: leaf, characters: characters)?.1.map(\.id)
-            }
-            let (q1, a1) = (rounds[0].user.id, rounds[0].assistant.id)
-            #expect(try await path(nil, 1000) == [q1, a1, branch.user.id, branch.assistant.id])
-            let whole = [q1, a1, rounds[1].user.id, rounds[1].assistant.id, rounds[2].user.id, rounds[2].assistant.id]
-            #expect(try await path(rounds[2].assistant.id, 1000) == whole)
-            // Back from a3: a3 (3), q3 (5 in all), then a2 passes 5 and is the last one read.
-            #expect(try await path(rounds[2].assistant.id, 5) == Array(whole.suffix(3)))
-            #expect(try await path(rounds[2].assistant.id, 0) == Array(whole.suffix(1)))
-            #expect(try await path(rounds[2].assistant.id, 1000, as: other.id) == nil)
-            #expect(try await path(rounds[2].assistant.id + 1000, 1000) == [])
-        }
-    }
-
     @Test(arguments: Backend.all)
     func deletingAConversationTakesItsMessagesAndOnlyTheOwnerCan(backend: Backend) async throws {
         try await backend.withStore { store in

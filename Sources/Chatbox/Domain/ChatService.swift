@@ -110,7 +110,9 @@ public struct ChatService: Sendable {
         _ conversationID: Int64, userID: Int64, ask: Ask, model requested: String?, loop: (any EventLoop)?,
         _ begin: (_ model: String, _ claim: AnswerClaim) async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
-        let (conversation, history) = try await prompt(conversationID, userID: userID, ask: ask)
+        guard
+            let (conversation, messages) = try await store.conversationWithMessages(id: conversationID, userID: userID)
+        else { throw ChatError.conversationNotFound }
         let chosen = try await models.chatModel(id: requested ?? conversation.model)
         let listener = try generations.openStream(userID: userID)
         let entry: Generations.Entry
@@ -118,8 +120,8 @@ public struct ChatService: Sendable {
             listener.close()
             throw error
         }
-        // The path read may start below the first question; then this is not the first round.
-        let firstRound = history?.first?.parentID == nil && history?.filter { $0.role == .user }.count == 1
+        let history = ask.prompt(messages, currentLeaf: conversation.currentLeafID)
+        let firstRound = history?.filter { $0.role == .user }.count == 1
         let answering = startAnswer(
             entry, conversationID, model: chosen, conversation: conversation, prompt: history, loop: loop)
         entry.setTask(answering)
@@ -137,28 +139,6 @@ public struct ChatService: Sendable {
         let naming = firstRound && conversation.title.isEmpty && !conversation.titleSetByUser
         entry.turnStored(StoredTurn(user: turn.user, assistant: turn.assistant, naming: naming))
         return listener
-    }
-
-    /// The conversation (a 404 unless it is the user's) and the path the turn answers (see `Ask.prompt`). A new
-    /// question needs only the newest part of the path above it, as much as the context window takes, so only that
-    /// is read (a long conversation's turn reads a few messages, not all); should that part not fill the window
-    /// (answers left out, or characters of several scalars), the whole conversation is read after all.
-    private func prompt(_ conversationID: Int64, userID: Int64, ask: Ask) async throws -> (Conversation, [Message]?) {
-        if case .question(_, let place) = ask, place != .root {
-            let leaf: Int64? = if case .after(let id) = place { id } else { nil }
-            guard
-                let (conversation, path) = try await store.conversationWithPath(
-                    id: conversationID, userID: userID, endingAt: leaf, characters: context.budget)
-            else { throw ChatError.conversationNotFound }
-            let history = ask.prompt(path, currentLeaf: conversation.currentLeafID)
-            if let history, history.first?.parentID == nil || context.isFilled(by: history) {
-                return (conversation, history)
-            }
-        }
-        guard
-            let (conversation, messages) = try await store.conversationWithMessages(id: conversationID, userID: userID)
-        else { throw ChatError.conversationNotFound }
-        return (conversation, ask.prompt(messages, currentLeaf: conversation.currentLeafID))
     }
 
     /// The turn was not stored: the answer's task stops streaming and ends without saving anything.

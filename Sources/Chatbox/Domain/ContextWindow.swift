@@ -17,11 +17,13 @@ public struct ContextWindow: Sendable {
         var kept: [ChatMessage] = []
         var used = 0
         for message in history.reversed() {
-            guard let (role, content) = Self.sent(message) else { continue }
+            if message.role == .assistant && (message.status == .failed || message.status == .processing) { continue }
+            let content = message.role == .assistant ? Self.withoutThinking(message.content) : message.content
+            if message.role == .assistant && content.isEmpty { continue }
             let size = content.count
             if !kept.isEmpty && used + size > budget { break }
             used += size
-            kept.append(ChatMessage(role: role, content: content))
+            kept.append(ChatMessage(role: message.role == .user ? .user : .assistant, content: content))
         }
         // Start with a question, as chat models expect after the system prompt.
         while let first = kept.last, first.role == .assistant, kept.count > 1 { kept.removeLast() }
@@ -30,26 +32,6 @@ public struct ContextWindow: Sendable {
             kept.insert(ChatMessage(role: .system, content: systemPrompt), at: 0)
         }
         return kept
-    }
-
-    /// Whether `history` (oldest first) fills the budget, so that nothing older would be sent after it.
-    public func isFilled(by history: [Message]) -> Bool {
-        var used = 0
-        for message in history.reversed() {
-            guard let (_, content) = Self.sent(message) else { continue }
-            used += content.count
-            if used > budget { return true }
-        }
-        return false
-    }
-
-    /// How a message is sent, or nil when it is left out (an answer that failed, is still being written, or is
-    /// empty once its thinking is left out).
-    private static func sent(_ message: Message) -> (ChatMessage.Role, String)? {
-        if message.role == .assistant && (message.status == .failed || message.status == .processing) { return nil }
-        let content = message.role == .assistant ? withoutThinking(message.content) : message.content
-        if message.role == .assistant && content.isEmpty { return nil }
-        return (message.role == .user ? .user : .assistant, content)
     }
 
     /// `text` without a leading `<think>…</think>` block (answers stored before reasoning was kept apart).

@@ -135,55 +135,6 @@ extension SQLChatStore: ConversationStore {
         return (conversation, try await messages)
     }
 
-    /// The path is walked up from the leaf in the database (a recursive query), so that a long conversation's turn
-    /// reads the few messages its context takes, not every message; at most `maxPathMessages` deep.
-    public func conversationWithPath(id: Int64, userID: Int64, endingAt leaf: Int64?, characters: Int) async throws
-        -> (Conversation, [Message])?
-    {
-        if let sqlite = db as? SQLitePool {
-            return try await sqlite.reading { conn in
-                guard let conversation = try await Self.conversation(id: id, userID: userID, on: conn) else {
-                    return nil
-                }
-                guard let end = leaf ?? conversation.currentLeafID else { return (conversation, []) }
-                return (
-                    conversation, try await path(conversationID: id, endingAt: end, characters: characters, on: conn)
-                )
-            }
-        }
-        async let messages = path(conversationID: id, endingAt: leaf, characters: characters, on: db)
-        guard let conversation = try await Self.conversation(id: id, userID: userID, on: db) else { return nil }
-        return (conversation, try await messages)
-    }
-
-    /// Deeper paths are cut there (the recursion's bound; a conversation's own limit is far below).
-    static let maxPathMessages = 100_000
-
-    /// The newest messages of the path ending at `leaf` (nil: the conversation's current leaf), as
-    /// `conversationWithPath` says.
-    private func path(conversationID: Int64, endingAt leaf: Int64?, characters: Int, on conn: any SQLDatabase)
-        async throws -> [Message]
-    {
-        let anchor: SQLQueryString =
-            if let leaf { "\(bind: leaf)" } else {
-                "(SELECT current_leaf_id FROM conversations WHERE id = \(bind: conversationID))"
-            }
-        let length: SQLQueryString = flavor == .sqlite ? "length" : "char_length"
-        return try await conn.raw(
-            """
-            WITH RECURSIVE turn_path (id, parent_id, total, depth) AS (\
-            SELECT id, parent_id, \(length)(content), 1 FROM messages \
-            WHERE id = \(anchor) AND conversation_id = \(bind: conversationID) \
-            UNION ALL \
-            SELECT m.id, m.parent_id, turn_path.total + \(length)(m.content), turn_path.depth + 1 \
-            FROM messages m JOIN turn_path ON m.id = turn_path.parent_id \
-            WHERE turn_path.total <= \(bind: characters) AND turn_path.depth < \(bind: Self.maxPathMessages) \
-            AND m.conversation_id = \(bind: conversationID)) \
-            SELECT \(unsafeRaw: Self.messageColumns) FROM messages WHERE id IN (SELECT id FROM turn_path) ORDER BY id
-            """
-        ).all().map(Self.message)
-    }
-
     public func beginTurn(
         conversationID: Int64, userContent: String, place: QuestionPlace, model: String?, now: Millis,
         claim: AnswerClaim?

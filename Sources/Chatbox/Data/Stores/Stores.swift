@@ -77,11 +77,6 @@ public protocol ConversationStore: Sendable {
     /// One of the user's conversations with its messages (oldest first), read together; nil when it is not the
     /// user's (and no message of it is returned).
     func conversationWithMessages(id: Int64, userID: Int64) async throws -> (Conversation, [Message])?
-    /// One of the user's conversations (nil when it is not the user's) with the newest messages of the path that
-    /// ends at `leaf` (nil: its current leaf), read together: back from the leaf, message by message, until their
-    /// contents pass `characters` (Unicode scalars; the message that passes is included), oldest first.
-    func conversationWithPath(id: Int64, userID: Int64, endingAt leaf: Int64?, characters: Int) async throws
-        -> (Conversation, [Message])?
     /// In one transaction: takes `claim` first when given (`AnswerClaimRefused` when refused), then stores the
     /// user's message where `place` says and an empty `processing` answer by `model` after it, makes that answer the
     /// current leaf and bumps `updated_at`; `StoreError.badReference` when the message to follow is not an answer of
