@@ -12,7 +12,8 @@ struct HeaderParsingTests {
         var headers = HTTPFields()
         for (name, value) in fields { headers.append(HTTPField(name: name, value: value)) }
         return Request(
-            head: HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: "/api/me", headerFields: headers),
+            head: HTTPRequest(
+                method: .get, scheme: "http", authority: "localhost", path: "/api/me", headerFields: headers),
             body: .init(buffer: ByteBuffer()))
     }
 

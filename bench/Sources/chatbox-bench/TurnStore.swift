@@ -18,6 +18,7 @@ func turnStoreScenario(_ b: Bench) async throws {
         try await store.migrate()
         let user = try await store.createUser(username: "bench", usernameKey: "bench", passwordHash: "-", role: .user)
         var (begin, read): ([Double], [Double]) = ([], [])
+        let answerText = (1...200).map { "word\($0)" }.joined(separator: " ")
         while begin.count < turns {
             // A fresh conversation every 20 turns: histories of 0–38 messages.
             let id = try await store.createConversation(userID: user.id, title: "bench").id
@@ -33,7 +34,8 @@ func turnStoreScenario(_ b: Bench) async throws {
                     claim: AnswerClaim(userID: user.id, instanceID: "bench", limit: 3, at: now))
                 begin.append(ms(nowNanos() - started))
                 var answer = stored.assistant
-                (answer.content, answer.status) = ("answer \(begin.count)", .completed)
+                // As long as the bench model's answers (200 numbered words): ~1,400 characters.
+                (answer.content, answer.status) = (answerText, .completed)
                 try await store.finishAnswer(answer, now: now)
                 try await store.releaseAnswer(conversationID: id, instanceID: "bench", reservedAt: now)
             }

@@ -351,25 +351,4 @@ extension SQLChatStore: ConversationStore {
             temperature: try row.decode(column: "temperature", as: Double?.self),
             currentLeafID: try row.decode(column: "current_leaf_id", as: Int64?.self))
     }
-
-    static func message(_ row: any SQLRow) throws -> Message {
-        let promptTokens = try row.decode(column: "prompt_tokens", as: Int?.self)
-        let completionTokens = try row.decode(column: "completion_tokens", as: Int?.self)
-        return Message(
-            id: try row.decode(column: "id", as: Int64.self),
-            conversationID: try row.decode(column: "conversation_id", as: Int64.self),
-            role: MessageRole(rawValue: try row.decode(column: "role", as: String.self)) ?? .assistant,
-            content: try row.decode(column: "content", as: String.self),
-            status: MessageStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .failed,
-            error: try row.decode(column: "error", as: String?.self),
-            createdAt: try row.decode(column: "created_at", as: Int64.self),
-            parentID: try row.decode(column: "parent_id", as: Int64?.self),
-            model: try row.decode(column: "model", as: String?.self),
-            reasoning: try row.decode(column: "reasoning", as: String?.self) ?? "",
-            usage: promptTokens.flatMap { prompt in
-                completionTokens.map { TokenUsage(promptTokens: prompt, completionTokens: $0) }
-            },
-            firstTokenMs: try row.decode(column: "first_token_ms", as: Int64?.self),
-            durationMs: try row.decode(column: "duration_ms", as: Int64?.self))
-    }
 }
