@@ -282,7 +282,7 @@ struct ModelHTTPRequest: Sendable {
 
 /// A model endpoint's URL, parsed: `http(s)://host[:port][/path][?query]`, the host without IPv6 brackets, the
 /// request target (path and query, at least `/`).
-struct ModelURL: Sendable, Equatable {
+struct ModelURL: Sendable {
     let tls: Bool
     let host: String
     let port: Int
