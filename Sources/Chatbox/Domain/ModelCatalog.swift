@@ -219,7 +219,7 @@ public actor ModelCatalog: ModelDirectory {
     }
 
     /// The model, made once and kept while its connection is unchanged (making one parses its URL and gathers the
-    /// secrets its errors hide: ~0.03 ms of a turn's start otherwise).
+    /// secrets its errors hide: ~0.04 ms of a turn's start otherwise).
     private func chatModel(for model: CatalogModel) async throws -> any ChatModel {
         guard let connection = try await connection(id: model.connectionID) else {
             throw ChatError.modelUnavailable(model.id)
