@@ -173,17 +173,16 @@ struct WireFormatTests {
             return try Self.parsed(text.dropFirst(prefix.count).dropLast(2).utf8)
         }
         let start = try payload(.start(user: question, assistant: answer), "start")
+        let encoded = { (object: [String: MessageDTO?]) in try Self.parsed(APICoding.encoder.encode(object)) }
         #expect(
-            start
-                == (try Self.parsed(
-                    APICoding.encoder.encode(
-                        SSE.Start(userMessage: MessageDTO(question), assistantMessage: MessageDTO(answer))))))
+            start == (try encoded(["user_message": MessageDTO(question), "assistant_message": MessageDTO(answer)])))
         #expect(Self.keys(start["user_message"]) == Self.messageKeys)
         let regenerated = try payload(.start(user: nil, assistant: answer), "start")
         #expect(
             regenerated["user_message"] is NSNull && Self.keys(regenerated) == ["user_message", "assistant_message"])
         let done = try payload(.done(answer), "done")
-        #expect(done == (try Self.parsed(APICoding.encoder.encode(SSE.Done(message: MessageDTO(answer))))))
+        #expect(done == (try encoded(["message": MessageDTO(answer)])))
+        #expect(regenerated == (try encoded(["user_message": nil, "assistant_message": MessageDTO(answer)])))
         #expect(Self.keys(done) == ["message"] && Self.keys(done["message"]) == Self.messageKeys)
     }
 

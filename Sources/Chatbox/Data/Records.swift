@@ -170,6 +170,17 @@ public struct Message: Sendable, Equatable {
     /// Milliseconds from the request to the first piece (reasoning or answer), and to the end.
     public var firstTokenMs: Int64? = nil
     public var durationMs: Int64? = nil
+
+    public init(
+        id: Int64, conversationID: Int64, role: MessageRole, content: String, status: MessageStatus, error: String?,
+        createdAt: Millis, parentID: Int64? = nil, model: String? = nil, reasoning: String = "",
+        usage: TokenUsage? = nil, firstTokenMs: Int64? = nil, durationMs: Int64? = nil
+    ) {
+        (self.id, self.conversationID, self.role, self.content) = (id, conversationID, role, content)
+        (self.status, self.error, self.createdAt, self.parentID) = (status, error, createdAt, parentID)
+        (self.model, self.reasoning, self.usage) = (model, reasoning, usage)
+        (self.firstTokenMs, self.durationMs) = (firstTokenMs, durationMs)
+    }
 }
 
 /// The text so far of an answer still being generated, to save.

@@ -3,11 +3,6 @@ import NIOCore
 
 /// Server-Sent Events framing: `event: NAME` and one `data:` line of JSON, then a blank line.
 enum SSE {
-    struct Start: Encodable {
-        @NullWhenAbsent var userMessage: MessageDTO?
-        let assistantMessage: MessageDTO
-    }
-    struct Done: Encodable { let message: MessageDTO }
     struct ReasoningReplaced: Encodable {
         let text: String
         let replace = true
@@ -72,7 +67,7 @@ enum SSE {
 
     /// `event: NAME` with an object of messages (`null` for nil), written by hand as `MessageDTO.writeJSON` writes
     /// them: `start` comes before every answer's first piece (the encoder took ~0.05 ms), `done` after its last.
-    /// The same JSON as `Start` and `Done` through the encoder (`WireFormatTests`).
+    /// The same JSON as the encoder writes for these `MessageDTO`s (`WireFormatTests`).
     static func messagesEvent(_ name: StaticString, _ messages: [(key: StaticString, message: Message?)]) -> ByteBuffer
     {
         var buffer = ByteBuffer()

@@ -1,3 +1,4 @@
+import Chatbox
 import FakeUpstream
 import Foundation
 
@@ -79,25 +80,28 @@ func ttftScenario(_ b: Bench) async throws {
 }
 
 /// What the server sends the model at measured turn `turn` of a ttft stream: the warm-up round, the measured
-/// rounds before this one, then the question; each answer the fake model's 200 numbered tokens. Like the server
-/// (`ContextWindow`, its default 24,000 characters), only the newest messages that fit are sent, starting with a
-/// question.
+/// rounds before this one, then the question; each answer the fake model's 200 numbered tokens. Cut by the server's
+/// own `ContextWindow` (its default 24,000 characters, no system prompt), as the server cuts it.
 func conversationSoFar(turn: Int, question: (Int) -> String, budget: Int = 24_000) -> [(role: String, content: String)]
 {
     let answer = FakeReply.numberedTokens(200).joined()
-    var all: [(role: String, content: String)] = [("user", question(0)), ("assistant", answer)]
-    for t in 0..<turn { all += [("user", question(t)), ("assistant", answer)] }
-    all.append(("user", question(turn)))
-    var kept: [(role: String, content: String)] = []
-    var used = 0
-    for message in all.reversed() {
-        let size = message.content.count
-        if !kept.isEmpty && used + size > budget { break }
-        used += size
-        kept.append(message)
+    let questions = [question(0)] + (0..<turn).map(question)
+    var history: [Message] = []
+    for text in questions {
+        for (role, content) in [(MessageRole.user, text), (.assistant, answer)] {
+            history.append(
+                Message(
+                    id: Int64(history.count + 1), conversationID: 1, role: role, content: content, status: .completed,
+                    error: nil, createdAt: 0))
+        }
     }
-    while let first = kept.last, first.role == "assistant", kept.count > 1 { kept.removeLast() }
-    return kept.reversed()
+    history.append(
+        Message(
+            id: Int64(history.count + 1), conversationID: 1, role: .user, content: question(turn), status: .completed,
+            error: nil, createdAt: 0))
+    return ContextWindow(systemPrompt: nil, budget: budget).messages(from: history).map {
+        ($0.role.rawValue, $0.content)
+    }
 }
 
 /// Server CPU per 1,000 relayed tokens: 200-token answers 5 ms apart, turn start and storage included; then the
