@@ -58,12 +58,27 @@ enum LLMTest {
         return condition()
     }
 
-    /// A loopback port with nobody listening (a server was there a moment ago).
+    /// A loopback port where a connection is refused, for the rest of the test run: a socket is bound to it and never
+    /// listens, and is never closed. Before, the port of a server just stopped was handed out, and a server of a
+    /// test running meanwhile could take it (an "unreachable" model then answered 404).
     static func closedPort() async throws -> Int {
-        let upstream = try await FakeUpstream.start { _ in .tokens(1) }
-        let port = upstream.port
-        await upstream.stop()
-        return port
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0  // any free port; no SO_REUSEADDR, so no other socket can bind it while this one holds it
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The repository root, found from this file's path (tests run with the package root as working directory too).
