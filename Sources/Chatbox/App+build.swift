@@ -21,7 +21,7 @@ public func buildApplication(config: AppConfig) async throws -> some Application
         db: database.sql, flavor: database.flavor, logger: logger, searchIndex: config.searchIndex)
     let auth = makeAuthService(store: store, config: config, logger: logger)
     // Model streams (keep-alive connections per host, no limit on concurrent streams) and model listings.
-    let httpClients = ModelHTTPClients(proxy: config.model.proxy)
+    let httpClients = ModelHTTPClients(proxy: config.model.proxy, readPace: config.streamBatchInterval)
     let startup = startupModel(config.model, httpClients: httpClients, logger: logger)
     // Every model on offer: the start-up connection from the settings and the admin's connections.
     let catalog = ModelCatalog(settings: config.model, store: store, httpClients: httpClients, logger: logger)

@@ -98,9 +98,10 @@ public struct AppConfig: Sendable {
     /// A connection that sends no complete request head for this long is closed (slow headers).
     public var idleTimeout: Duration = .seconds(30)
     public var flushInterval: Duration = .seconds(1)
-    /// After writing pieces of an answer, a stream waits this long before its next write, sending whatever arrived
-    /// meanwhile together (the first piece always goes at once). One browser frame: smooth to read, and far fewer
-    /// writes and wake-ups than one per token. Zero writes every piece at once.
+    /// An answer's stream writes its pieces at most once per tick this far apart (the same ticks for every stream),
+    /// sending whatever arrived meanwhile together (the first piece always goes at once); once an answer has begun,
+    /// its model's socket is read at most once per tick too (`TickGrid`). One browser frame: smooth to read, and
+    /// far fewer writes and wake-ups than one per token. Zero writes every piece at once and reads as bytes come.
     public var streamBatchInterval: Duration = .milliseconds(16)
     /// How long a shutdown waits for running answers before stopping them.
     public var shutdownGrace: Duration = .seconds(10)

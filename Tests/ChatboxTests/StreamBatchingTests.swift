@@ -1,25 +1,29 @@
 @testable import Chatbox
 import Foundation
+import NIOCore
 import Synchronization
 import Testing
 
 @Suite("Streaming chat: batching pieces into fewer writes")
 struct StreamBatchingTests {
     /// The relay's order, with the clock and the batch wait in the test's hands: the first piece is written at
-    /// once; pieces sooner than the interval after it wait out the rest, and what arrives during the wait goes in
-    /// the same frame; pieces later than the interval, and other events, go at once without a wait.
-    @Test func piecesAreWrittenAtMostOncePerIntervalAndWhatArrivesDuringTheWaitGoesInOneFrame() async throws {
+    /// once; pieces in the same slot of the 16 ms ticks wait for the next tick, and what arrives during the wait goes
+    /// in the same frame; pieces in a later slot, and other events, go at once without a wait.
+    @Test func piecesAreWrittenAtMostOncePerTickAndWhatArrivesDuringTheWaitGoesInOneFrame() async throws {
         let listener = Listener()
         let (frames, frame) = AsyncStream<String>.makeStream()
         let (gate, open) = AsyncStream<Void>.makeStream()
-        let (waits, waited) = AsyncStream<Duration>.makeStream()
-        let origin = ContinuousClock.now
-        let elapsed = Mutex(Duration.zero)
+        let (waits, waited) = AsyncStream<NIODeadline>.makeStream()
+        let tick: Int64 = 16_000_000
+        let origin = NIODeadline.uptimeNanoseconds(UInt64(tick) * 1000 + 2_000_000)  // 2 ms into a slot
+        let elapsed = Mutex(Int64.zero)
         let relay = Task {
-            try await SSE.relay(listener, interval: .milliseconds(16), now: { origin + elapsed.withLock { $0 } }) {
+            try await SSE.relay(
+                listener, interval: .milliseconds(16), now: { origin + .nanoseconds(elapsed.withLock { $0 }) }
+            ) {
                 frame.yield(String(buffer: $0))
-            } sleep: { wait in
-                waited.yield(wait)
+            } sleep: { deadline in
+                waited.yield(deadline)
                 for await _ in gate { break }
             }
             frame.finish()
@@ -29,16 +33,17 @@ struct StreamBatchingTests {
         var pauses = waits.makeAsyncIterator()
         #expect(listener.push(.delta("word1 ")))
         #expect(await written.next() == "event: delta\ndata: {\"text\":\"word1 \"}\n\n")
-        // 5 ms later: the relay waits the 11 ms left of the interval; what comes meanwhile joins the frame.
-        elapsed.withLock { $0 = .milliseconds(5) }
+        // 5 ms later, the same slot: the relay waits for the tick that ends it, 9 ms on; what comes meanwhile joins
+        // the frame.
+        elapsed.withLock { $0 = 5_000_000 }
         for word in 2...4 { #expect(listener.push(.delta("word\(word) "))) }
-        #expect(await pauses.next() == .milliseconds(11))
+        #expect(await pauses.next() == .uptimeNanoseconds(UInt64(tick) * 1001))
         for word in 5...6 { #expect(listener.push(.delta("word\(word) "))) }
-        elapsed.withLock { $0 = .milliseconds(16) }
+        elapsed.withLock { $0 = 14_000_000 }
         open.yield()
         #expect(await written.next() == "event: delta\ndata: {\"text\":\"word2 word3 word4 word5 word6 \"}\n\n")
-        // 40 ms after that write: more than the interval, so no wait.
-        elapsed.withLock { $0 = .milliseconds(56) }
+        // 1 ms after that write, but in the next slot (as a paced model connection's read at a tick): no wait.
+        elapsed.withLock { $0 = 30_100_000 }
         #expect(listener.push(.delta("word7")))
         #expect(await written.next() == "event: delta\ndata: {\"text\":\"word7\"}\n\n")
         // A title right after pieces does not wait either.
@@ -48,6 +53,25 @@ struct StreamBatchingTests {
         try await relay.value
         #expect(await written.next() == nil)
         #expect(await pauses.next() == nil, "one wait in all")
+    }
+
+    @Test func aZeroIntervalWritesEveryPieceAtOnce() async throws {
+        let listener = Listener()
+        let writes = Mutex(0)
+        for word in 1...3 { #expect(listener.push(.delta("w\(word)"))) }
+        let relay = Task {
+            try await SSE.relay(listener, interval: .zero) { _ in
+                writes.withLock { $0 += 1 }
+            } sleep: { _ in
+                Issue.record("no wait with a zero interval")
+            }
+        }
+        while writes.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(listener.push(.delta("w4")))
+        while writes.withLock({ $0 }) == 1 { try await Task.sleep(for: .milliseconds(1)) }
+        listener.close()
+        try await relay.value
+        #expect(writes.withLock { $0 } == 2)
     }
 
     /// End to end: six pieces 300 ms apart and a 2.5 s batch interval leave fewer frames than pieces, the first

@@ -90,7 +90,8 @@ struct ChatController {
     }
 
     /// The response. Events are written as they happen, and whatever queued up meanwhile goes in the same write;
-    /// pieces of the answer (or its reasoning) are written at most once per `batchInterval` (see `SSE.relay`). A
+    /// pieces of the answer (or its reasoning) are written at most once per tick of `batchInterval` (see
+    /// `SSE.relay`). A
     /// client that leaves only ends its own listening; the generation goes on. On server shutdown the
     /// stream ends. The stream runs on `eventLoop`, the client connection's (see `EventLoopExecutor`).
     func stream(on eventLoop: any EventLoop, _ listener: Listener) -> Response {
@@ -108,7 +109,7 @@ struct ChatController {
                         try await SSE.relay(listener, interval: batchInterval) {
                             try await writer.write($0)
                         } sleep: {
-                            await executor.sleep(for: $0)
+                            await executor.sleep(until: $0)
                         }
                     } onGracefulShutdown: {
                         listener.close()

@@ -101,26 +101,25 @@ enum SSE {
 
 extension SSE {
     /// Writes a listener's events until it ends: each write takes everything that queued up meanwhile, and pieces
-    /// of the answer (or its reasoning) are written at most once per `interval`. Pieces that come sooner than
-    /// `interval` after the last write of pieces wait out the rest of it (`sleep`) and go out together with what
-    /// arrives meanwhile; pieces that come later (the first piece, the pieces of a slow model) go at once, without
-    /// a timer. Other events (start, done, title) never wait on their own.
+    /// of the answer (or its reasoning) are written at most once per slot of `grid` (`interval` apart, the same
+    /// ticks for every stream). Pieces that come in the slot of the last write of pieces wait for the next tick
+    /// (`sleep`) and go out together with what arrives meanwhile; pieces that come in a later slot (the first piece,
+    /// the pieces of a slow model, those a paced model connection reads at a tick) go at once, without a timer.
+    /// Other events (start, done, title) never wait on their own. A zero interval: nothing waits.
     static func relay(
-        _ listener: Listener, interval: Duration, now: () -> ContinuousClock.Instant = { .now },
-        write: (ByteBuffer) async throws -> Void, sleep: (Duration) async -> Void
+        _ listener: Listener, interval: Duration, now: () -> NIODeadline = { .now() },
+        write: (ByteBuffer) async throws -> Void, sleep: (NIODeadline) async -> Void
     ) async throws {
-        var lastPieces: ContinuousClock.Instant?
+        let grid = TickGrid(interval)
+        var lastPieces: UInt64?
         while var events = await listener.next() {
             let pieces = events.contains(where: \.isPiece)
-            if pieces, let last = lastPieces {
-                let wait = interval - (now() - last)
-                if wait > .zero {
-                    await sleep(wait)
-                    events += listener.takePending()
-                }
+            if pieces, let grid, let last = lastPieces, grid.slot(now()) == last {
+                await sleep(grid.tick(after: last))
+                events += listener.takePending()
             }
             try await write(frames(events))
-            if pieces { lastPieces = now() }
+            if pieces, let grid { lastPieces = grid.slot(now()) }
         }
     }
 }

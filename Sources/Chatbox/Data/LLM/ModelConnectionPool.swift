@@ -45,6 +45,9 @@ final class ModelConnectionPool: Sendable {
     static let maxIdlePerHost = 64
     /// How long an idle connection is kept.
     let idleTimeout: Duration
+    /// The ticks at which a streaming answer's socket is read once its first output went out (see
+    /// `OpenAIStreamHandler.read`); nil: read as soon as bytes come.
+    let readGrid: TickGrid?
 
     private struct State {
         var idle: [Key: [Idle]] = [:]
@@ -58,10 +61,12 @@ final class ModelConnectionPool: Sendable {
 
     init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        tlsConfiguration: TLSConfiguration = .makeClientConfiguration(), idleTimeout: Duration = .seconds(60)
+        tlsConfiguration: TLSConfiguration = .makeClientConfiguration(), idleTimeout: Duration = .seconds(60),
+        readPace: Duration = .zero
     ) {
         self.group = group
         self.idleTimeout = idleTimeout
+        readGrid = TickGrid(readPace)
         tls = Result { try NIOSSLContext(configuration: tlsConfiguration) }
     }
 

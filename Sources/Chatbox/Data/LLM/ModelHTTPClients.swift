@@ -25,16 +25,22 @@ public final class ModelHTTPClients: Sendable {
     private let refusingStreamOptions = Mutex<Set<String>>([])
 
     /// `connectTimeout` bounds the listing client's connections; a model's streams have their own (see
-    /// `OpenAICompatibleModel`). Shut them down with `shutdown()`.
-    public convenience init(connectTimeout: Duration = .seconds(10), proxy: ModelProxy? = nil) {
-        self.init(connectTimeout: connectTimeout, tlsConfiguration: .makeClientConfiguration(), proxy: proxy)
+    /// `OpenAICompatibleModel`). `readPace`: a streaming answer's socket is read at most once per tick this far
+    /// apart once its first output went out (`OpenAIStreamHandler.read`); the server passes its stream batch
+    /// interval. Shut them down with `shutdown()`.
+    public convenience init(
+        connectTimeout: Duration = .seconds(10), proxy: ModelProxy? = nil, readPace: Duration = .zero
+    ) {
+        self.init(
+            connectTimeout: connectTimeout, tlsConfiguration: .makeClientConfiguration(), proxy: proxy,
+            readPace: readPace)
     }
 
     /// `tlsConfiguration`: how stream connections to `https` endpoints are secured (tests trust their own
     /// certificate with it); `idleTimeout`: how long an idle stream connection is kept.
     init(
         connectTimeout: Duration, tlsConfiguration: TLSConfiguration, idleTimeout: Duration = .seconds(60),
-        proxy: ModelProxy? = nil
+        proxy: ModelProxy? = nil, readPace: Duration = .zero
     ) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .nanoseconds(connectTimeout.wholeNanoseconds))
@@ -51,7 +57,8 @@ public final class ModelHTTPClients: Sendable {
             return HTTPClient(eventLoopGroup: group, configuration: configuration)
         }
         self.proxy = proxy
-        streams = ModelConnectionPool(tlsConfiguration: tlsConfiguration, idleTimeout: idleTimeout)
+        streams = ModelConnectionPool(
+            tlsConfiguration: tlsConfiguration, idleTimeout: idleTimeout, readPace: readPace)
     }
 
     /// The listing client for `url`: through the proxy unless there is none or the URL's host bypasses it.

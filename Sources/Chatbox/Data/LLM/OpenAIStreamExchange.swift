@@ -25,6 +25,8 @@ final class OpenAIStreamExchange: @unchecked Sendable {
     private var outputs: [ModelOutput] = []
     /// `output.end` was called (or a retry took over): nothing more goes out.
     private(set) var ended = false
+    /// An output (a piece of the answer or its reasoning, usage) went out: the answer's first token is behind.
+    private(set) var hasOutput = false
     /// The connection carrying the request while its response is read.
     private var connection: OpenAIStreamHandler?
 
@@ -115,6 +117,7 @@ final class OpenAIStreamExchange: @unchecked Sendable {
     /// stop the answer, and the stop comes straight back into this exchange (`cancel` on the event loop) while
     /// `state` would still be in use. A stop ends the answer: its later outputs are dropped.
     private func deliver(_ action: OpenAIStreamState.Action) {
+        if !outputs.isEmpty { hasOutput = true }
         var index = 0
         while index < outputs.count, !ended {
             output.output(outputs[index])

@@ -11,9 +11,13 @@ import NIOHTTP1
 /// the first error seen (TLS, HTTP parsing, reset…), else `ModelStreamError.connectionClosed`, to the exchange;
 /// before any response byte, the exchange takes that for a stale keep-alive connection and retries.
 ///
+/// Once a response's first output went out, its socket is read at most once per slot of the pool's `readGrid`
+/// (see `read(context:)`).
+///
 /// Everything here runs on the channel's event loop; `NIOLoopBound` and the exchange reach it only there.
-final class OpenAIStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class OpenAIStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
     private let pool: ModelConnectionPool
@@ -31,6 +35,10 @@ final class OpenAIStreamHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var caught: (any Error)?
     private var writeFailure: (any Error)?
     private var idleTimer: Scheduled<Void>?
+    /// The slot of the last read that brought bytes (`channelReadComplete`); nil since the request was written.
+    private var lastReadSlot: UInt64?
+    /// The socket's next read, held until the next tick.
+    private var heldRead: Scheduled<Void>?
 
     init(pool: ModelConnectionPool, key: ModelConnectionPool.Key) {
         self.pool = pool
@@ -43,6 +51,7 @@ final class OpenAIStreamHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        releaseHeldRead()
     }
 
     // MARK: Requests
@@ -64,6 +73,7 @@ final class OpenAIStreamHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
         self.exchange = exchange
         keepAlive = false
+        lastReadSlot = nil
         requestWritten = false
         dropping = false
         caught = nil
@@ -128,6 +138,39 @@ final class OpenAIStreamHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if let grid = pool.readGrid { lastReadSlot = grid.slot() }
+        context.fireChannelReadComplete()
+    }
+
+    // MARK: Paced reads
+
+    /// The socket's next read (NIO asks for one after each read, `autoRead`). Once the response's first output went
+    /// out, a read asked for in the slot of the last one waits for the next tick: the model's pieces that come
+    /// meanwhile wait in the socket and are read together, and the streams of this event loop wake up once per
+    /// tick for all of them, instead of once per piece (a model sends a TCP segment per token). The relay writes
+    /// what such a read brings at once (`SSE.relay`, on the same ticks), so a piece waits at most one interval, as
+    /// it would in the relay anyway. Before the first output (the time to first token) and while idle (to see the
+    /// host close it), reads are never held.
+    func read(context: ChannelHandlerContext) {
+        guard heldRead == nil else { return }
+        guard let grid = pool.readGrid, let exchange, exchange.hasOutput, let last = lastReadSlot,
+            grid.slot() == last
+        else {
+            context.read()
+            return
+        }
+        heldRead = context.eventLoop.assumeIsolated().scheduleTask(deadline: grid.tick(after: last)) { [self] in
+            heldRead = nil
+            self.context?.read()
+        }
+    }
+
+    private func releaseHeldRead() {
+        heldRead?.cancel()
+        heldRead = nil
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if caught == nil { caught = error }
         context.close(promise: nil)
@@ -136,6 +179,7 @@ final class OpenAIStreamHandler: ChannelInboundHandler, RemovableChannelHandler 
     func channelInactive(context: ChannelHandlerContext) {
         idleTimer?.cancel()
         idleTimer = nil
+        releaseHeldRead()
         if let exchange {
             self.exchange = nil
             exchange.detach()

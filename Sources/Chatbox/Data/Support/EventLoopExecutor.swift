@@ -27,8 +27,9 @@ final class EventLoopExecutor: TaskExecutor {
         }
     }
 
-    /// Waits `duration` on the event loop's timer (no other thread involved). Not cancellable: a batch pause is short.
-    func sleep(for duration: Duration) async {
-        try? await eventLoop.scheduleTask(in: .nanoseconds(duration.wholeNanoseconds)) {}.futureResult.get()
+    /// Waits until `deadline` on the event loop's timer (no other thread involved). Not cancellable: a batch pause
+    /// is short. Waits for the same deadline share one wake-up of the loop.
+    func sleep(until deadline: NIODeadline) async {
+        try? await eventLoop.scheduleTask(deadline: deadline) {}.futureResult.get()
     }
 }
