@@ -100,61 +100,64 @@ struct GenerationPhaseTests {
         #expect(generations.unsaved().isEmpty, "a finished answer is saved by its turn")
     }
 
-    /// What a task saw when it ended.
-    final class Seen: Sendable {
-        let cancelled = Mutex<Bool?>(nil)
+    /// How many times a model's call was cancelled.
+    final class Cancels: Sendable {
+        let count = Mutex(0)
+        var call: ModelCall { ModelCall { [self] in count.withLock { $0 += 1 } } }
+        var seen: Int { count.withLock { $0 } }
     }
 
-    /// An answer's task that streams for a minute unless cancelled, and says whether it was.
-    private static func streamingTask() -> (Task<Void, Never>, Seen) {
-        let seen = Seen()
-        let task = Task<Void, Never> {
-            try? await Task.sleep(for: .seconds(60))
-            seen.cancelled.withLock { $0 = Task.isCancelled }
-        }
-        return (task, seen)
-    }
-
-    @Test func aStopBeforeTheTaskIsSetCancelsItWhenItIs() async throws {
+    @Test func aStopBeforeTheCallIsSetCancelsItWhenItIs() async throws {
         let generations = Self.generations()
         let entry = try generations.reserve(1, userID: 1)
         #expect(generations.stop(1))
         #expect(entry.stopReason == .user)
-        let (task, seen) = Self.streamingTask()
-        entry.setTask(task)
-        await task.value
-        #expect(seen.cancelled.withLock { $0 } == true)
+        let cancels = Cancels()
+        entry.setCall(cancels.call)
+        #expect(cancels.seen == 1)
         entry.requestStop(.shutdown)
         #expect(entry.stopReason == .user, "the first reason stays")
     }
 
-    @Test func aStopAfterTheTaskIsSetCancelsIt() async throws {
+    @Test func aStopAfterTheCallIsSetCancelsIt() async throws {
         let generations = Self.generations()
         let entry = try generations.reserve(1, userID: 1)
-        let (task, seen) = Self.streamingTask()
-        entry.setTask(task)
+        let cancels = Cancels()
+        entry.setCall(cancels.call)
+        #expect(cancels.seen == 0)
         #expect(!generations.stop(2), "nothing runs there")
         #expect(generations.stop(1))
-        await task.value
-        #expect(seen.cancelled.withLock { $0 } == true)
+        #expect(cancels.seen == 1)
+        #expect(entry.streamingCutShort)
     }
 
-    @Test func aStopOrATimeoutOnceTheStreamingIsOverDoesNotCancelTheRestOfTheTask() async throws {
+    @Test func aStopOrATimeoutOnceTheStreamingIsOverCancelsNothingAndTheFinishingIsAwaited() async throws {
         let generations = Self.generations()
         let entry = try generations.reserve(1, userID: 1)
-        let seen = Seen()
-        let task = Task<Void, Never> {
-            entry.streamingEnded()
-            _ = await entry.storedTurn()
-            seen.cancelled.withLock { $0 = Task.isCancelled }
-        }
-        entry.setTask(task)
-        #expect(try await CatalogSharingTests.eventually { entry.state.withLock { $0.streamingOver } })
+        let cancels = Cancels()
+        entry.setCall(cancels.call)
+        entry.streamingEnded()
         #expect(generations.stop(1))
         entry.cancelStreaming()
+        #expect(cancels.seen == 0, "the save and the title after the streaming are not cancelled")
+        entry.setCall(cancels.call)
+        entry.cancelStreaming()
+        #expect(cancels.seen == 0, "a call recorded after the end is not kept")
+        // `ended` waits for the finishing task, whether it comes before or after.
+        let finished = Cancels()  // counts the finishing task's end
+        let waiting = Task {
+            await entry.ended()
+            return finished.seen == 1
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        entry.setFinishing(
+            Task {
+                _ = await entry.storedTurn()
+                finished.call.cancel()
+            })
         entry.turnStored(nil)
-        await task.value
-        #expect(seen.cancelled.withLock { $0 } == false, "the save and the title after the streaming are not cancelled")
+        #expect(await waiting.value, "ended returns once the finishing task has")
+        await entry.ended()
     }
 
     @Test func theTaskLearnsWhetherTheTurnWasStoredWhicheverComesFirst() async throws {

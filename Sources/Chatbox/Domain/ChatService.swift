@@ -122,15 +122,13 @@ public struct ChatService: Sendable {
         }
         let history = ask.prompt(messages, currentLeaf: conversation.currentLeafID)
         let firstRound = history?.filter { $0.role == .user }.count == 1
-        let answering = startAnswer(
-            entry, conversationID, model: chosen, conversation: conversation, prompt: history, loop: loop)
-        entry.setTask(answering)
+        startAnswer(entry, conversationID, model: chosen, conversation: conversation, prompt: history, loop: loop)
         let turn: (user: Message, assistant: Message)
         do {
             let claim = answers.claim(userID: userID)
             turn = try await answers.claiming(entry, claim) { try await begin(chosen.id, claim) }
         } catch {
-            await abandon(entry, answering)
+            await abandon(entry)
             generations.remove(conversationID, entry)
             listener.close()
             throw error
@@ -141,44 +139,43 @@ public struct ChatService: Sendable {
         return listener
     }
 
-    /// The turn was not stored: the answer's task stops streaming and ends without saving anything.
-    private func abandon(_ entry: Generations.Entry, _ answering: Task<Void, Never>) async {
+    /// The turn was not stored: the answer stops streaming and ends without saving anything.
+    private func abandon(_ entry: Generations.Entry) async {
         entry.cancelStreaming()
         entry.turnStored(nil)
-        await answering.value
+        await entry.ended()
     }
 
-    /// The answer's one task: it streams the answer (a stop or a timeout cancels it meanwhile), then waits until
-    /// the turn is stored and finishes it; when the turn is not stored, it ends there.
+    /// Asks the model for the answer; when it has ended, a task waits until the turn is stored and finishes it
+    /// (when the turn is not stored, it ends there).
     ///
-    /// It is detached: it is the server's, not the request's (it outlives it), and copying the request's task-local
-    /// values cost a kilobyte of task memory per answer. It runs on `loop`, the event loop of the browser's
-    /// connection, and so does its model request (`ModelConnectionPool.preferredEventLoop`), so that an answer's
-    /// start, its pieces and their relay stay on one thread. Streaming and finishing share one task: a
-    /// task keeps its stack memory until it ends, and a second one cost ~2 KB per held stream (bench/README, "fourth
-    /// round").
+    /// While it streams, the answer holds no task: its pieces come on the model connection's event loop and go
+    /// straight to the listeners, the watchdog keeps its deadlines, and a stop cancels the model's call. An answer
+    /// held open for minutes by a slow model then costs its connection's state, not a task's stack (~5 KB per
+    /// held stream, bench/README "ninth round"). The model request prefers `loop`, the event loop of the
+    /// browser's connection (`ModelConnectionPool.preferredEventLoop`), and the finishing task runs there: an
+    /// answer's pieces, their relay and its end stay on one thread. The finishing task is detached: it is the
+    /// server's, not the request's (it outlives it).
     private func startAnswer(
         _ entry: Generations.Entry, _ conversationID: Int64, model: ResolvedModel, conversation: Conversation,
         prompt: [Message]?, loop: (any EventLoop)?
-    ) -> Task<Void, Never> {
-        let request = prompt.map {
-            ModelRequest(
-                messages: context.messages(from: $0, systemPrompt: conversation.systemPrompt),
-                temperature: conversation.temperature)
+    ) {
+        let finishing = { @Sendable (ending: AnswerEnding) in
+            entry.streamingEnded()
+            entry.setFinishing(
+                Task.detached(executorPreference: loop.map { EventLoopExecutor($0) }) {
+                    guard let turn = await entry.storedTurn() else { return }
+                    await finish(entry, conversationID, turn: turn, model: model, ending: ending)
+                })
         }
-        return Task.detached(executorPreference: loop.map { EventLoopExecutor($0) }) {
-            await ModelConnectionPool.$preferredEventLoop.withValue(loop) {
-                let ending =
-                    if let request {
-                        await generate(entry, model: model.model, request: request)
-                    } else {
-                        AnswerEnding(.failed, "There is no question to answer.")
-                    }
-                entry.streamingEnded()
-                guard let turn = await entry.storedTurn() else { return }
-                await finish(entry, conversationID, turn: turn, model: model, ending: ending)
-            }
+        guard let prompt else { return finishing(AnswerEnding(.failed, "There is no question to answer.")) }
+        let request = ModelRequest(
+            messages: context.messages(from: prompt, systemPrompt: conversation.systemPrompt),
+            temperature: conversation.temperature)
+        let call = ModelConnectionPool.$preferredEventLoop.withValue(loop) {
+            generate(entry, model: model.model, request: request, ended: finishing)
         }
+        entry.setCall(call)
     }
 
     /// Once the answer has ended and the turn is stored: save its final state, tell the listeners, free the
@@ -202,26 +199,20 @@ public struct ChatService: Sendable {
         if !fenced { await apart { [answers] in await answers.release(entry, conversationID: conversationID) } }
         entry.send(.done(answer))
         if turn.naming && !fenced {
-            if Task.isCancelled {
-                // A stop that came as the answer ended: the title is still written, in a task it does not cancel.
-                await apart { [self, answer] in
-                    await nameConversation(
-                        entry, conversationID, question: turn.user.content, answer: answer, model: model)
-                }
-            } else {
-                await nameConversation(entry, conversationID, question: turn.user.content, answer: answer, model: model)
-            }
+            // Nothing cancels the finishing task: a stop that came as the answer ended leaves the title alone.
+            await nameConversation(entry, conversationID, question: turn.user.content, answer: answer, model: model)
         }
         entry.finish()
         generations.ended(entry)
     }
 
-    /// Streams the model's answer into `entry`; returns the final status, error and timings. Ends at the
-    /// model's end, a failure, a first-token or stall timeout (the watchdog cancels this task), or a stop.
-    /// Reasoning counts as progress.
-    private func generate(_ entry: Generations.Entry, model: any ChatModel, request: ModelRequest) async
-        -> AnswerEnding
-    {
+    /// Streams the model's answer into `entry`, then calls `ended` once with the final status, error and timings.
+    /// Ends at the model's end, a failure, a first-token or stall timeout (the watchdog cancels the call), or a
+    /// stop (which cancels it too). Reasoning counts as progress.
+    private func generate(
+        _ entry: Generations.Entry, model: any ChatModel, request: ModelRequest,
+        ended: @escaping @Sendable (AnswerEnding) -> Void
+    ) -> ModelCall {
         let clock = ContinuousClock()
         let started = clock.now
         let progress = Progress()
@@ -229,47 +220,42 @@ public struct ChatService: Sendable {
             progress.timeOut(error)
             entry.cancelStreaming()
         }
-        let ending: GenerationEnding
-        do {
-            // Each piece goes straight from the model's thread to the listeners.
-            try await model.answer(request) { output in
-                switch output {
-                case .answer(let piece):
-                    guard !piece.isEmpty else { return }
-                    entry.append(Self.withoutNUL(piece))
-                case .reasoning(let piece):
-                    guard !piece.isEmpty else { return }
-                    entry.appendReasoning(Self.withoutNUL(piece))
-                case .answerWasReasoning:
-                    entry.answerWasReasoning()
-                case .usage(let usage):
-                    entry.setUsage(usage)
-                    return
-                }
-                progress.record((clock.now - started).wholeNanoseconds)
+        // Each piece goes straight from the model's thread to the listeners.
+        return model.start(request) { output in
+            switch output {
+            case .answer(let piece):
+                guard !piece.isEmpty else { return }
+                entry.append(Self.withoutNUL(piece))
+            case .reasoning(let piece):
+                guard !piece.isEmpty else { return }
+                entry.appendReasoning(Self.withoutNUL(piece))
+            case .answerWasReasoning:
+                entry.answerWasReasoning()
+            case .usage(let usage):
+                entry.setUsage(usage)
+                return
             }
+            progress.record((clock.now - started).wholeNanoseconds)
+        } onEnd: { [self] error in
             watchdog.unwatch(watch)
-            ending = Task.isCancelled ? progress.timeout.map { .timedOut($0) } ?? .cancelled : .finished(nil)
-        } catch {
-            watchdog.unwatch(watch)
-            if let timeout = progress.timeout {
-                ending = .timedOut(timeout)
-            } else if let error = error as? ModelError {
-                ending = .finished(error)
-            } else if error is CancellationError {
-                ending = .cancelled
-            } else {
-                // Raw errors can carry URLs, keys and internals: the log gets them, the user a plain sentence.
-                logger.error("the model failed with an unexpected error: \(String(reflecting: error))")
-                ending = .finished(
-                    ModelError(.malformed, "The model failed unexpectedly; the details are in the server log."))
-            }
+            var result = outcome(entry, ending(of: error, timeout: progress.timeout, cutShort: entry.streamingCutShort))
+            let first = progress.firstPiece.load(ordering: .relaxed)
+            result.firstTokenMs = first < 0 ? nil : first / 1_000_000
+            result.durationMs = (clock.now - started).wholeNanoseconds / 1_000_000
+            ended(result)
         }
-        var result = outcome(entry, ending)
-        let first = progress.firstPiece.load(ordering: .relaxed)
-        result.firstTokenMs = first < 0 ? nil : first / 1_000_000
-        result.durationMs = (clock.now - started).wholeNanoseconds / 1_000_000
-        return result
+    }
+
+    /// How the streaming ended, from the model's end (`error`), a timeout the watchdog found, and whether a stop
+    /// or a timeout asked the model's call to end early.
+    private func ending(of error: (any Error)?, timeout: ModelError?, cutShort: Bool) -> GenerationEnding {
+        guard let error else { return cutShort ? timeout.map { .timedOut($0) } ?? .cancelled : .finished(nil) }
+        if let timeout { return .timedOut(timeout) }
+        if let error = error as? ModelError { return .finished(error) }
+        if error is CancellationError { return .cancelled }
+        // Raw errors can carry URLs, keys and internals: the log gets them, the user a plain sentence.
+        logger.error("the model failed with an unexpected error: \(String(reflecting: error))")
+        return .finished(ModelError(.malformed, "The model failed unexpectedly; the details are in the server log."))
     }
 
     /// A model's NUL characters are dropped: databases do not keep them reliably.

@@ -33,17 +33,22 @@ extension Generations {
             /// The database holds its conversation's reservation (see `RunningAnswers.share`).
             /// When the database reservation was made (its token), once it is.
             var sharedAt: Millis?
-            /// The answer's one task: it streams the answer, then (once the turn is stored) saves it, tells the
-            /// listeners and writes the title. A stop cancels it while it streams; shutdown awaits it.
-            var task: Task<Void, Never>?
-            /// `cancelStreaming` was called (before the task was recorded, perhaps).
+            /// The model's answer while it streams (no task holds it); a stop cancels it.
+            var call: ModelCall?
+            /// What is left once the streaming is over: saving the answer, telling the listeners, the title.
+            /// Shutdown awaits it.
+            var finishing: Task<Void, Never>?
+            /// Those waiting for `finishing` to be there (`ended`).
+            var endWaiters: [CheckedContinuation<Task<Void, Never>, Never>] = []
+            /// `cancelStreaming` was called (before the call was recorded, perhaps).
             var streamingCancelled = false
-            /// The streaming is over: stops and timeouts no longer cancel the task (its save and title go on).
+            /// The streaming is over: stops and timeouts no longer cancel anything (the save and title go on).
             var streamingOver = false
-            /// Whether the turn was stored, once the task needs to know (see `storedTurn`).
+            /// Whether the turn was stored, once the finishing task needs to know (see `storedTurn`).
             var turn = TurnWait.pending(nil)
         }
-        /// The turn as the task waits for it: not yet known (the task may be waiting), or known (nil: not stored).
+        /// The turn as the finishing task waits for it: not yet known (it may be waiting), or known (nil: not
+        /// stored).
         enum TurnWait {
             case pending(CheckedContinuation<StoredTurn?, Never>?)
             case known(StoredTurn?)
@@ -148,11 +153,11 @@ extension Generations.Entry {
     var sharedAt: Millis? { state.withLock { $0.sharedAt } }
 
     func requestStop(_ reason: Generations.StopReason) {
-        let task = state.withLock { state -> Task<Void, Never>? in
+        let call = state.withLock { state -> ModelCall? in
             if state.stopReason == nil { state.stopReason = reason }
-            return state.streamingOver ? nil : state.task
+            return state.streamingOver ? nil : state.call
         }
-        task?.cancel()
+        call?.cancel()
     }
 
     func send(_ event: ChatEvent) {
@@ -161,31 +166,63 @@ extension Generations.Entry {
         }
     }
 
-    /// Records the answer's task; cancels it at once if a stop (or `cancelStreaming`) came first.
-    func setTask(_ task: Task<Void, Never>) {
+    /// Records the model's answer under way; cancels it at once if a stop (or `cancelStreaming`) came first.
+    /// Not kept when the answer has already ended (a model that failed at once).
+    func setCall(_ call: ModelCall) {
         let stop = state.withLock { state in
-            state.task = task
+            guard !state.streamingOver else { return false }
+            state.call = call
             return state.stopReason != nil || state.streamingCancelled
         }
-        if stop { task.cancel() }
+        if stop { call.cancel() }
     }
 
-    /// Cancels the task while it streams, now or as soon as it is recorded (a timeout; its reason is kept by the
-    /// caller).
+    /// Cancels the model's answer while it streams, now or as soon as it is recorded (a timeout; its reason is
+    /// kept by the caller).
     func cancelStreaming() {
-        let task = state.withLock { state in
+        let call = state.withLock { state in
             state.streamingCancelled = true
-            return state.streamingOver ? nil : state.task
+            return state.streamingOver ? nil : state.call
         }
-        task?.cancel()
+        call?.cancel()
     }
 
-    /// The answer has stopped streaming; what is left of the task is not cancelled by a stop.
+    /// Whether something asked the streaming to end early (a stop, a timeout, an abandoned turn).
+    var streamingCutShort: Bool { state.withLock { $0.streamingCancelled || $0.stopReason != nil } }
+
+    /// The answer has stopped streaming; a stop no longer cancels anything.
     func streamingEnded() {
-        state.withLock { $0.streamingOver = true }
+        state.withLock {
+            $0.streamingOver = true
+            $0.call = nil
+        }
     }
 
-    /// Tells the task whether the turn was stored (nil: it was not, and the task ends without saving anything).
+    /// Records the task that finishes the answer, for those waiting in `ended`.
+    func setFinishing(_ task: Task<Void, Never>) {
+        let waiters = state.withLock { state in
+            state.finishing = task
+            defer { state.endWaiters = [] }
+            return state.endWaiters
+        }
+        for waiter in waiters { waiter.resume(returning: task) }
+    }
+
+    /// Waits until the answer's work is over: its streaming, then its finishing task (shutdown; an abandoned
+    /// turn).
+    func ended() async {
+        let finishing = await withCheckedContinuation { (waiter: CheckedContinuation<Task<Void, Never>, Never>) in
+            let known = state.withLock { state -> Task<Void, Never>? in
+                if let finishing = state.finishing { return finishing }
+                state.endWaiters.append(waiter)
+                return nil
+            }
+            if let known { waiter.resume(returning: known) }
+        }
+        await finishing.value
+    }
+
+    /// Tells the finishing task whether the turn was stored (nil: it was not, and it ends without saving anything).
     func turnStored(_ turn: StoredTurn?) {
         let waiting = state.withLock { state -> CheckedContinuation<StoredTurn?, Never>? in
             guard case .pending(let continuation) = state.turn else { return nil }
@@ -209,9 +246,6 @@ extension Generations.Entry {
             if let known { continuation.resume(returning: known) }
         }
     }
-
-    /// The answer's task, awaited at shutdown.
-    var task: Task<Void, Never>? { state.withLock { $0.task } }
 
     /// Records that the database has the text and reasoning as of `revision`.
     func saved(revision: Int) {
@@ -238,7 +272,7 @@ extension Generations.Entry {
     }
 }
 
-/// A stored turn, as the answer's task needs it to finish: its messages and whether it names the conversation. A
+/// A stored turn, as the finishing task needs it: its messages and whether it names the conversation. A
 /// class, so that every entry's state stays one pointer bigger, not two messages bigger.
 final class StoredTurn: Sendable {
     let user: Message

@@ -134,7 +134,7 @@ public final class Generations: Sendable {
     func stopAll() async {
         let (all, finishing) = running.withLock { (Array($0.entries.values), Array($0.finishing.values)) }
         for entry in all { entry.requestStop(.shutdown) }
-        for entry in all + finishing { await entry.task?.value }
+        for entry in all + finishing { await entry.ended() }
     }
 
     /// Waits until every generation has finished by itself, or `timeout` passes; returns whether all finished.

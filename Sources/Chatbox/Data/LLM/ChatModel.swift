@@ -55,12 +55,43 @@ public protocol ChatModel: Sendable {
     /// Hands each output to `onOutput` as it arrives, in order, on whichever thread received it, and returns when
     /// the answer is complete. The relay's hot path: no task hop per piece where the model allows.
     func answer(_ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void) async throws
+    /// Starts the answer and returns at once: each output goes to `onOutput` as it arrives, in order, on whichever
+    /// thread received it, then `onEnd` once (nil: complete; else the error). Cancelling the call ends the answer
+    /// (`onEnd` still comes). How a chat answer is asked: one that streams for minutes then holds no task of its
+    /// own, only its connection's state.
+    func start(
+        _ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void,
+        onEnd: @escaping @Sendable ((any Error)?) -> Void
+    ) -> ModelCall
+}
+
+/// A model's answer under way (`ChatModel.start`).
+public struct ModelCall: Sendable {
+    /// Ends the answer early; `onEnd` comes once it has ended. Any number of times, from any thread.
+    public let cancel: @Sendable () -> Void
+    public init(cancel: @escaping @Sendable () -> Void) { self.cancel = cancel }
 }
 
 extension ChatModel {
     /// Models without a faster way deliver the outputs of their stream.
     public func answer(_ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void) async throws {
         for try await output in stream(request) { onOutput(output) }
+    }
+
+    /// Models without a way to answer without a task answer in one (`answer`); cancelling the call cancels it.
+    public func start(
+        _ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void,
+        onEnd: @escaping @Sendable ((any Error)?) -> Void
+    ) -> ModelCall {
+        let task = Task {
+            do {
+                try await answer(request, onOutput: onOutput)
+                onEnd(nil)
+            } catch {
+                onEnd(error)
+            }
+        }
+        return ModelCall { task.cancel() }
     }
 
     /// The answer's text only, in pieces (reasoning and usage left out): for titles and tests.

@@ -102,6 +102,16 @@ public struct OpenAICompatibleModel: ChatModel {
         }
     }
 
+    /// The relay's path without a task: the outputs and the end come on the event loop that parsed them.
+    public func start(
+        _ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void,
+        onEnd: @escaping @Sendable ((any Error)?) -> Void
+    ) -> ModelCall {
+        let current = NIOLockedValueBox(Attempt())
+        start(request, output: AnswerOutput(output: onOutput, end: onEnd), current: current)
+        return ModelCall { Self.cancel(current) }
+    }
+
     private static func cancel(_ current: NIOLockedValueBox<Attempt>) {
         current.withLockedValue { attempt -> OpenAIStreamExchange? in
             attempt.cancelled = true
