@@ -1,8 +1,9 @@
 /// The smaller steps of a turn: the final save, and naming the conversation.
 extension ChatService {
-    /// Runs `body` in a task of its own and waits for it. An answer's task lives as long as its answer and its
-    /// title, and a task keeps the stack memory (slabs) of its deepest call until it ends: the store's calls, the
-    /// deepest, run apart so that the answer's task stays small (measured in bench/README, "Issue 17, third round").
+    /// Runs `body` in a task of its own and waits for it. An answer's finishing task lives until its title is
+    /// written (thousands can at the end of a burst of first rounds), and a task keeps the stack memory (slabs) of
+    /// its deepest call until it ends: the store's calls, the deepest, run apart so that it stays small (measured in
+    /// bench/README, "Issue 17, third round").
     func apart(_ body: @escaping @Sendable () async -> Void) async {
         await Task.detached(operation: body).value
     }

@@ -72,8 +72,8 @@ final class ModelConnectionPool: Sendable {
 
     /// The event loop that a model request made by this task had best run on, when it is one of the pool's: the
     /// loop of the browser connection its answer streams to. Each piece then reaches that stream on the thread
-    /// that parsed it, without waking another one (`ChatService` sets it in the answer's task, from the loop the
-    /// chat controller passes). Nil: any loop.
+    /// that parsed it, without waking another one (`ChatService` binds it around the model's `start`, from the
+    /// loop the chat controller passes). Nil: any loop.
     @TaskLocal static var preferredEventLoop: (any EventLoop)?
 
     /// An idle connection to `key` when there is one and `reuse` allows it (the most recently parked on

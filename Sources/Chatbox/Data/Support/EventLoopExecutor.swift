@@ -6,13 +6,13 @@ import NIOCore
 /// one after another without a hop each.
 ///
 /// An answer's stream prefers the event loop of the browser's connection (`withTaskExecutorPreference`), and waits
-/// out its batch interval with that loop's own timer: the relay then wakes, reads what the listener holds and writes
+/// for its batch's tick with that loop's own timer: the relay then wakes, reads what the listener holds and writes
 /// it on the thread that owns the socket. Before, each batch woke a thread of the global pool (and Dispatch's timer
 /// thread for the pause) and then hopped to the event loop for the write. The relay does no blocking work: it
 /// formats events and writes them.
 ///
-/// An answer's task runs on that loop too (`ChatService.startAnswer`): it waits on the model and the database and
-/// hands pieces on; its model request goes out on the same loop, without a hop to another thread.
+/// An answer's model request goes out on that loop too, and the task that finishes the answer runs there
+/// (`ChatService.startAnswer`).
 final class EventLoopExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 
