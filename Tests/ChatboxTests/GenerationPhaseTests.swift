@@ -100,10 +100,12 @@ struct GenerationPhaseTests {
         #expect(generations.unsaved().isEmpty, "a finished answer is saved by its turn")
     }
 
-    /// How many times a model's call was cancelled.
-    final class Cancels: Sendable {
+    /// Counts what happened: how many times a model's call was cancelled (`call`), or anything else (`bump`).
+    final class Counter: Sendable {
         let count = Mutex(0)
-        var call: ModelCall { ModelCall { [self] in count.withLock { $0 += 1 } } }
+        func bump() { count.withLock { $0 += 1 } }
+        /// A model's call whose cancel counts.
+        var call: ModelCall { ModelCall { [self] in bump() } }
         var seen: Int { count.withLock { $0 } }
     }
 
@@ -112,7 +114,7 @@ struct GenerationPhaseTests {
         let entry = try generations.reserve(1, userID: 1)
         #expect(generations.stop(1))
         #expect(entry.stopReason == .user)
-        let cancels = Cancels()
+        let cancels = Counter()
         entry.setCall(cancels.call)
         #expect(cancels.seen == 1)
         entry.requestStop(.shutdown)
@@ -122,7 +124,7 @@ struct GenerationPhaseTests {
     @Test func aStopAfterTheCallIsSetCancelsIt() async throws {
         let generations = Self.generations()
         let entry = try generations.reserve(1, userID: 1)
-        let cancels = Cancels()
+        let cancels = Counter()
         entry.setCall(cancels.call)
         #expect(cancels.seen == 0)
         #expect(!generations.stop(2), "nothing runs there")
@@ -134,7 +136,7 @@ struct GenerationPhaseTests {
     @Test func aStopOrATimeoutOnceTheStreamingIsOverCancelsNothingAndTheFinishingIsAwaited() async throws {
         let generations = Self.generations()
         let entry = try generations.reserve(1, userID: 1)
-        let cancels = Cancels()
+        let cancels = Counter()
         entry.setCall(cancels.call)
         entry.streamingEnded()
         #expect(generations.stop(1))
@@ -144,7 +146,7 @@ struct GenerationPhaseTests {
         entry.cancelStreaming()
         #expect(cancels.seen == 0, "a call recorded after the end is not kept")
         // `ended` waits for the finishing task, whether it comes before or after.
-        let finished = Cancels()  // counts the finishing task's end
+        let finished = Counter()
         let waiting = Task {
             await entry.ended()
             return finished.seen == 1
@@ -153,7 +155,7 @@ struct GenerationPhaseTests {
         entry.setFinishing(
             Task {
                 _ = await entry.storedTurn()
-                finished.call.cancel()
+                finished.bump()
             })
         entry.turnStored(nil)
         #expect(await waiting.value, "ended returns once the finishing task has")
