@@ -53,7 +53,7 @@ public protocol ChatModel: Sendable {
     /// Streams what the model sends for `request`: reasoning, answer pieces and usage, in order.
     func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error>
     /// Hands each output to `onOutput` as it arrives, in order, on whichever thread received it, and returns when
-    /// the answer is complete. The relay's hot path: no task hop per piece where the model allows.
+    /// the answer is complete: no task hop per piece where the model allows (titles; a chat answer uses `start`).
     func answer(_ request: ModelRequest, onOutput: @escaping @Sendable (ModelOutput) -> Void) async throws
     /// Starts the answer and returns at once: each output goes to `onOutput` as it arrives, in order, on whichever
     /// thread received it, then `onEnd` once (nil: complete; else the error). Cancelling the call ends the answer
