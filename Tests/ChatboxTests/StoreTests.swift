@@ -153,6 +153,57 @@ struct StoreTests {
         }
     }
 
+    /// Takes a path's messages until it has `limit`, from `leaf` (nil: the conversation's current leaf).
+    struct CountingWalk: PathWalk {
+        var leaf: Int64?
+        let limit: Int
+        var taken: [Int64] = []
+        func leaf(of conversation: Conversation) -> Int64? { leaf ?? conversation.currentLeafID }
+        mutating func take(_ message: Message) -> Bool {
+            taken.append(message.id)
+            return taken.count >= limit
+        }
+    }
+
+    @Test(arguments: Backend.all)
+    func aPathIsReadUpFromItsLeafOnlyAsFarAsItsWalkNeedsAndOnlyByItsOwner(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let owner = try await store.createUser(username: "o", usernameKey: "o", passwordHash: "h", role: .user)
+            let other = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
+            let conversation = try await store.createConversation(userID: owner.id, title: "tree")
+            func turn(_ question: String, _ place: QuestionPlace) async throws -> (user: Message, assistant: Message) {
+                try await store.beginTurn(
+                    conversationID: conversation.id, userContent: question, place: place, model: nil, now: .now(),
+                    claim: nil)
+            }
+            func path(_ walk: CountingWalk, as userID: Int64? = nil) async throws -> ([Int64], CountingWalk)? {
+                try await store.conversationWithPath(id: conversation.id, userID: userID ?? owner.id, walk: walk)
+                    .map { ($0.1.map(\.id), $0.2) }
+            }
+            let first = try await turn("q1", .afterCurrentLeaf)
+            try await store.saveProgress([AnswerProgress(messageID: first.assistant.id, content: "a1", reasoning: "hm")]
+            )
+            let second = try await turn("q2", .afterCurrentLeaf)
+            let branch = try await turn("q2 edited", .after(messageID: first.assistant.id))
+            let current = [first.user.id, first.assistant.id, branch.user.id, branch.assistant.id]
+
+            let whole = try #require(try await path(CountingWalk(limit: 100)))
+            #expect(whole.0 == current, "the current leaf's path, oldest first; nothing of the other branch")
+            #expect(whole.1.taken == current.reversed(), "taken from the leaf up")
+            let read = try #require(
+                try await store.conversationWithPath(
+                    id: conversation.id, userID: owner.id, walk: CountingWalk(limit: 100)))
+            #expect(read.1[1].content == "a1" && read.1[1].reasoning.isEmpty, "without the reasoning")
+
+            #expect(try await path(CountingWalk(limit: 2))?.0 == [branch.user.id, branch.assistant.id])
+            #expect(
+                try await path(CountingWalk(leaf: second.user.id, limit: 100))?.0
+                    == [first.user.id, first.assistant.id, second.user.id])
+            #expect(try await path(CountingWalk(leaf: 999_999, limit: 100))?.0 == [], "an unknown leaf: no path")
+            #expect(try await path(CountingWalk(limit: 100), as: other.id) == nil, "someone else's conversation")
+        }
+    }
+
     @Test(arguments: Backend.all)
     func deletingAConversationTakesItsMessagesAndOnlyTheOwnerCan(backend: Backend) async throws {
         try await backend.withStore { store in

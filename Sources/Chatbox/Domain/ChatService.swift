@@ -111,7 +111,8 @@ public struct ChatService: Sendable {
         _ begin: (_ model: String, _ claim: AnswerClaim) async throws -> (user: Message, assistant: Message)
     ) async throws -> Listener {
         guard
-            let (conversation, messages) = try await store.conversationWithMessages(id: conversationID, userID: userID)
+            let (conversation, _, history) = try await store.conversationWithPath(
+                id: conversationID, userID: userID, walk: TurnHistory(ask, budget: context.budget))
         else { throw ChatError.conversationNotFound }
         let chosen = try await models.chatModel(id: requested ?? conversation.model)
         let listener = try generations.openStream(userID: userID)
@@ -120,9 +121,10 @@ public struct ChatService: Sendable {
             listener.close()
             throw error
         }
-        let history = ask.prompt(messages, currentLeaf: conversation.currentLeafID)
-        let firstRound = history?.filter { $0.role == .user }.count == 1
-        startAnswer(entry, conversationID, model: chosen, conversation: conversation, prompt: history, loop: loop)
+        let prompt = history.question.map { _ in
+            history.window.messages(systemPrompt: conversation.systemPrompt ?? context.systemPrompt)
+        }
+        startAnswer(entry, conversationID, model: chosen, conversation: conversation, prompt: prompt, loop: loop)
         let turn: (user: Message, assistant: Message)
         do {
             let claim = answers.claim(userID: userID)
@@ -134,7 +136,7 @@ public struct ChatService: Sendable {
             throw error
         }
         generations.begin(entry, user: turn.user, assistant: turn.assistant, listener: listener)
-        let naming = firstRound && conversation.title.isEmpty && !conversation.titleSetByUser
+        let naming = history.firstRound == true && conversation.title.isEmpty && !conversation.titleSetByUser
         entry.turnStored(StoredTurn(user: turn.user, assistant: turn.assistant, naming: naming))
         return listener
     }
@@ -158,7 +160,7 @@ public struct ChatService: Sendable {
     /// server's, not the request's (it outlives it).
     private func startAnswer(
         _ entry: Generations.Entry, _ conversationID: Int64, model: ResolvedModel, conversation: Conversation,
-        prompt: [Message]?, loop: (any EventLoop)?
+        prompt: [ChatMessage]?, loop: (any EventLoop)?
     ) {
         let finishing = { @Sendable (ending: AnswerEnding) in
             entry.streamingEnded()
@@ -173,9 +175,7 @@ public struct ChatService: Sendable {
         // at once, building the requests (the whole context as JSON) in the turns' tasks queued them on the two
         // threads of the global pool (`ttft` at 100 streams, p50 7–9 ms there against 4–6 ms on the loop).
         let ask = { @Sendable [self] in
-            let request = ModelRequest(
-                messages: context.messages(from: prompt, systemPrompt: conversation.systemPrompt),
-                temperature: conversation.temperature)
+            let request = ModelRequest(messages: prompt, temperature: conversation.temperature)
             let call = ModelConnectionPool.$preferredEventLoop.withValue(loop) {
                 generate(entry, model: model.model, request: request, ended: finishing)
             }
@@ -283,37 +283,6 @@ public struct ChatService: Sendable {
         case (nil, .finished(nil)):
             return entry.content.isEmpty
                 ? AnswerEnding(.failed, "The model finished without answering.") : AnswerEnding(.completed, nil)
-        }
-    }
-}
-
-/// What a turn answers: a new question at a place in the tree, or a question again (regenerate, retry).
-enum Ask: Sendable {
-    case question(String, QuestionPlace)
-    /// The question above this message (nil: the current leaf).
-    case again(Int64?)
-
-    /// The path from the first question down to and including the question, from the messages stored before the
-    /// turn; nil when there is no question to answer. Unknown messages give nil too: the store refuses the turn.
-    func prompt(_ messages: [Message], currentLeaf: Int64?) -> [Message]? {
-        let tree = MessageTree(messages)
-        switch self {
-        case .question(let content, let place):
-            let parent: Int64?
-            switch place {
-            case .root: parent = nil
-            case .afterCurrentLeaf: parent = currentLeaf
-            case .after(let id): parent = id
-            }
-            let question = Message(
-                id: 0, conversationID: 0, role: .user, content: content, status: .completed, error: nil, createdAt: 0,
-                parentID: parent)
-            return (parent.map { tree.path(to: $0) } ?? []) + [question]
-        case .again(let id):
-            guard let target = id ?? currentLeaf, let message = tree.message(target) else { return nil }
-            let question = message.role == .user ? message : message.parentID.flatMap(tree.message)
-            guard let question, question.role == .user else { return nil }
-            return tree.path(to: question.id)
         }
     }
 }

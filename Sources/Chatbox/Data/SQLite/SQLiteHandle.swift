@@ -44,6 +44,15 @@ final class SQLiteHandle: @unchecked Sendable {
 
     /// Runs one statement with its binds, handing each row to `onRow`; on this connection's thread only.
     func runHere(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteValues) throws -> Void) throws {
+        try stepHere(sql, binds) { row in
+            try onRow(try row.values())
+            return true
+        }
+    }
+
+    /// Runs one statement with its binds, handing `onRow` each row, whose columns are read only when asked for,
+    /// until it returns false (the rows after are not read); on this connection's thread only.
+    func stepHere(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteCursor) throws -> Bool) throws {
         loop.preconditionInEventLoop()
         guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed") }
         let (statement, columns) = try prepared(sql, raw)
@@ -58,7 +67,7 @@ final class SQLiteHandle: @unchecked Sendable {
             let status = sqlite_nio_sqlite3_step(statement)
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw failure(status, raw) }
-            try onRow(SQLiteValues(columns: columns, values: try Self.values(of: statement, count: columns.count)))
+            guard try onRow(SQLiteCursor(statement: statement, columns: columns)) else { return }
         }
     }
 
@@ -121,7 +130,7 @@ final class SQLiteHandle: @unchecked Sendable {
         return SQLiteValues.Columns(names)
     }
 
-    private static func values(of statement: OpaquePointer, count: Int) throws -> [SQLiteData] {
+    fileprivate static func values(of statement: OpaquePointer, count: Int) throws -> [SQLiteData] {
         var values: [SQLiteData] = []
         values.reserveCapacity(count)
         for index in 0..<Int32(count) {
@@ -161,6 +170,25 @@ final class SQLiteHandle: @unchecked Sendable {
 }
 
 /// One row: its values by column, the names shared by every row of the statement.
+/// The row a statement of `SQLiteHandle.stepHere` stands on; only good inside its `onRow`.
+struct SQLiteCursor {
+    fileprivate let statement: OpaquePointer
+    let columns: SQLiteValues.Columns
+
+    /// The integer in `column` (counted from 0), read alone; nil when it holds anything else.
+    func integer(_ column: Int) -> Int64? {
+        guard column >= 0, column < columns.count,
+            sqlite_nio_sqlite3_column_type(statement, Int32(column)) == SQLITE_INTEGER
+        else { return nil }
+        return sqlite_nio_sqlite3_column_int64(statement, Int32(column))
+    }
+
+    /// Every column of the row.
+    func values() throws -> SQLiteValues {
+        SQLiteValues(columns: columns, values: try SQLiteHandle.values(of: statement, count: columns.count))
+    }
+}
+
 struct SQLiteValues: Sendable {
     /// Column names and where each is (the first of equal names wins, as in SQLiteNIO).
     final class Columns: Sendable {

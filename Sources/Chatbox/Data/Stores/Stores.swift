@@ -77,6 +77,11 @@ public protocol ConversationStore: Sendable {
     /// One of the user's conversations with its messages (oldest first), read together; nil when it is not the
     /// user's (and no message of it is returned).
     func conversationWithMessages(id: Int64, userID: Int64) async throws -> (Conversation, [Message])?
+    /// One of the user's conversations with the path of messages up from the one `walk` names (parent by parent),
+    /// read newest first until `walk` has enough or the path's root is reached, and `walk` as it ended; the path
+    /// comes oldest first. Its messages come without their reasoning. Nil when it is not the user's.
+    func conversationWithPath<Walk: PathWalk>(id: Int64, userID: Int64, walk: Walk) async throws
+        -> (Conversation, [Message], Walk)?
     /// In one transaction: takes `claim` first when given (`AnswerClaimRefused` when refused), then stores the
     /// user's message where `place` says and an empty `processing` answer by `model` after it, makes that answer the
     /// current leaf and bumps `updated_at`; `StoreError.badReference` when the message to follow is not an answer of
@@ -192,4 +197,13 @@ public protocol PresetStore: Sendable {
     func updatePreset(_ preset: Preset) async throws -> Preset
     /// Deletes one of the user's presets; `StoreError.notFound` when it isn't theirs.
     func deletePreset(id: Int64, userID: Int64) async throws
+}
+
+/// What reads a path of a conversation's messages from its newest end (`ConversationStore.conversationWithPath`):
+/// where the path ends, and when nothing older is needed.
+public protocol PathWalk: Sendable {
+    /// The message the path ends at in `conversation`; nil: an empty path.
+    func leaf(of conversation: Conversation) -> Int64?
+    /// Takes the next message up the path (its parent comes next); true once nothing older is needed.
+    mutating func take(_ message: Message) -> Bool
 }
