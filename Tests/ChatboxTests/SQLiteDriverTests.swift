@@ -1,6 +1,8 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import SQLKit
+import SQLiteNIO
 import Testing
 
 @testable import Chatbox
@@ -91,6 +93,36 @@ struct SQLiteDriverTests {
         }
         let sum = try await database.sql.raw("SELECT SUM(i) AS n FROM t").first()?.decode(column: "n", as: Int.self)
         #expect(sum == 300 * 301)
+    }
+
+    @Test func aStatementWhosePlanLooksAtItsBindsIsNotPreparedAgainForEachRun() async throws {
+        let path = TestConfig.temporaryDirectory().appendingPathComponent("reprepare.sqlite").path
+        let handle = try await SQLiteHandle.open(path: path, on: MultiThreadedEventLoopGroup.singleton.any())
+        let create = "CREATE TABLE m (id INTEGER PRIMARY KEY, c INTEGER NOT NULL, s TEXT NOT NULL, n INTEGER)"
+        try await handle.run(create, []) { _ in }
+        try await handle.run("CREATE INDEX m_c ON m (c, id)", []) { _ in }
+        // SQLite plans `n = ?3` with its value and `LIMIT ?4` with its value: both mark their statement to be
+        // prepared again when a value that changes its plan is bound (a LIMIT that changes; an equality that
+        // changes to or from 0 or 1), and sqlite3_clear_bindings would expire it every time.
+        let select = "SELECT id, s FROM m WHERE c = ?1 AND s <> ?2 AND n = ?3 ORDER BY id DESC LIMIT ?4"
+        let counts = try await handle.onThread {
+            for row in 1...20 {
+                try handle.runHere(
+                    "INSERT INTO m (c, s, n) VALUES (?1, ?2, ?3)",
+                    [.integer(row % 3 + 3), .text(String(repeating: "x", count: row)), .integer(7)]
+                ) { _ in }
+            }
+            var found: [Int] = []
+            for c in 3..<6 {
+                var rows = 0
+                try handle.runHere(select, [.integer(c), .text("x"), .integer(7), .integer(50)]) { _ in rows += 1 }
+                found.append(rows)
+            }
+            return (found, handle.timesPreparedAgain(select))
+        }
+        try await handle.close()
+        #expect(counts.0 == [6, 6, 7], "c = 3, 4 (but not row 1's \"x\"), 5")
+        #expect((counts.1 ?? 99) <= 1, "prepared again at most once, for the first values bound; not for each run")
     }
 
     @Test func aTransactionRunsOnTheWritersThreadAndRollsBackWhenItThrows() async throws {
