@@ -73,6 +73,15 @@ struct ContextWindowTests {
         #expect(Self.roles(window.messages(from: history)) == "u:你好 a:世界 u:再见")
     }
 
+    @Test func charactersAreCountedAsSwiftCountsThemASCIIOrNot() {
+        let texts = [
+            "", "plain ascii", "a\r\nb", "\r\n\r\n", "\n\r", "\r", "ends with CR\r", "tab\tand\u{0}nul", "é",
+            "e\u{301}",
+            "👨‍👩‍👧", "汉字 and \r\n ascii", String(repeating: "word ", count: 500) + "\r\n"
+        ]
+        for text in texts { #expect(ContextWindow.characters(text) == text.count, "\(text.debugDescription)") }
+    }
+
     @Test func nothingInNothingOut() {
         #expect(ContextWindow(systemPrompt: nil, budget: 10).messages(from: []).isEmpty)
         #expect(Self.roles(ContextWindow(systemPrompt: "sys", budget: 10).messages(from: [])) == "s:sys")

@@ -186,7 +186,6 @@ final class SQLiteHandle: @unchecked Sendable {
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 }
 
-/// One row: its values by column, the names shared by every row of the statement.
 /// The row a statement of `SQLiteHandle.stepHere` stands on; only good inside its `onRow`.
 struct SQLiteCursor {
     fileprivate let statement: OpaquePointer
@@ -206,6 +205,7 @@ struct SQLiteCursor {
     }
 }
 
+/// One row: its values by column, the names shared by every row of the statement.
 struct SQLiteValues: Sendable {
     /// Column names and where each is (the first of equal names wins, as in SQLiteNIO).
     final class Columns: Sendable {
