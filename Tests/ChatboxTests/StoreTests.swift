@@ -131,12 +131,17 @@ struct StoreTests {
         }
     }
 
+    /// Two users, and a conversation of the first.
+    static func ownerAndOther(_ store: SQLChatStore, title: String) async throws -> (User, User, Conversation) {
+        let owner = try await store.createUser(username: "o", usernameKey: "o", passwordHash: "h", role: .user)
+        let other = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
+        return (owner, other, try await store.createConversation(userID: owner.id, title: title))
+    }
+
     @Test(arguments: Backend.all)
     func aConversationIsReadWithItsMessagesOnlyByItsOwner(backend: Backend) async throws {
         try await backend.withStore { store in
-            let owner = try await store.createUser(username: "o", usernameKey: "o", passwordHash: "h", role: .user)
-            let other = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
-            let conversation = try await store.createConversation(userID: owner.id, title: "mine")
+            let (owner, other, conversation) = try await Self.ownerAndOther(store, title: "mine")
             let empty = try await #require(
                 try await store.conversationWithMessages(id: conversation.id, userID: owner.id))
             #expect(empty.0.title == "mine" && empty.1.isEmpty)
@@ -168,9 +173,7 @@ struct StoreTests {
     @Test(arguments: Backend.all)
     func aPathIsReadUpFromItsLeafOnlyAsFarAsItsWalkNeedsAndOnlyByItsOwner(backend: Backend) async throws {
         try await backend.withStore { store in
-            let owner = try await store.createUser(username: "o", usernameKey: "o", passwordHash: "h", role: .user)
-            let other = try await store.createUser(username: "p", usernameKey: "p", passwordHash: "h", role: .user)
-            let conversation = try await store.createConversation(userID: owner.id, title: "tree")
+            let (owner, other, conversation) = try await Self.ownerAndOther(store, title: "tree")
             func turn(_ question: String, _ place: QuestionPlace) async throws -> (user: Message, assistant: Message) {
                 try await store.beginTurn(
                     conversationID: conversation.id, userContent: question, place: place, model: nil, now: .now(),
