@@ -5,9 +5,9 @@ import Logging
 /// The database's part of a turn's first token, without HTTP or a model: a turn stored with its reservation
 /// (`beginTurn` with a claim, one transaction on SQLite's writer), then the history read of the next turn (with its
 /// ownership check: `conversationWithPath` as a turn reads it, within the server's default context of 24,000
-/// characters; and the whole conversation, `conversationWithMessages`, as the page reads it), in a conversation that
-/// grows as a chat does (`--turn-store-length` turns, 20 by default). Not a target of its own: it says how much of
-/// "TTFT added" the store is.
+/// characters; and beside it the whole conversation then its context window, as a turn read it before), in a
+/// conversation that grows as a chat does (`--turn-store-length` turns, 20 by default). Not a target of its own: it
+/// says how much of "TTFT added" the store is.
 func turnStoreScenario(_ b: Bench) async throws {
     let turns = b.size("turn-store-turns", full: 2_000, quick: 500)
     let path = b.paths.work + "/turn-store.sqlite"
