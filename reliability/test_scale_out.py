@@ -316,11 +316,14 @@ def race(cluster: Cluster, token: str, cid: int, a: int, b: int) -> list[Watch]:
     barrier = threading.Barrier(2, timeout=20)
     watches = [Watch(), Watch()]
 
+    # The answer holds the conversation for over a second (its first token comes after 1 s), so that the two
+    # requests overlap even on a busy machine. With ~0.1 s, a request held up that long found the conversation
+    # free again and was answered too: [200, 200] without a race (seen once in CI, Galera).
     def one(i, w):
         with on(cluster, i, token) as c:
             barrier.wait()
-            watch(c, "POST", f"/api/conversations/{cid}/messages", {"content": "race [[fake tokens=5 delay_ms=20]]"},
-                  w, 60)
+            watch(c, "POST", f"/api/conversations/{cid}/messages",
+                  {"content": "race [[fake tokens=5 delay_ms=20 first_delay_ms=1000]]"}, w, 60)
 
     futures = [pool.submit(one, i, w) for i, w in zip((a, b), watches)]
     for f in futures:
@@ -352,7 +355,10 @@ def run_races(cluster: Cluster, count: int, label: str):
             codes = sorted(w.status_code for w in ws)
             FIGURES.add("turn races", 1)
             if codes != [200, 409]:
-                bad.append((k, a + 1, b + 1, codes, [w.error_body for w in ws if w.status_code != 200]))
+                # When and how long each answer ran (the server's clock): tells overlapping requests from ones that
+                # came one after the other
+                ran = [(w.done or {}).get("created_at") for w in ws], [(w.done or {}).get("duration_ms") for w in ws]
+                bad.append((k, a + 1, b + 1, codes, [w.error_body for w in ws if w.status_code != 200], ran))
                 continue
             winner = next(w for w in ws if w.status_code == 200)
             loser = next(w for w in ws if w.status_code == 409)
