@@ -122,7 +122,7 @@ final class SQLitePool: AsyncSQLDatabase, TransactionalDatabase, Sendable {
 
     /// Runs `body` with one reader, on the reader's thread: its reads run there one after another, without a hop
     /// each, and beside the writer.
-    func reading<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    func reading<T>(_ body: (SQLiteHandleDatabase) async throws -> T) async throws -> T {
         try await on(readers, body)
     }
 

@@ -21,10 +21,9 @@ extension SQLChatStore {
                     return nil
                 }
                 var path = PathFollower(walk, from: conversation)
-                if let leaf = path.wanted, let handle = (conn as? SQLiteHandleDatabase)?.handle {
+                if let leaf = path.wanted {
+                    let handle = conn.handle
                     path = try await handle.onThread { [path] in try Self.follow(path, up: leaf, id, on: handle) }
-                } else if path.wanted != nil {
-                    for row in try await Self.pathRows(of: id, on: conn) { guard try path.offer(row) else { break } }
                 }
                 return (conversation, path.messages, path.walk)
             }
